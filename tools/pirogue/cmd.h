@@ -1,0 +1,19 @@
+/* tools/pirogue/cmd.h — the `pirogue` CLI's subcommands (one file each: cmd_<name>.c).
+ *
+ * Each subcommand is `int cmd_<name>(int argc, char **argv)`: argv[0] is the subcommand name;
+ * it returns the exit status: 0 ok, 1 failed, 2 usage. Errors go to stderr prefixed with
+ * "pirogue <name>: ". Each handles --help itself (usage on stdout, status 0).
+ */
+#ifndef PIROGUE_TOOLS_CMD_H
+#define PIROGUE_TOOLS_CMD_H
+
+#define CMD_OK    0
+#define CMD_FAIL  1
+#define CMD_USAGE 2
+
+/* Default config path when --config is not given. */
+#define CMD_DEFAULT_CONFIG "/etc/pirogue/pirogue.conf"
+
+int cmd_keygen(int argc, char **argv);
+
+#endif

@@ -1,0 +1,39 @@
+/* tools/pirogue/main.c — the `pirogue` CLI: a table of subcommands that also writes the usage. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/pirogue/cmd.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{"keygen", cmd_keygen, "create a site's private key file and print its public key"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pirogue <command> [options]   (pirogue <command> --help for details)\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CMD_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CMD_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pirogue: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return CMD_USAGE;
+}
