@@ -44,6 +44,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/pirogue $(BUILD)/pirogued $(BUILD)/linksim
 
+.SECONDARY:
 .PHONY: all deps test test-only unit asan fuzz bench demo format format-check install clean
 all: $(BINS) $(UNIT_BIN) $(BENCH_BIN)
 

@@ -2,7 +2,7 @@
  *
  * Functions that can fail return 0, a negated errno (-ENOMEM, -EIO, ...) for system failures,
  * or a module code from that module's range below for everything else. Each module has its own
- * <module>_strerror() that also understands negated errnos; err_str() covers every range.
+ * <module>_strerror() that also understands negated errnos.
  */
 #ifndef PIROGUE_COMMON_ERR_H
 #define PIROGUE_COMMON_ERR_H
@@ -12,9 +12,5 @@
 #define ERR_BASE_CODEC  -2000 /* codec/ (-2000 .. -2999) */
 #define ERR_BASE_RELAY  -3000 /* relay/ (-3000 .. -3999) */
 #define ERR_BASE_SYNC   -4000 /* sync/ (-4000 .. -4999) */
-
-/* Module-independent: the message for any code returned by a Pirogue function (module codes by
- * range, negated errnos through strerror). Never NULL; the string is static. */
-const char *err_str(int err);
 
 #endif
