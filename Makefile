@@ -21,9 +21,11 @@ TEST_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+# CFLAGS/LDFLAGS may be overridden on the command line; the flags the project needs are added
+# in ALL_CFLAGS/ALL_LDFLAGS so they always apply.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS  += $(EXTRA_LDFLAGS)
+ALL_CFLAGS  = $(CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -51,7 +53,7 @@ all: $(BINS) $(UNIT_BIN) $(BENCH_BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libpirogue.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -60,27 +62,27 @@ $(BUILD)/libpirogue.a: $(LIB_OBJ)
 
 $(BUILD)/pirogue: $(PIROGUE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libpirogue.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/pirogued: $(PIROGUED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libpirogue.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/linksim: $(LINKSIM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libpirogue.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libpirogue.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
-$(BUILD)/obj/tests/unit/%.o: CFLAGS += $(TEST_CFLAGS)
+$(BUILD)/obj/tests/unit/%.o: EXTRA_CFLAGS += $(TEST_CFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libpirogue.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Installs every build and test dependency from Debian's packages (no-op when present).
 deps:
@@ -95,18 +97,24 @@ test: deps
 test-only: all
 	$(Q)BUILD=$(BUILD) tests/run.sh
 
+# The whole suite under AddressSanitizer + UBSan (any UB report aborts the test).
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" CFLAGS="-O1 -g" test-only
 
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+# libFuzzer targets: the library is built once with clang (fuzzer-no-link + ASan + UBSan) into
+# build-fuzz/, then each tests/fuzz/fuzz_*.c is linked against it; then a short smoke run of each.
+FUZZ_BUILD  := build-fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer
 fuzz: deps
-	$(Q)mkdir -p $(BUILD)/fuzz
-	$(Q)for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-		echo "  FUZZ    $$n"; \
-		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) -lstdc++ || exit 1; done
-	$(Q)BUILD=$(BUILD) tests/fuzz/smoke.sh
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-g -O1" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libpirogue.a
+	$(Q)mkdir -p $(FUZZ_BUILD)/fuzz
+	$(Q)for f in $(FUZZ_SRC); do n=$$(basename $$f .c); echo "  FUZZ    $$n"; \
+		clang -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) \
+		-o $(FUZZ_BUILD)/fuzz/$$n $$f $(FUZZ_BUILD)/libpirogue.a $(PKG_LIBS) -lstdc++ || exit 1; done
+	$(Q)BUILD=$(FUZZ_BUILD) tests/fuzz/smoke.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -127,6 +135,6 @@ install: $(BINS)
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
