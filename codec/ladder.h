@@ -1,0 +1,147 @@
+/* codec/ladder.h — the audio-first bitrate ladder: link estimate -> codec settings.
+ *
+ * The congestion controller estimates the rate the link can carry (bit/s, counting every byte
+ * on the wire: IPv4 20 + UDP 8 + tunnel header and AEAD tag ~24 + RTP 12 = 64 bytes a packet),
+ * the loss fraction and the RTT. The ladder turns that into Opus and VP8 settings, one "rung"
+ * of the table below. A rung's cost (codec_ladder_rung_link_bps) is its codec bitrates plus
+ * the overhead of the packets they need: audio sends 1000/frame_ms packets a second (so as the
+ * rate falls, the ladder lengthens Opus frames to 40 and 60 ms: at 20 ms the overhead alone is
+ * 25.6 kbit/s, more than the speech), video ceil(frame bytes / CODEC_LADDER_VIDEO_PAYLOAD)
+ * packets a frame.
+ *
+ * Audio first: every rung with video keeps at least CODEC_LADDER_AUDIO_FLOOR_BPS of speech at
+ * 40 ms frames or shorter, and audio only shrinks below that once video is off. Going down,
+ * video drops frame rate first (its top VP8 temporal layer: 30 -> 15 -> 7.5 fps, the base
+ * layer always 7.5 fps), then resolution (640x360 -> 480x270 -> 320x180 -> 160x90), then
+ * becomes "stills" (one sharp 640x360 keyframe every few seconds, so the specialist can still
+ * see the wound), then stops. Loss and RTT pick the audio FEC: in-band FEC is on when there is
+ * loss or when the RTT leaves no time to retransmit (>= CODEC_LADDER_FEC_RTT_MS).
+ *
+ * Hysteresis (codec_ladder_update): downgrade at once when the estimate falls below the current
+ * rung's cost, straight to the highest rung that fits; upgrade one rung at a time, and only
+ * after the estimate has stayed at or above the next rung's cost plus
+ * CODEC_LADDER_UPGRADE_MARGIN_PCT for max(CODEC_LADDER_UPGRADE_HOLD_MS, 4 RTTs) without a
+ * break. The dead band between "cost" and "cost + margin" and the hold are what keep a noisy
+ * estimate from making it flap. The state is a small struct the caller owns; time is passed in
+ * (ms, any monotonic origin), so it is deterministic and testable.
+ */
+#ifndef PIROGUE_CODEC_LADDER_H
+#define PIROGUE_CODEC_LADDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/opus.h"
+
+#define CODEC_LADDER_PACKET_OVERHEAD    64    /* bytes on the wire per packet besides payload */
+#define CODEC_LADDER_VIDEO_PAYLOAD      1200  /* max VP8 payload bytes per RTP packet */
+#define CODEC_LADDER_AUDIO_FLOOR_BPS    16000 /* Opus rate every rung with video keeps */
+#define CODEC_LADDER_UPGRADE_MARGIN_PCT 15    /* estimate must exceed next cost by this much */
+#define CODEC_LADDER_UPGRADE_HOLD_MS    4000  /* ... for this long (or 4 RTTs if longer) */
+#define CODEC_LADDER_FEC_RTT_MS         250   /* at or above this RTT, audio FEC is always on */
+#define CODEC_LADDER_FEC_MIN_LOSS_PCT   2     /* expected loss given to Opus when FEC is on */
+#define CODEC_LADDER_FEC_MAX_LOSS_PCT   30    /* cap on the expected loss given to Opus */
+
+enum codec_ladder_mode {
+	CODEC_LADDER_AUDIO_ONLY = 0, /* video off */
+	CODEC_LADDER_STILLS = 1,     /* one keyframe every stills_interval_ms */
+	CODEC_LADDER_LIVE = 2,       /* live video with temporal layers */
+};
+
+/* THE RUNG TABLE — the one place it is defined (ladder.c expands it), lowest rung first.
+ * X(name, audio_bps, audio_frame_ms, mode, width, height, fps_num, fps_den, temporal_layers,
+ *   video_bps, stills_interval_ms)
+ * fps_num/fps_den is the frame rate of the top temporal layer (stills: 1 frame per interval);
+ * with L layers the layer rates are fps, fps/2, ..., fps/2^(L-1). video_bps is the VP8 target.
+ * Cost incl. overhead (kbit/s, computed by codec_ladder_rung_link_bps) in the right column. */
+/* clang-format off */
+#define CODEC_LADDER_RUNGS(X)                                                                     \
+	X("audio-6k", 6000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   14.6 */ \
+	X("audio-8k", 8000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   16.6 */ \
+	X("audio-12k", 12000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   20.6 */ \
+	X("audio-16k", 16000, 40, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   28.8 */ \
+	X("stills-360p", 16000, 40, CODEC_LADDER_STILLS, 640, 360, 1, 6, 1, 16000, 6000) /* 45.7 */ \
+	X("90p-7.5", 16000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 2, 1, 24000, 0)     /*   56.6 */ \
+	X("90p-15", 16000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 1, 2, 40000, 0)      /*   76.5 */ \
+	X("180p-7.5", 16000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 2, 1, 64000, 0)   /*   96.6 */ \
+	X("180p-15", 16000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 1, 2, 96000, 0)    /*  132.5 */ \
+	X("270p-7.5", 20000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 2, 1, 120000, 0)  /*  160.5 */ \
+	X("270p-15", 20000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 1, 2, 180000, 0)   /*  228.2 */ \
+	X("360p-7.5", 24000, 20, CODEC_LADDER_LIVE, 640, 360, 15, 2, 1, 220000, 0)  /*  285.0 */ \
+	X("360p-15", 24000, 20, CODEC_LADDER_LIVE, 640, 360, 15, 1, 2, 320000, 0)   /*  392.6 */ \
+	X("360p-30", 32000, 20, CODEC_LADDER_LIVE, 640, 360, 30, 1, 3, 480000, 0)   /*  568.3 */ \
+	X("720p-30", 32000, 20, CODEC_LADDER_LIVE, 1280, 720, 30, 1, 3, 1200000, 0) /* 1334.4 */
+/* clang-format on */
+
+/* One rung of the table (the X-macro's fields, in order). */
+struct codec_ladder_rung {
+	const char *name;
+	uint32_t audio_bps;      /* Opus bitrate */
+	uint16_t audio_frame_ms; /* Opus frame size: 20, 40 or 60 */
+	enum codec_ladder_mode mode;
+	uint16_t width, height;      /* 0 when audio only */
+	uint16_t fps_num, fps_den;   /* top-layer frame rate (0/1 when audio only) */
+	uint8_t temporal_layers;     /* 1..3 (0 when audio only) */
+	uint32_t video_bps;          /* VP8 target bitrate (0 when audio only) */
+	uint32_t stills_interval_ms; /* STILLS only: time between two keyframes */
+};
+
+/* What the ladder tells the encoders to do now. */
+struct codec_ladder_settings {
+	unsigned index;                /* rung index, 0 = lowest */
+	struct codec_ladder_rung rung; /* copy of that rung */
+	bool audio_fec;                /* Opus in-band FEC on */
+	unsigned audio_loss_pct;       /* expected loss to give Opus (0 when FEC off) */
+	uint32_t link_bps;             /* the rung's cost on the wire, overhead included */
+};
+
+/* Hysteresis state. Owned by the caller; initialize with codec_ladder_state_init, then only
+ * touch it through codec_ladder_update. */
+struct codec_ladder_state {
+	unsigned index; /* current rung */
+	bool started;   /* false until the first update */
+	bool holding;   /* estimate has been above the next rung's threshold since... */
+	uint64_t hold_since_ms;
+	uint64_t last_ms;              /* time of the last update */
+	unsigned upgrades, downgrades; /* rung changes so far (for stats and tests) */
+};
+
+/* Number of rungs in the table. */
+unsigned codec_ladder_rung_count(void);
+
+/* Rung i (0 = lowest), or NULL when i >= codec_ladder_rung_count(). Static storage. */
+const struct codec_ladder_rung *codec_ladder_rung_get(unsigned i);
+
+/* Cost of rung r on the wire in bit/s: codec bitrates plus CODEC_LADDER_PACKET_OVERHEAD bytes
+ * per audio and video packet, rounded up. Strictly increasing along the table. */
+uint32_t codec_ladder_rung_link_bps(const struct codec_ladder_rung *r);
+
+/* Pure: index of the highest rung whose cost is <= link_bps (0 if none fits: the lowest
+ * audio-only rung is the floor). */
+unsigned codec_ladder_pick(uint32_t link_bps);
+
+/* Pure: fills *out with rung `index` and the FEC choice for loss (fraction 0..1) and rtt_ms.
+ * Errors: -EINVAL (index out of range, loss NaN or outside 0..1, out NULL). */
+int codec_ladder_settings_for(unsigned index, double loss, uint32_t rtt_ms,
+                              struct codec_ladder_settings *out)
+        __attribute__((warn_unused_result));
+
+/* Starts a ladder (at the lowest rung; the first update jumps to the highest rung that fits). */
+void codec_ladder_state_init(struct codec_ladder_state *s);
+
+/* Feeds one estimate taken at now_ms: link_bps (bit/s incl. overhead), loss (fraction 0..1),
+ * rtt_ms. Applies the hysteresis described above, updates *s and fills *out with the settings
+ * to use from now on. Errors (state untouched): -EINVAL for loss NaN/outside 0..1, now_ms
+ * before the previous update's, or a NULL pointer. */
+int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t link_bps,
+                        double loss, uint32_t rtt_ms, struct codec_ladder_settings *out)
+        __attribute__((warn_unused_result));
+
+/* Fills an Opus encoder config (mono, 48 kHz, default complexity) for settings *st: bitrate,
+ * frame size, FEC and expected loss. DTX is left off (the jitter buffer prefers steady
+ * packets). */
+void codec_ladder_opus_config(const struct codec_ladder_settings *st,
+                              struct codec_opus_enc_config *cfg);
+
+#endif
