@@ -45,7 +45,7 @@ const char *noise_strerror(int err)
 	case NOISE_ENOSPC:
 		return "noise: output buffer too small";
 	default:
-		if (err < 0 && err > -4096)
+		if (err < 0 && err > ERR_BASE_COMMON) /* errnos are small */
 			return strerror(-err);
 		return "noise: unknown error";
 	}
