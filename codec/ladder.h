@@ -57,9 +57,9 @@ enum codec_ladder_mode {
  * Cost incl. overhead (kbit/s, computed by codec_ladder_rung_link_bps) in the right column. */
 /* clang-format off */
 #define CODEC_LADDER_RUNGS(X)                                                                     \
-	X("audio-6k", 6000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   14.6 */ \
-	X("audio-8k", 8000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   16.6 */ \
-	X("audio-12k", 12000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   20.6 */ \
+	X("audio-6k", 6000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   14.5 */ \
+	X("audio-8k", 8000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   16.5 */ \
+	X("audio-12k", 12000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   20.5 */ \
 	X("audio-16k", 16000, 40, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   28.8 */ \
 	X("stills-360p", 16000, 40, CODEC_LADDER_STILLS, 640, 360, 1, 6, 1, 16000, 6000) /* 45.7 */ \
 	X("90p-7.5", 16000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 2, 1, 24000, 0)     /*   56.6 */ \
