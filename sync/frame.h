@@ -49,10 +49,10 @@
 #define SYNC_FRAME_ERRMSG_MAX 256
 #define SYNC_FRAME_OFFSET_MAX (UINT64_C(1) << 62)
 
-#define SYNC_FRAME_EMALFORMED (ERR_BASE_SYNC - 400) /* truncated, too long or bad field */
-#define SYNC_FRAME_EVERSION   (ERR_BASE_SYNC - 401) /* unknown protocol version */
-#define SYNC_FRAME_ETYPE      (ERR_BASE_SYNC - 402) /* unknown message type */
-#define SYNC_FRAME_ENOSPACE   (ERR_BASE_SYNC - 403) /* encode buffer too small */
+#define SYNC_FRAME_EMALFORMED (ERR_BASE_SYNC - 200) /* truncated, too long or bad field */
+#define SYNC_FRAME_EVERSION   (ERR_BASE_SYNC - 201) /* unknown protocol version */
+#define SYNC_FRAME_ETYPE      (ERR_BASE_SYNC - 202) /* unknown message type */
+#define SYNC_FRAME_ENOSPACE   (ERR_BASE_SYNC - 203) /* encode buffer too small */
 
 enum sync_frame_type {
 	SYNC_MSG_HELLO = 1,

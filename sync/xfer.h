@@ -52,9 +52,9 @@
 #define SYNC_XFER_WINDOW_DEFAULT (512 * 1024)
 #define SYNC_XFER_PENDING_MAX    64 /* records offered per connection at a time */
 
-#define SYNC_XFER_EPROTO  (ERR_BASE_SYNC - 450) /* peer broke the protocol */
-#define SYNC_XFER_EDENIED (ERR_BASE_SYNC - 451) /* peer not on the allow-list */
-#define SYNC_XFER_EADDR   (ERR_BASE_SYNC - 452) /* address does not parse / resolve */
+#define SYNC_XFER_EPROTO  (ERR_BASE_SYNC - 250) /* peer broke the protocol */
+#define SYNC_XFER_EDENIED (ERR_BASE_SYNC - 251) /* peer not on the allow-list */
+#define SYNC_XFER_EADDR   (ERR_BASE_SYNC - 252) /* address does not parse / resolve */
 
 enum sync_xfer_role { SYNC_XFER_CLINIC = 1, SYNC_XFER_HUB = 2 };
 
@@ -88,8 +88,8 @@ enum sync_xfer_event {
 struct sync_xfer_ops {
 	/* 0 if the peer may connect, SYNC_XFER_EDENIED (or any negative) if not. Hub only. */
 	int (*peer_allowed)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES]);
-	/* Fills up to max outgoing records not yet delivered to peer (in any order) and returns
-	 * how many, or a negative error. */
+	/* Fills up to max outgoing records not yet delivered to peer, most urgent first, and
+	 * returns how many, or a negative error. */
 	int (*out_pending)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	                   struct sync_xfer_rec *recs, size_t max);
 	/* Copies len bytes of record id at offset into buf (the range is inside the record). */
@@ -108,8 +108,9 @@ struct sync_xfer_ops {
 	 * ignored) to decline it, or a negative error. */
 	int (*in_begin)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	                const struct sync_xfer_rec *rec, uint64_t *offset);
-	/* Bytes [offset, offset+len) of the record, offset being the durable offset last
-	 * reported. Returns 0 with *durable = the new durable offset (>= offset; may lag behind
+	/* Bytes [offset, offset+len) of the record, in order: the first call of a session starts
+	 * at the offset in_begin returned, each next call continues where the previous ended.
+	 * Returns 0 with *durable = the new durable offset (>= offset; may lag behind
 	 * offset+len when the store persists whole chunks only: the rest is held in memory and
 	 * given again on resume), or a negative error (e.g. a chunk that fails its hash: the
 	 * connection is closed and the record restarts from the durable offset). */
