@@ -243,6 +243,12 @@ void sync_env_header_free(struct sync_env_header *h); /* NULL is fine */
 int sync_env_chunk_check(const struct sync_env_header *h, uint32_t index, const uint8_t *ct,
                          size_t len) __attribute__((warn_unused_result));
 
+/* Same check on the raw bytes of a header that was already verified by sync_env_header_parse
+ * (e.g. read back from this site's store): saves re-parsing a large header per chunk. The
+ * caller guarantees `header` is such a header. */
+int sync_env_chunk_check_raw(const uint8_t *header, size_t header_len, uint32_t index,
+                             const uint8_t *ct, size_t len) __attribute__((warn_unused_result));
+
 /* --- opening (recipient, with its secret key) ----------------------------------------------- */
 
 struct sync_env_open;
