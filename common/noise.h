@@ -23,6 +23,14 @@
  * cannot desynchronise a real handshake; a transport message that fails to authenticate does
  * not advance the receive counter.
  *
+ * Hub (IK responder) pattern: because a rejected message changes nothing, a hub may keep ONE
+ * listening responder handshake and feed it every incoming message 1; only when a read succeeds
+ * (and noise_handshake_remote_static() is on the allow-list) does that object become the peer's
+ * and a fresh listener is created. So forged or unknown-key packets cost one X25519 and no
+ * allocation. Note that a captured IK message 1 can be replayed verbatim and will read
+ * successfully again (Noise property, not a bug): put a per-peer monotonic timestamp in its
+ * payload and refuse non-increasing ones (as WireGuard does) before keeping any state.
+ *
  * Secrets (chaining key, cipher keys, static and ephemeral private keys, DH results) live in
  * sodium_malloc memory and are wiped on every exit path and on free. Objects are not
  * thread-safe: one thread at a time per object. All functions call sodium_init() as needed.
