@@ -1,0 +1,562 @@
+/* tests/unit/test_xfer.c — the transfer engine between two in-process endpoints over loopback
+ * TCP, with an in-memory store behind each (durable offsets advance in whole "store chunks",
+ * like sync/store does, so resume and re-send accounting are exercised for real). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/mtime.h"
+#include "sync/xfer.h"
+
+#define STORE_CHUNK 10000 /* the mem store persists in units of this many bytes */
+#define MAX_RECS    64
+
+struct mem_out {
+	uint8_t id[SYNC_XFER_ID_BYTES];
+	uint8_t prio;
+	uint8_t *data;
+	uint64_t total;
+	bool delivered;
+	int status;
+	uint64_t delivered_ms;
+};
+
+struct mem_in {
+	uint8_t id[SYNC_XFER_ID_BYTES];
+	uint8_t *data;
+	uint64_t total;
+	uint64_t durable;
+	int imports;
+	uint64_t bytes_written; /* every byte in_write was given (re-sends included) */
+};
+
+struct mem_site {
+	struct keys *keys;
+	struct mem_out out[MAX_RECS];
+	size_t nout;
+	struct mem_in in[MAX_RECS];
+	size_t nin;
+	uint8_t allowed[4][32];
+	size_t nallowed;
+	int begins;     /* in_begin calls */
+	int reject_all; /* in_finish refuses */
+};
+
+static struct mem_in *in_find(struct mem_site *s, const uint8_t *id)
+{
+	for (size_t i = 0; i < s->nin; i++)
+		if (!memcmp(s->in[i].id, id, SYNC_XFER_ID_BYTES))
+			return &s->in[i];
+	return NULL;
+}
+
+static struct mem_out *out_find(struct mem_site *s, const uint8_t *id)
+{
+	for (size_t i = 0; i < s->nout; i++)
+		if (!memcmp(s->out[i].id, id, SYNC_XFER_ID_BYTES))
+			return &s->out[i];
+	return NULL;
+}
+
+static int m_peer_allowed(void *arg, const uint8_t peer[32])
+{
+	struct mem_site *s = arg;
+	for (size_t i = 0; i < s->nallowed; i++)
+		if (!memcmp(s->allowed[i], peer, 32))
+			return 0;
+	return SYNC_XFER_EDENIED;
+}
+
+static int m_out_pending(void *arg, const uint8_t peer[32], struct sync_xfer_rec *recs, size_t max)
+{
+	struct mem_site *s = arg;
+	size_t n = 0;
+
+	(void)peer;
+	for (int prio = 0; prio < 3; prio++)
+		for (size_t i = 0; i < s->nout && n < max; i++) {
+			struct mem_out *o = &s->out[i];
+			if (o->delivered || o->prio != prio)
+				continue;
+			memset(&recs[n], 0, sizeof recs[n]);
+			memcpy(recs[n].id, o->id, SYNC_XFER_ID_BYTES);
+			recs[n].prio = o->prio;
+			recs[n].total = o->total;
+			recs[n].meta_len = 3;
+			memcpy(recs[n].meta, "abc", 3);
+			n++;
+		}
+	return (int)n;
+}
+
+static int m_out_read(void *arg, const uint8_t peer[32], const uint8_t id[16], uint64_t off,
+                      uint8_t *buf, size_t len)
+{
+	struct mem_out *o = out_find(arg, id);
+	(void)peer;
+	if (!o || off + len > o->total)
+		return -EINVAL;
+	memcpy(buf, o->data + off, len);
+	return 0;
+}
+
+static int m_out_delivered(void *arg, const uint8_t peer[32], const uint8_t id[16], int status,
+                           int32_t code)
+{
+	struct mem_out *o = out_find(arg, id);
+	(void)peer;
+	(void)code;
+	if (!o)
+		return -EINVAL;
+	o->delivered = true;
+	o->status = status;
+	o->delivered_ms = mtime_now_ms();
+	return 0;
+}
+
+static int m_in_begin(void *arg, const uint8_t peer[32], const struct sync_xfer_rec *rec,
+                      uint64_t *offset)
+{
+	struct mem_site *s = arg;
+	struct mem_in *in = in_find(s, rec->id);
+
+	(void)peer;
+	s->begins++;
+	if (rec->meta_len != 3 || memcmp(rec->meta, "abc", 3))
+		return -EINVAL;
+	if (!in) {
+		in = &s->in[s->nin++];
+		memset(in, 0, sizeof *in);
+		memcpy(in->id, rec->id, SYNC_XFER_ID_BYTES);
+		in->total = rec->total;
+		in->data = calloc(1, rec->total ? rec->total : 1);
+	}
+	if (in->imports)
+		return SYNC_RESUME_HAVE;
+	*offset = in->durable;
+	return SYNC_RESUME_FROM;
+}
+
+static int m_in_write(void *arg, const uint8_t peer[32], const uint8_t id[16], uint64_t off,
+                      const uint8_t *data, size_t len, uint64_t *durable)
+{
+	struct mem_in *in = in_find(arg, id);
+	uint64_t end = off + len;
+
+	(void)peer;
+	if (!in || end > in->total)
+		return -EINVAL;
+	memcpy(in->data + off, data, len);
+	in->bytes_written += len;
+	/* Durable only in whole store chunks (or at the very end). */
+	in->durable = end == in->total ? end : end / STORE_CHUNK * STORE_CHUNK;
+	if (in->durable < off)
+		in->durable = off - off % STORE_CHUNK;
+	*durable = in->durable;
+	return 0;
+}
+
+static int m_in_finish(void *arg, const uint8_t peer[32], const uint8_t id[16], uint64_t total,
+                       int32_t *code)
+{
+	struct mem_site *s = arg;
+	struct mem_in *in = in_find(s, id);
+
+	(void)peer;
+	if (!in || total != in->total)
+		return -EINVAL;
+	if (s->reject_all) {
+		*code = -4108;
+		return 1;
+	}
+	in->imports++;
+	return 0;
+}
+
+static const struct sync_xfer_ops mem_ops = {
+        .peer_allowed = m_peer_allowed,
+        .out_pending = m_out_pending,
+        .out_read = m_out_read,
+        .out_delivered = m_out_delivered,
+        .in_begin = m_in_begin,
+        .in_write = m_in_write,
+        .in_finish = m_in_finish,
+};
+
+struct lab {
+	struct event_base *base;
+	struct mem_site clinic, hub;
+	struct sync_xfer *xc, *xh;
+	uint16_t port;
+	char addr[64];
+};
+
+static void site_init(struct mem_site *s)
+{
+	uint8_t secret[64];
+
+	memset(s, 0, sizeof *s);
+	randombytes_buf(secret, sizeof secret);
+	assert_int_equal(keys_from_secret(secret, &s->keys), 0);
+}
+
+static void site_free(struct mem_site *s)
+{
+	for (size_t i = 0; i < s->nout; i++)
+		free(s->out[i].data);
+	for (size_t i = 0; i < s->nin; i++)
+		free(s->in[i].data);
+	keys_free(s->keys);
+}
+
+static struct mem_out *add_out(struct mem_site *s, uint8_t prio, uint64_t total)
+{
+	struct mem_out *o = &s->out[s->nout++];
+
+	memset(o, 0, sizeof *o);
+	randombytes_buf(o->id, sizeof o->id);
+	o->prio = prio;
+	o->total = total;
+	o->data = malloc(total ? total : 1);
+	randombytes_buf(o->data, total);
+	return o;
+}
+
+static void start_hub(struct lab *l, uint16_t port)
+{
+	struct sync_xfer_config cfg = {0};
+
+	cfg.role = SYNC_XFER_HUB;
+	cfg.self = l->hub.keys;
+	snprintf(l->addr, sizeof l->addr, "127.0.0.1:%u", port);
+	cfg.listen_addr = l->addr;
+	cfg.congestion = "bbr";
+	cfg.keepalive_ms = 200;
+	cfg.dead_ms = 2000;
+	assert_int_equal(sync_xfer_new(&l->xh, l->base, &cfg, &mem_ops, &l->hub), 0);
+	l->port = sync_xfer_listen_port(l->xh);
+	assert_true(l->port != 0);
+	snprintf(l->addr, sizeof l->addr, "127.0.0.1:%u", l->port);
+}
+
+static void start_clinic(struct lab *l)
+{
+	struct sync_xfer_config cfg = {0};
+
+	cfg.role = SYNC_XFER_CLINIC;
+	cfg.self = l->clinic.keys;
+	cfg.hub = l->hub.keys->pub;
+	cfg.connect_addr = l->addr;
+	cfg.congestion = "no-such-cc"; /* falls back cleanly */
+	cfg.keepalive_ms = 200;
+	cfg.dead_ms = 2000;
+	cfg.backoff_min_ms = 20;
+	cfg.backoff_max_ms = 200;
+	assert_int_equal(sync_xfer_new(&l->xc, l->base, &cfg, &mem_ops, &l->clinic), 0);
+}
+
+static int lab_setup(void **state)
+{
+	struct lab *l = calloc(1, sizeof *l);
+
+	assert_non_null(l);
+	log_init("test_xfer", LOG_LVL_WARN);
+	l->base = event_base_new();
+	site_init(&l->clinic);
+	site_init(&l->hub);
+	memcpy(l->hub.allowed[l->hub.nallowed++], l->clinic.keys->pub.x25519, 32);
+	*state = l;
+	return 0;
+}
+
+static int lab_teardown(void **state)
+{
+	struct lab *l = *state;
+
+	sync_xfer_free(l->xc);
+	sync_xfer_free(l->xh);
+	site_free(&l->clinic);
+	site_free(&l->hub);
+	event_base_free(l->base);
+	free(l);
+	return 0;
+}
+
+typedef bool (*pred_fn)(struct lab *l);
+
+struct waiter {
+	struct lab *l;
+	pred_fn pred;
+	bool ok;
+};
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	(void)fd;
+	(void)what;
+	if (w->pred(w->l)) {
+		w->ok = true;
+		event_base_loopbreak(w->l->base);
+	}
+}
+
+/* Runs the loop until pred holds (checked every 2 ms) or timeout_ms passes. */
+static bool run_until(struct lab *l, pred_fn pred, int timeout_ms)
+{
+	struct waiter w = {l, pred, false};
+	struct timeval tick = {0, 2000}, to = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct event *t = event_new(l->base, -1, EV_PERSIST, poll_cb, &w);
+
+	event_add(t, &tick);
+	event_base_loopexit(l->base, &to);
+	if (!pred(l))
+		event_base_dispatch(l->base);
+	else
+		w.ok = true;
+	event_free(t);
+	/* Clear a pending loopexit so the next run starts clean. */
+	event_base_loopbreak(l->base);
+	event_base_loop(l->base, EVLOOP_NONBLOCK);
+	return w.ok || pred(l);
+}
+
+static bool all_delivered_both_ways(struct lab *l)
+{
+	for (size_t i = 0; i < l->clinic.nout; i++)
+		if (!l->clinic.out[i].delivered)
+			return false;
+	for (size_t i = 0; i < l->hub.nout; i++)
+		if (!l->hub.out[i].delivered)
+			return false;
+	return true;
+}
+
+static void assert_arrived(struct mem_site *from, struct mem_site *to)
+{
+	for (size_t i = 0; i < from->nout; i++) {
+		struct mem_in *in = in_find(to, from->out[i].id);
+		assert_non_null(in);
+		assert_int_equal(in->imports, 1);
+		assert_int_equal(in->total, from->out[i].total);
+		assert_memory_equal(in->data, from->out[i].data, in->total);
+		assert_int_equal(from->out[i].status, SYNC_DELIVERED_OK);
+	}
+}
+
+static void test_records_travel_both_ways_intact(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats st;
+
+	add_out(&l->clinic, 1, 1);
+	add_out(&l->clinic, 0, 50000);
+	add_out(&l->clinic, 2, 3 * 1024 * 1024 + 7);
+	add_out(&l->clinic, 1, STORE_CHUNK * 4);
+	add_out(&l->hub, 1, 123456); /* a reply */
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_true(run_until(l, all_delivered_both_ways, 20000));
+	assert_arrived(&l->clinic, &l->hub);
+	assert_arrived(&l->hub, &l->clinic);
+	sync_xfer_stats_get(l->xc, &st);
+	assert_int_equal(st.records_sent, 4);
+	assert_int_equal(st.records_received, 1);
+	assert_int_equal(st.bytes_resent, 0);
+	assert_int_equal(st.connects, 1);
+	sync_xfer_stats_get(l->xh, &st);
+	assert_int_equal(st.records_received, 4);
+	assert_int_equal(st.dup_bytes_received, 0);
+}
+
+static bool hub_refused(struct lab *l)
+{
+	struct sync_xfer_stats st;
+	sync_xfer_stats_get(l->xh, &st);
+	return st.refused >= 2;
+}
+
+static void test_unknown_clinic_is_refused_before_any_state(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats st;
+
+	l->hub.nallowed = 0; /* not enrolled */
+	add_out(&l->clinic, 0, 5000);
+	start_hub(l, 0);
+	start_clinic(l);
+	/* It retries with backoff and is refused each time. */
+	assert_true(run_until(l, hub_refused, 10000));
+	assert_int_equal(l->hub.begins, 0);
+	assert_int_equal(l->hub.nin, 0);
+	sync_xfer_stats_get(l->xh, &st);
+	assert_int_equal(st.connects, 0);
+	assert_int_equal(st.bytes_received, 0);
+	sync_xfer_stats_get(l->xc, &st);
+	assert_int_equal(st.connects, 0);
+	assert_false(l->clinic.out[0].delivered);
+}
+
+static bool some_progress(struct lab *l)
+{
+	struct mem_in *in = l->hub.nin ? &l->hub.in[0] : NULL;
+	return in && in->durable >= 300000;
+}
+
+static bool first_delivered(struct lab *l)
+{
+	return l->clinic.out[0].delivered;
+}
+
+static void test_hub_restart_resumes_from_durable_offset(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats st;
+	struct mem_in *in;
+	uint16_t port;
+
+	add_out(&l->clinic, 1, 4 * 1024 * 1024);
+	start_hub(l, 0);
+	port = l->port;
+	start_clinic(l);
+	assert_true(sync_xfer_set_rate(l->xc, 4 * 1024 * 1024) == 0);
+	assert_true(run_until(l, some_progress, 10000));
+	/* The hub dies (like kill -9: no goodbye); its store keeps only what was durable. */
+	sync_xfer_free(l->xh);
+	l->xh = NULL;
+	in = &l->hub.in[0];
+	start_hub(l, port);
+	assert_true(run_until(l, first_delivered, 20000));
+	assert_arrived(&l->clinic, &l->hub);
+	/* What the receiver got twice is at most what it held but had not made durable. */
+	sync_xfer_stats_get(l->xh, &st);
+	assert_true(st.dup_bytes_received == 0); /* a new hub process has no memory of it */
+	assert_true(in->bytes_written - in->total < STORE_CHUNK + SYNC_XFER_WINDOW_DEFAULT);
+	sync_xfer_stats_get(l->xc, &st);
+	assert_true(st.connects == 2);
+	assert_true(st.bytes_resent <= st.bytes_sent - in->total);
+	assert_int_equal(st.bytes_sent - st.bytes_resent, in->total);
+}
+
+static bool urgent_delivered(struct lab *l)
+{
+	return l->clinic.nout > 1 && l->clinic.out[1].delivered;
+}
+
+static void test_urgent_record_overtakes_a_bulk_transfer(void **state)
+{
+	struct lab *l = *state;
+	const uint64_t rate = 2 * 1024 * 1024; /* bytes/s, capped so the bulk takes ~5 s */
+	uint64_t t0, dt;
+
+	add_out(&l->clinic, 2, 10 * 1024 * 1024);
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_int_equal(sync_xfer_set_rate(l->xc, rate), 0);
+	assert_true(run_until(l, some_progress, 10000));
+	add_out(&l->clinic, 0, 50 * 1024);
+	t0 = mtime_now_ms();
+	sync_xfer_kick(l->xc);
+	assert_true(run_until(l, urgent_delivered, 10000));
+	dt = mtime_now_ms() - t0;
+	/* Bounded by the window ahead of it, not by the 10 MB bulk record. */
+	assert_false(l->clinic.out[0].delivered);
+	assert_true(dt < 1000 * (SYNC_XFER_WINDOW_DEFAULT + 2 * 65536 + 51200) / rate + 500);
+	assert_true(run_until(l, all_delivered_both_ways, 20000));
+	assert_arrived(&l->clinic, &l->hub);
+}
+
+static bool clinic_session_up(struct lab *l)
+{
+	struct sync_xfer_stats st;
+	sync_xfer_stats_get(l->xh, &st);
+	return st.peers == 1;
+}
+
+static bool clinic_session_down(struct lab *l)
+{
+	struct sync_xfer_stats st;
+	sync_xfer_stats_get(l->xh, &st);
+	return st.peers == 0 && st.refused >= 1;
+}
+
+static void test_revoked_clinic_is_disconnected_on_recheck(void **state)
+{
+	struct lab *l = *state;
+
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_true(run_until(l, clinic_session_up, 5000));
+	l->hub.nallowed = 0; /* revoked */
+	sync_xfer_recheck_peers(l->xh);
+	/* Closed at once, and its reconnects are refused. */
+	assert_true(run_until(l, clinic_session_down, 5000));
+}
+
+static void test_rejected_record_is_reported_to_the_sender(void **state)
+{
+	struct lab *l = *state;
+
+	l->hub.reject_all = 1;
+	add_out(&l->clinic, 1, 20000);
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_true(run_until(l, first_delivered, 5000));
+	assert_int_equal(l->clinic.out[0].status, SYNC_DELIVERED_REJECTED);
+	assert_int_equal(l->hub.in[0].imports, 0);
+}
+
+static bool clinic_connected(struct lab *l)
+{
+	struct sync_xfer_stats st;
+	sync_xfer_stats_get(l->xc, &st);
+	return st.connects >= 1;
+}
+
+static void test_clinic_reconnects_when_the_hub_appears(void **state)
+{
+	struct lab *l = *state;
+	uint16_t port;
+
+	/* Find a free port, then start the clinic first: it backs off and retries. */
+	start_hub(l, 0);
+	port = l->port;
+	sync_xfer_free(l->xh);
+	l->xh = NULL;
+	add_out(&l->clinic, 0, 1000);
+	start_clinic(l);
+	assert_false(run_until(l, clinic_connected, 300));
+	start_hub(l, port);
+	assert_true(run_until(l, first_delivered, 5000));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_records_travel_both_ways_intact, lab_setup,
+	                                        lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_unknown_clinic_is_refused_before_any_state,
+	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_hub_restart_resumes_from_durable_offset,
+	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_urgent_record_overtakes_a_bulk_transfer,
+	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_revoked_clinic_is_disconnected_on_recheck,
+	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_rejected_record_is_reported_to_the_sender,
+	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_clinic_reconnects_when_the_hub_appears,
+	                                        lab_setup, lab_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
