@@ -193,6 +193,15 @@ size_t codec_opus_enc_frame_samples(const struct codec_opus_enc *e)
 	return (size_t)e->cfg.sample_rate * e->cfg.frame_ms / 1000;
 }
 
+size_t codec_opus_enc_delay(const struct codec_opus_enc *e)
+{
+	opus_int32 la = 0;
+
+	if (opus_encoder_ctl(e->enc, OPUS_GET_LOOKAHEAD(&la)) != OPUS_OK || la < 0)
+		return 0;
+	return (size_t)la;
+}
+
 int codec_opus_enc_encode(struct codec_opus_enc *e, const int16_t *pcm, uint8_t *pkt, size_t cap,
                           size_t *pkt_len)
 {
@@ -254,12 +263,20 @@ void codec_opus_dec_free(struct codec_opus_dec *d)
 
 int codec_opus_packet_samples(const uint8_t *pkt, size_t len, unsigned sample_rate)
 {
+	const unsigned char *frames[48];
+	opus_int16 size[48];
 	int n;
 
 	if (!pkt || len == 0 || len > INT32_MAX || !rate_ok(sample_rate))
 		return CODEC_OPUS_EPACKET;
+	/* opus_packet_get_nb_samples only reads the TOC and frame count; opus_packet_parse checks
+	 * the whole framing (frame count, lengths, padding) against len. */
+	if (opus_packet_parse(pkt, (opus_int32)len, NULL, frames, size, NULL) <= 0)
+		return CODEC_OPUS_EPACKET;
 	n = opus_packet_get_nb_samples(pkt, (opus_int32)len, (opus_int32)sample_rate);
-	return n < 0 ? CODEC_OPUS_EPACKET : n;
+	if (n <= 0 || n > CODEC_OPUS_PACKET_SAMPLES_MAX)
+		return CODEC_OPUS_EPACKET;
+	return n;
 }
 
 int codec_opus_dec_decode(struct codec_opus_dec *d, const uint8_t *pkt, size_t len, int16_t *pcm,

@@ -104,6 +104,11 @@ void codec_opus_enc_get(const struct codec_opus_enc *e, struct codec_opus_enc_co
 /* Samples per channel the encoder takes per frame at its input rate (rate * frame_ms / 1000). */
 size_t codec_opus_enc_frame_samples(const struct codec_opus_enc *e);
 
+/* The encoder's algorithmic delay (lookahead) in samples per channel at its input rate: decoded
+ * sample k + delay lines up with input sample k. Used to align decoded speech for quality
+ * measurements. Returns 0 if libopus cannot tell (it always can in 1.3). */
+size_t codec_opus_enc_delay(const struct codec_opus_enc *e);
+
 /* Encodes exactly one frame: codec_opus_enc_frame_samples(e) * channels interleaved samples
  * from pcm. Writes the packet to pkt (capacity cap; CODEC_OPUS_PACKET_MAX is always enough)
  * and its length to *pkt_len. With DTX on, a packet of 1 or 2 bytes means "silence, no need
