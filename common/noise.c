@@ -44,6 +44,8 @@ const char *noise_strerror(int err)
 		return "noise: message too short";
 	case NOISE_ENOSPC:
 		return "noise: output buffer too small";
+	case NOISE_EPEER:
+		return "noise: remote static key refused";
 	default:
 		if (err < 0 && err > ERR_BASE_COMMON) /* errnos are small */
 			return strerror(-err);
@@ -182,6 +184,8 @@ struct noise_handshake {
 	enum noise_pattern pattern;
 	enum noise_role role;
 	uint8_t s[DHLEN], s_pub[DHLEN];
+	noise_static_check_h check;
+	void *check_arg;
 	struct hs_state cur;  /* committed state */
 	struct hs_state work; /* scratch copy for the message in progress */
 	uint8_t dh[DHLEN];    /* DH result */
@@ -371,6 +375,13 @@ int noise_handshake_set_ephemeral(struct noise_handshake *hs, const uint8_t priv
 	return 0;
 }
 
+void noise_handshake_set_static_check(struct noise_handshake *hs, noise_static_check_h check,
+                                      void *arg)
+{
+	hs->check = check;
+	hs->check_arg = arg;
+}
+
 /* Commits the work copy as the new state. */
 static void commit(struct noise_handshake *hs)
 {
@@ -477,6 +488,10 @@ int noise_handshake_read_message(struct noise_handshake *hs, const uint8_t *msg,
 				goto out;
 			st->has_rs = true;
 			off += slen;
+			if (hs->check != NULL && !hs->check(st->rs, hs->check_arg)) {
+				ret = NOISE_EPEER;
+				goto out;
+			}
 			break;
 		default:
 			if ((ret = dh_token(hs, st, (enum token) * tok)) != 0)

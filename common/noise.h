@@ -24,12 +24,13 @@
  * not advance the receive counter.
  *
  * Hub (IK responder) pattern: because a rejected message changes nothing, a hub may keep ONE
- * listening responder handshake and feed it every incoming message 1; only when a read succeeds
- * (and noise_handshake_remote_static() is on the allow-list) does that object become the peer's
- * and a fresh listener is created. So forged or unknown-key packets cost one X25519 and no
- * allocation. Note that a captured IK message 1 can be replayed verbatim and will read
- * successfully again (Noise property, not a bug): put a per-peer monotonic timestamp in its
- * payload and refuse non-increasing ones (as WireGuard does) before keeping any state.
+ * listening responder handshake, with an allow-list check set by
+ * noise_handshake_set_static_check(), and feed it every incoming message 1. A forged packet or
+ * a key not on the list costs one X25519 and no allocation and leaves the listener reusable;
+ * only when a read succeeds does that object become the peer's (and a new listener is made).
+ * Note that a captured IK message 1 can be replayed verbatim and will read successfully again
+ * (a Noise property, not a bug): put a per-peer monotonic timestamp in its payload and refuse
+ * non-increasing ones (as WireGuard does) before keeping any state.
  *
  * Secrets (chaining key, cipher keys, static and ephemeral private keys, DH results) live in
  * sodium_malloc memory and are wiped on every exit path and on free. Objects are not
@@ -71,6 +72,7 @@
 #define NOISE_EDH      (ERR_BASE_NOISE - 6) /* DH gave all-zero output (low-order public key) */
 #define NOISE_ESHORT   (ERR_BASE_NOISE - 7) /* message shorter than its fixed parts / tag */
 #define NOISE_ENOSPC   (ERR_BASE_NOISE - 8) /* caller's output buffer too small */
+#define NOISE_EPEER    (ERR_BASE_NOISE - 9) /* remote static key refused by the static check */
 
 /* Message for any NOISE_E* code or negated errno. Never NULL; the string is static. */
 const char *noise_strerror(int err);
@@ -107,6 +109,18 @@ int noise_handshake_new(struct noise_handshake **out, enum noise_pattern pattern
 int noise_handshake_set_ephemeral(struct noise_handshake *hs, const uint8_t priv[NOISE_KEY_LEN])
         __attribute__((warn_unused_result));
 
+/* Decides whether a remote static public key is acceptable (e.g. on the hub's allow-list).
+ * Returns true to accept. Must not call back into the handshake. */
+typedef bool (*noise_static_check_h)(const uint8_t remote_static[NOISE_KEY_LEN], void *arg);
+
+/* Sets (or clears, with NULL) a check run by noise_handshake_read_message() as soon as the
+ * peer's static key has been decrypted (IK message 1 at the responder, XX message 2 at the
+ * initiator, XX message 3 at the responder) — before any further DH or payload decryption. If it
+ * returns false the read fails with NOISE_EPEER and, like every failure, changes no state.
+ * arg is passed through and must outlive the handshake. */
+void noise_handshake_set_static_check(struct noise_handshake *hs, noise_static_check_h check,
+                                      void *arg);
+
 /* True when it is our turn to write the next handshake message (false once done). */
 bool noise_handshake_wants_write(const struct noise_handshake *hs);
 
@@ -130,7 +144,8 @@ int noise_handshake_write_message(struct noise_handshake *hs, const uint8_t *pay
  * Errors: NOISE_ESTATE (not our turn / done), NOISE_ETOOBIG (mlen > NOISE_MSG_MAX),
  * NOISE_ESHORT (shorter than the fixed parts), NOISE_EDECRYPT (authentication failed, e.g.
  * forged message or — for the IK initiator — the responder does not hold the pinned key),
- * NOISE_EDH (low-order ephemeral/static), NOISE_ENOSPC, -ENOMEM.
+ * NOISE_EDH (low-order ephemeral/static), NOISE_EPEER (static check refused the key),
+ * NOISE_ENOSPC, -ENOMEM.
  * On ANY error the handshake state is unchanged: the genuine message can still be read. */
 int noise_handshake_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t mlen,
                                  uint8_t *payload_out, size_t cap, size_t *plen)

@@ -427,6 +427,92 @@ static void test_ik_responder_learns_remote_static_after_msg1(void **state)
 	peer_free(&r);
 }
 
+struct allow {
+	uint8_t key[32];
+	int calls;
+};
+
+static bool allow_check(const uint8_t rs[NOISE_KEY_LEN], void *arg)
+{
+	struct allow *a = arg;
+
+	a->calls++;
+	return memcmp(rs, a->key, 32) == 0;
+}
+
+/* A hub listener with an allow-list check: an unknown (but valid) initiator key is refused with
+ * NOISE_EPEER and no state change, and the same listener then accepts the enrolled clinic. */
+static void test_static_check_refuses_unknown_key_listener_reusable(void **state)
+{
+	struct noise_handshake *hub = NULL, *stranger = NULL, *clinic = NULL;
+	struct allow al = {0};
+	uint8_t hub_sk[32], hub_pk[32], st_sk[32], cl_sk[32], got[32], h0[64], h1[64];
+	uint8_t msg[256], pl[64];
+	size_t mlen, plen;
+
+	randombytes_buf(hub_sk, 32);
+	randombytes_buf(st_sk, 32);
+	randombytes_buf(cl_sk, 32);
+	assert_int_equal(noise_public_key(hub_pk, hub_sk), 0);
+	assert_int_equal(noise_public_key(al.key, cl_sk), 0);
+	assert_int_equal(
+	        noise_handshake_new(&hub, NOISE_IK, NOISE_RESPONDER, NULL, 0, hub_sk, NULL), 0);
+	noise_handshake_set_static_check(hub, allow_check, &al);
+	noise_handshake_hash(hub, h0);
+
+	assert_int_equal(
+	        noise_handshake_new(&stranger, NOISE_IK, NOISE_INITIATOR, NULL, 0, st_sk, hub_pk),
+	        0);
+	assert_int_equal(noise_handshake_write_message(stranger, NULL, 0, msg, sizeof msg, &mlen),
+	                 0);
+	assert_int_equal(noise_handshake_read_message(hub, msg, mlen, pl, sizeof pl, &plen),
+	                 NOISE_EPEER);
+	assert_int_equal(al.calls, 1);
+	noise_handshake_hash(hub, h1);
+	assert_memory_equal(h0, h1, 64);
+	assert_int_equal(noise_handshake_remote_static(hub, got), NOISE_ESTATE);
+
+	assert_int_equal(
+	        noise_handshake_new(&clinic, NOISE_IK, NOISE_INITIATOR, NULL, 0, cl_sk, hub_pk), 0);
+	assert_int_equal(noise_handshake_write_message(clinic, (const uint8_t *)"ts", 2, msg,
+	                                               sizeof msg, &mlen),
+	                 0);
+	assert_int_equal(noise_handshake_read_message(hub, msg, mlen, pl, sizeof pl, &plen), 0);
+	assert_int_equal(al.calls, 2);
+	assert_int_equal(noise_handshake_remote_static(hub, got), 0);
+	assert_memory_equal(got, al.key, 32);
+	assert_int_equal(noise_handshake_write_message(hub, NULL, 0, msg, sizeof msg, &mlen), 0);
+	assert_int_equal(noise_handshake_read_message(clinic, msg, mlen, pl, sizeof pl, &plen), 0);
+	assert_true(noise_handshake_is_done(clinic));
+	noise_handshake_free(hub);
+	noise_handshake_free(stranger);
+	noise_handshake_free(clinic);
+}
+
+/* In XX the initiator's check sees the responder's key in message 2. */
+static void test_static_check_xx_initiator_refuses_wrong_responder(void **state)
+{
+	struct peer i, r;
+	struct allow al = {0};
+	uint8_t is[32], rs[32], rs_pub[32], msg[256], pl[64];
+	size_t mlen, plen;
+
+	make_pair(NOISE_XX, &i, &r, is, rs, rs_pub);
+	randombytes_buf(al.key, 32); /* not the responder's key */
+	noise_handshake_set_static_check(i.hs, allow_check, &al);
+	hs_exchange(&i, &r, NULL, 0);
+	assert_int_equal(noise_handshake_write_message(r.hs, NULL, 0, msg, sizeof msg, &mlen), 0);
+	assert_int_equal(noise_handshake_read_message(i.hs, msg, mlen, pl, sizeof pl, &plen),
+	                 NOISE_EPEER);
+	memcpy(al.key, rs_pub, 32);
+	assert_int_equal(noise_handshake_read_message(i.hs, msg, mlen, pl, sizeof pl, &plen), 0);
+	assert_int_equal(al.calls, 2);
+	hs_exchange(&i, &r, NULL, 0);
+	split_both(&i, &r);
+	peer_free(&i);
+	peer_free(&r);
+}
+
 /* A low-order (all-zero) ephemeral key gives an all-zero DH, refused with no state change. */
 static void test_low_order_ephemeral_refused(void **state)
 {
@@ -814,7 +900,7 @@ static void test_strerror_names_every_code(void **state)
 {
 	int c;
 
-	for (c = NOISE_EDECRYPT; c >= NOISE_ENOSPC; c--)
+	for (c = NOISE_EDECRYPT; c >= NOISE_EPEER; c--)
 		assert_null(strstr(noise_strerror(c), "unknown"));
 	assert_non_null(strstr(noise_strerror(-1199), "unknown"));
 	assert_string_equal(noise_strerror(-ENOMEM), strerror(ENOMEM));
@@ -830,6 +916,8 @@ int main(void)
 	        cmocka_unit_test(test_tampered_later_messages_rejected_state_unchanged),
 	        cmocka_unit_test(test_ik_wrong_pinned_responder_key_fails),
 	        cmocka_unit_test(test_ik_responder_learns_remote_static_after_msg1),
+	        cmocka_unit_test(test_static_check_refuses_unknown_key_listener_reusable),
+	        cmocka_unit_test(test_static_check_xx_initiator_refuses_wrong_responder),
 	        cmocka_unit_test(test_low_order_ephemeral_refused),
 	        cmocka_unit_test(test_handshake_misuse_refused),
 	        cmocka_unit_test(test_random_ephemeral_sessions_differ),
