@@ -62,6 +62,12 @@ struct hw_map {
 	size_t n, cap;
 };
 
+/* Last handshake timestamp seen per allowed peer (IK message 1 replay protection). */
+struct hs_stamp {
+	uint8_t peer[SYNC_XFER_KEY_BYTES];
+	uint64_t stamp;
+};
+
 struct conn {
 	struct sync_xfer *x;
 	struct conn *next;
@@ -104,6 +110,9 @@ struct sync_xfer {
 	struct bufferevent_rate_limit_group *rl;
 	struct sync_xfer_rec *tmp; /* SYNC_XFER_PENDING_MAX scratch records for out_pending */
 	struct hw_map sent_hw, recv_hw;
+	struct hs_stamp *stamps;
+	size_t nstamps;
+	uint64_t last_stamp; /* clinic: last timestamp we sent */
 	struct sync_xfer_stats st;
 };
 
@@ -718,6 +727,35 @@ static int start_keepalive(struct conn *c)
 	return 0;
 }
 
+/* A captured IK message 1 reads successfully again when replayed (Noise property): the clinic
+ * puts a strictly increasing timestamp in its payload and the hub refuses non-increasing ones,
+ * as WireGuard does. Only allowed peers get an entry. */
+static int check_stamp(struct sync_xfer *x, const uint8_t *peer, const uint8_t payload[8])
+{
+	uint64_t t = 0;
+	struct hs_stamp *e = NULL;
+
+	for (int i = 0; i < 8; i++)
+		t = t << 8 | payload[i];
+	for (size_t i = 0; i < x->nstamps; i++)
+		if (!memcmp(x->stamps[i].peer, peer, SYNC_XFER_KEY_BYTES))
+			e = &x->stamps[i];
+	if (e && t <= e->stamp) {
+		log_warn("sync: replayed or stale handshake refused");
+		return SYNC_XFER_EPROTO;
+	}
+	if (!e) {
+		struct hs_stamp *v = realloc(x->stamps, (x->nstamps + 1) * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		x->stamps = v;
+		e = &v[x->nstamps++];
+		memcpy(e->peer, peer, SYNC_XFER_KEY_BYTES);
+	}
+	e->stamp = t;
+	return 0;
+}
+
 /* One wire record in the handshake phase. */
 static int on_handshake_record(struct conn *c, const uint8_t *p, size_t len)
 {
@@ -726,9 +764,11 @@ static int on_handshake_record(struct conn *c, const uint8_t *p, size_t len)
 	size_t plen, olen;
 	int ret;
 
-	if ((ret = noise_handshake_read_message(c->hs, p, len, payload, sizeof payload, &plen)) !=
-	    0)
+	ret = noise_handshake_read_message(c->hs, p, len, payload, sizeof payload, &plen);
+	if (ret != 0)
 		return ret;
+	if (!c->initiator && plen != 8)
+		return SYNC_XFER_EPROTO;
 	if (!c->initiator) {
 		/* The clinic's static key is known now: check it before anything else. */
 		if ((ret = noise_handshake_remote_static(c->hs, c->peer)) != 0)
@@ -741,6 +781,8 @@ static int on_handshake_record(struct conn *c, const uint8_t *p, size_t len)
 			emit(c, SYNC_XFER_EV_REFUSED, NULL, 0, 0);
 			return SYNC_XFER_EDENIED;
 		}
+		if ((ret = check_stamp(x, c->peer, payload)) != 0)
+			return ret;
 		ret = noise_handshake_write_message(c->hs, NULL, 0, out, sizeof out, &olen);
 		if (ret != 0)
 			return ret;
@@ -812,7 +854,8 @@ static void eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct sync_xfer *x = c->x;
-	uint8_t msg[HS_RECORD_MAX];
+	uint8_t msg[HS_RECORD_MAX], stamp[8];
+	uint64_t t;
 	size_t len;
 	int ret;
 
@@ -820,7 +863,14 @@ static void eventcb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		tune_socket(x, bufferevent_getfd(c->bev));
 		c->state = C_HANDSHAKE;
-		ret = noise_handshake_write_message(c->hs, NULL, 0, msg, sizeof msg, &len);
+		t = mtime_wall_ms() * 1000;
+		if (t <= x->last_stamp)
+			t = x->last_stamp + 1;
+		x->last_stamp = t;
+		for (int i = 0; i < 8; i++)
+			stamp[i] = (uint8_t)(t >> (56 - 8 * i));
+		ret = noise_handshake_write_message(c->hs, stamp, sizeof stamp, msg, sizeof msg,
+		                                    &len);
 		if (ret == 0)
 			ret = send_wire(c, msg, len);
 		if (ret != 0)
@@ -1137,6 +1187,7 @@ void sync_xfer_free(struct sync_xfer *x)
 	if (x->rl)
 		bufferevent_rate_limit_group_free(x->rl);
 	free(x->tmp);
+	free(x->stamps);
 	free(x->sent_hw.v);
 	free(x->recv_hw.v);
 	free(x->connect_addr);
