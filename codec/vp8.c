@@ -76,7 +76,10 @@ int codec_vp8_enc_config_check(const struct codec_vp8_enc_config *c)
 {
 	if (!c || c->width < 16 || c->height < 16 || codec_i420_size(c->width, c->height) == 0)
 		return -EINVAL;
-	if (c->fps < 1 || c->fps > 60 || c->bitrate_kbps < 10 || c->bitrate_kbps > 20000)
+	if (c->fps_num < 1 || c->fps_num > 1000 || c->fps_den < 1 || c->fps_den > 1000 ||
+	    c->fps_num > 60 * c->fps_den || 60 * c->fps_num < c->fps_den)
+		return -EINVAL;
+	if (c->bitrate_kbps < 10 || c->bitrate_kbps > 20000)
 		return -EINVAL;
 	if (c->layers < 1 || c->layers > CODEC_VP8_MAX_LAYERS || c->threads < 0 || c->threads > 4 ||
 	    c->cpu_used < -16 || c->cpu_used > 16 || c->keyframe_interval < 0)
@@ -171,7 +174,7 @@ static int apply_controls(vpx_codec_ctx_t *ctx, const struct codec_vp8_enc_confi
 {
 	/* Keyframes may take several frames' worth of bits but not flood a 600 ms buffer:
 	 * WebRTC's rule, 0.5 x optimal buffer x fps / 10, at least 300 %. */
-	unsigned intra_pct = (unsigned)(600 * 0.5 * c->fps / 10);
+	unsigned intra_pct = (unsigned)(600 * 0.5 * c->fps_num / c->fps_den / 10);
 	int cpu = c->cpu_used ? c->cpu_used : CODEC_VP8_CPU_USED_DEFAULT;
 
 	if (intra_pct < 300)
@@ -329,8 +332,10 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	if (e->cfg.layers > 1 &&
 	    vpx_codec_control(&e->ctx, VP8E_SET_TEMPORAL_LAYER_ID, slot->tid) != VPX_CODEC_OK)
 		return CODEC_VP8_EENCODE;
-	if (vpx_codec_encode(&e->ctx, &img, pts, CODEC_VP8_CLOCK / (unsigned long)e->cfg.fps, flags,
-	                     VPX_DL_REALTIME) != VPX_CODEC_OK)
+	if (vpx_codec_encode(&e->ctx, &img, pts,
+	                     (unsigned long)CODEC_VP8_CLOCK * (unsigned long)e->cfg.fps_den /
+	                             (unsigned long)e->cfg.fps_num,
+	                     flags, VPX_DL_REALTIME) != VPX_CODEC_OK)
 		return CODEC_VP8_EENCODE;
 	e->last_pts = pts;
 	e->have_pts = true;
@@ -455,6 +460,14 @@ int codec_vp8_dec_decode(struct codec_vp8_dec *d, const uint8_t *data, size_t le
 		d->needs_kf = true;
 		return CODEC_VP8_EDECODE;
 	}
+	/* Checked before looking for a picture: a keyframe may be decoded and not shown
+	 * (show_frame = 0, as in conformance vector 018), and it still resynchronises us. */
+	if (vpx_codec_control(&d->ctx, VP8D_GET_FRAME_CORRUPTED, &corrupt) != VPX_CODEC_OK)
+		corrupt = 1;
+	if (corrupt)
+		d->needs_kf = true;
+	else if (peek == 1)
+		d->needs_kf = false;
 	img = vpx_codec_get_frame(&d->ctx, &iter);
 	if (!img)
 		return 0;
@@ -462,12 +475,6 @@ int codec_vp8_dec_decode(struct codec_vp8_dec *d, const uint8_t *data, size_t le
 		d->needs_kf = true;
 		return CODEC_VP8_EDECODE;
 	}
-	if (vpx_codec_control(&d->ctx, VP8D_GET_FRAME_CORRUPTED, &corrupt) != VPX_CODEC_OK)
-		corrupt = 1;
-	if (corrupt)
-		d->needs_kf = true;
-	else if (peek == 1)
-		d->needs_kf = false;
 	out->pic.width = (int)img->d_w;
 	out->pic.height = (int)img->d_h;
 	out->pic.y = img->planes[VPX_PLANE_Y];

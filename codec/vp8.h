@@ -46,7 +46,8 @@
 struct codec_vp8_enc_config {
 	int width; /* 16 .. 4096, even not required */
 	int height;
-	int fps;               /* 1 .. 60 */
+	int fps_num;           /* frame rate fps_num / fps_den, 1/60 .. 60 fps (15/2 = 7.5 fps); */
+	int fps_den;           /* both 1 .. 1000 */
 	int bitrate_kbps;      /* 10 .. 20000, the whole stream (all layers) */
 	int layers;            /* temporal layers 1 .. 3 */
 	bool error_resilient;  /* forced on when layers > 1 */
