@@ -1,0 +1,46 @@
+/* sync/xfer_store.h — sync/xfer's storage operations implemented on sync/store (LMDB).
+ *
+ * What travels for one record is its envelope exactly as stored: the signed header (H bytes)
+ * followed by the encrypted chunks (chunk i at byte H + i * stride, stride = chunk_size + 17,
+ * the last one shorter). The OFFER's meta carries H, stride and the chunk count (3 x u32 BE)
+ * so a receiver can tell where it stands before it has the header.
+ *
+ * Receiver: header bytes are held in memory until complete, then sync_store_recv_begin()
+ * verifies the signature, that the sender is the authenticated Noise peer and that we are the
+ * recipient, and stores it durably; each encrypted chunk is held in memory until complete, then
+ * sync_store_recv_chunk() checks it against its signed hash and persists it; only then does the
+ * durable offset (what ACK carries) move. So at most one partial chunk is lost (and re-sent)
+ * per interruption. At DONE, sync_store_recv_finish() verifies the whole envelope and makes it
+ * visible: exactly once (an already imported id answers HAVE to the next OFFER).
+ *
+ * Sender: headers and the chunk being sliced are cached per record (bounded); the outbox
+ * progress (sync_store_out_ack) is written at most once a second per record and at the end,
+ * since each write is a durable transaction.
+ */
+#ifndef PIROGUE_SYNC_XFER_STORE_H
+#define PIROGUE_SYNC_XFER_STORE_H
+
+#include "common/keys.h"
+#include "sync/store.h"
+#include "sync/xfer.h"
+
+struct sync_xfer_store;
+
+/* The ops to pass to sync_xfer_new() with a struct sync_xfer_store * as ops_arg. Their
+ * on_event is NULL: a caller that wants events copies the struct and sets its own. */
+extern const struct sync_xfer_ops sync_xfer_store_ops;
+
+/* Creates the adapter.
+ *   store  the site's open store (borrowed; must outlive the adapter)
+ *   self   the site's keys (borrowed): recipient check and opening at finish
+ *   role   clinic: the only peer is `hub` (pinned key); hub: peers come from the allow-list
+ *   hub    clinic only: the hub's public key (copied); NULL on a hub
+ * Errors: -EINVAL, -ENOMEM. */
+int sync_xfer_store_new(struct sync_xfer_store **out, struct sync_store *store,
+                        const struct keys *self, enum sync_xfer_role role,
+                        const struct keys_pub *hub) __attribute__((warn_unused_result));
+
+/* Frees the caches; NULL is fine. */
+void sync_xfer_store_free(struct sync_xfer_store *a);
+
+#endif
