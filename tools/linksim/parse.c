@@ -420,7 +420,7 @@ void linksim_params_default(struct linksim_params *p)
 	p->queue_ns = 1000 * LINKSIM_NS_PER_MS;
 }
 
-static const char *const keys[] = {
+static const char *const param_keys[] = {
         "rate",  "trace",       "delay",     "jitter",        "jitter_interval", "loss",
         "burst", "queue",       "reorder",   "reorder_delay", "outage",          "outage_period",
         "fade",  "fade_period", "fade_rate", "fade_loss",     "fade_burst",      "seed",
@@ -429,8 +429,8 @@ static const char *const keys[] = {
 bool linksim_params_known(const char *key)
 {
 	size_t i;
-	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		if (!strcmp(keys[i], key))
+	for (i = 0; i < sizeof param_keys / sizeof param_keys[0]; i++) {
+		if (!strcmp(param_keys[i], key))
 			return true;
 	}
 	return false;

@@ -91,7 +91,7 @@ static int check_keys(const struct config *c, const char *section, char *err)
 
 int linksim_profile_apply(struct linksim_profile *p, const struct config *c, char *err)
 {
-	static const char *const keys[] = {
+	static const char *const order[] = {
 	        "seed",   "rate",        "trace",         "delay",      "jitter_interval",
 	        "jitter", "burst",       "loss",          "fade_burst", "fade_loss",
 	        "queue",  "reorder",     "reorder_delay", "outage",     "outage_period",
@@ -106,16 +106,16 @@ int linksim_profile_apply(struct linksim_profile *p, const struct config *c, cha
 		return ret;
 	for (s = 0; s < 2; s++) {
 		struct linksim_params *dp = s == 0 ? &p->up : &p->down;
-		for (k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-			const char *sec = sections[s], *v = config_get(c, sec, keys[k]);
+		for (k = 0; k < sizeof order / sizeof order[0]; k++) {
+			const char *sec = sections[s], *v = config_get(c, sec, order[k]);
 			if (!v)
-				v = config_get(c, sec = "link", keys[k]);
+				v = config_get(c, sec = "link", order[k]);
 			if (!v)
-				v = config_get(c, sec = "", keys[k]);
+				v = config_get(c, sec = "", order[k]);
 			if (!v)
 				continue;
-			if ((ret = linksim_params_set(dp, keys[k], v, p->base_dir, msg)) != 0) {
-				linksim_errf(err, "%s: [%s] %s: %s", config_name(c), sec, keys[k],
+			if ((ret = linksim_params_set(dp, order[k], v, p->base_dir, msg)) != 0) {
+				linksim_errf(err, "%s: [%s] %s: %s", config_name(c), sec, order[k],
 				             msg);
 				return ret;
 			}
