@@ -14,8 +14,9 @@
  * video drops frame rate first (its top VP8 temporal layer: 30 -> 15 -> 7.5 fps, the base
  * layer always 7.5 fps), then resolution (640x360 -> 480x270 -> 320x180 -> 160x90), then
  * becomes "stills" (one sharp 640x360 keyframe every few seconds, so the specialist can still
- * see the wound), then stops. Loss and RTT pick the audio FEC: in-band FEC is on when there is
- * loss or when the RTT leaves no time to retransmit (>= CODEC_LADDER_FEC_RTT_MS).
+ * see the wound), then stops. A 1280x720 rung tops the table for links that can afford it (the
+ * hub-to-clinic downlink, the LAN). Loss and RTT pick the audio FEC: in-band FEC is on when there
+ * is loss or when the RTT leaves no time to retransmit (>= CODEC_LADDER_FEC_RTT_MS).
  *
  * Hysteresis (codec_ladder_update): downgrade at once when the estimate falls below the current
  * rung's cost, straight to the highest rung that fits; upgrade one rung at a time, and only
