@@ -1,0 +1,296 @@
+/* tests/unit/test_y4m.c — Y4M reader/writer: the reference clips read byte-exact, round trips,
+ * and every kind of bad header or truncated frame refused with its own reason. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "codec/scale.h"
+#include "codec/y4m.h"
+
+static const char *vectors_dir(void)
+{
+	const char *v = getenv("VECTORS");
+	return v && *v ? v : "../shared/vectors";
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *p;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static void test_reference_clips_read_byte_exact_against_raw_yuv(void **state)
+{
+	static const struct {
+		const char *name;
+		int w, h, fps, frames;
+	} clips[] = {{"CiscoVT2people_160x96_6fps", 160, 96, 6, 5},
+	             {"CiscoVT2people_320x192_12fps", 320, 192, 12, 9}};
+
+	(void)state;
+	for (size_t c = 0; c < 2; c++) {
+		char path[600];
+		struct codec_y4m_reader *r = NULL;
+		const struct codec_y4m_info *info;
+		size_t rawlen, fs;
+		uint8_t *raw, *buf;
+		int n = 0, ret;
+
+		snprintf(path, sizeof path, "%s/media/%s.yuv", vectors_dir(), clips[c].name);
+		raw = slurp(path, &rawlen);
+		snprintf(path, sizeof path, "%s/media/%s.y4m", vectors_dir(), clips[c].name);
+		assert_int_equal(codec_y4m_reader_open(&r, path), 0);
+		info = codec_y4m_reader_info(r);
+		assert_int_equal(info->width, clips[c].w);
+		assert_int_equal(info->height, clips[c].h);
+		assert_int_equal(info->fps_num, clips[c].fps);
+		assert_int_equal(info->fps_den, 1);
+		assert_int_equal(info->interlace, 'p');
+		fs = codec_y4m_reader_frame_size(r);
+		assert_int_equal(fs, (size_t)clips[c].w * clips[c].h * 3 / 2);
+		buf = malloc(fs);
+		while ((ret = codec_y4m_reader_read(r, buf, fs)) == 1) {
+			assert_true((size_t)(n + 1) * fs <= rawlen);
+			assert_memory_equal(buf, raw + (size_t)n * fs, fs);
+			n++;
+		}
+		assert_int_equal(ret, 0);
+		assert_int_equal(n, clips[c].frames);
+		assert_int_equal((size_t)n * fs, rawlen);
+		codec_y4m_reader_close(r);
+		free(buf);
+		free(raw);
+	}
+}
+
+static void test_writer_output_reads_back_identically_with_odd_sizes(void **state)
+{
+	char path[] = "/tmp/pirogue-y4m-XXXXXX";
+	struct codec_y4m_info info = {.width = 33,
+	                              .height = 17,
+	                              .fps_num = 30000,
+	                              .fps_den = 1001,
+	                              .par_num = 1,
+	                              .par_den = 1};
+	struct codec_y4m_writer *w = NULL;
+	struct codec_y4m_reader *r = NULL;
+	size_t fs = codec_i420_size(33, 17);
+	uint8_t *a = malloc(fs * 3), *b = malloc(fs);
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(fs, 33 * 17 + 2 * 17 * 9);
+	for (size_t i = 0; i < fs * 3; i++)
+		a[i] = (uint8_t)(i * 31 + 7);
+	assert_int_equal(codec_y4m_writer_open(&w, path, &info), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(codec_y4m_writer_write(w, a + fs * (size_t)i), 0);
+	assert_int_equal(codec_y4m_writer_close(w), 0);
+	assert_int_equal(codec_y4m_reader_open(&r, path), 0);
+	assert_int_equal(codec_y4m_reader_info(r)->fps_num, 30000);
+	assert_int_equal(codec_y4m_reader_info(r)->fps_den, 1001);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(codec_y4m_reader_read(r, b, fs), 1);
+		assert_memory_equal(b, a + fs * (size_t)i, fs);
+	}
+	assert_int_equal(codec_y4m_reader_read(r, b, fs), 0);
+	assert_int_equal(codec_y4m_reader_read(r, b, fs - 1), -EINVAL);
+	codec_y4m_reader_close(r);
+	unlink(path);
+	info.fps_num = 0;
+	assert_int_equal(codec_y4m_writer_open(&w, path, &info), -EINVAL);
+	free(a);
+	free(b);
+}
+
+/* Opens `text` (+ optional frame bytes) from memory and expects `want` with a reason that
+ * contains `why`. */
+static void expect_open(const char *text, int want, const char *why)
+{
+	struct codec_y4m_reader *r = NULL;
+	int ret = codec_y4m_reader_open_mem(&r, (const uint8_t *)text, strlen(text));
+
+	if (ret != want)
+		fail_msg("header \"%.60s\": got %d (%s), want %d (%s)", text, ret,
+		         codec_y4m_strerror(ret), want, codec_y4m_strerror(want));
+	assert_null(r);
+	if (!strstr(codec_y4m_last_error(), why))
+		fail_msg("header \"%.60s\": reason \"%s\" does not mention \"%s\"", text,
+		         codec_y4m_last_error(), why);
+}
+
+static void test_bad_headers_are_refused_with_their_reason(void **state)
+{
+	char longline[2048];
+
+	(void)state;
+	expect_open("", CODEC_Y4M_EMAGIC, "empty");
+	expect_open("RIFF....WAVEfmt \n", CODEC_Y4M_EMAGIC, "YUV4MPEG2");
+	expect_open("YUV4MPEG2X W16 H16 F1:1\n", CODEC_Y4M_EMAGIC, "YUV4MPEG2");
+	expect_open("YUV4MPEG2 W16 H16 F25:1", CODEC_Y4M_ETRUNC, "truncated");
+	expect_open("YUV4", CODEC_Y4M_EMAGIC, "YUV4MPEG2");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 C422\n", CODEC_Y4M_EFORMAT, "C422");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 C444\n", CODEC_Y4M_EFORMAT, "C444");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 Cmono\n", CODEC_Y4M_EFORMAT, "Cmono");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 C420p10\n", CODEC_Y4M_EFORMAT, "4:2:0 8-bit");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 C444alpha\n", CODEC_Y4M_EFORMAT, "C444alpha");
+	expect_open("YUV4MPEG2 H16 F25:1\n", CODEC_Y4M_ESIZE, "width");
+	expect_open("YUV4MPEG2 W16 F25:1\n", CODEC_Y4M_ESIZE, "height");
+	expect_open("YUV4MPEG2 W0 H16 F25:1\n", CODEC_Y4M_ESIZE, "W0");
+	expect_open("YUV4MPEG2 W-5 H16 F25:1\n", CODEC_Y4M_ESIZE, "W-5");
+	expect_open("YUV4MPEG2 W16x H16 F25:1\n", CODEC_Y4M_ESIZE, "W16x");
+	expect_open("YUV4MPEG2 W99999999999 H16 F25:1\n", CODEC_Y4M_ESIZE, "width");
+	expect_open("YUV4MPEG2 W8000 H8000 F25:1\n", CODEC_Y4M_ESIZE, "larger than");
+	expect_open("YUV4MPEG2 W16 H16\n", CODEC_Y4M_ERATE, "frame rate");
+	expect_open("YUV4MPEG2 W16 H16 F0:1\n", CODEC_Y4M_ERATE, "F0:1");
+	expect_open("YUV4MPEG2 W16 H16 F25:0\n", CODEC_Y4M_ERATE, "F25:0");
+	expect_open("YUV4MPEG2 W16 H16 F25\n", CODEC_Y4M_ERATE, "F25");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 Ix\n", CODEC_Y4M_ESYNTAX, "interlace");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 A1\n", CODEC_Y4M_ESYNTAX, "aspect");
+	expect_open("YUV4MPEG2 W16 H16 F25:1 Z9\n", CODEC_Y4M_ESYNTAX, "unknown");
+	memset(longline, 'X', sizeof longline);
+	memcpy(longline, "YUV4MPEG2 W16 H16 F25:1 X", 25);
+	longline[sizeof longline - 1] = '\0';
+	expect_open(longline, CODEC_Y4M_ESYNTAX, "longer than");
+}
+
+static void test_accepted_header_variants(void **state)
+{
+	static const char *ok[] = {
+	        "YUV4MPEG2 W16 H16 F25:1\n",
+	        "YUV4MPEG2 W16 H16 F25:1 Ip A0:0 C420jpeg\n",
+	        "YUV4MPEG2 W16 H16 F30000:1001 It A1:1 C420mpeg2 XYSCSS=420MPEG2\n",
+	        "YUV4MPEG2  W16  H16 F25:1 C420paldv \n",
+	        "YUV4MPEG2 W17 H15 F25:1 C420\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		struct codec_y4m_reader *r = NULL;
+		int ret = codec_y4m_reader_open_mem(&r, (const uint8_t *)ok[i], strlen(ok[i]));
+		if (ret != 0)
+			fail_msg("\"%s\" refused: %s", ok[i], codec_y4m_last_error());
+		/* A header alone is a stream with no frames. */
+		uint8_t buf[1024];
+		assert_int_equal(codec_y4m_reader_read(r, buf, sizeof buf), 0);
+		codec_y4m_reader_close(r);
+	}
+}
+
+/* Reads a stream made of `hdr` + `body` (body_len bytes) and returns the first read error. */
+static int read_all(const char *hdr, const uint8_t *body, size_t body_len, int *frames, char *why,
+                    size_t why_len)
+{
+	size_t hl = strlen(hdr), fs;
+	uint8_t *p = malloc(hl + body_len + 1), *buf;
+	struct codec_y4m_reader *r = NULL;
+	int ret;
+
+	memcpy(p, hdr, hl);
+	memcpy(p + hl, body, body_len);
+	assert_int_equal(codec_y4m_reader_open_mem(&r, p, hl + body_len), 0);
+	fs = codec_y4m_reader_frame_size(r);
+	buf = malloc(fs);
+	*frames = 0;
+	while ((ret = codec_y4m_reader_read(r, buf, fs)) == 1)
+		(*frames)++;
+	snprintf(why, why_len, "%s", codec_y4m_reader_error(r));
+	/* Errors are sticky. */
+	if (ret < 0)
+		assert_int_equal(codec_y4m_reader_read(r, buf, fs), ret);
+	codec_y4m_reader_close(r);
+	free(buf);
+	free(p);
+	return ret;
+}
+
+static void test_frames_with_params_are_read_and_bad_frames_refused(void **state)
+{
+	const char *hdr = "YUV4MPEG2 W16 H16 F25:1\n";
+	uint8_t body[2 * (6 + 384) + 2048];
+	char why[200];
+	int frames;
+	size_t n = 0;
+
+	(void)state;
+	/* FRAME with parameters, then a plain one. */
+	memcpy(body, "FRAME Ixyz\n", 11);
+	n = 11;
+	memset(body + n, 1, 384);
+	n += 384;
+	memcpy(body + n, "FRAME\n", 6);
+	n += 6;
+	memset(body + n, 2, 384);
+	n += 384;
+	assert_int_equal(read_all(hdr, body, n, &frames, why, sizeof why), 0);
+	assert_int_equal(frames, 2);
+	/* Last frame cut short. */
+	assert_int_equal(read_all(hdr, body, n - 100, &frames, why, sizeof why), CODEC_Y4M_ETRUNC);
+	assert_int_equal(frames, 1);
+	assert_non_null(strstr(why, "284 of 384"));
+	/* Stream ends inside a FRAME line. */
+	assert_int_equal(read_all(hdr, body, 11 + 384 + 3, &frames, why, sizeof why),
+	                 CODEC_Y4M_ETRUNC);
+	assert_int_equal(frames, 1);
+	/* Frame with a wrong marker (as if the header lied about the size). */
+	memcpy(body + 11 + 384, "FRAMX\n", 6);
+	assert_int_equal(read_all(hdr, body, n, &frames, why, sizeof why), CODEC_Y4M_EFRAME);
+	assert_int_equal(frames, 1);
+	assert_non_null(strstr(why, "FRAME"));
+	/* A header that lies about the size: 16x8 frames read from 16x16 data. */
+	memcpy(body + 11 + 384, "FRAME\n", 6);
+	assert_int_equal(read_all("YUV4MPEG2 W16 H8 F25:1\n", body, n, &frames, why, sizeof why),
+	                 CODEC_Y4M_EFRAME);
+	assert_int_equal(frames, 1);
+	/* An endless FRAME line. */
+	memcpy(body, "FRAME ", 6);
+	memset(body + 6, 'x', sizeof body - 6);
+	assert_int_equal(read_all(hdr, body, sizeof body, &frames, why, sizeof why),
+	                 CODEC_Y4M_ESYNTAX);
+	assert_int_equal(frames, 0);
+}
+
+static void test_missing_file_reports_errno(void **state)
+{
+	struct codec_y4m_reader *r = NULL;
+
+	(void)state;
+	assert_int_equal(codec_y4m_reader_open(&r, "/nonexistent/x.y4m"), -ENOENT);
+	assert_non_null(strstr(codec_y4m_last_error(), "/nonexistent/x.y4m"));
+	codec_y4m_reader_close(NULL);
+	assert_int_equal(codec_y4m_writer_close(NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_reference_clips_read_byte_exact_against_raw_yuv),
+	        cmocka_unit_test(test_writer_output_reads_back_identically_with_odd_sizes),
+	        cmocka_unit_test(test_bad_headers_are_refused_with_their_reason),
+	        cmocka_unit_test(test_accepted_header_variants),
+	        cmocka_unit_test(test_frames_with_params_are_read_and_bad_frames_refused),
+	        cmocka_unit_test(test_missing_file_reports_errno),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
