@@ -51,6 +51,9 @@ struct sync_xfer_store {
 	struct in_ent **in;
 	size_t nin;
 	struct sync_out_item *items;
+	void (*ev_cb)(void *arg, enum sync_xfer_event ev, const uint8_t *peer, const uint8_t *id,
+	              int64_t a, int64_t b);
+	void *ev_arg;
 };
 
 static void id_hex(const uint8_t *id, char out[SYNC_ENV_ID_HEX_LEN])
@@ -504,6 +507,24 @@ static int xs_in_finish(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	return 0;
 }
 
+static void xs_on_event(void *arg, enum sync_xfer_event ev, const uint8_t *peer, const uint8_t *id,
+                        int64_t x, int64_t y)
+{
+	struct sync_xfer_store *a = arg;
+
+	if (a->ev_cb)
+		a->ev_cb(a->ev_arg, ev, peer, id, x, y);
+}
+
+void sync_xfer_store_on_event(struct sync_xfer_store *a,
+                              void (*cb)(void *arg, enum sync_xfer_event ev, const uint8_t *peer,
+                                         const uint8_t *id, int64_t a, int64_t b),
+                              void *arg)
+{
+	a->ev_cb = cb;
+	a->ev_arg = arg;
+}
+
 const struct sync_xfer_ops sync_xfer_store_ops = {
         .peer_allowed = xs_peer_allowed,
         .out_pending = xs_out_pending,
@@ -513,7 +534,7 @@ const struct sync_xfer_ops sync_xfer_store_ops = {
         .in_begin = xs_in_begin,
         .in_write = xs_in_write,
         .in_finish = xs_in_finish,
-        .on_event = NULL,
+        .on_event = xs_on_event,
 };
 
 int sync_xfer_store_new(struct sync_xfer_store **out, struct sync_store *store,

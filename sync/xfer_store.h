@@ -26,8 +26,8 @@
 
 struct sync_xfer_store;
 
-/* The ops to pass to sync_xfer_new() with a struct sync_xfer_store * as ops_arg. Their
- * on_event is NULL: a caller that wants events copies the struct and sets its own. */
+/* The ops to pass to sync_xfer_new() with a struct sync_xfer_store * as ops_arg. Events go
+ * to the callback set with sync_xfer_store_on_event(). */
 extern const struct sync_xfer_ops sync_xfer_store_ops;
 
 /* Creates the adapter.
@@ -39,6 +39,12 @@ extern const struct sync_xfer_ops sync_xfer_store_ops;
 int sync_xfer_store_new(struct sync_xfer_store **out, struct sync_store *store,
                         const struct keys *self, enum sync_xfer_role role,
                         const struct keys_pub *hub) __attribute__((warn_unused_result));
+
+/* Events of the engine (progress, delivered...) are forwarded to cb(arg, ...) (NULL: none). */
+void sync_xfer_store_on_event(struct sync_xfer_store *a,
+                              void (*cb)(void *arg, enum sync_xfer_event ev, const uint8_t *peer,
+                                         const uint8_t *id, int64_t a, int64_t b),
+                              void *arg);
 
 /* Frees the caches; NULL is fine. */
 void sync_xfer_store_free(struct sync_xfer_store *a);

@@ -1,0 +1,543 @@
+/* relay/main/pirogued.c — the Pirogue daemon: `pirogued --role clinic|hub --config FILE`.
+ *
+ * One event_base runs everything: the sync transfer engine (sync/xfer over sync/store), the
+ * local control socket the CLI pokes when it queues work (sync/notify: the daemon reacts at
+ * once, no polling), signals (SIGTERM/SIGINT: clean stop; SIGHUP: reload the config and
+ * re-check connected peers against the allow-list), the retention purge, and a status file.
+ *
+ * Status file (default <store>/status.json, [sync] status_file): JSON rewritten atomically
+ * (write + rename) at most once a second while something changes: role, sessions, the
+ * transfer counters (bytes sent / re-sent, duplicate bytes received, reconnects...) and the
+ * progress of every record in flight. `pirogue status` prints it.
+ *
+ * Config keys read here besides sync/site.h's ([sync] section):
+ *   window (bytes, default 512K)    keepalive (default 5s)    dead_after (default 20s)
+ *   backoff_min (500ms)  backoff_max (30s)  congestion (bbr)  status_file  xfer_chunk (bytes)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/mtime.h"
+#include "sync/notify.h"
+#include "sync/site.h"
+#include "sync/store.h"
+#include "sync/xfer.h"
+#include "sync/xfer_store.h"
+
+#define MAX_TRACK 256
+
+struct track {
+	bool used;
+	bool out; /* sending (else receiving) */
+	uint8_t id[SYNC_ENV_ID_BYTES];
+	uint64_t done, total;
+	int last_pct;
+};
+
+struct daemon {
+	const char *config_path;
+	enum sync_role role;
+	struct event_base *base;
+	struct sync_site *site;
+	struct sync_store *store;
+	struct sync_xfer_store *xs;
+	struct sync_xfer *xfer;
+	struct sync_xfer_ops ops;
+	int notify_fd;
+	struct event *notify_ev, *sigterm, *sigint, *sighup, *status_ev, *purge_ev;
+	char status_path[4096];
+	bool status_dirty;
+	struct track tracks[MAX_TRACK];
+	char net_key[1024]; /* what the xfer was built from, to rebuild only if it changed */
+	uint64_t started_ms;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pirogued --role clinic|hub --config FILE [--log-level "
+	           "error|warn|info|debug]\n");
+}
+
+static struct track *track_get(struct daemon *d, const uint8_t *id, bool out)
+{
+	struct track *free_slot = NULL;
+
+	for (int i = 0; i < MAX_TRACK; i++) {
+		if (d->tracks[i].used && d->tracks[i].out == out &&
+		    !memcmp(d->tracks[i].id, id, SYNC_ENV_ID_BYTES))
+			return &d->tracks[i];
+		if (!d->tracks[i].used && !free_slot)
+			free_slot = &d->tracks[i];
+	}
+	if (free_slot) {
+		memset(free_slot, 0, sizeof *free_slot);
+		free_slot->used = true;
+		free_slot->out = out;
+		free_slot->last_pct = -1;
+		memcpy(free_slot->id, id, SYNC_ENV_ID_BYTES);
+	}
+	return free_slot;
+}
+
+static void progress(struct daemon *d, const uint8_t *id, bool out, int64_t done, int64_t total)
+{
+	struct track *t = track_get(d, id, out);
+	char hex[SYNC_ENV_ID_HEX_LEN];
+	int pct;
+
+	if (!t || total <= 0)
+		return;
+	t->done = (uint64_t)done;
+	t->total = (uint64_t)total;
+	pct = (int)(done * 100 / total);
+	/* One log line per 10 % step keeps the journal readable on big records. */
+	if (pct / 10 != t->last_pct / 10 || t->last_pct < 0) {
+		sync_env_id_hex(id, hex);
+		log_info("%s %s %d%% (%lld/%lld bytes)", out ? "sending" : "receiving", hex, pct,
+		         (long long)done, (long long)total);
+		t->last_pct = pct;
+	}
+}
+
+static void on_event(void *arg, enum sync_xfer_event ev, const uint8_t *peer, const uint8_t *id,
+                     int64_t a, int64_t b)
+{
+	struct daemon *d = arg;
+	char hex[SYNC_ENV_ID_HEX_LEN];
+	struct track *t;
+
+	(void)peer;
+	d->status_dirty = true;
+	switch (ev) {
+	case SYNC_XFER_EV_SEND_PROGRESS:
+		progress(d, id, true, a, b);
+		break;
+	case SYNC_XFER_EV_RECV_PROGRESS:
+		progress(d, id, false, a, b);
+		break;
+	case SYNC_XFER_EV_SENT:
+	case SYNC_XFER_EV_RECEIVED:
+		sync_env_id_hex(id, hex);
+		if (ev == SYNC_XFER_EV_SENT)
+			log_info("delivered %s%s", hex,
+			         a == SYNC_DELIVERED_OK ? "" : " (REFUSED by peer)");
+		else
+			log_info("received %s%s", hex,
+			         a == 0 ? "" : " (REFUSED: failed verification)");
+		if ((t = track_get(d, id, ev == SYNC_XFER_EV_SENT)))
+			t->used = false;
+		break;
+	case SYNC_XFER_EV_CONNECTED:
+	case SYNC_XFER_EV_DISCONNECTED:
+	case SYNC_XFER_EV_REFUSED:
+		break;
+	}
+	(void)b;
+}
+
+/* ---- status file ------------------------------------------------------------------------ */
+
+static int write_status(struct daemon *d)
+{
+	struct sync_xfer_stats st = {0};
+	json_t *root, *recs;
+	char tmp[4200];
+	int ret = -ENOMEM;
+
+	if (d->xfer)
+		sync_xfer_stats_get(d->xfer, &st);
+	recs = json_array();
+	for (int i = 0; recs && i < MAX_TRACK; i++) {
+		char hex[SYNC_ENV_ID_HEX_LEN];
+		struct track *t = &d->tracks[i];
+		if (!t->used)
+			continue;
+		sync_env_id_hex(t->id, hex);
+		json_array_append_new(recs,
+		                      json_pack("{s:s, s:s, s:I, s:I}", "id", hex, "direction",
+		                                t->out ? "out" : "in", "done", (json_int_t)t->done,
+		                                "total", (json_int_t)t->total));
+	}
+	root = json_pack(
+	        "{s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:I, s:I}, s:o}",
+	        "role", sync_role_name(d->role), "pid", (json_int_t)getpid(), "updated_ms",
+	        (json_int_t)mtime_wall_ms(), "sessions", (json_int_t)st.peers, "xfer", "bytes_sent",
+	        (json_int_t)st.bytes_sent, "bytes_resent", (json_int_t)st.bytes_resent,
+	        "chunks_resent", (json_int_t)st.chunks_resent, "bytes_received",
+	        (json_int_t)st.bytes_received, "dup_bytes_received",
+	        (json_int_t)st.dup_bytes_received, "dup_chunks_received",
+	        (json_int_t)st.dup_chunks_received, "records_sent", (json_int_t)st.records_sent,
+	        "records_received", (json_int_t)st.records_received, "records_rejected",
+	        (json_int_t)st.records_rejected, "connects", (json_int_t)st.connects, "disconnects",
+	        (json_int_t)st.disconnects, "refused", (json_int_t)st.refused, "rate_bytes_per_s",
+	        (json_int_t)st.rate_bytes_per_s, "records", recs ? recs : json_array());
+	if (!root)
+		return -ENOMEM;
+	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
+	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
+	    rename(tmp, d->status_path) != 0) {
+		ret = -errno;
+		unlink(tmp);
+	} else {
+		ret = 0;
+	}
+	json_decref(root);
+	return ret;
+}
+
+static void status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!d->status_dirty)
+		return;
+	d->status_dirty = false;
+	if (write_status(d) != 0)
+		log_warn("cannot write status file %s", d->status_path);
+}
+
+/* ---- sync engine from the config -------------------------------------------------------- */
+
+static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr, size_t addrlen,
+                       const char **congestion, const char **status_file, char *err)
+{
+	const struct config *c = d->site->cfg;
+	uint64_t window, ka, dead, bmin, bmax, chunk;
+	int ret;
+
+	memset(xc, 0, sizeof *xc);
+	if ((ret = config_get_size(c, "sync", "window", SYNC_XFER_WINDOW_DEFAULT, &window, err)) ||
+	    (ret = config_get_size(c, "sync", "xfer_chunk", SYNC_FRAME_CHUNK_MAX, &chunk, err)) ||
+	    (ret = config_get_duration_ms(c, "sync", "keepalive", 5000, &ka, err)) ||
+	    (ret = config_get_duration_ms(c, "sync", "dead_after", 20000, &dead, err)) ||
+	    (ret = config_get_duration_ms(c, "sync", "backoff_min", 500, &bmin, err)) ||
+	    (ret = config_get_duration_ms(c, "sync", "backoff_max", 30000, &bmax, err)) ||
+	    (ret = config_get_str(c, "sync", "congestion", "bbr", congestion, err)) ||
+	    (ret = config_get_str(c, "sync", "status_file", NULL, status_file, err)))
+		return ret;
+	if (window < 65536 || window > (1u << 30) || chunk < 1024 || chunk > SYNC_FRAME_CHUNK_MAX ||
+	    ka < 100 || dead < 2 * ka || bmin < 10 || bmax < bmin || bmax > 3600000) {
+		snprintf(err, CONFIG_ERR_MAX,
+		         "%s: [sync] window/xfer_chunk/keepalive/dead_after/backoff_* out of range",
+		         config_name(c));
+		return CONFIG_EVALUE;
+	}
+	xc->role = d->role == SYNC_ROLE_CLINIC ? SYNC_XFER_CLINIC : SYNC_XFER_HUB;
+	xc->self = d->site->keys;
+	xc->window = (uint32_t)window;
+	xc->chunk = (uint32_t)chunk;
+	xc->keepalive_ms = (uint32_t)ka;
+	xc->dead_ms = (uint32_t)dead;
+	xc->backoff_min_ms = (uint32_t)bmin;
+	xc->backoff_max_ms = (uint32_t)bmax;
+	xc->rate_bytes_per_s = d->site->rate_cap;
+	xc->congestion = *congestion;
+	if (d->role == SYNC_ROLE_CLINIC) {
+		xc->hub = d->site->hub_pub;
+		snprintf(addr, addrlen, strchr(d->site->hub_address, ':') ? "[%s]:%u" : "%s:%u",
+		         d->site->hub_address, d->site->hub_port);
+		xc->connect_addr = addr;
+	} else {
+		snprintf(addr, addrlen, strchr(d->site->listen_address, ':') ? "[%s]:%u" : "%s:%u",
+		         d->site->listen_address, d->site->listen_port);
+		xc->listen_addr = addr;
+	}
+	return 0;
+}
+
+/* (Re)builds the engine from d->site when its settings changed (or always if force).
+ * *kept says whether the running engine was kept (then it still borrows the keys of the site
+ * it was built from). */
+static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
+{
+	struct sync_xfer_config xc;
+	char addr[600], key[1024], hubkey[KEYS_PUB_B64_LEN] = "";
+	const char *cong = NULL, *status_file = NULL;
+	int ret;
+
+	if ((ret = xfer_config(d, &xc, addr, sizeof addr, &cong, &status_file, err)) != 0)
+		return ret;
+	if (status_file)
+		snprintf(d->status_path, sizeof d->status_path, "%s", status_file);
+	else
+		snprintf(d->status_path, sizeof d->status_path, "%s/status.json",
+		         d->site->store_dir);
+	if (d->role == SYNC_ROLE_CLINIC)
+		keys_pub_encode(&d->site->hub_pub, hubkey);
+	snprintf(key, sizeof key, "%s|%s|%s|%u|%u|%u|%u|%u|%u|%s", addr, hubkey, cong, xc.window,
+	         xc.chunk, xc.keepalive_ms, xc.dead_ms, xc.backoff_min_ms, xc.backoff_max_ms,
+	         d->site->key_path);
+	*kept = false;
+	if (d->xfer && !force && !strcmp(key, d->net_key)) {
+		*kept = true;
+		if ((ret = sync_xfer_set_rate(d->xfer, d->site->rate_cap)) != 0)
+			return ret;
+		sync_xfer_recheck_peers(d->xfer);
+		sync_xfer_kick(d->xfer);
+		return 0;
+	}
+	sync_xfer_free(d->xfer);
+	d->xfer = NULL;
+	sync_xfer_store_free(d->xs);
+	d->xs = NULL;
+	ret = sync_xfer_store_new(&d->xs, d->store, d->site->keys, xc.role,
+	                          d->role == SYNC_ROLE_CLINIC ? &d->site->hub_pub : NULL);
+	if (ret != 0)
+		return ret;
+	sync_xfer_store_on_event(d->xs, on_event, d);
+	ret = sync_xfer_new(&d->xfer, d->base, &xc, &sync_xfer_store_ops, d->xs);
+	if (ret != 0) {
+		snprintf(err, CONFIG_ERR_MAX, "%s: sync engine: %s", config_name(d->site->cfg),
+		         sync_xfer_strerror(ret));
+		return ret;
+	}
+	snprintf(d->net_key, sizeof d->net_key, "%s", key);
+	if (d->role == SYNC_ROLE_HUB)
+		log_info("hub listening on %s (port %u)", addr, sync_xfer_listen_port(d->xfer));
+	else
+		log_info("clinic syncing with hub %s", addr);
+	return 0;
+}
+
+/* ---- control socket, signals, timers ---------------------------------------------------- */
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char msg[SYNC_NOTIFY_MSG_MAX + 1];
+	bool kick = false, peers = false;
+	int n;
+
+	(void)what;
+	while ((n = sync_notify_recv(fd, msg, sizeof msg)) != -EAGAIN) {
+		if (n < 0) {
+			if (n == -EBADMSG)
+				continue;
+			log_warn("control socket: %s", strerror(-n));
+			break;
+		}
+		if (!strncmp(msg, "case ", 5) || !strncmp(msg, "reply ", 6))
+			kick = true;
+		else if (!strcmp(msg, "peers"))
+			peers = true;
+		else if (!strncmp(msg, "rate ", 5)) {
+			char *end;
+			unsigned long long r = strtoull(msg + 5, &end, 10);
+			if (*end == '\0' && d->xfer && sync_xfer_set_rate(d->xfer, r) == 0) {
+				log_info("sync rate cap now %llu bytes/s", r);
+				d->status_dirty = true;
+			}
+		}
+	}
+	if (peers && d->xfer)
+		sync_xfer_recheck_peers(d->xfer);
+	if (kick && d->xfer)
+		sync_xfer_kick(d->xfer);
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct sync_site *site = NULL, *old = d->site;
+	char err[SYNC_SITE_ERR_MAX];
+	bool kept = false;
+	int ret;
+
+	(void)sig;
+	(void)what;
+	ret = sync_site_load(&site, d->config_path, 0, err);
+	if (ret != 0) {
+		log_error("reload refused, keeping the running config: %s", err);
+		return;
+	}
+	if (site->role != d->role || strcmp(site->store_dir, d->site->store_dir)) {
+		log_error("reload refused: role and store cannot change while running");
+		sync_site_free(site);
+		return;
+	}
+	d->site = site;
+	ret = start_xfer(d, false, &kept, err);
+	if (kept) {
+		/* The running engine borrows the old site's keys: hand them over. */
+		struct keys *k = site->keys;
+		site->keys = old->keys;
+		old->keys = k;
+	}
+	if (ret != 0) {
+		log_error("reload: %s", err);
+		if (!kept) { /* back to the old settings */
+			d->site = old;
+			sync_site_free(site);
+			if (start_xfer(d, true, &kept, err) != 0)
+				log_error("restoring the previous sync settings failed: %s", err);
+			return;
+		}
+	}
+	sync_site_free(old);
+	d->status_dirty = true;
+	log_info("configuration reloaded (%s); allow-list re-checked",
+	         kept ? "sync engine kept" : "sync engine rebuilt");
+}
+
+static void purge_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	size_t n = 0;
+	int ret;
+
+	(void)fd;
+	(void)what;
+	ret = sync_store_purge(d->store, mtime_wall_ms(), d->site->retention_ms, &n);
+	if (ret != 0)
+		log_warn("retention purge: %s", sync_strerror(ret));
+	else if (n)
+		log_info("retention purge: %zu delivered records removed", n);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"role", required_argument, NULL, 'r'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"log-level", required_argument, NULL, 'l'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct daemon d;
+	const char *role = NULL;
+	enum log_level lvl = LOG_LVL_INFO;
+	char err[SYNC_SITE_ERR_MAX];
+	struct timeval one_s = {1, 0}, hour = {3600, 0};
+	int opt, ret, status = 1;
+	bool kept;
+
+	memset(&d, 0, sizeof d);
+	d.notify_fd = -1;
+	d.config_path =
+	        getenv("PIROGUE_CONFIG") ? getenv("PIROGUE_CONFIG") : "/etc/pirogue/pirogue.conf";
+	while ((opt = getopt_long(argc, argv, "r:c:l:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			role = optarg;
+			break;
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &lvl) != 0) {
+				fprintf(stderr, "pirogued: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !role || (strcmp(role, "clinic") && strcmp(role, "hub"))) {
+		usage(stderr);
+		return 2;
+	}
+	d.role = strcmp(role, "clinic") ? SYNC_ROLE_HUB : SYNC_ROLE_CLINIC;
+	log_init("pirogued", lvl);
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialise");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((ret = sync_site_load(&d.site, d.config_path, 0, err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (d.site->role != d.role) {
+		log_error("%s: [site] role is %s but --role %s was given", d.config_path,
+		          sync_role_name(d.site->role), role);
+		goto out;
+	}
+	if ((ret = sync_site_open_store(d.site, &d.store)) != 0) {
+		log_error("cannot open store %s: %s", d.site->store_dir, sync_strerror(ret));
+		goto out;
+	}
+	if (!(d.base = event_base_new())) {
+		log_error("event_base_new failed");
+		goto out;
+	}
+	if ((ret = sync_notify_listen(d.site->store_dir, &d.notify_fd)) != 0) {
+		log_error("control socket in %s: %s", d.site->store_dir, strerror(-ret));
+		goto out;
+	}
+	d.notify_ev = event_new(d.base, d.notify_fd, EV_READ | EV_PERSIST, notify_cb, &d);
+	d.sigterm = evsignal_new(d.base, SIGTERM, stop_cb, &d);
+	d.sigint = evsignal_new(d.base, SIGINT, stop_cb, &d);
+	d.sighup = evsignal_new(d.base, SIGHUP, hup_cb, &d);
+	d.status_ev = event_new(d.base, -1, EV_PERSIST, status_cb, &d);
+	d.purge_ev = event_new(d.base, -1, EV_PERSIST, purge_cb, &d);
+	if (!d.notify_ev || !d.sigterm || !d.sigint || !d.sighup || !d.status_ev || !d.purge_ev ||
+	    event_add(d.notify_ev, NULL) || event_add(d.sigterm, NULL) ||
+	    event_add(d.sigint, NULL) || event_add(d.sighup, NULL) ||
+	    event_add(d.status_ev, &one_s) || event_add(d.purge_ev, &hour)) {
+		log_error("cannot set up events");
+		goto out;
+	}
+	if ((ret = start_xfer(&d, true, &kept, err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	d.started_ms = mtime_now_ms();
+	d.status_dirty = true;
+	purge_cb(-1, 0, &d);
+	log_info("pirogued %s started (store %s)", role, d.site->store_dir);
+	event_base_dispatch(d.base);
+	d.status_dirty = true;
+	status_cb(-1, 0, &d);
+	log_info("pirogued stopped");
+	status = 0;
+out:
+	sync_xfer_free(d.xfer);
+	sync_xfer_store_free(d.xs);
+	if (d.notify_ev)
+		event_free(d.notify_ev);
+	if (d.sigterm)
+		event_free(d.sigterm);
+	if (d.sigint)
+		event_free(d.sigint);
+	if (d.sighup)
+		event_free(d.sighup);
+	if (d.status_ev)
+		event_free(d.status_ev);
+	if (d.purge_ev)
+		event_free(d.purge_ev);
+	if (d.notify_fd >= 0 && d.site)
+		sync_notify_close(d.notify_fd, d.site->store_dir);
+	if (d.base)
+		event_base_free(d.base);
+	sync_store_close(d.store);
+	sync_site_free(d.site);
+	return status;
+}
