@@ -378,6 +378,8 @@ int noise_handshake_set_ephemeral(struct noise_handshake *hs, const uint8_t priv
 void noise_handshake_set_static_check(struct noise_handshake *hs, noise_static_check_h check,
                                       void *arg)
 {
+	if (hs == NULL)
+		return;
 	hs->check = check;
 	hs->check_arg = arg;
 }
