@@ -236,12 +236,15 @@ int sync_env_content_parse(struct sync_env_content **out, size_t *used, const ui
 	uint32_t n32;
 	int ret = -EAGAIN;
 
-	buf_reader_init(&r, p, len);
-	if (buf_reader_left(&r) >= 4 && buf_read_u32(&r) != CONT_MAGIC)
+	static const uint8_t head[8] = {'P', 'R', 'G', 'C', 1, 0, 0, 0};
+
+	if (!p || !len)
+		return -EAGAIN;
+	if (memcmp(p, head, len < 8 ? len : 8) != 0)
 		return SYNC_ENV_ECONTAINER;
-	if (buf_reader_left(&r) >= 4 &&
-	    (buf_read_u8(&r) != 1 || buf_read_u8(&r) != 0 || buf_read_u16(&r) != 0))
-		return SYNC_ENV_ECONTAINER;
+	if (len < 8)
+		return -EAGAIN;
+	buf_reader_init(&r, p + 8, len - 8);
 	if (!(c = calloc(1, sizeof *c)))
 		return -ENOMEM;
 	n16 = buf_read_u16(&r);
@@ -313,7 +316,7 @@ int sync_env_content_parse(struct sync_env_content **out, size_t *used, const ui
 		}
 	}
 	c->part_count = n16;
-	*used = r.off;
+	*used = 8 + r.off;
 	*out = c;
 	c = NULL;
 	ret = 0;
