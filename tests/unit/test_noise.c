@@ -537,6 +537,20 @@ static void test_low_order_ephemeral_refused(void **state)
 	assert_int_equal(noise_handshake_read_message(r.hs, msg, mlen, pl, sizeof pl, &plen), 0);
 	peer_free(&i);
 	peer_free(&r);
+
+	/* XX message 1 carries no DH, so a zero ephemeral is read; the responder's message 2
+	 * (ee) then fails with NOISE_EDH and leaves the state as it was. */
+	make_pair(NOISE_XX, &i, &r, is, rs, NULL);
+	memset(msg, 0, 32);
+	assert_int_equal(noise_handshake_read_message(r.hs, msg, 32, pl, sizeof pl, &plen), 0);
+	noise_handshake_hash(r.hs, h0);
+	assert_int_equal(noise_handshake_write_message(r.hs, NULL, 0, msg, sizeof msg, &mlen),
+	                 NOISE_EDH);
+	noise_handshake_hash(r.hs, h1);
+	assert_memory_equal(h0, h1, 64);
+	assert_true(noise_handshake_wants_write(r.hs));
+	peer_free(&i);
+	peer_free(&r);
 }
 
 /* Calls out of turn, split before the end, double split, small buffers: refused, no change. */
