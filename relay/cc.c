@@ -1,0 +1,779 @@
+/* relay/cc.c — GCC-style congestion controller tuned for GEO links (see cc.h). */
+#include "relay/cc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENT_RING        8192   /* packets remembered for feedback (power of two) */
+#define ACK_RING         4096   /* arrivals in the acked-rate window */
+#define ACK_WINDOW_US    500000 /* acked-rate window */
+#define GROUP_US         5000   /* packets sent within 5 ms form one group */
+#define TREND_WINDOW     20
+#define TREND_SMOOTHING  0.9
+#define TREND_GAIN       4.0
+#define OVERUSE_TIME_MS  10.0
+#define THR_K_UP         0.0087
+#define THR_K_DOWN       0.039
+#define BETA             0.85
+#define OWD_BUCKETS      6
+#define OWD_BUCKET_US    5000000 /* windowed minimum one-way delay over 25-30 s */
+#define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
+#define QUEUE_OVERUSE_US 400000
+#define PROBES           4
+
+enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
+
+struct sent {
+	int64_t ext;
+	int64_t send_us;
+	uint32_t bytes;
+	int cluster;
+	bool valid, acked, lost_counted;
+};
+
+struct group {
+	int64_t first_send, last_send, last_arr;
+};
+
+struct probe {
+	int id;
+	uint32_t rate;
+	int64_t started;
+	unsigned sent, reported, received;
+	int64_t first_send, last_send, first_arr, last_arr;
+	uint64_t bytes_sent, bytes_recv;
+	uint32_t last_sent_size, first_recv_size;
+	bool active;
+};
+
+struct cc {
+	struct cc_config cfg;
+	struct sent sent[SENT_RING];
+	int64_t last_ext;
+	bool any_sent;
+	int64_t last_send_us;
+	double avg_packet_bits;
+
+	struct {
+		int64_t t;
+		uint32_t b;
+	} ack[ACK_RING];
+	size_t ack_head, ack_n;
+	uint64_t ack_sum;
+	int64_t ack_first_t;
+	bool ack_started;
+	int64_t newest_arrival;
+
+	bool have_group, have_prev;
+	struct group cur, prev;
+	double acc_delay, smoothed;
+	int64_t first_arr;
+	double hx[TREND_WINDOW], hy[TREND_WINDOW];
+	unsigned hist_n, hist_pos, num_deltas;
+	double trend, prev_trend, modified;
+
+	double threshold;
+	int64_t last_thr_update;
+	double time_over;
+	unsigned over_count;
+	enum cc_usage usage;
+
+	double target, delay_target, loss_bound;
+	enum rc_state state;
+	int64_t last_rc_update, last_decrease, last_overuse;
+	double link_cap, link_var;
+	bool link_known;
+
+	uint32_t loss_lost, loss_total;
+	int64_t loss_start;
+	double loss;
+
+	int64_t owd_min[OWD_BUCKETS];
+	int64_t owd_bucket_start;
+	unsigned owd_idx;
+	bool owd_started;
+	int64_t queue_us;
+
+	int64_t rtt, base_rtt;
+	int64_t queue_pred_us, prev_queue_us;
+	int64_t last_feedback, last_timeout_cut;
+	int64_t probe_guard_until;
+
+	struct probe probes[PROBES];
+	int next_cluster;
+	int64_t next_probe_at, last_probe_at;
+	int initial_probes;
+
+	uint32_t overuses, n_probes, n_probes_ok;
+};
+
+void cc_config_default(struct cc_config *cfg)
+{
+	cfg->start_bps = 100000;
+	cfg->min_bps = 16000;
+	cfg->max_bps = 10000000;
+	cfg->overhead_bytes = CC_OVERHEAD_DEFAULT;
+	cfg->probing = true;
+}
+
+int cc_new(struct cc **out, const struct cc_config *cfg)
+{
+	struct cc_config c;
+	struct cc *cc;
+
+	if (cfg)
+		c = *cfg;
+	else
+		cc_config_default(&c);
+	if (!c.start_bps)
+		c.start_bps = 100000;
+	if (!c.min_bps)
+		c.min_bps = 16000;
+	if (!c.max_bps)
+		c.max_bps = 10000000;
+	if (!c.overhead_bytes)
+		c.overhead_bytes = CC_OVERHEAD_DEFAULT;
+	if (c.min_bps > c.max_bps || c.start_bps < c.min_bps || c.start_bps > c.max_bps)
+		return -EINVAL;
+	cc = calloc(1, sizeof *cc);
+	if (!cc)
+		return -ENOMEM;
+	cc->cfg = c;
+	cc->target = cc->delay_target = c.start_bps;
+	cc->loss_bound = INFINITY;
+	cc->threshold = 12.5;
+	cc->last_thr_update = -1;
+	cc->time_over = -1;
+	cc->state = RC_INCREASE;
+	cc->last_rc_update = -1;
+	cc->last_decrease = INT64_MIN / 2;
+	cc->last_overuse = INT64_MIN / 2;
+	cc->last_feedback = INT64_MIN / 2;
+	cc->last_timeout_cut = INT64_MIN / 2;
+	cc->avg_packet_bits = 1200 * 8;
+	cc->loss_start = -1;
+	cc->initial_probes = c.probing ? 2 : 0;
+	cc->next_probe_at = INT64_MIN / 2;
+	cc->last_probe_at = INT64_MIN / 2;
+	*out = cc;
+	return 0;
+}
+
+void cc_free(struct cc *cc)
+{
+	free(cc);
+}
+
+static double clamp_rate(const struct cc *cc, double r)
+{
+	if (r < cc->cfg.min_bps)
+		r = cc->cfg.min_bps;
+	if (r > cc->cfg.max_bps)
+		r = cc->cfg.max_bps;
+	return r;
+}
+
+static struct probe *probe_find(struct cc *cc, int id)
+{
+	for (int i = 0; i < PROBES; i++)
+		if (cc->probes[i].active && cc->probes[i].id == id)
+			return &cc->probes[i];
+	return NULL;
+}
+
+void cc_on_packet_sent(struct cc *cc, uint16_t twcc_seq, size_t size, int64_t send_us, int cluster)
+{
+	int64_t ext;
+	struct sent *s;
+	uint32_t bytes = (uint32_t)(size + cc->cfg.overhead_bytes);
+	struct probe *p;
+
+	if (!cc->any_sent)
+		ext = twcc_seq;
+	else
+		ext = cc->last_ext + (int16_t)(uint16_t)(twcc_seq - (uint16_t)cc->last_ext);
+	if (!cc->any_sent || ext > cc->last_ext)
+		cc->last_ext = ext;
+	cc->any_sent = true;
+	s = &cc->sent[ext & (SENT_RING - 1)];
+	*s = (struct sent){
+	        .ext = ext, .send_us = send_us, .bytes = bytes, .cluster = cluster, .valid = true};
+	cc->last_send_us = send_us;
+	cc->avg_packet_bits = 0.95 * cc->avg_packet_bits + 0.05 * bytes * 8.0;
+	if (cluster && (p = probe_find(cc, cluster)) != NULL) {
+		if (p->sent == 0)
+			p->first_send = send_us;
+		p->last_send = send_us;
+		p->sent++;
+		p->bytes_sent += bytes;
+		p->last_sent_size = bytes;
+	}
+}
+
+static void ack_add(struct cc *cc, int64_t t, uint32_t b)
+{
+	if (!cc->ack_started) {
+		cc->ack_started = true;
+		cc->ack_first_t = t;
+		cc->newest_arrival = t;
+	}
+	if (t > cc->newest_arrival)
+		cc->newest_arrival = t;
+	if (cc->ack_n == ACK_RING) {
+		cc->ack_sum -= cc->ack[cc->ack_head].b;
+		cc->ack_head = (cc->ack_head + 1) % ACK_RING;
+		cc->ack_n--;
+	}
+	cc->ack[(cc->ack_head + cc->ack_n) % ACK_RING].t = t;
+	cc->ack[(cc->ack_head + cc->ack_n) % ACK_RING].b = b;
+	cc->ack_n++;
+	cc->ack_sum += b;
+	while (cc->ack_n && cc->ack[cc->ack_head].t <= cc->newest_arrival - ACK_WINDOW_US) {
+		cc->ack_sum -= cc->ack[cc->ack_head].b;
+		cc->ack_head = (cc->ack_head + 1) % ACK_RING;
+		cc->ack_n--;
+	}
+}
+
+/* Delivery rate over the window; 0 until 100 ms of arrivals are known. */
+static double acked_bps(const struct cc *cc)
+{
+	int64_t span;
+
+	if (!cc->ack_started)
+		return 0;
+	span = cc->newest_arrival - cc->ack_first_t;
+	if (span < 100000)
+		return 0;
+	if (span > ACK_WINDOW_US)
+		span = ACK_WINDOW_US;
+	return (double)cc->ack_sum * 8.0 * 1e6 / (double)span;
+}
+
+/* Delivery rate over the most recent arrivals (at least 250 ms and 8 packets): while a queue
+ * builds, the bottleneck is busy and this is its capacity, without the older arrivals the long
+ * window still holds. */
+static double acked_recent_bps(const struct cc *cc)
+{
+	uint64_t bytes = 0;
+	size_t k = 0;
+	int64_t first = 0;
+
+	if (!cc->ack_n || acked_bps(cc) == 0)
+		return 0;
+	while (k < cc->ack_n) {
+		size_t i = (cc->ack_head + cc->ack_n - 1 - k) % ACK_RING;
+
+		first = cc->ack[i].t;
+		k++;
+		if (k >= 8 && cc->newest_arrival - first >= 250000)
+			break;
+		bytes += cc->ack[i].b; /* the oldest packet bounds the interval, not counted */
+	}
+	if (cc->newest_arrival - first < 50000)
+		return acked_bps(cc);
+	return (double)bytes * 8e6 / (double)(cc->newest_arrival - first);
+}
+
+static void owd_update(struct cc *cc, int64_t owd, int64_t now)
+{
+	int64_t m = INT64_MAX;
+
+	if (!cc->owd_started) {
+		cc->owd_started = true;
+		for (int i = 0; i < OWD_BUCKETS; i++)
+			cc->owd_min[i] = INT64_MAX;
+		cc->owd_bucket_start = now;
+	}
+	if (now - cc->owd_bucket_start >= OWD_BUCKET_US) {
+		cc->owd_idx = (cc->owd_idx + 1) % OWD_BUCKETS;
+		cc->owd_min[cc->owd_idx] = INT64_MAX;
+		cc->owd_bucket_start = now;
+	}
+	if (owd < cc->owd_min[cc->owd_idx])
+		cc->owd_min[cc->owd_idx] = owd;
+	for (int i = 0; i < OWD_BUCKETS; i++)
+		if (cc->owd_min[i] < m)
+			m = cc->owd_min[i];
+	cc->queue_us = owd - m;
+}
+
+static void threshold_update(struct cc *cc, double modified, int64_t now)
+{
+	double k, dt;
+
+	if (cc->last_thr_update < 0)
+		cc->last_thr_update = now;
+	/* Large spikes (e.g. a handover) should not move the threshold. */
+	if (fabs(modified) > cc->threshold + 15.0) {
+		cc->last_thr_update = now;
+		return;
+	}
+	k = fabs(modified) < cc->threshold ? THR_K_DOWN : THR_K_UP;
+	dt = (double)(now - cc->last_thr_update) / 1000.0;
+	if (dt > 100)
+		dt = 100;
+	cc->threshold += k * (fabs(modified) - cc->threshold) * dt;
+	if (cc->threshold < 6)
+		cc->threshold = 6;
+	if (cc->threshold > 600)
+		cc->threshold = 600;
+	cc->last_thr_update = now;
+}
+
+static void detect(struct cc *cc, double ts_delta_ms, int64_t now)
+{
+	double m;
+
+	if (cc->num_deltas < 2) {
+		cc->usage = CC_NORMAL;
+		return;
+	}
+	m = (cc->num_deltas < 60 ? cc->num_deltas : 60) * cc->trend * TREND_GAIN;
+	cc->modified = m;
+	if (m > cc->threshold) {
+		if (cc->time_over < 0)
+			cc->time_over = ts_delta_ms / 2;
+		else
+			cc->time_over += ts_delta_ms;
+		cc->over_count++;
+		if (cc->time_over > OVERUSE_TIME_MS && cc->over_count > 1 &&
+		    cc->trend >= cc->prev_trend) {
+			cc->time_over = 0;
+			cc->over_count = 0;
+			cc->usage = CC_OVERUSE;
+		}
+	} else if (m < -cc->threshold) {
+		cc->time_over = -1;
+		cc->over_count = 0;
+		cc->usage = CC_UNDERUSE;
+	} else {
+		cc->time_over = -1;
+		cc->over_count = 0;
+		cc->usage = CC_NORMAL;
+	}
+	cc->prev_trend = cc->trend;
+	threshold_update(cc, m, now);
+}
+
+/* Trendline filter: least-squares slope of the smoothed accumulated delay over arrival time. */
+static void trend_update(struct cc *cc, double delta_ms, double ts_delta_ms, int64_t arr,
+                         int64_t now)
+{
+	unsigned n;
+	double xm = 0, ym = 0, num = 0, den = 0;
+
+	if (cc->num_deltas < 1000)
+		cc->num_deltas++;
+	if (cc->hist_n == 0 && cc->num_deltas == 1)
+		cc->first_arr = arr;
+	cc->acc_delay += delta_ms;
+	cc->smoothed = TREND_SMOOTHING * cc->smoothed + (1 - TREND_SMOOTHING) * cc->acc_delay;
+	cc->hx[cc->hist_pos] = (double)(arr - cc->first_arr) / 1000.0;
+	cc->hy[cc->hist_pos] = cc->smoothed;
+	cc->hist_pos = (cc->hist_pos + 1) % TREND_WINDOW;
+	if (cc->hist_n < TREND_WINDOW)
+		cc->hist_n++;
+	n = cc->hist_n;
+	if (n == TREND_WINDOW) {
+		for (unsigned i = 0; i < n; i++) {
+			xm += cc->hx[i];
+			ym += cc->hy[i];
+		}
+		xm /= n;
+		ym /= n;
+		for (unsigned i = 0; i < n; i++) {
+			num += (cc->hx[i] - xm) * (cc->hy[i] - ym);
+			den += (cc->hx[i] - xm) * (cc->hx[i] - xm);
+		}
+		if (den > 0)
+			cc->trend = num / den;
+	}
+	detect(cc, ts_delta_ms, now);
+}
+
+static void group_add(struct cc *cc, int64_t send, int64_t arr, int64_t now)
+{
+	if (!cc->have_group) {
+		cc->cur = (struct group){send, send, arr};
+		cc->have_group = true;
+		return;
+	}
+	if (send - cc->cur.first_send <= GROUP_US && send >= cc->cur.first_send) {
+		cc->cur.last_send = send;
+		if (arr > cc->cur.last_arr)
+			cc->cur.last_arr = arr;
+		return;
+	}
+	if (send < cc->cur.first_send)
+		return; /* out-of-order report of an older packet: not used for the gradient */
+	if (cc->have_prev) {
+		int64_t sd = cc->cur.last_send - cc->prev.last_send;
+		int64_t ad = cc->cur.last_arr - cc->prev.last_arr;
+
+		if (ad >= 0)
+			trend_update(cc, (double)(ad - sd) / 1000.0, (double)sd / 1000.0,
+			             cc->cur.last_arr, now);
+	}
+	cc->prev = cc->cur;
+	cc->have_prev = true;
+	cc->cur = (struct group){send, send, arr};
+}
+
+static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
+{
+	double send_rate, recv_rate, est;
+	int64_t sd = p->last_send - p->first_send, ad = p->last_arr - p->first_arr;
+
+	p->active = false;
+	if (p->received < 4 || sd < 1000 || ad < 1000)
+		return;
+	send_rate = (double)(p->bytes_sent - p->last_sent_size) * 8e6 / (double)sd;
+	recv_rate = (double)(p->bytes_recv - p->first_recv_size) * 8e6 / (double)ad;
+	est = send_rate < recv_rate ? send_rate : recv_rate;
+	if (recv_rate < 0.9 * send_rate)
+		est = 0.95 * recv_rate;
+	cc->probe_guard_until = now + 500000;
+	if (est > cc->target) {
+		cc->n_probes_ok++;
+		cc->target = cc->delay_target = clamp_rate(cc, est);
+		cc->link_known = false;
+		/* Delivered (almost) all the probe rate: the link may hold more, probe again soon.
+		 */
+		if (recv_rate >= 0.9 * send_rate && est >= 0.8 * p->rate)
+			cc->next_probe_at = p->last_send;
+	}
+}
+
+static bool can_reduce(const struct cc *cc, int64_t now, double acked)
+{
+	int64_t rtt = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
+
+	/* Once per RTT, as the effect of a decrease takes that long to show; sooner when the
+	 * delivery rate is well below what is being sent (the last cut was not deep enough). */
+	return now - cc->last_decrease >= rtt || acked < 0.8 * cc->delay_target;
+}
+
+static void rate_update(struct cc *cc, int64_t now)
+{
+	double acked = acked_bps(cc), recent = acked_recent_bps(cc), dt;
+	enum cc_usage u = cc->usage;
+	/* The prediction counts everything sent since the newest acknowledged packet at the
+	 * measured delivery rate; losses make that rate look low, so it is believed only once the
+	 * measured queue itself is clearly building. */
+	int64_t q = cc->queue_us > 100000 && cc->queue_pred_us > cc->queue_us ? cc->queue_pred_us
+	                                                                      : cc->queue_us;
+	bool standing = q > QUEUE_HOLD_US;
+
+	if (cc->last_rc_update < 0)
+		cc->last_rc_update = now;
+	dt = (double)(now - cc->last_rc_update) / 1e6;
+	if (dt > 1)
+		dt = 1;
+	cc->last_rc_update = now;
+	/* A standing queue the gradient cannot see (full, stable modem buffer) is overuse too,
+	 * and so is a queue above 100 ms still growing fast (a sudden capacity drop shows here a
+	 * few feedback intervals before the smoothed trend crosses its threshold). */
+	if (u == CC_NORMAL && (q > QUEUE_OVERUSE_US ||
+	                       (cc->queue_us > 100000 && cc->queue_us > cc->prev_queue_us + 30000)))
+		u = CC_OVERUSE;
+	cc->prev_queue_us = cc->queue_us;
+	/* The queue a probe cluster builds on purpose is not a reason to back off. */
+	for (int i = 0; i < PROBES; i++)
+		if (cc->probes[i].active && cc->probes[i].received)
+			cc->probe_guard_until = now + 500000;
+	if (u == CC_OVERUSE && now < cc->probe_guard_until && q < QUEUE_HOLD_US)
+		u = CC_NORMAL;
+
+	switch (u) {
+	case CC_OVERUSE:
+		cc->last_overuse = now;
+		if (recent > 0 && can_reduce(cc, now, recent)) {
+			/* Back off below the bottleneck rate, deeper when the queue (predicted for
+			 * a packet sent now) needs draining within about 2 s. */
+			double beta = 1.0 - (double)q / 2e6;
+			double nt;
+
+			if (beta > BETA)
+				beta = BETA;
+			if (beta < 0.5)
+				beta = 0.5;
+			nt = beta * recent;
+			if (cc->link_known) {
+				double d = (recent - cc->link_cap) / cc->link_cap;
+
+				cc->link_cap = 0.7 * cc->link_cap + 0.3 * recent;
+				cc->link_var = 0.7 * cc->link_var + 0.3 * d * d;
+				if (cc->link_var < 0.0025)
+					cc->link_var = 0.0025;
+			} else {
+				cc->link_cap = recent;
+				cc->link_var = 0.0025;
+				cc->link_known = true;
+			}
+			/* Only a real step down counts; the queue from before the last decrease
+			 * keeps signalling overuse for a while. */
+			if (nt < 0.95 * cc->delay_target) {
+				cc->delay_target = nt;
+				cc->last_decrease = now;
+				cc->overuses++;
+			}
+		}
+		cc->state = RC_HOLD;
+		break;
+	case CC_UNDERUSE:
+		cc->state = RC_HOLD;
+		break;
+	case CC_NORMAL:
+		if (cc->state == RC_HOLD && now - cc->last_decrease >= cc->base_rtt)
+			cc->state = RC_INCREASE;
+		break;
+	}
+	if (cc->state == RC_INCREASE && !standing && acked > 0) {
+		double sd = sqrt(cc->link_var);
+
+		if (cc->link_known &&
+		    (acked > cc->link_cap * (1 + 3 * sd) || acked < cc->link_cap * (1 - 3 * sd)))
+			cc->link_known = false;
+		if (cc->link_known) {
+			/* Additive near the known capacity: one packet per response time (RTT +
+			 * 100 ms), but at least 2.5 %/s so a GEO sawtooth does not take minutes. */
+			double resp = (double)(cc->base_rtt + 100000) / 1e6;
+			double inc = cc->avg_packet_bits / resp;
+
+			if (inc < 0.025 * cc->delay_target)
+				inc = 0.025 * cc->delay_target;
+			cc->delay_target += inc * dt;
+		} else {
+			cc->delay_target *= pow(1.12, dt);
+		}
+		/* Never run far ahead of what the link delivers. */
+		if (cc->delay_target > 1.5 * acked + 10000)
+			cc->delay_target = 1.5 * acked + 10000;
+	}
+	cc->delay_target = clamp_rate(cc, cc->delay_target);
+
+	/* Loss-based bound over at least 2 s and 50 packets of reports (satellite loss comes in
+	 * bursts: shorter windows see 10 % by chance). Heavy loss (> 10 %), or moderate loss
+	 * (> 3 %) with a queue, caps the rate; up to 5 % with no queue is taken as the link's
+	 * random loss and left to FEC, and lifts the cap. */
+	if (cc->loss_start >= 0 && now - cc->loss_start >= 2000000 && cc->loss_total >= 50) {
+		double f = (double)cc->loss_lost / cc->loss_total;
+
+		cc->loss = f;
+		if (f > 0.10 || (f > 0.03 && q > 100000)) {
+			double b = (acked > 0 ? acked : cc->target) * (1 - 0.5 * f);
+
+			cc->loss_bound = b < cc->loss_bound ? b : cc->loss_bound * (1 - 0.5 * f);
+		} else if (f <= 0.05) {
+			cc->loss_bound = INFINITY;
+		}
+		cc->loss_lost = cc->loss_total = 0;
+		cc->loss_start = now;
+	}
+	cc->target = cc->delay_target < cc->loss_bound ? cc->delay_target : cc->loss_bound;
+	cc->target = clamp_rate(cc, cc->target);
+}
+
+int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, int64_t now_us)
+{
+	int64_t newest_send = INT64_MIN, highest_recv = INT64_MIN, newest_ext = 0, newest_queue = 0;
+
+	if (!pkts || n == 0)
+		return -EINVAL;
+	if (!cc->any_sent)
+		return 0;
+	if (cc->loss_start < 0)
+		cc->loss_start = now_us;
+	for (size_t i = 0; i < n; i++) {
+		int64_t ext =
+		        cc->last_ext + (int16_t)(uint16_t)(pkts[i].seq - (uint16_t)cc->last_ext);
+
+		if (pkts[i].received && ext > highest_recv)
+			highest_recv = ext;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t ext =
+		        cc->last_ext + (int16_t)(uint16_t)(pkts[i].seq - (uint16_t)cc->last_ext);
+		struct sent *s = &cc->sent[ext & (SENT_RING - 1)];
+		struct probe *p;
+
+		if (!s->valid || s->ext != ext || s->acked)
+			continue;
+		p = s->cluster ? probe_find(cc, s->cluster) : NULL;
+		if (!pkts[i].received) {
+			/* Lost only once a later packet got through (else it may be in flight). */
+			if (ext < highest_recv && !s->lost_counted) {
+				s->lost_counted = true;
+				cc->loss_lost++;
+				cc->loss_total++;
+				if (p)
+					p->reported++;
+			}
+			continue;
+		}
+		s->acked = true;
+		if (s->lost_counted) {
+			cc->loss_lost--; /* reordered, not lost */
+			cc->loss_total--;
+			if (p)
+				p->reported--;
+		}
+		cc->loss_total++;
+		ack_add(cc, pkts[i].arrival_us, s->bytes);
+		owd_update(cc, pkts[i].arrival_us - s->send_us, now_us);
+		if (s->send_us > newest_send) {
+			newest_send = s->send_us;
+			newest_ext = ext;
+			newest_queue = cc->queue_us;
+		}
+		if (p) {
+			if (p->received == 0) {
+				p->first_arr = pkts[i].arrival_us;
+				p->first_recv_size = s->bytes;
+			}
+			if (pkts[i].arrival_us > p->last_arr)
+				p->last_arr = pkts[i].arrival_us;
+			p->received++;
+			p->reported++;
+			p->bytes_recv += s->bytes;
+		}
+		group_add(cc, s->send_us, pkts[i].arrival_us, now_us);
+	}
+	if (newest_send != INT64_MIN) {
+		int64_t sample = now_us - newest_send, base = sample - newest_queue;
+		double c = acked_recent_bps(cc), c_long = acked_bps(cc);
+
+		cc->rtt = cc->rtt ? (7 * cc->rtt + sample) / 8 : sample;
+		cc->base_rtt = cc->base_rtt ? (7 * cc->base_rtt + base) / 8 : base;
+		cc->last_feedback = now_us;
+		/* Queue a packet sent now would meet (FIFO at rate c): the newest acked packet's
+		 * queue, plus everything sent since, minus the time that has passed. */
+		cc->queue_pred_us = newest_queue;
+		/* Only while the newest packet met a queue is the bottleneck busy, so that the
+		 * delivery rate is its capacity; otherwise the prediction would be noise. */
+		if (c_long > c)
+			c = c_long;
+		if (c > 0 && newest_queue > 50000) {
+			uint64_t bytes = 0;
+
+			for (int64_t e = newest_ext + 1;
+			     e <= cc->last_ext && e - newest_ext < SENT_RING; e++) {
+				struct sent *s = &cc->sent[e & (SENT_RING - 1)];
+
+				if (s->valid && s->ext == e)
+					bytes += s->bytes;
+			}
+			cc->queue_pred_us = newest_queue + (int64_t)((double)bytes * 8e6 / c) -
+			                    (now_us - newest_send);
+			if (cc->queue_pred_us < 0)
+				cc->queue_pred_us = 0;
+		}
+	}
+	for (int i = 0; i < PROBES; i++) {
+		struct probe *p = &cc->probes[i];
+
+		if (p->active && p->sent && p->reported >= p->sent)
+			probe_evaluate(cc, p, now_us);
+		else if (p->active && now_us - p->started > 2 * cc->rtt + 2000000)
+			p->active = false; /* feedback for it never completed */
+	}
+	rate_update(cc, now_us);
+	return 0;
+}
+
+void cc_on_tick(struct cc *cc, int64_t now_us)
+{
+	int64_t limit = 2 * cc->rtt > 1000000 ? 2 * cc->rtt : 1000000;
+
+	if (!cc->any_sent || cc->last_feedback == INT64_MIN / 2)
+		return;
+	if (cc->last_send_us > cc->last_feedback - cc->rtt && now_us - cc->last_feedback > limit &&
+	    now_us - cc->last_timeout_cut > limit) {
+		cc->delay_target = clamp_rate(cc, cc->delay_target * 0.5);
+		cc->target = clamp_rate(cc, cc->target * 0.5);
+		cc->last_timeout_cut = now_us;
+	}
+}
+
+uint32_t cc_target_bps(const struct cc *cc)
+{
+	return (uint32_t)cc->target;
+}
+
+uint32_t cc_payload_bps(const struct cc *cc, size_t payload_bytes)
+{
+	if (payload_bytes == 0)
+		return 0;
+	return (uint32_t)(cc->target * (double)payload_bytes /
+	                  (double)(payload_bytes + cc->cfg.overhead_bytes));
+}
+
+int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *min_packets,
+                  int64_t *duration_us)
+{
+	struct probe *slot = NULL;
+	double rate;
+	bool due = false;
+
+	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps)
+		return 0;
+	for (int i = 0; i < PROBES; i++) {
+		if (cc->probes[i].active)
+			return 0; /* one cluster at a time */
+		slot = &cc->probes[i];
+	}
+	if (cc->initial_probes > 0) {
+		due = true;
+		cc->initial_probes--;
+		rate = cc->target * 3;
+	} else {
+		/* Exponential follow-up after a probe that was fully delivered. */
+		if (cc->next_probe_at > cc->last_probe_at && now_us >= cc->next_probe_at) {
+			due = true;
+			rate = cc->target * 2;
+		} else {
+			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
+			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
+			rate = cc->target * 1.5;
+			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= 3000000 &&
+			      now_us - cc->last_probe_at >= 3000000 && cc->queue_us < 30000 &&
+			      cc->queue_pred_us < 30000 && cc->rtt;
+		}
+	}
+	if (!due)
+		return 0;
+	if (rate > cc->cfg.max_bps)
+		rate = cc->cfg.max_bps;
+	cc->next_cluster = cc->next_cluster % 1000000 + 1;
+	memset(slot, 0, sizeof *slot);
+	slot->id = cc->next_cluster;
+	slot->rate = (uint32_t)rate;
+	slot->started = now_us;
+	slot->active = true;
+	cc->last_probe_at = now_us;
+	cc->n_probes++;
+	*rate_bps = (uint32_t)rate;
+	*min_packets = 5;
+	*duration_us = 100000;
+	return slot->id;
+}
+
+void cc_get_stats(const struct cc *cc, struct cc_stats *st)
+{
+	st->target_bps = (uint32_t)cc->target;
+	st->delay_bps = (uint32_t)cc->delay_target;
+	st->loss_bound_bps = isfinite(cc->loss_bound) ? (uint32_t)cc->loss_bound : UINT32_MAX;
+	st->acked_bps = (uint32_t)acked_bps(cc);
+	st->usage = cc->usage;
+	st->trend = cc->modified;
+	st->threshold = cc->threshold;
+	st->loss = cc->loss;
+	st->rtt_us = cc->rtt;
+	st->queue_us = cc->queue_pred_us > cc->queue_us ? cc->queue_pred_us : cc->queue_us;
+	st->overuses = cc->overuses;
+	st->probes = cc->n_probes;
+	st->probes_ok = cc->n_probes_ok;
+}

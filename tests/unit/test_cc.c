@@ -1,0 +1,443 @@
+/* tests/unit/test_cc.c — the congestion controller against a simulated GEO bottleneck.
+ *
+ * The simulation: a paced sender (1200-byte payloads + 64 bytes overhead) sends at the
+ * controller's target into a FIFO bottleneck of capacity C (drop-tail, 3 s of buffer as a
+ * satellite modem has), 300 ms one-way propagation, optional Gilbert-Elliott air loss after the
+ * queue. The receiver sends transport-wide feedback every 100 ms, built and parsed through the
+ * real RTCP code, which reaches the sender 300 ms later. Time advances in 1 ms steps; everything
+ * is deterministic. Each scenario prints its measured figures ("cc-sim: ...").
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/cc.h"
+#include "relay/rtcp.h"
+
+#define PAYLOAD     1200
+#define WIRE        (PAYLOAD + CC_OVERHEAD_DEFAULT)
+#define ONE_WAY_US  300000
+#define FEEDBACK_US 100000
+#define BUFFER_US   3000000
+#define RING        65536
+#define MAX_SAMPLES 200000
+
+struct cap_step {
+	int64_t t_us;
+	double bps;
+};
+
+struct flight {
+	uint16_t seq;
+	int64_t arrive;
+	bool lost;
+};
+
+struct fb_msg {
+	int64_t deliver;
+	uint8_t bytes[1500];
+	size_t len;
+};
+
+struct sim {
+	struct cc *cc;
+	const struct cap_step *caps;
+	size_t n_caps;
+	double loss_p_gb, loss_p_bg; /* Gilbert-Elliott transition probabilities (0 = no loss) */
+	bool ge_bad;
+	uint64_t rng;
+	int64_t t;
+	double tokens;
+	uint16_t seq;
+	int probe_id;
+	uint32_t probe_rate;
+	unsigned probe_min, probe_sent;
+	int64_t probe_end;
+	double probe_tokens;
+	int64_t busy_until;
+	struct flight fl[RING];
+	size_t fl_head, fl_n;
+	int64_t rx_arrival[RING]; /* by seq; -1 = not (yet) received */
+	bool rx_any;
+	uint16_t rx_base, rx_highest;
+	int64_t next_fb;
+	uint8_t fb_count;
+	struct fb_msg fbq[64];
+	size_t fbq_head, fbq_n;
+	/* measurements over [m_start, m_end) */
+	int64_t m_start, m_end;
+	double served_bits, cap_bits;
+	int64_t qdelay[MAX_SAMPLES];
+	size_t n_q;
+	uint64_t sent_pkts, air_lost, tail_dropped;
+	bool trace;
+};
+
+static double cap_at(const struct sim *s, int64_t t)
+{
+	double c = s->caps[0].bps;
+
+	for (size_t i = 0; i < s->n_caps; i++)
+		if (t >= s->caps[i].t_us)
+			c = s->caps[i].bps;
+	return c;
+}
+
+static double rnd(struct sim *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return (double)(s->rng >> 11) / 9007199254740992.0;
+}
+
+static void send_packet(struct sim *s, int cluster)
+{
+	double c = cap_at(s, s->t);
+	int64_t ser = (int64_t)(WIRE * 8.0 * 1e6 / c), start, depart;
+	struct flight *f;
+	bool lost = false;
+
+	cc_on_packet_sent(s->cc, s->seq, PAYLOAD, s->t, cluster);
+	s->sent_pkts++;
+	start = s->busy_until > s->t ? s->busy_until : s->t;
+	if (start - s->t > BUFFER_US) {
+		s->tail_dropped++; /* modem buffer full */
+		s->seq++;
+		return;
+	}
+	depart = start + ser;
+	s->busy_until = depart;
+	if (s->t >= s->m_start && s->t < s->m_end) {
+		s->served_bits += WIRE * 8.0;
+		if (s->n_q < MAX_SAMPLES)
+			s->qdelay[s->n_q++] = start - s->t;
+	}
+	if (s->loss_p_gb > 0) {
+		s->ge_bad = s->ge_bad ? rnd(s) >= s->loss_p_bg : rnd(s) < s->loss_p_gb;
+		lost = s->ge_bad;
+	}
+	if (lost)
+		s->air_lost++;
+	assert_true(s->fl_n < RING);
+	f = &s->fl[(s->fl_head + s->fl_n++) % RING];
+	f->seq = s->seq;
+	f->arrive = depart + ONE_WAY_US;
+	f->lost = lost;
+	s->seq++;
+}
+
+static void receiver_feedback(struct sim *s)
+{
+	bool recv[RING > 4096 ? 4096 : RING];
+	int64_t arr[4096];
+	size_t n = (uint16_t)(s->rx_highest - s->rx_base) + 1, off = 0;
+
+	if (!s->rx_any || (uint16_t)(s->rx_highest - s->rx_base) >= 0x8000)
+		return;
+	assert_true(n <= 4096);
+	for (size_t i = 0; i < n; i++) {
+		int64_t a = s->rx_arrival[(uint16_t)(s->rx_base + i)];
+
+		recv[i] = a >= 0;
+		arr[i] = a >= 0 ? a : 0;
+	}
+	while (off < n) {
+		struct fb_msg *m;
+		struct buf_writer w;
+		size_t used;
+
+		assert_true(s->fbq_n < 64);
+		m = &s->fbq[(s->fbq_head + s->fbq_n++) % 64];
+		buf_writer_init(&w, m->bytes, sizeof m->bytes);
+		assert_int_equal(rtcp_write_twcc(&w, 1, 2, (uint16_t)(s->rx_base + off), recv + off,
+		                                 arr + off, n - off, s->fb_count++, &used),
+		                 0);
+		m->len = buf_writer_len(&w);
+		m->deliver = s->t + ONE_WAY_US;
+		off += used;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->rx_arrival[(uint16_t)(s->rx_base + i)] = -1;
+	s->rx_base = (uint16_t)(s->rx_highest + 1);
+}
+
+static void deliver_feedback(struct sim *s)
+{
+	static struct rtcp_packet pkt;
+	static struct rtcp_twcc_pkt pk[4096];
+
+	while (s->fbq_n && s->fbq[s->fbq_head].deliver <= s->t) {
+		struct fb_msg *m = &s->fbq[s->fbq_head];
+		struct rtcp_iter it;
+		struct rtcp_twcc_info info;
+
+		rtcp_iter_init(&it, m->bytes, m->len);
+		assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+		assert_int_equal(rtcp_twcc_parse(&pkt, &info, pk, 4096), 0);
+		assert_int_equal(cc_on_feedback(s->cc, pk, info.status_count, s->t), 0);
+		s->fbq_head = (s->fbq_head + 1) % 64;
+		s->fbq_n--;
+	}
+}
+
+static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, uint32_t start)
+{
+	struct cc_config cfg;
+
+	memset(s, 0, sizeof *s);
+	cc_config_default(&cfg);
+	cfg.start_bps = start;
+	assert_int_equal(cc_new(&s->cc, &cfg), 0);
+	s->caps = caps;
+	s->n_caps = n_caps;
+	s->rng = 0x9e3779b97f4a7c15ull;
+	s->seq = 65000; /* exercise the 16-bit wrap early */
+	s->rx_base = s->seq;
+	for (size_t i = 0; i < RING; i++)
+		s->rx_arrival[i] = -1;
+	s->next_fb = FEEDBACK_US;
+	s->trace = getenv("CC_TRACE") != NULL;
+}
+
+/* Runs the simulation up to `until`, calling probe/pacing/feedback logic every millisecond. */
+static void sim_run(struct sim *s, int64_t until)
+{
+	for (; s->t < until; s->t += 1000) {
+		uint32_t target = cc_target_bps(s->cc);
+
+		if (s->trace && s->t % 250000 == 0) {
+			struct cc_stats st;
+
+			cc_get_stats(s->cc, &st);
+			fprintf(stderr,
+			        "t=%6.2f C=%7.0f tgt=%7u dly=%7u loss_b=%10u ack=%7u use=%d "
+			        "trend=%6.1f "
+			        "thr=%5.1f q=%4lld rtt=%4lld loss=%.3f ovr=%u probes=%u/%u\n",
+			        s->t / 1e6, cap_at(s, s->t), st.target_bps, st.delay_bps,
+			        st.loss_bound_bps, st.acked_bps, st.usage, st.trend, st.threshold,
+			        (long long)st.queue_us / 1000, (long long)st.rtt_us / 1000, st.loss,
+			        st.overuses, st.probes_ok, st.probes);
+		}
+
+		/* arrivals at the receiver */
+		while (s->fl_n && s->fl[s->fl_head].arrive <= s->t) {
+			struct flight *f = &s->fl[s->fl_head];
+
+			if (!f->lost) {
+				s->rx_arrival[f->seq] = f->arrive;
+				if (!s->rx_any || (int16_t)(uint16_t)(f->seq - s->rx_highest) > 0)
+					s->rx_highest = f->seq;
+				s->rx_any = true;
+			}
+			s->fl_head = (s->fl_head + 1) % RING;
+			s->fl_n--;
+		}
+		if (s->t >= s->next_fb) {
+			receiver_feedback(s);
+			s->next_fb += FEEDBACK_US;
+		}
+		deliver_feedback(s);
+		cc_on_tick(s->cc, s->t);
+		if (!s->probe_id) {
+			int64_t dur;
+
+			s->probe_id =
+			        cc_probe_next(s->cc, s->t, &s->probe_rate, &s->probe_min, &dur);
+			if (s->probe_id) {
+				s->probe_end = s->t + dur;
+				s->probe_sent = 0;
+				s->probe_tokens = WIRE;
+			}
+		}
+		if (s->probe_id) {
+			s->probe_tokens += s->probe_rate / 8.0 / 1000.0;
+			while (s->probe_tokens >= WIRE) {
+				send_packet(s, s->probe_id);
+				s->probe_tokens -= WIRE;
+				s->probe_sent++;
+			}
+			if (s->probe_sent >= s->probe_min && s->t >= s->probe_end)
+				s->probe_id = 0;
+			continue;
+		}
+		/* pacer: target rate, bursts of at most two packets */
+		s->tokens += target / 8.0 / 1000.0;
+		if (s->tokens > 2 * WIRE)
+			s->tokens = 2 * WIRE;
+		while (s->tokens >= WIRE) {
+			send_packet(s, 0);
+			s->tokens -= WIRE;
+		}
+	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double q_percentile(struct sim *s, double p)
+{
+	size_t i;
+
+	if (!s->n_q)
+		return 0;
+	qsort(s->qdelay, s->n_q, sizeof *s->qdelay, cmp_i64);
+	i = (size_t)(p * (double)(s->n_q - 1));
+	return (double)s->qdelay[i] / 1000.0;
+}
+
+static void test_cc_steady_state_uses_80_percent_with_low_queue(void **state)
+{
+	static const struct cap_step caps[] = {{0, 500000}};
+	static struct sim s;
+	double util, p50, p95;
+
+	sim_init(&s, caps, 1, 100000);
+	s.m_start = 15000000;
+	s.m_end = 75000000;
+	sim_run(&s, 75000000);
+	util = s.served_bits / (500000.0 * 60.0);
+	p50 = q_percentile(&s, 0.5);
+	p95 = q_percentile(&s, 0.95);
+	printf("cc-sim: steady C=500k RTT=600ms t=15..75s: utilisation %.1f %%, queue delay p50 "
+	       "%.0f ms p95 %.0f ms, final target %u bps\n",
+	       util * 100, p50, p95, cc_target_bps(s.cc));
+	assert_true(util >= 0.80);
+	assert_true(p95 <= 150.0);
+	cc_free(s.cc);
+}
+
+static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
+{
+	static const struct cap_step caps[] = {{0, 1000000}, {30000000, 250000}};
+	static struct sim s;
+	int64_t below = -1, recovered = -1, peak_q = 0;
+	struct cc_stats st;
+
+	sim_init(&s, caps, 2, 300000);
+	sim_run(&s, 30000000);
+	cc_get_stats(s.cc, &st);
+	printf("cc-sim: step-down: target before drop %u bps (C=1M)\n", st.target_bps);
+	assert_true(st.target_bps >= 700000);
+	s.m_start = 30000000;
+	s.m_end = 60000000;
+	while (s.t < 60000000) {
+		sim_run(&s, s.t + 1000);
+		if (cc_target_bps(s.cc) < 250000 && below < 0)
+			below = s.t - 30000000;
+		if (below >= 0 && recovered < 0 && s.t - 30000000 > below + 1000000 &&
+		    cc_target_bps(s.cc) >= 200000)
+			recovered = s.t - 30000000;
+	}
+	for (size_t i = 0; i < s.n_q; i++)
+		if (s.qdelay[i] > peak_q)
+			peak_q = s.qdelay[i];
+	printf("cc-sim: step-down 1M->250k: target below new capacity after %.2f s, back to >= 80 "
+	       "%% of it after %.2f s; peak queueing delay %.0f ms; %llu tail drops\n",
+	       below / 1e6, recovered / 1e6, peak_q / 1000.0, (unsigned long long)s.tail_dropped);
+	assert_true(below >= 0 && below <= 2000000);
+	assert_true(recovered >= 0 && recovered <= 20000000);
+	cc_free(s.cc);
+}
+
+static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
+{
+	static const struct cap_step caps[] = {{0, 250000}, {30000000, 1000000}};
+	static struct sim s;
+	int64_t reached = -1;
+
+	sim_init(&s, caps, 2, 100000);
+	sim_run(&s, 30000000);
+	printf("cc-sim: step-up: target before rise %u bps (C=250k)\n", cc_target_bps(s.cc));
+	while (s.t < 60000000 && reached < 0) {
+		sim_run(&s, s.t + 1000);
+		if (cc_target_bps(s.cc) >= 800000)
+			reached = s.t - 30000000;
+	}
+	printf("cc-sim: step-up 250k->1M: target >= 80 %% of new capacity after %.2f s\n",
+	       reached / 1e6);
+	assert_true(reached >= 0 && reached <= 15000000);
+	cc_free(s.cc);
+}
+
+static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
+{
+	static const struct cap_step caps[] = {{0, 500000}};
+	static struct sim s;
+	uint32_t min_target = UINT32_MAX;
+	double util;
+
+	sim_init(&s, caps, 1, 100000);
+	/* Gilbert-Elliott: mean burst 3 packets (p_bg 1/3), stationary loss 1 %. */
+	s.loss_p_bg = 1.0 / 3.0;
+	s.loss_p_gb = 0.01 * s.loss_p_bg / 0.99;
+	s.m_start = 20000000;
+	s.m_end = 80000000;
+	sim_run(&s, 20000000);
+	while (s.t < 80000000) {
+		sim_run(&s, s.t + 1000);
+		if (cc_target_bps(s.cc) < min_target)
+			min_target = cc_target_bps(s.cc);
+	}
+	util = s.served_bits / (500000.0 * 60.0);
+	printf("cc-sim: 1 %% bursty loss C=500k t=20..80s: air loss %.2f %% (%llu of %llu), "
+	       "utilisation %.1f %%, min target %u bps (%.0f %% of C), queue p95 %.0f ms\n",
+	       100.0 * (double)s.air_lost / (double)s.sent_pkts, (unsigned long long)s.air_lost,
+	       (unsigned long long)s.sent_pkts, util * 100, min_target, min_target / 5000.0,
+	       q_percentile(&s, 0.95));
+	assert_true(s.air_lost > 0);
+	assert_true(min_target >= 350000);
+	assert_true(util >= 0.70);
+	cc_free(s.cc);
+}
+
+static void test_cc_feedback_timeout_halves_target(void **state)
+{
+	struct cc *cc;
+	struct cc_config cfg;
+	struct rtcp_twcc_pkt p = {.seq = 0, .received = true, .arrival_us = 300000};
+
+	cc_config_default(&cfg);
+	cfg.start_bps = 400000;
+	cfg.probing = false;
+	assert_int_equal(cc_new(&cc, &cfg), 0);
+	cc_on_packet_sent(cc, 0, 1000, 0, 0);
+	assert_int_equal(cc_on_feedback(cc, &p, 1, 600000), 0);
+	cc_on_packet_sent(cc, 1, 1000, 700000, 0);
+	/* RTT 600 ms: silence longer than max(1 s, 2 RTT) = 1.2 s after the last feedback. */
+	cc_on_tick(cc, 1700000);
+	assert_int_equal(cc_target_bps(cc), 400000);
+	cc_on_tick(cc, 1900000);
+	assert_int_equal(cc_target_bps(cc), 200000);
+	cc_on_tick(cc, 2000000); /* at most once per period */
+	assert_int_equal(cc_target_bps(cc), 200000);
+	/* payload rate counts 64 bytes of overhead per packet: 200k * 100/164 */
+	assert_int_equal(cc_payload_bps(cc, 100), 121951);
+	assert_int_equal(cc_on_feedback(cc, NULL, 0, 0), -EINVAL);
+	cc_free(cc);
+	cfg.min_bps = 500000;
+	assert_int_equal(cc_new(&cc, &cfg), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_cc_steady_state_uses_80_percent_with_low_queue),
+	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
+	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
+	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
+	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
