@@ -15,5 +15,6 @@
 #define CMD_DEFAULT_CONFIG "/etc/pirogue/pirogue.conf"
 
 int cmd_keygen(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

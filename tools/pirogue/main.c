@@ -10,6 +10,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"keygen", cmd_keygen, "create a site's private key file and print its public key"},
+	{"status", cmd_status, "show the running daemon's sync state (sessions, re-sent bytes)"},
 };
 
 static void usage(FILE *f)
