@@ -129,6 +129,8 @@ const char *relay_tunnel_strerror(int err)
 		return "tunnel: handshake message rejected";
 	case RELAY_TUNNEL_EEXPIRED:
 		return "tunnel: session expired";
+	case RELAY_TUNNEL_ECROSSED:
+		return "tunnel: crossing handshake ignored (ours goes on)";
 	}
 	if (err <= ERR_BASE_NOISE && err > ERR_BASE_NOISE - 100)
 		return noise_strerror(err);
@@ -625,6 +627,18 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 		t->st.drop_stale_initiation++;
 		ret = RELAY_TUNNEL_EREPLAY;
 		goto out;
+	}
+	/* Both sides started a handshake at once: the lower static key wins, so that both end up
+	 * on one session. Ours goes on only while it is fresh (it may not be getting through). */
+	if (p != NULL && p->hs != NULL) {
+		if (memcmp(t->pub, p->pub, KEY_LEN) < 0 &&
+		    now - p->hs->first_ms < t->cfg.rekey_timeout_ms) {
+			t->st.handshake_crossings++;
+			ret = RELAY_TUNNEL_ECROSSED;
+			goto out;
+		}
+		pending_free(p->hs);
+		p->hs = NULL;
 	}
 	/* Everything checked: now state may be allocated. */
 	if ((a = act_push(acts, RELAY_TUNNEL_ACT_SEND, p)) == NULL) {

@@ -46,8 +46,11 @@
  *    soon as it reads the response and sends a keepalive at once to confirm it; the responder
  *    keeps it as "next" and switches to it on the first authenticated transport packet. The
  *    session replaced stays as "previous" (until the next switch, at most reject_after_ms after
- *    its creation) to decrypt packets still in flight; if both sides start a handshake at the
- *    same moment, each ends up sending on one of the two sessions and receiving on both.
+ *    its creation) to decrypt packets still in flight.
+ *  - Crossing handshakes (both sides initiate at once, e.g. both reach rekey_after_messages): the
+ *    side with the lower static public key (memcmp) ignores the other's initiation while its own
+ *    is younger than rekey_timeout_ms; the other side abandons its own and answers. Both then
+ *    use the same new session.
  *  - Rekey: a new handshake when the session's initiator has used it rekey_after_ms (the
  *    responder takes over after rekey_after_ms + 2 x rekey_timeout_ms), or when either side's
  *    send counter reaches rekey_after_messages. A session is never used to send after
@@ -108,28 +111,36 @@ struct relay_tunnel;
 #define RELAY_TUNNEL_LABEL_COOKIE     "cookie--"
 #define RELAY_TUNNEL_COOKIE_SECRET_MS 120000
 
-/* ---- Errors (relay/ range, tunnel part: -3100 .. -3149) ---- */
-#define RELAY_TUNNEL_ERR_BASE (ERR_BASE_RELAY - 100)
-#define RELAY_TUNNEL_ENOTUP                                                                        \
-	(RELAY_TUNNEL_ERR_BASE - 0) /* no usable session (handshake under way) */
-#define RELAY_TUNNEL_ENOPEER    (RELAY_TUNNEL_ERR_BASE - 1) /* no peer with that id / key */
-#define RELAY_TUNNEL_ETOOBIG    (RELAY_TUNNEL_ERR_BASE - 2) /* payload > RELAY_TUNNEL_PAYLOAD_MAX */
-#define RELAY_TUNNEL_EFULL      (RELAY_TUNNEL_ERR_BASE - 3) /* action list or peer table full */
-#define RELAY_TUNNEL_EMALFORMED (RELAY_TUNNEL_ERR_BASE - 10) /* unknown type / wrong length */
-#define RELAY_TUNNEL_EMAC       (RELAY_TUNNEL_ERR_BASE - 11) /* mac1 or cookie reply not authentic */
-#define RELAY_TUNNEL_ECOOKIE                                                                       \
-	(RELAY_TUNNEL_ERR_BASE - 12) /* under load, no valid mac2: cookie sent */
-#define RELAY_TUNNEL_EUNKNOWN (RELAY_TUNNEL_ERR_BASE - 13) /* key not allowed (unknown/revoked) */
-#define RELAY_TUNNEL_EINDEX   (RELAY_TUNNEL_ERR_BASE - 14) /* no session/handshake with that index \
-	                                                    */
-#define RELAY_TUNNEL_EREPLAY                                                                       \
-	(RELAY_TUNNEL_ERR_BASE - 15) /* counter/timestamp already seen or too old */
-#define RELAY_TUNNEL_EDECRYPT                                                                      \
-	(RELAY_TUNNEL_ERR_BASE - 16) /* transport packet failed authentication */
-#define RELAY_TUNNEL_EHANDSHAKE                                                                    \
-	(RELAY_TUNNEL_ERR_BASE - 17)                       /* Noise refused the handshake message */
-#define RELAY_TUNNEL_EEXPIRED (RELAY_TUNNEL_ERR_BASE - 18) /* session older than reject_after_ms   \
-	                                                    */
+/* ---- Errors (relay/ range, tunnel part: -3100 .. -3149) ----
+ *   ENOTUP      no usable session with the peer (a handshake is under way)
+ *   ENOPEER     no peer with that id / key
+ *   ETOOBIG     payload larger than RELAY_TUNNEL_PAYLOAD_MAX
+ *   EFULL       action list or peer table full
+ *   EMALFORMED  unknown message type, wrong length, oversize datagram
+ *   EMAC        mac1 wrong, or cookie reply not authentic
+ *   ECOOKIE     under load and no valid mac2: a cookie reply was sent instead
+ *   EUNKNOWN    static key not allowed (unknown or revoked)
+ *   EINDEX      no session / pending handshake with that receiver index
+ *   EREPLAY     transport counter or initiation timestamp already seen / too old
+ *   EDECRYPT    transport packet failed authentication (tampered, wrong key)
+ *   EHANDSHAKE  Noise refused the handshake message
+ *   EEXPIRED    session older than reject_after_ms
+ *   ECROSSED    both sides initiated at once; ours goes on, theirs is ignored */
+#define RELAY_TUNNEL_ERR_BASE   (ERR_BASE_RELAY - 100)
+#define RELAY_TUNNEL_ENOTUP     (RELAY_TUNNEL_ERR_BASE - 0)
+#define RELAY_TUNNEL_ENOPEER    (RELAY_TUNNEL_ERR_BASE - 1)
+#define RELAY_TUNNEL_ETOOBIG    (RELAY_TUNNEL_ERR_BASE - 2)
+#define RELAY_TUNNEL_EFULL      (RELAY_TUNNEL_ERR_BASE - 3)
+#define RELAY_TUNNEL_EMALFORMED (RELAY_TUNNEL_ERR_BASE - 10)
+#define RELAY_TUNNEL_EMAC       (RELAY_TUNNEL_ERR_BASE - 11)
+#define RELAY_TUNNEL_ECOOKIE    (RELAY_TUNNEL_ERR_BASE - 12)
+#define RELAY_TUNNEL_EUNKNOWN   (RELAY_TUNNEL_ERR_BASE - 13)
+#define RELAY_TUNNEL_EINDEX     (RELAY_TUNNEL_ERR_BASE - 14)
+#define RELAY_TUNNEL_EREPLAY    (RELAY_TUNNEL_ERR_BASE - 15)
+#define RELAY_TUNNEL_EDECRYPT   (RELAY_TUNNEL_ERR_BASE - 16)
+#define RELAY_TUNNEL_EHANDSHAKE (RELAY_TUNNEL_ERR_BASE - 17)
+#define RELAY_TUNNEL_EEXPIRED   (RELAY_TUNNEL_ERR_BASE - 18)
+#define RELAY_TUNNEL_ECROSSED   (RELAY_TUNNEL_ERR_BASE - 19)
 
 /* Message for any RELAY_TUNNEL_E* code, NOISE_E* code or negated errno; never NULL. */
 const char *relay_tunnel_strerror(int err);
@@ -189,6 +200,7 @@ struct relay_tunnel_stats {
 	uint64_t handshakes_answered;  /* responses sent */
 	uint64_t handshakes_completed; /* sessions that became current (either role) */
 	uint64_t handshakes_given_up;
+	uint64_t handshake_crossings; /* peer's initiation ignored: ours was in flight (we win) */
 	uint64_t cookies_sent, cookies_received;
 	uint64_t roams;           /* endpoint moved by an authenticated packet */
 	uint64_t peers;           /* per-peer states now allocated */
@@ -247,7 +259,7 @@ int relay_tunnel_core_new(struct relay_tunnel **out, const struct relay_tunnel_c
  * and appends 0..2 actions to acts (needs 2 free slots). Returns 0 if the datagram was accepted,
  * otherwise the reason it was dropped (also counted in the stats): RELAY_TUNNEL_EMALFORMED,
  * _EMAC, _ECOOKIE (a cookie reply was appended), _EUNKNOWN, _EINDEX, _EREPLAY, _EDECRYPT,
- * _EHANDSHAKE, _EEXPIRED, _EFULL (no 2 free slots, or peer table full), -ENOMEM.
+ * _EHANDSHAKE, _EEXPIRED, _ECROSSED, _EFULL (no 2 free slots, or peer table full), -ENOMEM.
  * A dropped datagram changes nothing but counters (and, for a valid initiation, the load meter). */
 int relay_tunnel_input(struct relay_tunnel *t, const uint8_t *dgram, size_t len,
                        const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms,
