@@ -1,0 +1,663 @@
+/* tests/unit/test_store.c — sync/store: durability, atomic add, priorities, resume, exactly-once,
+ * map full, allow-list, retention, replies. Each test uses fresh store directories. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/keys.h"
+#include "sync/notify.h"
+#include "sync/store.h"
+
+struct fx {
+	char root[64], cdir[96], hdir[96];
+	struct keys *clinic, *hub;
+	struct sync_store *c, *h;
+};
+
+static struct keys *mk(uint8_t seed)
+{
+	uint8_t s[64];
+	struct keys *k = NULL;
+
+	memset(s, seed, sizeof s);
+	assert_int_equal(keys_from_secret(s, &k), 0);
+	return k;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	strcpy(f->root, "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->cdir, sizeof f->cdir, "%s/clinic", f->root);
+	snprintf(f->hdir, sizeof f->hdir, "%s/hub", f->root);
+	f->clinic = mk(11);
+	f->hub = mk(22);
+	assert_int_equal(sync_store_open(&f->c, f->cdir, 0, 1ull << 30), 0);
+	assert_int_equal(sync_store_open(&f->h, f->hdir, 0, 1ull << 30), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	sync_store_close(f->c);
+	sync_store_close(f->h);
+	keys_free(f->clinic);
+	keys_free(f->hub);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void add_case(struct fx *f, enum sync_env_priority prio, const char *title, const void *data,
+                     size_t size, uint8_t id[16])
+{
+	struct sync_part_src part = {
+	        .name = "data.bin", .type = "application/octet-stream", .data = data, .size = size};
+	struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+	                           .priority = prio,
+	                           .title = title,
+	                           .note = "note text",
+	                           .parts = &part,
+	                           .part_count = 1,
+	                           .chunk_size = 4096};
+	int ret = sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, id);
+
+	if (ret)
+		fail_msg("enqueue: %s", sync_strerror(ret));
+}
+
+/* Moves outbox record `id` from `from` to `to`'s inbox through the sender and receiver APIs,
+ * like the daemons would (without the network). Returns the finish result. */
+static int transfer(struct sync_store *from, const struct keys *fk, struct sync_store *to,
+                    const struct keys *tk, const uint8_t id[16], uint32_t stop_after)
+{
+	struct sync_recv_status st;
+	uint8_t *hdr = NULL, *buf = malloc(SYNC_ENV_CHUNK_WIRE_MAX);
+	size_t hlen, len;
+	uint32_t sent = 0, next;
+	bool fresh;
+	int ret;
+
+	assert_int_equal(sync_store_out_header(from, id, &hdr, &hlen), 0);
+	assert_int_equal(sync_store_recv_begin(to, hdr, hlen, &fk->pub, &tk->pub, &st), 0);
+	free(hdr);
+	for (uint32_t i = st.next; i < st.chunk_count && !st.done; i++) {
+		if (sent++ == stop_after) {
+			free(buf);
+			return -EINTR;
+		}
+		assert_int_equal(
+		        sync_store_out_chunk(from, id, i, buf, SYNC_ENV_CHUNK_WIRE_MAX, &len), 0);
+		assert_int_equal(sync_store_recv_chunk(to, id, i, buf, len, &next), 0);
+		assert_int_equal(next, i + 1);
+		assert_int_equal(sync_store_out_ack(from, id, next), 0);
+	}
+	free(buf);
+	ret = sync_store_recv_finish(to, id, tk, &fresh, NULL);
+	if (ret == 0)
+		assert_int_equal(sync_store_out_delivered(from, id), 0);
+	return ret;
+}
+
+static size_t count_dir(const char *dir, enum sync_dir d, struct sync_store *s)
+{
+	struct sync_record_info *arr = NULL;
+	size_t n = 0;
+
+	(void)dir;
+	assert_int_equal(sync_store_list(s, d, true, &arr, &n), 0);
+	free(arr);
+	return n;
+}
+
+static void test_enqueued_case_survives_close_and_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct sync_env_content *c = NULL;
+	struct sync_record_info info;
+	uint8_t id[16], data[10000];
+
+	randombytes_buf(data, sizeof data);
+	add_case(f, SYNC_PRIO_NORMAL, "Plaie pied", data, sizeof data, id);
+	sync_store_close(f->c);
+	f->c = NULL;
+	assert_int_equal(sync_store_open(&f->c, f->cdir, 0, 0), 0);
+	assert_int_equal(sync_store_get(f->c, id, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_QUEUED);
+	assert_int_equal(info.dir, SYNC_OUTBOX);
+	assert_string_equal(info.title, "Plaie pied");
+	assert_int_equal(info.chunk_count, 3);
+	assert_int_equal(sync_store_summary(f->c, id, &c), 0);
+	assert_string_equal(c->note, "note text");
+	assert_int_equal(c->parts[0].size, sizeof data);
+	sync_env_content_free(c);
+}
+
+static void test_failed_add_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct sync_part_src parts[2] = {{.name = "a", .data = "x", .size = 1},
+	                                 {.path = "/nonexistent/file.pdf"}};
+	struct sync_part_src dup[2] = {{.name = "a", .data = "x", .size = 1},
+	                               {.name = "a", .data = "y", .size = 1}};
+	struct sync_part_src bad[1] = {{.name = "../evil", .data = "x", .size = 1}};
+	struct sync_enqueue req = {
+	        .kind = SYNC_ENV_CASE, .title = "t", .parts = parts, .part_count = 2};
+	uint8_t id[16];
+
+	assert_int_equal(sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, id), -ENOENT);
+	req.parts = dup;
+	assert_int_equal(sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, id), SYNC_EEXIST);
+	req.parts = bad;
+	req.part_count = 1;
+	assert_int_equal(sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, id),
+	                 SYNC_ENV_ENAME);
+	assert_int_equal(count_dir(f->cdir, SYNC_OUTBOX, f->c), 0);
+}
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* kill -9 during a large (spooled) add: after reopening there is either nothing or one
+ * complete record, and no stray spool file. */
+static void test_add_killed_midway_leaves_nothing_or_whole_record(void **state)
+{
+	struct fx *f = *state;
+	char path[160], spool[160];
+	uint8_t *data = malloc(8 << 20);
+	FILE *fp;
+
+	randombytes_buf(data, 8 << 20);
+	snprintf(path, sizeof path, "%s/big.bin", f->root);
+	snprintf(spool, sizeof spool, "%s/spool", f->cdir);
+	fp = fopen(path, "wb");
+	assert_int_equal(fwrite(data, 1, 8 << 20, fp), 8 << 20);
+	fclose(fp);
+	free(data);
+	for (int round = 0; round < 6; round++) {
+		struct sync_record_info *arr = NULL;
+		size_t n = 0, before = count_dir(f->cdir, SYNC_OUTBOX, f->c);
+		pid_t pid = fork();
+		int status;
+		if (pid == 0) {
+			struct sync_store *s = NULL;
+			struct sync_part_src part = {.path = path};
+			struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+			                           .title = "big",
+			                           .parts = &part,
+			                           .part_count = 1};
+			uint8_t id[16];
+			if (sync_store_open(&s, f->cdir, 0, 1ull << 30) != 0)
+				_exit(3);
+			for (;;)
+				if (sync_store_enqueue(s, f->clinic, &f->hub->pub, &req, id) != 0)
+					_exit(2);
+		}
+		/* kill at a different moment each round */
+		struct timespec ts = {0, (long)(5 + round * 23) * 1000000L};
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		assert_true(WIFSIGNALED(status));
+		sync_store_close(f->c);
+		f->c = NULL;
+		assert_int_equal(sync_store_open(&f->c, f->cdir, 0, 1ull << 30), 0);
+		assert_int_equal(sync_store_list(f->c, SYNC_OUTBOX, true, &arr, &n), 0);
+		assert_true(n >= before);
+		/* every listed record is whole: its chunks are all readable */
+		for (size_t i = 0; i < n; i++) {
+			uint8_t buf[SYNC_ENV_CHUNK_DEFAULT + 17];
+			size_t len;
+			for (uint32_t k = 0; k < arr[i].chunk_count; k++)
+				assert_int_equal(sync_store_out_chunk(f->c, arr[i].id, k, buf,
+				                                      sizeof buf, &len),
+				                 0);
+		}
+		/* spool holds exactly one .rec per record, nothing else */
+		assert_int_equal(count_files(spool), n);
+		free(arr);
+	}
+}
+
+static void test_pending_is_ordered_by_priority_then_age(void **state)
+{
+	struct fx *f = *state;
+	struct sync_out_item items[8];
+	uint8_t b[16], n1[16], u[16], n2[16];
+	size_t n;
+
+	add_case(f, SYNC_PRIO_BULK, "b", "x", 1, b);
+	add_case(f, SYNC_PRIO_NORMAL, "n1", "x", 1, n1);
+	add_case(f, SYNC_PRIO_URGENT, "u", "x", 1, u);
+	add_case(f, SYNC_PRIO_NORMAL, "n2", "x", 1, n2);
+	assert_int_equal(sync_store_out_pending(f->c, &f->hub->pub, items, 8, &n), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(items[0].id, u, 16);
+	assert_memory_equal(items[1].id, n1, 16);
+	assert_memory_equal(items[2].id, n2, 16);
+	assert_memory_equal(items[3].id, b, 16);
+	/* another recipient sees nothing */
+	assert_int_equal(sync_store_out_pending(f->c, &f->clinic->pub, items, 8, &n), 0);
+	assert_int_equal(n, 0);
+	/* delivered records leave the queue */
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, u, UINT32_MAX), 0);
+	assert_int_equal(sync_store_out_pending(f->c, NULL, items, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(items[0].id, n1, 16);
+}
+
+static void test_transfer_then_export_is_byte_identical(void **state)
+{
+	struct fx *f = *state;
+	struct sync_record_info info;
+	uint8_t id[16], data[50000], back[50000];
+	char out[160], file[200];
+	FILE *fp;
+
+	randombytes_buf(data, sizeof data);
+	add_case(f, SYNC_PRIO_URGENT, "ECG", data, sizeof data, id);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, UINT32_MAX), 0);
+	assert_int_equal(sync_store_get(f->c, id, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_DELIVERED);
+	assert_int_equal(sync_store_get(f->h, id, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_RECEIVED);
+	assert_int_equal(info.dir, SYNC_INBOX);
+	assert_string_equal(info.title, "ECG");
+	assert_memory_equal(&info.peer, &f->clinic->pub, sizeof info.peer);
+	snprintf(out, sizeof out, "%s/export", f->root);
+	assert_int_equal(sync_store_export(f->h, id, f->hub, out), 0);
+	snprintf(file, sizeof file, "%s/data.bin", out);
+	fp = fopen(file, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(back, 1, sizeof back, fp), sizeof data);
+	fclose(fp);
+	assert_memory_equal(back, data, sizeof data);
+	snprintf(file, sizeof file, "%s/note.txt", out);
+	assert_int_equal(access(file, R_OK), 0);
+	/* exporting again never overwrites */
+	assert_int_equal(sync_store_export(f->h, id, f->hub, out), -EEXIST);
+	/* the wrong key cannot export (the key does not match the recipient) */
+	assert_int_equal(sync_store_export(f->h, id, f->clinic, "/tmp/never-created-dir-x"),
+	                 SYNC_ENV_ERECIPIENT);
+}
+
+static void test_large_spooled_record_round_trip(void **state)
+{
+	struct fx *f = *state;
+	size_t size = 3 * 1024 * 1024 + 123;
+	uint8_t *data = malloc(size), *back = malloc(size), id[16];
+	struct sync_part_src part = {.name = "scan.dcm", .data = data, .size = size};
+	struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+	                           .priority = SYNC_PRIO_BULK,
+	                           .title = "scan",
+	                           .parts = &part,
+	                           .part_count = 1};
+	char out[160], file[200];
+	FILE *fp;
+
+	randombytes_buf(data, size);
+	assert_int_equal(sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, id), 0);
+	/* interrupted after 10 chunks, then resumed */
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, 10), -EINTR);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, UINT32_MAX), 0);
+	snprintf(out, sizeof out, "%s/export-big", f->root);
+	assert_int_equal(sync_store_export(f->h, id, f->hub, out), 0);
+	snprintf(file, sizeof file, "%s/scan.dcm", out);
+	fp = fopen(file, "rb");
+	assert_int_equal(fread(back, 1, size, fp), size);
+	fclose(fp);
+	assert_memory_equal(back, data, size);
+	free(data);
+	free(back);
+}
+
+static void test_resume_offset_survives_reopen_and_chunks_are_idempotent(void **state)
+{
+	struct fx *f = *state;
+	struct sync_recv_status st;
+	uint8_t id[16], data[40000], *hdr, buf[SYNC_ENV_CHUNK_WIRE_MAX];
+	size_t hlen, len;
+	uint32_t next;
+
+	randombytes_buf(data, sizeof data);
+	add_case(f, SYNC_PRIO_NORMAL, "r", data, sizeof data, id);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, 4), -EINTR);
+	sync_store_close(f->h);
+	f->h = NULL;
+	assert_int_equal(sync_store_open(&f->h, f->hdir, 0, 0), 0);
+	assert_int_equal(sync_store_out_header(f->c, id, &hdr, &hlen), 0);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &f->clinic->pub, &f->hub->pub, &st),
+	                 0);
+	free(hdr);
+	assert_int_equal(st.next, 4);
+	assert_false(st.done);
+	/* a duplicate of chunk 2: accepted, nothing changes */
+	assert_int_equal(sync_store_out_chunk(f->c, id, 2, buf, sizeof buf, &len), 0);
+	assert_int_equal(sync_store_recv_chunk(f->h, id, 2, buf, len, &next), 0);
+	assert_int_equal(next, 4);
+	/* a chunk beyond the next: refused */
+	assert_int_equal(sync_store_out_chunk(f->c, id, 6, buf, sizeof buf, &len), 0);
+	assert_int_equal(sync_store_recv_chunk(f->h, id, 6, buf, len, &next), SYNC_EORDER);
+	/* a tampered chunk: refused, not persisted */
+	assert_int_equal(sync_store_out_chunk(f->c, id, 4, buf, sizeof buf, &len), 0);
+	buf[100] ^= 1;
+	assert_int_equal(sync_store_recv_chunk(f->h, id, 4, buf, len, &next), SYNC_ENV_ECHUNKHASH);
+	assert_int_equal(sync_store_recv_status(f->h, id, &st), 0);
+	assert_int_equal(st.next, 4);
+	/* finishing too early */
+	assert_int_equal(sync_store_recv_finish(f->h, id, f->hub, NULL, NULL), SYNC_ESTATE);
+	/* not visible in the inbox while receiving */
+	{
+		struct sync_record_info *arr;
+		size_t n;
+		assert_int_equal(sync_store_list(f->h, SYNC_INBOX, false, &arr, &n), 0);
+		assert_int_equal(n, 0);
+		free(arr);
+	}
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, UINT32_MAX), 0);
+}
+
+static void test_finish_is_exactly_once(void **state)
+{
+	struct fx *f = *state;
+	struct sync_recv_status st;
+	uint8_t id[16], *hdr;
+	size_t hlen, n;
+	bool fresh = true;
+	struct sync_record_info *arr;
+
+	add_case(f, SYNC_PRIO_NORMAL, "once", "abc", 3, id);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, UINT32_MAX), 0);
+	assert_int_equal(sync_store_recv_finish(f->h, id, f->hub, &fresh, NULL), 0);
+	assert_false(fresh);
+	/* the sender re-sends (lost final ack): told it is done, nothing duplicated */
+	assert_int_equal(sync_store_out_header(f->c, id, &hdr, &hlen), 0);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &f->clinic->pub, &f->hub->pub, &st),
+	                 0);
+	assert_true(st.done);
+	free(hdr);
+	assert_int_equal(sync_store_list(f->h, SYNC_INBOX, true, &arr, &n), 0);
+	assert_int_equal(n, 1);
+	free(arr);
+}
+
+static void test_begin_checks_sender_recipient_and_id_reuse(void **state)
+{
+	struct fx *f = *state;
+	struct sync_recv_status st;
+	struct keys *other = mk(33);
+	uint8_t id[16], *hdr;
+	size_t hlen;
+
+	add_case(f, SYNC_PRIO_NORMAL, "x", "abc", 3, id);
+	assert_int_equal(sync_store_out_header(f->c, id, &hdr, &hlen), 0);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &other->pub, &f->hub->pub, &st),
+	                 SYNC_ENV_ESENDER);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &f->clinic->pub, &other->pub, &st),
+	                 SYNC_ENV_ERECIPIENT);
+	hdr[50] ^= 1;
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, NULL, NULL, &st), SYNC_ENV_ESIG);
+	hdr[50] ^= 1;
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, NULL, NULL, &st), 0);
+	/* same id, different (validly signed) header: refused */
+	hdr[168 + 7] ^= 1; /* created */
+	crypto_sign_detached(hdr + hlen - 64, NULL, hdr, hlen - 64, f->clinic->ed25519_sk);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, NULL, NULL, &st), SYNC_EEXIST);
+	free(hdr);
+	keys_free(other);
+}
+
+static void test_record_failing_verification_at_finish_is_deleted(void **state)
+{
+	struct fx *f = *state;
+	struct sync_recv_status st;
+	struct sync_record_info info;
+	uint8_t id[16], *hdr, buf[SYNC_ENV_CHUNK_WIRE_MAX];
+	size_t hlen, len;
+	int reason = 0;
+
+	add_case(f, SYNC_PRIO_NORMAL, "bad key", "abcdef", 6, id);
+	assert_int_equal(sync_store_out_header(f->c, id, &hdr, &hlen), 0);
+	/* a (buggy or malicious) sender signs a damaged sealed key: every chunk hash matches */
+	hdr[192 + 3] ^= 0x20;
+	crypto_sign_detached(hdr + hlen - 64, NULL, hdr, hlen - 64, f->clinic->ed25519_sk);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &f->clinic->pub, &f->hub->pub, &st),
+	                 0);
+	free(hdr);
+	for (uint32_t i = 0; i < st.chunk_count; i++) {
+		assert_int_equal(sync_store_out_chunk(f->c, id, i, buf, sizeof buf, &len), 0);
+		assert_int_equal(sync_store_recv_chunk(f->h, id, i, buf, len, NULL), 0);
+	}
+	assert_int_equal(sync_store_recv_finish(f->h, id, f->hub, NULL, &reason), SYNC_EREFUSED);
+	assert_int_equal(reason, SYNC_ENV_EKEY);
+	assert_int_equal(sync_store_get(f->h, id, &info), SYNC_ENOTFOUND);
+	assert_int_equal(count_dir(f->hdir, SYNC_INBOX, f->h), 0);
+}
+
+static void test_map_full_gives_clear_error_and_outbox_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct sync_store *s = NULL;
+	char dir[128];
+	uint8_t id[16], *data = malloc(900 * 1024);
+	struct sync_part_src part = {.name = "p", .data = data, .size = 900 * 1024};
+	struct sync_enqueue req = {
+	        .kind = SYNC_ENV_CASE, .title = "m", .parts = &part, .part_count = 1};
+	size_t ok = 0;
+	int ret = 0;
+
+	randombytes_buf(data, 900 * 1024);
+	/* a map that may not grow: 2 MiB */
+	snprintf(dir, sizeof dir, "%s/tiny", f->root);
+	assert_int_equal(sync_store_open(&s, dir, 2 << 20, 2 << 20), 0);
+	for (int i = 0; i < 10 && ret == 0; i++)
+		if ((ret = sync_store_enqueue(s, f->clinic, &f->hub->pub, &req, id)) == 0)
+			ok++;
+	assert_int_equal(ret, SYNC_EMAPFULL);
+	assert_true(ok >= 1);
+	assert_int_equal(count_dir(dir, SYNC_OUTBOX, s), ok);
+	sync_store_close(s);
+	/* the same with room to grow: all ten fit */
+	snprintf(dir, sizeof dir, "%s/grows", f->root);
+	assert_int_equal(sync_store_open(&s, dir, 2 << 20, 64 << 20), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(sync_store_enqueue(s, f->clinic, &f->hub->pub, &req, id), 0);
+	assert_int_equal(count_dir(dir, SYNC_OUTBOX, s), 10);
+	sync_store_close(s);
+	/* and another process sees the grown map */
+	assert_int_equal(sync_store_open(&s, dir, 2 << 20, 2 << 20), 0);
+	assert_int_equal(count_dir(dir, SYNC_OUTBOX, s), 10);
+	sync_store_close(s);
+	free(data);
+}
+
+static void test_allow_list_enroll_revoke_check(void **state)
+{
+	struct fx *f = *state;
+	struct sync_peer p;
+	struct sync_peer *all;
+	size_t n;
+
+	assert_int_equal(sync_store_peer_check(f->h, f->clinic->pub.x25519, &p), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-1", &f->clinic->pub), 0);
+	assert_int_equal(sync_store_peer_check(f->h, f->clinic->pub.x25519, &p), 0);
+	assert_string_equal(p.name, "ile-1");
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-1", &f->hub->pub), SYNC_EEXIST);
+	assert_int_equal(sync_store_peer_enroll(f->h, "other", &f->clinic->pub), SYNC_EEXIST);
+	assert_int_equal(sync_store_peer_enroll(f->h, "bad name", &f->hub->pub), -EINVAL);
+	assert_int_equal(sync_store_peer_revoke(f->h, "ile-1"), 0);
+	assert_int_equal(sync_store_peer_check(f->h, f->clinic->pub.x25519, &p), SYNC_EREVOKED);
+	assert_true(p.revoked);
+	assert_int_equal(sync_store_peer_revoke(f->h, "nobody"), SYNC_ENOTFOUND);
+	/* a second process sees the change at once (no cache) */
+	{
+		struct sync_store *s2 = NULL;
+		assert_int_equal(sync_store_open(&s2, f->hdir, 0, 0), 0);
+		assert_int_equal(sync_store_peer_check(s2, f->clinic->pub.x25519, NULL),
+		                 SYNC_EREVOKED);
+		assert_int_equal(sync_store_peer_enroll(s2, "ile-1", &f->clinic->pub), 0);
+		sync_store_close(s2);
+	}
+	assert_int_equal(sync_store_peer_check(f->h, f->clinic->pub.x25519, NULL), 0);
+	assert_int_equal(sync_store_peer_list(f->h, &all, &n), 0);
+	assert_int_equal(n, 1);
+	free(all);
+}
+
+static void test_retention_purges_delivered_records_only_after_the_delay(void **state)
+{
+	struct fx *f = *state;
+	struct sync_record_info info;
+	uint8_t d[16], q[16], big[16];
+	size_t purged;
+	uint8_t *data = malloc(2 << 20);
+	struct sync_part_src part = {.name = "big", .data = data, .size = 2 << 20};
+	struct sync_enqueue req = {
+	        .kind = SYNC_ENV_CASE, .title = "b", .parts = &part, .part_count = 1};
+	char spool[160];
+
+	randombytes_buf(data, 2 << 20);
+	add_case(f, SYNC_PRIO_NORMAL, "delivered", "x", 1, d);
+	add_case(f, SYNC_PRIO_NORMAL, "queued", "x", 1, q);
+	assert_int_equal(sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, big), 0);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, d, UINT32_MAX), 0);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, big, UINT32_MAX), 0);
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+	assert_int_equal(sync_store_purge(f->c, now, 3600 * 1000, &purged), 0);
+	assert_int_equal(purged, 0);
+	assert_int_equal(sync_store_purge(f->c, now + 3601 * 1000, 3600 * 1000, &purged), 0);
+	assert_int_equal(purged, 2);
+	assert_int_equal(sync_store_get(f->c, d, &info), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_get(f->c, big, &info), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_get(f->c, q, &info), 0);
+	snprintf(spool, sizeof spool, "%s/spool", f->cdir);
+	assert_int_equal(count_files(spool), 0);
+	/* the hub's inbox keeps them */
+	assert_int_equal(sync_store_get(f->h, big, &info), 0);
+	free(data);
+}
+
+static void test_reply_travels_back_and_marks_case_answered(void **state)
+{
+	struct fx *f = *state;
+	struct sync_record_info info;
+	struct sync_part_src part = {.name = "ordonnance.pdf", .data = "%PDF", .size = 4};
+	struct sync_enqueue req = {.kind = SYNC_ENV_REPLY,
+	                           .title = "Re",
+	                           .note = "Débrider, puis",
+	                           .parts = &part,
+	                           .part_count = 1};
+	struct sync_env_content *c = NULL;
+	uint8_t cid[16], rid[16], *ids;
+	size_t n;
+
+	add_case(f, SYNC_PRIO_URGENT, "case", "x", 1, cid);
+	/* replying to an unknown case */
+	req.ref = rid;
+	memset(rid, 7, 16);
+	assert_int_equal(sync_store_enqueue(f->h, f->hub, NULL, &req, rid), SYNC_ENOTFOUND);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, cid, UINT32_MAX), 0);
+	req.ref = cid;
+	assert_int_equal(sync_store_enqueue(f->h, f->hub, NULL, &req, rid), 0);
+	assert_int_equal(sync_store_get(f->h, cid, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_ANSWERED);
+	assert_int_equal(transfer(f->h, f->hub, f->c, f->clinic, rid, UINT32_MAX), 0);
+	assert_int_equal(sync_store_get(f->c, cid, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_ANSWERED);
+	assert_int_equal(info.reply_count, 1);
+	assert_int_equal(sync_store_replies(f->c, cid, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(ids, rid, 16);
+	free(ids);
+	assert_int_equal(sync_store_summary(f->c, rid, &c), 0);
+	assert_string_equal(c->note, "Débrider, puis");
+	sync_env_content_free(c);
+}
+
+static void test_notify_reaches_a_listener_and_is_harmless_without_one(void **state)
+{
+	struct fx *f = *state;
+	char buf[SYNC_NOTIFY_MSG_MAX + 1];
+	int fd = -1;
+
+	assert_int_equal(sync_notify_send(f->cdir, "case 00"), 1);
+	assert_int_equal(sync_notify_listen(f->cdir, &fd), 0);
+	assert_int_equal(sync_notify_recv(fd, buf, sizeof buf), -EAGAIN);
+	assert_int_equal(sync_notify_send(f->cdir, "case 0123"), 0);
+	assert_int_equal(sync_notify_recv(fd, buf, sizeof buf), 9);
+	assert_string_equal(buf, "case 0123");
+	sync_notify_close(fd, f->cdir);
+	assert_int_equal(sync_notify_send(f->cdir, "peers"), 1);
+}
+
+static void test_find_resolves_unique_prefixes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t id[16], got[16];
+	char hex[SYNC_ENV_ID_HEX_LEN];
+
+	add_case(f, SYNC_PRIO_NORMAL, "x", "x", 1, id);
+	sync_env_id_hex(id, hex);
+	assert_int_equal(sync_store_find(f->c, hex, got), 0);
+	assert_memory_equal(got, id, 16);
+	hex[10] = 0;
+	assert_int_equal(sync_store_find(f->c, hex, got), 0);
+	assert_memory_equal(got, id, 16);
+	assert_int_equal(sync_store_find(f->c, "zz", got), -EINVAL);
+	assert_int_equal(sync_store_find(f->c, "0000000000", got),
+	                 memcmp(hex, "0000000000", 10) ? SYNC_ENOTFOUND : 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	        T(test_enqueued_case_survives_close_and_reopen),
+	        T(test_failed_add_leaves_nothing),
+	        T(test_add_killed_midway_leaves_nothing_or_whole_record),
+	        T(test_pending_is_ordered_by_priority_then_age),
+	        T(test_transfer_then_export_is_byte_identical),
+	        T(test_large_spooled_record_round_trip),
+	        T(test_resume_offset_survives_reopen_and_chunks_are_idempotent),
+	        T(test_finish_is_exactly_once),
+	        T(test_begin_checks_sender_recipient_and_id_reuse),
+	        T(test_record_failing_verification_at_finish_is_deleted),
+	        T(test_map_full_gives_clear_error_and_outbox_unchanged),
+	        T(test_allow_list_enroll_revoke_check),
+	        T(test_retention_purges_delivered_records_only_after_the_delay),
+	        T(test_reply_travels_back_and_marks_case_answered),
+	        T(test_notify_reaches_a_listener_and_is_harmless_without_one),
+	        T(test_find_resolves_unique_prefixes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
