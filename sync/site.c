@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mtime.h"
+
 const char *sync_role_name(enum sync_role r)
 {
 	return r == SYNC_ROLE_CLINIC ? "clinic" : r == SYNC_ROLE_HUB ? "hub" : "?";
@@ -139,4 +141,123 @@ out:
 int sync_site_open_store(const struct sync_site *site, struct sync_store **out)
 {
 	return sync_store_open(out, site->store_dir, site->map_size, site->map_max);
+}
+
+const char *sync_site_config_path(const char *opt, const char *def)
+{
+	const char *env = getenv("PIROGUE_CONFIG");
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	return def;
+}
+
+int sync_site_open_all(const char *path, unsigned flags, struct sync_site **site,
+                       struct sync_store **store, char *err)
+{
+	struct sync_site *st = NULL;
+	struct sync_store *s = NULL;
+	int ret;
+
+	if ((ret = sync_site_load(&st, path, flags, err)) != 0)
+		return ret;
+	if ((ret = sync_site_open_store(st, &s)) != 0) {
+		snprintf(err, SYNC_SITE_ERR_MAX, "cannot open the store %s: %s", st->store_dir,
+		         sync_strerror(ret));
+		sync_site_free(st);
+		return ret;
+	}
+	*site = st;
+	*store = s;
+	return 0;
+}
+
+unsigned sync_record_progress(const struct sync_record_info *r)
+{
+	if (r->state == SYNC_ST_DELIVERED || r->state == SYNC_ST_ANSWERED ||
+	    r->state == SYNC_ST_RECEIVED)
+		return 100;
+	if (!r->chunk_count)
+		return 0;
+	return (unsigned)((uint64_t)r->chunks_done * 100 / r->chunk_count);
+}
+
+char *sync_size_human(uint64_t b, char *out, size_t cap)
+{
+	if (b < 1000)
+		snprintf(out, cap, "%llu B", (unsigned long long)b);
+	else if (b < 1000 * 1000)
+		snprintf(out, cap, "%.1f kB", (double)b / 1e3);
+	else if (b < 1000ull * 1000 * 1000)
+		snprintf(out, cap, "%.1f MB", (double)b / 1e6);
+	else
+		snprintf(out, cap, "%.2f GB", (double)b / 1e9);
+	return out;
+}
+
+static int jset(json_t *o, const char *k, json_t *v)
+{
+	return v ? json_object_set_new(o, k, v) : -1;
+}
+
+json_t *sync_record_json(const struct sync_record_info *r, const struct sync_env_content *sum,
+                         const char *peer_name)
+{
+	static const uint8_t zero[SYNC_ENV_ID_BYTES];
+	char hex[SYNC_ENV_ID_HEX_LEN], pub[KEYS_PUB_B64_LEN], t1[MTIME_ISO_LEN], t2[MTIME_ISO_LEN];
+	json_t *o = json_object(), *parts;
+	int bad = 0;
+
+	if (!o)
+		return NULL;
+	sync_env_id_hex(r->id, hex);
+	keys_pub_encode(&r->peer, pub);
+	bad |= jset(o, "id", json_string(hex));
+	if (memcmp(r->ref, zero, sizeof zero)) {
+		sync_env_id_hex(r->ref, hex);
+		bad |= jset(o, "ref", json_string(hex));
+	}
+	bad |= jset(o, "direction", json_string(r->dir == SYNC_OUTBOX ? "outbox" : "inbox"));
+	bad |= jset(o, "kind", json_string(r->kind == SYNC_ENV_REPLY ? "reply" : "case"));
+	bad |= jset(o, "priority", json_string(sync_env_priority_name(r->priority)));
+	bad |= jset(o, "state", json_string(sync_state_name(r->state)));
+	bad |= jset(o, "progress", json_integer(sync_record_progress(r)));
+	bad |= jset(o, "chunks", json_integer(r->chunk_count));
+	bad |= jset(o, "chunks_done", json_integer(r->chunks_done));
+	bad |= jset(o, "size", json_integer((json_int_t)r->plain_size));
+	bad |= jset(o, "wire_size", json_integer((json_int_t)r->wire_size));
+	bad |= jset(o, "created", json_string(mtime_iso8601(r->created_ms, t1)));
+	bad |= jset(o, "changed", json_string(mtime_iso8601(r->changed_ms, t2)));
+	bad |= jset(o, "peer", json_string(pub));
+	if (peer_name)
+		bad |= jset(o, "peer_name", json_string(peer_name));
+	bad |= jset(o, "title", json_string(r->title));
+	bad |= jset(o, "replies", json_integer(r->reply_count));
+	if (sum) {
+		bad |= jset(o, "note", json_stringn(sum->note ? sum->note : "", sum->note_len));
+		if (!(parts = json_array()))
+			bad = 1;
+		else {
+			for (size_t i = 0; i < sum->part_count; i++) {
+				json_t *p = json_object();
+				if (!p) {
+					bad = 1;
+					break;
+				}
+				bad |= jset(p, "name", json_string(sum->parts[i].name));
+				bad |= jset(p, "type", json_string(sum->parts[i].type));
+				bad |= jset(p, "size",
+				            json_integer((json_int_t)sum->parts[i].size));
+				bad |= json_array_append_new(parts, p);
+			}
+			bad |= jset(o, "parts", parts);
+		}
+	}
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

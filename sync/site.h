@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/config.h"
 #include "common/keys.h"
 #include "sync/store.h"
@@ -61,5 +63,29 @@ int sync_site_open_store(const struct sync_site *site, struct sync_store **out)
         __attribute__((warn_unused_result));
 
 const char *sync_role_name(enum sync_role r); /* "clinic" / "hub" */
+
+/* --- helpers shared by the CLI commands (and usable by the daemon's API) -------------------- */
+
+/* The config path to use: `opt` (from --config) if not NULL, else $PIROGUE_CONFIG if set and
+ * non-empty, else `def`. */
+const char *sync_site_config_path(const char *opt, const char *def);
+
+/* Loads the site (flags as sync_site_load) and opens its store. On failure writes a message to
+ * err (SYNC_SITE_ERR_MAX bytes) and returns the error; *site and *store are set only on success. */
+int sync_site_open_all(const char *path, unsigned flags, struct sync_site **site,
+                       struct sync_store **store, char *err) __attribute__((warn_unused_result));
+
+/* A record as a JSON object: id, ref (if any), direction, kind, priority, state, progress
+ * (0..100), chunks, chunks_done, size (plain bytes), wire_size, created, changed (ISO 8601),
+ * peer (public key text), peer_name (if given), title, replies; with `sum`: note and parts
+ * [{name, type, size}]. Returns a new reference (NULL on allocation failure). */
+json_t *sync_record_json(const struct sync_record_info *r, const struct sync_env_content *sum,
+                         const char *peer_name);
+
+/* Progress of a record in percent (outbox: acknowledged chunks; inbox: persisted chunks). */
+unsigned sync_record_progress(const struct sync_record_info *r);
+
+/* "1.2 MB"-style size into out (at least 16 bytes). Returns out. */
+char *sync_size_human(uint64_t bytes, char *out, size_t cap);
 
 #endif
