@@ -6,8 +6,8 @@
  * rtp_strerror() text matches aiortc's messages for the same faults. Writing goes into a
  * caller-owned buffer and never allocates.
  *
- * Error codes: relay/ media codes live in ERR_BASE_RELAY - 500 .. - 599 (rtp.h: -3500..-3539,
- * rtcp.h: -3540..-3579, fec.h: -3580..-3589, jitter.h: -3590..-3599).
+ * Error codes: the relay/ media modules use ERR_BASE_RELAY - 500 .. - 699: rtp.h -3500..-3539,
+ * rtcp.h -3540..-3579, fec.h -3580..-3589, jitter.h -3590..-3599, pacer.h -3600..-3609.
  */
 #ifndef PIROGUE_RELAY_RTP_H
 #define PIROGUE_RELAY_RTP_H
