@@ -5,8 +5,9 @@
  *     raw crypto_scalarmult ops/s. One handshake costs 12 X25519 operations (each side: its
  *     public key, its ephemeral, 4 DH), so the ratio handshakes/s ÷ scalarmult/s is at best
  *     1/12 = 0.083. What is below that is mostly sodium_malloc: each secure allocation +
- *     free costs ~56 us of CPU here (mmap, guard pages, mlock), and a handshake makes six (two
- *     handshake states, four cipher states); BLAKE2b/HMAC and AEAD are a few us in all.
+ *     free costs 55-135 us of CPU here depending on machine load (mmap, guard pages, mlock),
+ *     and a handshake makes four (two handshake states, one cipher pair per side), which also
+ *     makes this row noisy on a busy machine; BLAKE2b/HMAC and AEAD are a few us in all.
  *   - transport encrypt MB/s (noise_cipher_encrypt) with 1200-byte and 64 KiB (65519-byte, the
  *     largest Noise payload) messages against crypto_aead_chacha20poly1305_ietf_encrypt on the
  *     same sizes, ratio in %.

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -538,28 +539,28 @@ void noise_handshake_free(struct noise_handshake *hs)
 
 /* ---- Transport ---------------------------------------------------------------------------- */
 
+struct cipher_pair;
+
 struct noise_cipher {
 	uint8_t k[NOISE_KEY_LEN];
 	uint64_t n;
 	uint8_t scratch[NOISE_KEY_LEN + NOISE_TAG_LEN]; /* REKEY output */
+	struct cipher_pair *pair;
 };
 
-static int cipher_new(struct noise_cipher **out, const uint8_t key[NOISE_KEY_LEN])
-{
-	struct noise_cipher *cs = sodium_malloc(sizeof *cs);
-
-	if (cs == NULL)
-		return -ENOMEM;
-	sodium_memzero(cs, sizeof *cs);
-	memcpy(cs->k, key, NOISE_KEY_LEN);
-	*out = cs;
-	return 0;
-}
+/* The two cipher states of a session share one sodium_malloc block: a secure allocation costs
+ * several system calls (mmap, guard pages, mlock), which dominated handshake time. The block is
+ * released when both halves have been freed; the count is atomic so the halves may be freed
+ * from different threads. */
+struct cipher_pair {
+	struct noise_cipher c[2];
+	atomic_int refs;
+};
 
 int noise_handshake_split(struct noise_handshake *hs, struct noise_cipher **send_cs,
                           struct noise_cipher **recv_cs)
 {
-	struct noise_cipher *c1 = NULL, *c2 = NULL;
+	struct cipher_pair *pair = NULL;
 	int ret = -EINVAL;
 
 	if (hs == NULL || send_cs == NULL || recv_cs == NULL)
@@ -567,25 +568,24 @@ int noise_handshake_split(struct noise_handshake *hs, struct noise_cipher **send
 	ret = NOISE_ESTATE;
 	if (!noise_handshake_is_done(hs) || hs->cur.split)
 		goto out;
-	/* temp_k1, temp_k2 = HKDF(ck, zerolen, 2); work.ck receives temp_k1 (scratch only). */
-	hkdf2(hs->tmp, hs->work.ck, hs->out2, hs->cur.ck, NULL, 0);
-	if ((ret = cipher_new(&c1, hs->work.ck)) != 0 || (ret = cipher_new(&c2, hs->out2)) != 0)
+	ret = -ENOMEM;
+	if ((pair = sodium_malloc(sizeof *pair)) == NULL)
 		goto out;
+	sodium_memzero(pair, sizeof *pair);
+	/* temp_k1, temp_k2 = HKDF(ck, zerolen, 2); c1 = temp_k1[:32] (initiator -> responder),
+	 * c2 = temp_k2[:32]. work.ck is only scratch here. */
+	hkdf2(hs->tmp, hs->work.ck, hs->out2, hs->cur.ck, NULL, 0);
+	memcpy(pair->c[0].k, hs->work.ck, NOISE_KEY_LEN);
+	memcpy(pair->c[1].k, hs->out2, NOISE_KEY_LEN);
+	pair->c[0].pair = pair->c[1].pair = pair;
+	atomic_init(&pair->refs, 2);
 	hs->cur.split = true;
-	if (hs->role == NOISE_INITIATOR) {
-		*send_cs = c1;
-		*recv_cs = c2;
-	} else {
-		*send_cs = c2;
-		*recv_cs = c1;
-	}
-	c1 = c2 = NULL;
+	*send_cs = &pair->c[hs->role == NOISE_INITIATOR ? 0 : 1];
+	*recv_cs = &pair->c[hs->role == NOISE_INITIATOR ? 1 : 0];
 	ret = 0;
 out:
 	if (hs != NULL)
 		wipe_work(hs);
-	noise_cipher_free(c1);
-	noise_cipher_free(c2);
 	return ret;
 }
 
@@ -663,10 +663,18 @@ int noise_cipher_rekey(struct noise_cipher *cs)
 
 void noise_cipher_free(struct noise_cipher *cs)
 {
+	struct cipher_pair *pair;
+
 	if (cs == NULL)
 		return;
-	sodium_memzero(cs, sizeof *cs);
-	sodium_free(cs);
+	pair = cs->pair;
+	sodium_memzero(cs->k, sizeof cs->k);
+	sodium_memzero(cs->scratch, sizeof cs->scratch);
+	cs->n = 0;
+	if (atomic_fetch_sub(&pair->refs, 1) == 1) {
+		sodium_memzero(pair, sizeof *pair);
+		sodium_free(pair);
+	}
 }
 
 /* ---- Replay window ------------------------------------------------------------------------ */

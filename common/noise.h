@@ -167,7 +167,8 @@ void noise_handshake_hash(const struct noise_handshake *hs, uint8_t out[NOISE_HA
 /* Split(): derives the two transport cipher states. Role-aware: *send_cs encrypts what we send,
  * *recv_cs decrypts what we receive (the initiator sends with c1, the responder with c2). Both
  * start at nonce 0 and are released with noise_cipher_free(); they do not depend on hs, which
- * may be freed afterwards. May be called only once.
+ * may be freed afterwards. (Internally the two share one secure allocation, released when both
+ * have been freed; freeing them from different threads is safe.) May be called only once.
  * Errors: NOISE_ESTATE (not done, or already split), -ENOMEM. */
 int noise_handshake_split(struct noise_handshake *hs, struct noise_cipher **send_cs,
                           struct noise_cipher **recv_cs) __attribute__((warn_unused_result));
