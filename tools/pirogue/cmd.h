@@ -16,5 +16,6 @@
 
 int cmd_keygen(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_media(int argc, char **argv);
 
 #endif

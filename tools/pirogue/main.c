@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
 	{"keygen", cmd_keygen, "create a site's private key file and print its public key"},
 	{"status", cmd_status, "show the running daemon's sync state (sessions, re-sent bytes)"},
+	{"media", cmd_media, "encode, decode, transcode VP8/Opus media files; measure PSNR/SSIM"},
 };
 
 static void usage(FILE *f)
