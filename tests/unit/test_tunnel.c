@@ -732,6 +732,56 @@ static void test_core_in_flight_packets_survive_rekey(void **state)
 	env_free(e);
 }
 
+static void test_core_crossing_handshakes_settle_on_one_session(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	int lower = memcmp(e->ck.pk, e->hk.pk, NOISE_KEY_LEN) < 0 ? 0 : 1;
+	int n0, resp_at = -1;
+
+	(void)state;
+	connect_env(e);
+	/* 130 s later both sides want a new session (the responder takes over after 2 retries'
+	 * worth): both initiations cross on the link. */
+	e->hold = true;
+	e->now += 130000;
+	tick(e, 0);
+	tick(e, 1);
+	assert_int_equal(e->nheld, 2);
+	assert_int_equal(e->held_len[0], RELAY_TUNNEL_INIT_LEN);
+	assert_int_equal(e->held_len[1], RELAY_TUNNEL_INIT_LEN);
+	/* The side with the lower key ignores the other's initiation; the other answers. */
+	assert_int_equal(inject(e, 1, e->held[0], e->held_len[0], &e->s[0].addr),
+	                 lower == 1 ? RELAY_TUNNEL_ECROSSED : 0);
+	assert_int_equal(inject(e, 0, e->held[1], e->held_len[1], &e->s[1].addr),
+	                 lower == 0 ? RELAY_TUNNEL_ECROSSED : 0);
+	assert_int_equal(e->nheld, 3);
+	resp_at = 2;
+	assert_int_equal(e->held_len[resp_at], RELAY_TUNNEL_RESP_LEN);
+	assert_int_equal(stats_of(e, lower).handshake_crossings, 1);
+	assert_int_equal(stats_of(e, 1 - lower).handshake_crossings, 0);
+	e->hold = false;
+	assert_int_equal(
+	        inject(e, lower, e->held[resp_at], RELAY_TUNNEL_RESP_LEN, &e->s[1 - lower].addr),
+	        0);
+	assert_int_equal(stats_of(e, 0).handshakes_completed, 2);
+	assert_int_equal(stats_of(e, 1).handshakes_completed, 2);
+	/* Nothing is left pending: no retry later; traffic flows both ways on one session. */
+	e->hold = true;
+	n0 = e->nheld;
+	e->now += 6000;
+	tick(e, 0);
+	tick(e, 1);
+	assert_int_equal(e->nheld, n0);
+	e->hold = false;
+	assert_int_equal(send_seq(e, 0, 1, 1), 0);
+	assert_int_equal(e->s[1].last_seq, 1);
+	assert_int_equal(send_seq(e, 1, hub_peer_id(e), 2), 0);
+	assert_int_equal(e->s[0].last_seq, 2);
+	assert_int_equal(stats_of(e, 0).sessions, 2);
+	assert_int_equal(stats_of(e, 1).sessions, 2);
+	env_free(e);
+}
+
 static void test_core_rekey_on_time_and_expiry(void **state)
 {
 	struct env *e = env_new(NULL, NULL);
@@ -1287,6 +1337,7 @@ int main(void)
 	        cmocka_unit_test(test_core_revoked_key_gets_no_answer),
 	        cmocka_unit_test(test_core_rekey_by_volume_no_loss),
 	        cmocka_unit_test(test_core_in_flight_packets_survive_rekey),
+	        cmocka_unit_test(test_core_crossing_handshakes_settle_on_one_session),
 	        cmocka_unit_test(test_core_rekey_on_time_and_expiry),
 	        cmocka_unit_test(test_core_keepalive_sent_when_idle),
 	        cmocka_unit_test(test_core_malformed_datagrams_dropped),
