@@ -15,6 +15,11 @@
 #define CMD_DEFAULT_CONFIG "/etc/pirogue/pirogue.conf"
 
 int cmd_keygen(int argc, char **argv);
+int cmd_case(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
+int cmd_reply(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_media(int argc, char **argv);
 

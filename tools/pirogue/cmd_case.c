@@ -1,0 +1,473 @@
+/* tools/pirogue/cmd_case.c — `pirogue case add|list|show`: the clinic's deferred cases. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mtime.h"
+#include "sync/notify.h"
+#include "sync/site.h"
+#include "sync/store.h"
+#include "tools/pirogue/cmd.h"
+
+#define NOTE_FILE_MAX SYNC_ENV_NOTE_MAX
+
+static void case_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: pirogue case add [--priority urgent|normal|bulk] [--title TEXT]\n"
+	        "                        [--note TEXT | --note-file FILE] [--file PATH]...\n"
+	        "       pirogue case list\n"
+	        "       pirogue case show ID\n"
+	        "  common options: --config FILE (default $PIROGUE_CONFIG or %s), --json\n"
+	        "  add   encrypts the note and files for the hub and queues them in one durable\n"
+	        "        write; prints the new case id (returns at once, link up or not)\n"
+	        "  list  every case with its state (queued, sending n %%, delivered, answered)\n"
+	        "  show  one case (ID or a unique prefix of >= 8 hex digits) and its replies\n",
+	        CMD_DEFAULT_CONFIG);
+}
+
+/* A content type from the file name's extension (what staff attach most). */
+static const char *guess_type(const char *path)
+{
+	static const char *const map[][2] = {
+	        {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
+	        {".png", "image/png"},         {".pdf", "application/pdf"},
+	        {".dcm", "application/dicom"}, {".txt", "text/plain"},
+	        {".mp4", "video/mp4"},         {".webm", "video/webm"},
+	        {".wav", "audio/wav"},         {".ogg", "audio/ogg"},
+	        {".json", "application/json"}, {".zip", "application/zip"},
+	        {".tif", "image/tiff"},        {".tiff", "image/tiff"},
+	        {".heic", "image/heic"},
+	};
+	const char *dot = strrchr(path, '.');
+
+	if (dot)
+		for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+			if (!strcasecmp(dot, map[i][0]))
+				return map[i][1];
+	return "application/octet-stream";
+}
+
+static char *read_note_file(const char *path, const char *who)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!fp) {
+		fprintf(stderr, "pirogue %s: --note-file %s: %s\n", who, path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(NOTE_FILE_MAX + 2);
+	n = buf ? fread(buf, 1, NOTE_FILE_MAX + 1, fp) : 0;
+	fclose(fp);
+	if (!buf)
+		return NULL;
+	if (n > NOTE_FILE_MAX) {
+		fprintf(stderr, "pirogue %s: --note-file %s: longer than %d bytes\n", who, path,
+		        NOTE_FILE_MAX);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	if (strlen(buf) != n) {
+		fprintf(stderr, "pirogue %s: --note-file %s: contains NUL bytes (not text)\n", who,
+		        path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int print_json(json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	if (!s)
+		return CMD_FAIL;
+	puts(s);
+	free(s);
+	return CMD_OK;
+}
+
+static void state_text(const struct sync_record_info *r, char *out, size_t cap)
+{
+	if (r->state == SYNC_ST_SENDING || r->state == SYNC_ST_RECEIVING)
+		snprintf(out, cap, "%s %u%%", sync_state_name(r->state), sync_record_progress(r));
+	else
+		snprintf(out, cap, "%s", sync_state_name(r->state));
+}
+
+/* Shared with `inbox show` in spirit: one record in text. */
+static void print_record(const struct sync_record_info *r, const struct sync_env_content *sum,
+                         const char *indent)
+{
+	char hex[SYNC_ENV_ID_HEX_LEN], st[32], sz[16], t[MTIME_ISO_LEN];
+
+	sync_env_id_hex(r->id, hex);
+	state_text(r, st, sizeof st);
+	printf("%s%s %s  %s  %s  %s\n", indent, r->kind == SYNC_ENV_REPLY ? "reply" : "case", hex,
+	       st, sync_env_priority_name(r->priority),
+	       sync_size_human(r->plain_size, sz, sizeof sz));
+	printf("%s  created %s\n", indent, mtime_iso8601(r->created_ms, t));
+	printf("%s  title:  %s\n", indent, r->title);
+	if (sum) {
+		if (sum->note_len)
+			printf("%s  note:   %s\n", indent, sum->note);
+		for (size_t i = 0; i < sum->part_count; i++)
+			printf("%s  file:   %s (%s, %s)\n", indent, sum->parts[i].name,
+			       sum->parts[i].type,
+			       sync_size_human(sum->parts[i].size, sz, sizeof sz));
+	}
+}
+
+static int case_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"priority", required_argument, NULL, 'p'},
+	        {"title", required_argument, NULL, 't'},
+	        {"note", required_argument, NULL, 'n'},
+	        {"note-file", required_argument, NULL, 'N'},
+	        {"file", required_argument, NULL, 'f'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *cfg = NULL, *title = "", *note = NULL;
+	char *note_buf = NULL, err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64];
+	struct sync_part_src *parts = NULL;
+	size_t nparts = 0;
+	enum sync_env_priority prio = SYNC_PRIO_NORMAL;
+	struct sync_site *site = NULL;
+	struct sync_store *store = NULL;
+	struct sync_record_info info;
+	uint8_t id[SYNC_ENV_ID_BYTES];
+	bool json = false;
+	int c, ret = CMD_FAIL, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:jp:t:n:N:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'p':
+			if (sync_env_priority_parse(optarg, &prio) != 0) {
+				fprintf(stderr,
+				        "pirogue case add: --priority: urgent, normal or bulk\n");
+				ret = CMD_USAGE;
+				goto out;
+			}
+			break;
+		case 't':
+			title = optarg;
+			break;
+		case 'n':
+			note = optarg;
+			break;
+		case 'N':
+			if (!(note_buf = read_note_file(optarg, "case add")))
+				goto out;
+			note = note_buf;
+			break;
+		case 'f': {
+			struct sync_part_src *t = realloc(parts, (nparts + 1) * sizeof *parts);
+			if (!t)
+				goto out;
+			parts = t;
+			memset(&parts[nparts], 0, sizeof parts[nparts]);
+			parts[nparts].path = optarg;
+			parts[nparts].type = guess_type(optarg);
+			nparts++;
+			break;
+		}
+		case 'h':
+			case_usage(stdout);
+			ret = CMD_OK;
+			goto out;
+		default:
+			case_usage(stderr);
+			ret = CMD_USAGE;
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		case_usage(stderr);
+		ret = CMD_USAGE;
+		goto out;
+	}
+	if (!*title && !note && !nparts) {
+		fprintf(stderr,
+		        "pirogue case add: nothing to send (give --title, --note or --file)\n");
+		ret = CMD_USAGE;
+		goto out;
+	}
+	if (strlen(title) > SYNC_ENV_TITLE_MAX) {
+		fprintf(stderr, "pirogue case add: --title longer than %d bytes\n",
+		        SYNC_ENV_TITLE_MAX);
+		ret = CMD_USAGE;
+		goto out;
+	}
+	if (note && strlen(note) > SYNC_ENV_NOTE_MAX) {
+		fprintf(stderr, "pirogue case add: --note longer than %d bytes\n",
+		        SYNC_ENV_NOTE_MAX);
+		ret = CMD_USAGE;
+		goto out;
+	}
+	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), 0, &site, &store,
+	                       err) != 0) {
+		fprintf(stderr, "pirogue case add: %s\n", err);
+		goto out;
+	}
+	if (site->role != SYNC_ROLE_CLINIC) {
+		fprintf(stderr, "pirogue case add: this site is a hub; cases are added at a clinic "
+		                "(a hub answers with `pirogue reply`)\n");
+		goto out;
+	}
+	{
+		struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+		                           .priority = prio,
+		                           .title = title,
+		                           .note = note,
+		                           .parts = parts,
+		                           .part_count = nparts,
+		                           .chunk_size = site->chunk_size};
+		r = sync_store_enqueue(store, site->keys, &site->hub_pub, &req, id);
+	}
+	if (r != 0) {
+		if (r == SYNC_ENOSPC || r == SYNC_EMAPFULL)
+			fprintf(stderr, "pirogue case add: %s (store %s); nothing was queued\n",
+			        sync_strerror(r), site->store_dir);
+		else if (r == SYNC_ENV_ENAME || r == SYNC_EEXIST)
+			fprintf(stderr,
+			        "pirogue case add: %s (file names must be plain, distinct names)\n",
+			        sync_strerror(r));
+		else
+			fprintf(stderr, "pirogue case add: %s\n", sync_strerror(r));
+		goto out;
+	}
+	sync_env_id_hex(id, hex);
+	snprintf(msg, sizeof msg, "case %s", hex);
+	(void)!sync_notify_send(site->store_dir, msg); /* no daemon running is fine */
+	if (json) {
+		if (sync_store_get(store, id, &info) != 0)
+			goto out;
+		ret = print_json(sync_record_json(&info, NULL, NULL));
+	} else {
+		puts(hex);
+		ret = CMD_OK;
+	}
+out:
+	sync_store_close(store);
+	sync_site_free(site);
+	free(parts);
+	free(note_buf);
+	return ret;
+}
+
+static int parse_common(int argc, char **argv, const char **cfg, bool *json)
+{
+	static const struct option opts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*cfg = optarg;
+			break;
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			case_usage(stdout);
+			return CMD_OK;
+		default:
+			case_usage(stderr);
+			return CMD_USAGE;
+		}
+	}
+	return -1;
+}
+
+static int case_list(int argc, char **argv)
+{
+	const char *cfg = NULL;
+	bool json = false;
+	char err[SYNC_SITE_ERR_MAX];
+	struct sync_site *site = NULL;
+	struct sync_store *store = NULL;
+	struct sync_record_info *recs = NULL;
+	size_t n = 0;
+	int ret, r;
+
+	if ((ret = parse_common(argc, argv, &cfg, &json)) >= 0)
+		return ret;
+	if (optind != argc) {
+		case_usage(stderr);
+		return CMD_USAGE;
+	}
+	ret = CMD_FAIL;
+	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), SYNC_SITE_NO_KEYS,
+	                       &site, &store, err) != 0) {
+		fprintf(stderr, "pirogue case list: %s\n", err);
+		return CMD_FAIL;
+	}
+	/* A clinic's cases are its outbox; at a hub, the cases it received (its inbox). */
+	if ((r = sync_store_list(store, site->role == SYNC_ROLE_CLINIC ? SYNC_OUTBOX : SYNC_INBOX,
+	                         false, &recs, &n)) != 0) {
+		fprintf(stderr, "pirogue case list: %s\n", sync_strerror(r));
+		goto out;
+	}
+	if (json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; arr && i < n; i++)
+			if (recs[i].kind == SYNC_ENV_CASE &&
+			    json_array_append_new(arr, sync_record_json(&recs[i], NULL, NULL)) !=
+			            0) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		ret = print_json(arr);
+		goto out;
+	}
+	printf("%-32s  %-13s  %-6s  %9s  %-24s  %s\n", "ID", "STATE", "PRIO", "SIZE", "CREATED",
+	       "TITLE");
+	for (size_t i = 0; i < n; i++) {
+		char hex[SYNC_ENV_ID_HEX_LEN], st[32], sz[16], t[MTIME_ISO_LEN];
+		if (recs[i].kind != SYNC_ENV_CASE)
+			continue;
+		sync_env_id_hex(recs[i].id, hex);
+		state_text(&recs[i], st, sizeof st);
+		printf("%-32s  %-13s  %-6s  %9s  %-24s  %s\n", hex, st,
+		       sync_env_priority_name(recs[i].priority),
+		       sync_size_human(recs[i].plain_size, sz, sizeof sz),
+		       mtime_iso8601(recs[i].created_ms, t), recs[i].title);
+	}
+	ret = CMD_OK;
+out:
+	free(recs);
+	sync_store_close(store);
+	sync_site_free(site);
+	return ret;
+}
+
+static int case_show(int argc, char **argv)
+{
+	const char *cfg = NULL;
+	bool json = false;
+	char err[SYNC_SITE_ERR_MAX];
+	struct sync_site *site = NULL;
+	struct sync_store *store = NULL;
+	struct sync_record_info info;
+	struct sync_env_content *sum = NULL;
+	uint8_t id[SYNC_ENV_ID_BYTES], *reps = NULL;
+	size_t nrep = 0;
+	json_t *o = NULL, *arr;
+	int ret, r;
+
+	if ((ret = parse_common(argc, argv, &cfg, &json)) >= 0)
+		return ret;
+	if (optind + 1 != argc) {
+		case_usage(stderr);
+		return CMD_USAGE;
+	}
+	ret = CMD_FAIL;
+	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), SYNC_SITE_NO_KEYS,
+	                       &site, &store, err) != 0) {
+		fprintf(stderr, "pirogue case show: %s\n", err);
+		return CMD_FAIL;
+	}
+	if ((r = sync_store_find(store, argv[optind], id)) != 0 ||
+	    (r = sync_store_get(store, id, &info)) != 0) {
+		fprintf(stderr, "pirogue case show: %s: %s\n", argv[optind],
+		        r == -EINVAL          ? "not a case id (hex, at least 8 digits)"
+		        : r == SYNC_EEXIST    ? "ambiguous prefix (give more digits)"
+		        : r == SYNC_ENOTFOUND ? "no such case"
+		                              : sync_strerror(r));
+		goto out;
+	}
+	if (info.kind != SYNC_ENV_CASE) {
+		fprintf(stderr,
+		        "pirogue case show: %s is a reply, not a case (see `pirogue inbox "
+		        "show`)\n",
+		        argv[optind]);
+		goto out;
+	}
+	if ((r = sync_store_summary(store, id, &sum)) != 0 && r != SYNC_ENOTFOUND) {
+		fprintf(stderr, "pirogue case show: %s\n", sync_strerror(r));
+		goto out;
+	}
+	if ((r = sync_store_replies(store, id, &reps, &nrep)) != 0) {
+		fprintf(stderr, "pirogue case show: %s\n", sync_strerror(r));
+		goto out;
+	}
+	if (json) {
+		if (!(o = sync_record_json(&info, sum, NULL)) || !(arr = json_array()) ||
+		    json_object_set_new(o, "reply_records", arr) != 0)
+			goto out;
+	} else {
+		print_record(&info, sum, "");
+	}
+	for (size_t i = 0; i < nrep; i++) {
+		struct sync_record_info ri;
+		struct sync_env_content *rs = NULL;
+		if (sync_store_get(store, reps + 16 * i, &ri) != 0)
+			continue; /* purged */
+		if (sync_store_summary(store, reps + 16 * i, &rs) != 0)
+			rs = NULL;
+		if (json)
+			json_array_append_new(json_object_get(o, "reply_records"),
+			                      sync_record_json(&ri, rs, NULL));
+		else
+			print_record(&ri, rs, "  ");
+		sync_env_content_free(rs);
+	}
+	if (json) {
+		ret = print_json(o);
+		o = NULL;
+	} else {
+		ret = CMD_OK;
+	}
+out:
+	json_decref(o);
+	free(reps);
+	sync_env_content_free(sum);
+	sync_store_close(store);
+	sync_site_free(site);
+	return ret;
+}
+
+int cmd_case(int argc, char **argv)
+{
+	if (argc < 2) {
+		case_usage(stderr);
+		return CMD_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		case_usage(stdout);
+		return CMD_OK;
+	}
+	if (!strcmp(argv[1], "add"))
+		return case_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return case_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "show"))
+		return case_show(argc - 1, argv + 1);
+	fprintf(stderr, "pirogue case: unknown action '%s' (add, list, show)\n", argv[1]);
+	case_usage(stderr);
+	return CMD_USAGE;
+}
