@@ -26,9 +26,8 @@
 /* Pre-authentication connections the hub holds at once (each costs a socket, a bufferevent and
  * a handshake state, nothing else). */
 #define PREAUTH_MAX 256
-/* Bytes queued in the bufferevent (not yet in the kernel) before we stop producing chunks. */
-#define OUTQ_LOW (SYNC_FRAME_WIRE_MAX + 2)
-#define OUTQ_MAX (2 * (SYNC_FRAME_WIRE_MAX + 2))
+/* One wire record at most. */
+#define WIRE_REC_MAX (SYNC_FRAME_WIRE_MAX + 2)
 /* Incoming records a peer may have open at once. */
 #define INS_MAX (4 * SYNC_XFER_PENDING_MAX)
 /* Resend bookkeeping (per id high-water marks) is bounded. */
@@ -218,11 +217,15 @@ static int resolve(const char *addr, struct sockaddr_storage *ss, int *sslen)
  * dead link fails instead of retrying for 15 minutes. */
 static void tune_socket(struct sync_xfer *x, evutil_socket_t fd)
 {
-	int one = 1;
+	int one = 1, lowat = (int)(x->cfg.chunk > 16384 ? x->cfg.chunk : 16384);
 	unsigned int uto = x->cfg.dead_ms;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
+	/* Keep the kernel's not-yet-sent queue short (writable only below lowat): data the
+	 * kernel holds is out of our scheduler's reach, and urgent chunks would queue behind it.
+	 * In-flight data is still governed by the congestion controller (BBR's cwnd). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
 	if (x->congestion && *x->congestion &&
 	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, x->congestion, strlen(x->congestion)) !=
 	            0 &&
@@ -374,7 +377,9 @@ static int pump(struct conn *c)
 	if (c->state != C_UP)
 		return 0;
 	out = bufferevent_get_output(c->bev);
-	while (c->inflight < x->cfg.window && evbuffer_get_length(out) < OUTQ_MAX) {
+	/* Produce a chunk only when the local queue is (nearly) empty: every byte queued here or
+	 * in the kernel is a byte an urgent record arriving now would wait behind. */
+	while (c->inflight < x->cfg.window && evbuffer_get_length(out) < x->cfg.chunk) {
 		struct out_rec *o = pick(c);
 		struct sync_frame f = {.type = SYNC_MSG_CHUNK};
 		uint64_t left, hw;
@@ -938,7 +943,7 @@ static struct conn *conn_new(struct sync_xfer *x, evutil_socket_t fd, bool initi
 	if (initiator)
 		memcpy(c->peer, x->cfg.hub.x25519, sizeof c->peer);
 	bufferevent_setcb(c->bev, readcb, writecb, eventcb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUTQ_LOW, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->timer, &tv);
 	c->next = x->conns;
@@ -1078,7 +1083,7 @@ static int make_rl_cfg(uint64_t rate, struct ev_token_bucket_cfg **out)
 	if (rate > (uint64_t)EV_RATE_LIMIT_MAX / 2)
 		rate = (uint64_t)EV_RATE_LIMIT_MAX / 2;
 	per_tick = (size_t)(rate / 10) ? (size_t)(rate / 10) : 1;
-	burst = per_tick > 2 * OUTQ_LOW ? per_tick : 2 * OUTQ_LOW;
+	burst = per_tick > 2 * WIRE_REC_MAX ? per_tick : 2 * WIRE_REC_MAX;
 	*out = ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, per_tick, burst,
 	                               &tick);
 	return *out ? 0 : -ENOMEM;

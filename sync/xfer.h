@@ -48,7 +48,7 @@
 
 #define SYNC_XFER_ID_BYTES       SYNC_FRAME_ID_BYTES
 #define SYNC_XFER_KEY_BYTES      32 /* peers are named by their X25519 static public key */
-#define SYNC_XFER_CHUNK_DEFAULT  32768
+#define SYNC_XFER_CHUNK_DEFAULT  16384
 #define SYNC_XFER_WINDOW_DEFAULT (512 * 1024)
 #define SYNC_XFER_PENDING_MAX    64 /* records offered per connection at a time */
 

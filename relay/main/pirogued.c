@@ -12,7 +12,8 @@
  *
  * Config keys read here besides sync/site.h's ([sync] section):
  *   window (bytes, default 512K)    keepalive (default 5s)    dead_after (default 20s)
- *   backoff_min (500ms)  backoff_max (30s)  congestion (bbr)  status_file  xfer_chunk (bytes)
+ *   backoff_min (500ms)  backoff_max (30s)  congestion (bbr)  status_file
+ *   xfer_chunk (bytes per CHUNK message, default 16K: the unit of priority interleave)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -221,7 +222,8 @@ static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr
 
 	memset(xc, 0, sizeof *xc);
 	if ((ret = config_get_size(c, "sync", "window", SYNC_XFER_WINDOW_DEFAULT, &window, err)) ||
-	    (ret = config_get_size(c, "sync", "xfer_chunk", SYNC_FRAME_CHUNK_MAX, &chunk, err)) ||
+	    (ret = config_get_size(c, "sync", "xfer_chunk", SYNC_XFER_CHUNK_DEFAULT, &chunk,
+	                           err)) ||
 	    (ret = config_get_duration_ms(c, "sync", "keepalive", 5000, &ka, err)) ||
 	    (ret = config_get_duration_ms(c, "sync", "dead_after", 20000, &dead, err)) ||
 	    (ret = config_get_duration_ms(c, "sync", "backoff_min", 500, &bmin, err)) ||
