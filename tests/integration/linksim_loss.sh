@@ -1,0 +1,57 @@
+#!/bin/bash
+# linksim_loss: loss measured by iperf3 over >= 5,000 packets matches the configured mean within
+# its statistical tolerance, for both kinds of loss, run at the same time in both directions:
+#   down: geo-sat's own loss (1 %, Gilbert-Elliott bursts of mean length 3), ~15,000 packets
+#   up:   --set up.loss=5% up.burst=0 (independent losses), ~5,400 packets
+#
+# Tolerance. For n packets of a two-state Markov chain with stationary loss p, transition
+# probabilities q = P(good->bad) = p r / (1 - p) and r = P(bad->good) = 1/burst, the loss
+# indicators have lag-k autocorrelation rho^k with rho = 1 - q - r, so
+#     Var(lost) ~= n p (1 - p) (1 + rho) / (1 - rho)
+# (independent loss: rho = 0, the binomial variance). Bursts inflate it: for 1 %, burst 3,
+# (1+rho)/(1-rho) ~= 4.9, so the sd of the count is 2.2 times the binomial one. The test
+# accepts |lost - n p| <= 4 sd (two-sided false-failure probability ~6e-5 per check).
+# Packets are small (100-byte payload, 128 bytes on the link) and offered below the link rate,
+# and the test checks that the drop-tail queue dropped nothing, so every loss is the model's.
+. "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/linksim_lib.bash"
+linksim_setup
+tmp=$(mktemp -d)
+trap '"$LINKSIM" down; rm -rf "$tmp"' EXIT
+
+"$LINKSIM" up --profile geo-sat --set up.loss=5% --set up.burst=0 >/dev/null ||
+	{ fail linksim_up; finish; }
+"$LINKSIM" exec hub -- iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+"$LINKSIM" exec clinic -- iperf3 -s -1 -p 5202 >/dev/null 2>&1 &
+wait_for 5 port_listening hub 5201 && wait_for 5 port_listening clinic 5202 ||
+	{ fail iperf3_servers_start; finish; }
+"$LINKSIM" exec clinic -- iperf3 -c 198.51.100.2 -p 5201 -u -R -b 1M -l 100 -t 12 \
+	--connect-timeout 5000 -J >"$tmp/down.json" 2>&1 &
+down_pid=$!
+"$LINKSIM" exec hub -- iperf3 -c 198.51.100.1 -p 5202 -u -R -b 360K -l 100 -t 12 \
+	--connect-timeout 5000 -J >"$tmp/up.json" 2>&1
+wait $down_pid
+
+judge() { # judge NAME JSON DIR
+	local name=$1 json=$2 dir=$3 n lost p b tol emu
+	n=$(jq '.end.sum.packets // 0' "$json")
+	lost=$(jq '.end.sum.lost_packets // 0' "$json")
+	p=$(stats_get ".$dir.params.loss")
+	b=$(stats_get ".$dir.params.burst")
+	# burst 0 means independent: the same chain with burst = 1/(1-p)
+	tol=$(awk -v n="$n" -v p="$p" -v b="$b" 'BEGIN {
+		if (b == 0) b = 1 / (1 - p); r = 1 / b; q = p * r / (1 - p); rho = 1 - q - r
+		printf "%.1f", 4 * sqrt(n * p * (1 - p) * (1 + rho) / (1 - rho)) }')
+	emu=$(stats_get ".$dir.dropped_loss")
+	echo "$name: loss $p burst $b: iperf3 lost $lost of $n ($(fcalc "100 * $lost / ($n + ($n == 0))") %), expected $(fcalc "$n * $p") +/- $tol (4 sd); emulator counted $emu loss drops"
+	check "${name}_over_5000_packets" fcheck "$n >= 5000"
+	check "${name}_within_statistical_tolerance" fcheck "($lost - $n * $p) <= $tol && ($n * $p - $lost) <= $tol"
+	# Every loss iperf3 saw was the emulator's (none in socket buffers or elsewhere). The
+	# emulator's count is a little higher: it also drew losses for iperf3's control packets and
+	# for the last ~300 ms of datagrams still in flight when the receiver stopped counting.
+	check "${name}_matches_emulator_count" fcheck "$emu >= $lost && $emu - $lost <= 0.1 * $lost + 10"
+}
+judge loss_bursty_gilbert_elliott_down "$tmp/down.json" down
+judge loss_independent_up "$tmp/up.json" up
+check no_queue_drops_during_loss_test [ "$(stats_get '.up.dropped_queue + .down.dropped_queue')" = 0 ]
+finish
