@@ -1,0 +1,191 @@
+#!/bin/bash
+# bench/sync.sh — sync goodput over the emulated satellite link, pirogue vs rsync vs nncp.
+#
+# For each loss rate in LOSSES (default "1% 2%"), on the geo-sat profile (600 ms RTT +/- 20 ms,
+# Gilbert-Elliott bursty loss, mean burst 3, 1.5 s modem queue) the same SIZE bytes (default
+# 20 MB of random data) are pushed clinic -> hub by:
+#   pirogue  pirogued clinic -> pirogued hub (Noise IK over TCP, BBR), timed from `case add`
+#            to the case being verified and visible in the hub's inbox;
+#   rsync    rsync client -> rsync daemon (TCP CUBIC: the clinic namespace's default is set to
+#            cubic for it), timed around the client;
+#   nncp     nncp-file + nncp-call -> nncp-daemon (TCP, the same cubic default), timed from
+#            nncp-call's start to the packet checked in the hub's spool.
+# The profile's uplink is 512 kbit/s; to keep a run short all tools push over a 2 Mbit/s link
+# in both directions (`--set up.rate=2Mbit`, i.e. the downlink's rate). Goodput is payload bits
+# per second over that link rate (which counts IP bytes, so ~96.5 % is the TCP/IP ceiling with
+# 1448-byte segments).
+# Then: bytes re-sent after a 30 s outage in the middle of a pirogue transfer (hub-side
+# duplicate bytes, target <= 1 chunk, and the clinic's re-sent bytes including those lost in
+# flight when the session died).
+#
+# Environment: BUILD, SIZE (bytes), LOSSES, SKIP (regex of tools to skip: pirogue|rsync|nncp|
+# outage). Needs root and the link lab; prints ROW lines (bench/run.sh format).
+set -u
+cd "$(dirname "$0")/.." || exit 2
+. tests/integration/sync_lib.bash
+SIZE=${SIZE:-20000000}
+LOSSES=${LOSSES:-1% 2%}
+SKIP=${SKIP:-^$}
+RATE_BPS=2000000
+[ "$(id -u)" -eq 0 ] || { echo "bench/sync.sh: needs root (link lab)" >&2; exit 1; }
+need_sync_cli >/dev/null || exit 1
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+pct() { awk -v b="$1" -v ms="$2" -v r="$RATE_BPS" 'BEGIN { printf "%.1f", b * 8 / (ms / 1000) / r * 100 }'; }
+mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.3f", b * 8 / (ms / 1000) / 1e6 }'; }
+row() { printf 'ROW\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+
+sync_sites_init
+payload=$W/payload.bin
+mkfile "$payload" "$SIZE"
+$PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || exit 1
+
+run_pirogue() { # -> ms on stdout
+	local id t0 t1
+	hub_start
+	clinic_start
+	up() { [ "$(status_num clinic sessions)" = 1 ]; }
+	wait_for 30 up || return 1
+	t0=$(now_ms)
+	id=$(add_case normal "$payload") || return 1
+	wait_for 1800 hub_has "$id" || return 1
+	t1=$(now_ms)
+	clinic_stop
+	hub_stop
+	echo $((t1 - t0))
+}
+
+run_rsync() {
+	local d=$W/rsync-in t0 t1 pid
+	mkdir -p "$d"
+	rm -f "$d"/*
+	printf 'port = 8730\nuse chroot = no\npid file = %s/rsyncd.pid\n[in]\npath = %s\nread only = no\n' \
+		"$W" "$d" >"$W/rsyncd.conf"
+	ip netns exec hub rsync --daemon --no-detach --config="$W/rsyncd.conf" &
+	pid=$!
+	ready() { ip netns exec clinic rsync "rsync://$HUB_IP:8730/" >/dev/null 2>&1; }
+	wait_for 10 ready || { kill "$pid"; return 1; }
+	t0=$(now_ms)
+	ip netns exec clinic rsync --inplace "$payload" "rsync://$HUB_IP:8730/in/" || { kill "$pid"; return 1; }
+	t1=$(now_ms)
+	kill "$pid"; wait "$pid" 2>/dev/null
+	cmp -s "$payload" "$d/payload.bin" || return 1
+	echo $((t1 - t0))
+}
+
+nncp_cfg() { # NAME -> writes $W/nncp-NAME.hjson (self only) and prints "id exchpub signpub noisepub"
+	local f=$W/nncp-$1.gen
+	nncp-cfgnew -nocomments >"$f"
+	for k in id exchpub signpub noisepub; do grep -m1 -E "^ +$k:" "$f" | awk '{print $2}'; done | tr '\n' ' '
+}
+nncp_write() { # NAME SPOOL NEIGH_NAME "id exch sign noise" [ADDR]
+	local f=$W/nncp-$1.gen out=$W/nncp-$1.hjson
+	local name=$1 spool=$2 nn=$3 keys=($4) addr=${5:-}
+	{
+		echo "{"
+		echo "  spool: $spool"
+		echo "  log: $spool/log"
+		sed -n '/^  self: {/,/^  }/p' "$f"
+		echo "  neigh: {"
+		sed -n '/^    self: {/,/^    }/p' "$f"
+		echo "    $nn: {"
+		echo "      id: ${keys[0]}"
+		echo "      exchpub: ${keys[1]}"
+		echo "      signpub: ${keys[2]}"
+		echo "      noisepub: ${keys[3]}"
+		[ -n "$addr" ] && echo "      addrs: {main: \"$addr\"}"
+		echo "    }"
+		echo "  }"
+		echo "}"
+	} >"$out"
+	mkdir -p "$spool"
+}
+
+run_nncp() {
+	local ck hk cid t0 t1 pid
+	rm -rf "$W"/nncp-*
+	ck=$(nncp_cfg clinic) hk=$(nncp_cfg hub)
+	nncp_write clinic "$W/nncp-spool-clinic" hub "$hk" "$HUB_IP:5400"
+	nncp_write hub "$W/nncp-spool-hub" clinic "$ck"
+	cid=${ck%% *}
+	ip netns exec hub nncp-daemon -quiet -cfg "$W/nncp-hub.hjson" -bind "$HUB_IP:5400" &
+	pid=$!
+	nncp-file -quiet -cfg "$W/nncp-clinic.hjson" "$payload" hub: || { kill "$pid"; return 1; }
+	got() { ls "$W/nncp-spool-hub/$cid/rx/" 2>/dev/null | grep -qvE '\.(part|nock|seen|hdr)$'; }
+	t0=$(now_ms)
+	ip netns exec clinic nncp-call -quiet -cfg "$W/nncp-clinic.hjson" -onlinedeadline 2 hub &
+	local cpid=$!
+	wait_for 3600 got || { kill "$pid" "$cpid"; return 1; }
+	t1=$(now_ms)
+	kill "$cpid" "$pid" 2>/dev/null; wait "$cpid" "$pid" 2>/dev/null
+	echo $((t1 - t0))
+}
+
+for loss in $LOSSES; do
+	lab_lock
+	"$LINKSIM" down >/dev/null 2>&1
+	"$LINKSIM" up --profile geo-sat --set up.rate=2Mbit --set "loss=$loss" >/dev/null || exit 1
+	ip netns exec clinic sysctl -qw net.ipv4.tcp_congestion_control=cubic
+	ip netns exec hub sysctl -qw net.ipv4.tcp_congestion_control=cubic
+	declare -A ms=()
+	for tool in pirogue rsync nncp; do
+		[[ $tool =~ $SKIP ]] && continue
+		if t=$(run_$tool) && [ -n "$t" ]; then
+			ms[$tool]=$t
+			echo "# $tool loss=$loss: $SIZE bytes in $t ms = $(mbps "$SIZE" "$t") Mbit/s" >&2
+		else
+			echo "# $tool loss=$loss: FAILED" >&2
+		fi
+	done
+	for tool in pirogue rsync nncp; do
+		[ -n "${ms[$tool]:-}" ] || continue
+		cc=CUBIC
+		[ $tool = pirogue ] && cc=BBR
+		row "sync goodput geo-sat $loss loss: $tool ($cc), $((SIZE / 1000000)) MB" \
+			"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" "link rate" "2.000 Mbit/s" \
+			"$(pct "$SIZE" "${ms[$tool]}")%"
+	done
+	if [ -n "${ms[pirogue]:-}" ]; then
+		for tool in rsync nncp; do
+			[ -n "${ms[$tool]:-}" ] || continue
+			row "sync goodput geo-sat $loss: pirogue vs $tool" \
+				"$(mbps "$SIZE" "${ms[pirogue]}") Mbit/s" "$tool (CUBIC)" \
+				"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" \
+				"$(awk -v a="${ms[$tool]}" -v b="${ms[pirogue]}" 'BEGIN{printf "%.2f", a / b}')"
+		done
+	fi
+	unset ms
+	"$LINKSIM" down >/dev/null 2>&1
+	exec 9>&-
+done
+
+if ! [[ outage =~ $SKIP ]]; then
+	lab_lock
+	"$LINKSIM" down >/dev/null 2>&1
+	"$LINKSIM" up --profile geo-sat --set up.rate=2Mbit >/dev/null || exit 1
+	# Fresh stores so the counters start at zero.
+	rm -rf "$W/hub-store" "$W/clinic-store"
+	$PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || exit 1
+	hub_start
+	clinic_start
+	id=$(add_case normal "$payload")
+	quarter() { [ "$(status_num hub bytes_received)" -ge $((SIZE / 4)) ] 2>/dev/null; }
+	wait_for 600 quarter || exit 1
+	link_down
+	t_out=$(now_ms)
+	sleep 30 # the outage itself (the measured event), not a wait for a condition
+	link_up
+	wait_for 1800 hub_has "$id" || exit 1
+	dup=$(status_num hub dup_bytes_received)
+	resent=$(status_num clinic bytes_resent)
+	disc=$(status_num clinic disconnects)
+	echo "# outage at $t_out: $disc session(s) lost; hub re-received $dup bytes; clinic re-sent $resent bytes" >&2
+	row "sync re-sent after a 30 s outage (hub duplicate bytes, $disc interruption(s))" \
+		"$dup bytes" "one chunk" "$CHUNK_WIRE bytes" \
+		"$(awk -v a="$dup" -v b="$CHUNK_WIRE" 'BEGIN{printf "%.2f", a / b}')"
+	row "sync bytes sent twice after a 30 s outage (clinic, incl. lost in flight)" \
+		"$resent bytes" "one chunk" "$CHUNK_WIRE bytes" \
+		"$(awk -v a="$resent" -v b="$CHUNK_WIRE" 'BEGIN{printf "%.2f", a / b}')"
+	clinic_stop
+	hub_stop
+	"$LINKSIM" down >/dev/null 2>&1
+fi
