@@ -1,0 +1,550 @@
+/* relay/jitter.c — adaptive audio jitter buffer and video frame assembly (see jitter.h). */
+#include "relay/jitter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/rtp.h"
+
+#define AUDIO_SLOTS   512
+#define DELAY_SAMPLES 1024
+
+struct aslot {
+	bool valid;
+	int64_t idx;
+	uint32_t ts;
+	uint8_t *data;
+	size_t len;
+};
+
+struct jb_audio {
+	struct jb_audio_config cfg;
+	int64_t frame_us;
+	struct aslot slots[AUDIO_SLOTS];
+	bool started, playing;
+	uint32_t ts0;
+	int64_t ts_ext_last; /* unwrapped timestamp of the last packet (relative to ts0) */
+	int64_t play_idx;    /* next frame index to produce */
+	uint8_t *held;       /* payload handed out by the last JB_PLAY */
+	/* delay samples: arrival - media time, for the percentile */
+	struct {
+		int64_t t, d;
+	} ds[DELAY_SAMPLES];
+	size_t ds_head, ds_n;
+	int64_t target_us;
+	int64_t last_shrink_idx;
+	/* RFC 3550 jitter */
+	bool have_prev;
+	int64_t prev_arr, prev_media;
+	double jitter;
+	struct jb_audio_stats st;
+};
+
+int jb_audio_new(struct jb_audio **out, const struct jb_audio_config *cfg)
+{
+	struct jb_audio *jb;
+	struct jb_audio_config c = {0};
+
+	if (cfg)
+		c = *cfg;
+	if (!c.clock_rate)
+		c.clock_rate = 48000;
+	if (!c.frame_samples)
+		c.frame_samples = 960;
+	if (!c.min_delay_us)
+		c.min_delay_us = 40000;
+	if (!c.max_delay_us)
+		c.max_delay_us = 1000000;
+	if (!c.window_us)
+		c.window_us = 4000000;
+	if (!c.margin_us)
+		c.margin_us = 10000;
+	if (c.min_delay_us > c.max_delay_us)
+		return JB_EINVAL;
+	jb = calloc(1, sizeof *jb);
+	if (!jb)
+		return -ENOMEM;
+	jb->cfg = c;
+	jb->frame_us = (int64_t)c.frame_samples * 1000000 / c.clock_rate;
+	jb->target_us = c.min_delay_us;
+	jb->last_shrink_idx = INT64_MIN / 2;
+	*out = jb;
+	return 0;
+}
+
+void jb_audio_free(struct jb_audio *jb)
+{
+	if (!jb)
+		return;
+	for (int i = 0; i < AUDIO_SLOTS; i++)
+		free(jb->slots[i].data);
+	free(jb->held);
+	free(jb);
+}
+
+static int64_t media_us(const struct jb_audio *jb, int64_t ts_ext)
+{
+	return ts_ext * 1000000 / jb->cfg.clock_rate;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Minimum of the windowed delays (the fastest path seen recently). */
+static int64_t delay_min(const struct jb_audio *jb)
+{
+	int64_t m = INT64_MAX;
+
+	for (size_t i = 0; i < jb->ds_n; i++) {
+		int64_t d = jb->ds[(jb->ds_head + i) % DELAY_SAMPLES].d;
+
+		if (d < m)
+			m = d;
+	}
+	return m;
+}
+
+/* 95th percentile of the delays above the minimum among samples newer than `since`. */
+static int64_t delay_p95(const struct jb_audio *jb, int64_t m, int64_t since)
+{
+	static int64_t tmp[DELAY_SAMPLES];
+	size_t n = 0;
+
+	for (size_t i = 0; i < jb->ds_n; i++) {
+		size_t k = (jb->ds_head + i) % DELAY_SAMPLES;
+
+		if (jb->ds[k].t >= since)
+			tmp[n++] = jb->ds[k].d - m;
+	}
+	if (!n)
+		return 0;
+	qsort(tmp, n, sizeof *tmp, cmp_i64);
+	return tmp[(size_t)((double)(n - 1) * 0.95 + 0.5)];
+}
+
+/* Target = 95th percentile of delay above the minimum, + margin, clamped. The percentile over
+ * the last second lets the target rise within a second of jitter appearing; the one over the
+ * whole window keeps it up until the jitter has been gone for that long. */
+static void update_target(struct jb_audio *jb, int64_t now)
+{
+	int64_t m = delay_min(jb), t, recent;
+
+	if (!jb->ds_n)
+		return;
+	t = delay_p95(jb, m, INT64_MIN);
+	recent = delay_p95(jb, m, now - 1000000);
+	if (recent > t)
+		t = recent;
+	t += jb->cfg.margin_us;
+	if (t < jb->cfg.min_delay_us)
+		t = jb->cfg.min_delay_us;
+	if (t > jb->cfg.max_delay_us)
+		t = jb->cfg.max_delay_us;
+	jb->target_us = t;
+}
+
+int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
+                 int64_t arrival_us)
+{
+	int64_t ts_ext, idx, d;
+	struct aslot *s;
+	uint8_t *copy;
+
+	(void)seq;
+	if (!payload || len == 0)
+		return JB_EINVAL;
+	if (!jb->started) {
+		jb->started = true;
+		jb->ts0 = ts;
+		jb->ts_ext_last = 0;
+	}
+	ts_ext = jb->ts_ext_last + (int32_t)(ts - (uint32_t)(jb->ts0 + jb->ts_ext_last));
+	idx = ts_ext >= 0 ? ts_ext / jb->cfg.frame_samples
+	                  : -((-ts_ext + jb->cfg.frame_samples - 1) / jb->cfg.frame_samples);
+	s = &jb->slots[idx & (AUDIO_SLOTS - 1)];
+	if (s->valid && s->idx == idx)
+		return JB_EDUP;
+	if (idx - jb->play_idx >= AUDIO_SLOTS)
+		return JB_EFULL;
+	/* Delay statistics before the lateness check: late packets are exactly the ones the target
+	 * must learn from. */
+	d = arrival_us - media_us(jb, ts_ext);
+	if (jb->have_prev) {
+		int64_t D = (arrival_us - jb->prev_arr) - (media_us(jb, ts_ext) - jb->prev_media);
+
+		jb->jitter += ((double)(D < 0 ? -D : D) - jb->jitter) / 16.0;
+	}
+	jb->have_prev = true;
+	jb->prev_arr = arrival_us;
+	jb->prev_media = media_us(jb, ts_ext);
+	if (jb->ds_n == DELAY_SAMPLES) {
+		jb->ds_head = (jb->ds_head + 1) % DELAY_SAMPLES;
+		jb->ds_n--;
+	}
+	jb->ds[(jb->ds_head + jb->ds_n) % DELAY_SAMPLES].t = arrival_us;
+	jb->ds[(jb->ds_head + jb->ds_n) % DELAY_SAMPLES].d = d;
+	jb->ds_n++;
+	while (jb->ds_n > 1 && jb->ds[jb->ds_head].t < arrival_us - jb->cfg.window_us) {
+		jb->ds_head = (jb->ds_head + 1) % DELAY_SAMPLES;
+		jb->ds_n--;
+	}
+	update_target(jb, arrival_us);
+	if (jb->playing && idx < jb->play_idx) {
+		jb->st.dropped_late++;
+		return JB_ELATE;
+	}
+	if (!jb->playing && idx < jb->play_idx)
+		jb->play_idx = idx; /* reordered before playout started */
+	if (idx - jb->play_idx >= AUDIO_SLOTS)
+		return JB_EFULL;
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, payload, len);
+	if (ts_ext > jb->ts_ext_last)
+		jb->ts_ext_last = ts_ext;
+	free(s->data);
+	*s = (struct aslot){true, idx, ts, copy, len};
+
+	return 0;
+}
+
+static struct aslot *slot_at(struct jb_audio *jb, int64_t idx)
+{
+	struct aslot *s = &jb->slots[idx & (AUDIO_SLOTS - 1)];
+
+	return s->valid && s->idx == idx ? s : NULL;
+}
+
+static uint32_t ts_of(const struct jb_audio *jb, int64_t idx)
+{
+	return (uint32_t)(jb->ts0 + (uint64_t)(idx * jb->cfg.frame_samples));
+}
+
+void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f)
+{
+	struct aslot *s, *next;
+	int64_t delay;
+
+	free(jb->held);
+	jb->held = NULL;
+	memset(f, 0, sizeof *f);
+	f->action = JB_WAIT;
+	if (!jb->started || !jb->ds_n)
+		return;
+	/* Playout delay of the frame due now, relative to the fastest recent path. */
+	delay = now_us - (delay_min(jb) + media_us(jb, jb->play_idx * jb->cfg.frame_samples));
+	if (!jb->playing) {
+		if (delay < jb->target_us)
+			return;
+		jb->playing = true;
+	}
+	f->timestamp = ts_of(jb, jb->play_idx);
+	/* Grow: the delay fell short of the target (jitter rose): conceal without advancing. */
+	if (delay < jb->target_us - jb->frame_us / 2) {
+		f->action = JB_CONCEAL;
+		jb->st.expanded++;
+		jb->st.concealed++;
+		return;
+	}
+	/* Shrink: more than a frame above target, at most one dropped frame every 10. */
+	if (delay > jb->target_us + jb->frame_us && jb->play_idx - jb->last_shrink_idx >= 10 &&
+	    slot_at(jb, jb->play_idx) && slot_at(jb, jb->play_idx + 1)) {
+		s = slot_at(jb, jb->play_idx);
+		free(s->data);
+		s->data = NULL;
+		s->valid = false;
+		jb->play_idx++;
+		jb->last_shrink_idx = jb->play_idx;
+		jb->st.dropped_shrink++;
+		f->dropped_one = true;
+		f->timestamp = ts_of(jb, jb->play_idx);
+	}
+	s = slot_at(jb, jb->play_idx);
+	if (s) {
+		f->action = JB_PLAY;
+		jb->held = s->data;
+		f->payload = s->data;
+		f->len = s->len;
+		s->data = NULL;
+		s->valid = false;
+		jb->st.played++;
+	} else if ((next = slot_at(jb, jb->play_idx + 1)) != NULL) {
+		f->action = JB_FEC;
+		f->payload = next->data;
+		f->len = next->len;
+		jb->st.fec++;
+	} else {
+		f->action = JB_CONCEAL;
+		jb->st.concealed++;
+	}
+	jb->play_idx++;
+}
+
+void jb_audio_get_stats(const struct jb_audio *jb, struct jb_audio_stats *st)
+{
+	*st = jb->st;
+	st->target_us = jb->target_us;
+	st->jitter_us = (int64_t)jb->jitter;
+	st->buffered_us = 0;
+	if (jb->started) {
+		int64_t ahead = jb->ts_ext_last / jb->cfg.frame_samples + 1 - jb->play_idx;
+
+		st->buffered_us = ahead > 0 ? ahead * jb->frame_us : 0;
+	}
+}
+
+/* ---- video ---- */
+
+struct vslot {
+	bool valid;
+	int64_t ext;
+	uint32_t ts;
+	bool start, marker;
+	uint8_t *data;
+	size_t len;
+	int64_t arrival;
+};
+
+struct jb_video {
+	struct jb_video_config cfg;
+	struct vslot *slots;
+	struct rtp_seq_unwrap unwrap;
+	bool have_next;
+	int64_t next;    /* first extended seq of the next frame to output */
+	int64_t highest; /* highest extended seq received */
+	bool any;
+	int64_t release_from, release_to; /* output last time, freed on the next call */
+	const uint8_t **payloads;
+	size_t *lens;
+	uint16_t *missing;
+};
+
+int jb_video_new(struct jb_video **out, const struct jb_video_config *cfg)
+{
+	struct jb_video *v;
+	struct jb_video_config c = {0};
+
+	if (cfg)
+		c = *cfg;
+	if (!c.wait_us)
+		c.wait_us = 200000;
+	if (!c.max_packets)
+		c.max_packets = 2048;
+	if (!c.max_frame_packets)
+		c.max_frame_packets = 256;
+	if (c.max_frame_packets > c.max_packets)
+		return JB_EINVAL;
+	v = calloc(1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	v->cfg = c;
+	v->slots = calloc(c.max_packets, sizeof *v->slots);
+	v->payloads = calloc(c.max_frame_packets, sizeof *v->payloads);
+	v->lens = calloc(c.max_frame_packets, sizeof *v->lens);
+	v->missing = calloc(c.max_packets, sizeof *v->missing);
+	if (!v->slots || !v->payloads || !v->lens || !v->missing) {
+		jb_video_free(v);
+		return -ENOMEM;
+	}
+	v->release_from = v->release_to = 0;
+	*out = v;
+	return 0;
+}
+
+void jb_video_free(struct jb_video *v)
+{
+	if (!v)
+		return;
+	if (v->slots)
+		for (size_t i = 0; i < v->cfg.max_packets; i++)
+			free(v->slots[i].data);
+	free(v->slots);
+	free(v->payloads);
+	free(v->lens);
+	free(v->missing);
+	free(v);
+}
+
+static struct vslot *vslot_at(const struct jb_video *v, int64_t ext)
+{
+	struct vslot *s = &v->slots[(uint64_t)ext % v->cfg.max_packets];
+
+	return s->valid && s->ext == ext ? s : NULL;
+}
+
+static void vslot_free(struct jb_video *v, int64_t ext)
+{
+	struct vslot *s = vslot_at(v, ext);
+
+	if (s) {
+		free(s->data);
+		s->data = NULL;
+		s->valid = false;
+	}
+}
+
+int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, bool start, bool marker,
+                 const uint8_t *payload, size_t len, int64_t arrival_us)
+{
+	struct rtp_seq_unwrap u = v->unwrap;
+	int64_t ext;
+	struct vslot *s;
+	uint8_t *copy;
+
+	if (!payload || len == 0)
+		return JB_EINVAL;
+	ext = rtp_seq_unwrap(&u, seq);
+	if (v->have_next && ext < v->next)
+		return JB_ELATE;
+	if (v->have_next && ext - v->next >= (int64_t)v->cfg.max_packets)
+		return JB_EFULL;
+	if (!v->have_next && v->any &&
+	    (ext - v->highest >= (int64_t)v->cfg.max_packets / 2 ||
+	     v->highest - ext >= (int64_t)v->cfg.max_packets / 2))
+		return JB_EFULL;
+	if (vslot_at(v, ext))
+		return JB_EDUP;
+	s = &v->slots[(uint64_t)ext % v->cfg.max_packets];
+	if (s->valid)
+		return JB_EFULL; /* slot still held by an older packet */
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, payload, len);
+	v->unwrap = u;
+	*s = (struct vslot){true, ext, ts, start, marker, copy, len, arrival_us};
+	if (!v->any || ext > v->highest)
+		v->highest = ext;
+	v->any = true;
+	return 0;
+}
+
+/* If the frame starting at ext is complete, returns its last extended seq, else -1. */
+static int64_t frame_end(const struct jb_video *v, int64_t ext)
+{
+	struct vslot *s = vslot_at(v, ext);
+	uint32_t ts;
+
+	if (!s || !s->start)
+		return -1;
+	ts = s->ts;
+	for (int64_t e = ext; e <= v->highest; e++) {
+		s = vslot_at(v, e);
+		if (!s || s->ts != ts)
+			return -1;
+		if (s->marker)
+			return e;
+	}
+	return -1;
+}
+
+enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_video_frame *f)
+{
+	int64_t end, later = -1, first_arr = INT64_MAX;
+	size_t n = 0;
+
+	for (int64_t e = v->release_from; e < v->release_to; e++)
+		vslot_free(v, e);
+	v->release_from = v->release_to = 0;
+	memset(f, 0, sizeof *f);
+	if (!v->any)
+		return JB_VIDEO_NONE;
+	if (!v->have_next) {
+		/* The oldest start packet buffered begins the stream. */
+		for (int64_t e = v->highest - (int64_t)v->cfg.max_packets + 1; e <= v->highest;
+		     e++) {
+			struct vslot *s = vslot_at(v, e);
+
+			if (s && s->start) {
+				v->next = e;
+				v->have_next = true;
+				break;
+			}
+		}
+		if (!v->have_next)
+			return JB_VIDEO_NONE;
+	}
+	end = frame_end(v, v->next);
+	if (end >= 0 && (size_t)(end - v->next + 1) <= v->cfg.max_frame_packets) {
+		for (int64_t e = v->next; e <= end; e++) {
+			struct vslot *s = vslot_at(v, e);
+
+			v->payloads[n] = s->data;
+			v->lens[n] = s->len;
+			if (s->arrival < first_arr)
+				first_arr = s->arrival;
+			if (s->arrival > f->complete_us)
+				f->complete_us = s->arrival;
+			n++;
+		}
+		f->timestamp = vslot_at(v, v->next)->ts;
+		f->first_seq = (uint16_t)v->next;
+		f->last_seq = (uint16_t)end;
+		f->n_packets = n;
+		f->payloads = v->payloads;
+		f->lens = v->lens;
+		f->first_arrival_us = first_arr;
+		v->release_from = v->next;
+		v->release_to = end + 1;
+		v->next = end + 1;
+		return JB_VIDEO_FRAME;
+	}
+	/* Head incomplete: is a later frame complete? */
+	for (int64_t e = v->next + 1; e <= v->highest; e++) {
+		struct vslot *s = vslot_at(v, e);
+
+		if (s && s->start && frame_end(v, e) >= 0) {
+			later = e;
+			break;
+		}
+	}
+	if (later < 0)
+		return JB_VIDEO_NONE;
+	for (int64_t e = v->next; e <= later; e++) {
+		struct vslot *s = vslot_at(v, e);
+
+		if (s && s->arrival < first_arr)
+			first_arr = s->arrival;
+	}
+	if (now_us - first_arr <= v->cfg.wait_us)
+		return JB_VIDEO_NONE;
+	for (int64_t e = v->next; e < later; e++) {
+		struct vslot *s = vslot_at(v, e);
+
+		if (!s)
+			v->missing[f->n_missing++] = (uint16_t)e;
+		else if (f->n_packets == 0)
+			f->timestamp = s->ts;
+		if (s)
+			f->n_packets++;
+	}
+	f->first_seq = (uint16_t)v->next;
+	f->last_seq = (uint16_t)(later - 1);
+	f->missing = v->missing;
+	f->first_arrival_us = first_arr;
+	f->n_packets = 0; /* nothing usable is handed out for a dropped frame */
+	v->release_from = v->next;
+	v->release_to = later;
+	v->next = later;
+	return JB_VIDEO_DROPPED;
+}
+
+size_t jb_video_missing(const struct jb_video *v, uint16_t *seqs, size_t cap)
+{
+	size_t n = 0;
+	int64_t from;
+
+	if (!v->any)
+		return 0;
+	from = v->have_next ? v->next : v->highest;
+	for (int64_t e = from; e <= v->highest && n < cap; e++)
+		if (!vslot_at(v, e))
+			seqs[n++] = (uint16_t)e;
+	return n;
+}

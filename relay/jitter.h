@@ -1,0 +1,126 @@
+/* relay/jitter.h — receiver buffers: an adaptive audio jitter buffer and video frame assembly.
+ *
+ * Audio: packets (one Opus frame each) go in as they arrive; the player asks for one frame per
+ * frame period and gets a decision: play this payload, decode the FEC (LBRR) data carried in
+ * the next packet, conceal (Opus PLC), or wait (still filling). The target delay follows the
+ * measured jitter: the 95th percentile of each packet's delay above the fastest recent one,
+ * over the last few seconds, plus a margin, clamped. It rises as soon as jitter does (the
+ * player inserts concealed frames to grow the buffer) and falls back once the jittery samples
+ * age out (the player drops a frame now and then to shrink it).
+ *
+ * Video: RTP packets are grouped into frames by timestamp; a frame is complete when its start
+ * packet (the caller says which: VP8 S=1, PID=0), its marker packet and every sequence number
+ * between them are present. Frames come out in order; an incomplete frame at the head is given
+ * up (reported as dropped, with its missing sequence numbers) once a later frame is complete
+ * and the head has waited longer than the configured wait.
+ *
+ * Pure logic with explicit times (microseconds). Payloads are copied in; pointers handed out
+ * stay valid until the next call on the same buffer.
+ */
+#ifndef PIROGUE_RELAY_JITTER_H
+#define PIROGUE_RELAY_JITTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define JB_ERR_BASE (ERR_BASE_RELAY - 590)
+enum {
+	JB_ELATE = JB_ERR_BASE - 0,  /* packet arrived after its playout time; dropped */
+	JB_EDUP = JB_ERR_BASE - 1,   /* duplicate; dropped */
+	JB_EINVAL = JB_ERR_BASE - 2, /* bad argument (empty payload, zero frame size) */
+	JB_EFULL = JB_ERR_BASE - 3,  /* too far ahead of playout for the buffer; dropped */
+};
+
+/* ---- audio ---- */
+struct jb_audio_config {
+	unsigned clock_rate;    /* RTP clock; 0 = 48000 */
+	unsigned frame_samples; /* samples per packet (RTP timestamp step); 0 = 960 (20 ms) */
+	int64_t min_delay_us;   /* 0 = 40 ms */
+	int64_t max_delay_us;   /* 0 = 1000 ms */
+	int64_t window_us;      /* jitter history; 0 = 4 s */
+	int64_t margin_us;      /* added to the percentile; 0 = 10 ms */
+};
+
+enum jb_audio_action {
+	JB_WAIT = 0,    /* nothing to play yet (initial fill): play silence */
+	JB_PLAY = 1,    /* decode payload */
+	JB_FEC = 2,     /* frame lost: decode payload (the next packet) with decode_fec = 1 */
+	JB_CONCEAL = 3, /* frame lost or buffer grows: run Opus PLC (decode NULL) */
+};
+
+struct jb_audio_frame {
+	enum jb_audio_action action;
+	uint32_t timestamp;     /* RTP timestamp of the frame being produced */
+	const uint8_t *payload; /* JB_PLAY / JB_FEC */
+	size_t len;
+	bool dropped_one; /* a frame was skipped before this one to shrink the delay */
+};
+
+struct jb_audio_stats {
+	int64_t target_us;   /* current target delay */
+	int64_t buffered_us; /* media buffered ahead of playout */
+	int64_t jitter_us;   /* RFC 3550 interarrival jitter */
+	uint64_t played, fec, concealed, dropped_late, dropped_shrink, expanded;
+};
+
+struct jb_audio;
+
+/* Creates an audio buffer (cfg NULL = defaults). Returns 0, JB_EINVAL, -ENOMEM. */
+int jb_audio_new(struct jb_audio **out, const struct jb_audio_config *cfg)
+        __attribute__((warn_unused_result));
+void jb_audio_free(struct jb_audio *jb);
+/* Inserts a packet (payload copied). Returns 0, JB_ELATE, JB_EDUP, JB_EFULL, JB_EINVAL,
+ * -ENOMEM. */
+int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
+                 int64_t arrival_us) __attribute__((warn_unused_result));
+/* Produces the decision for the next frame period (call once per frame_samples of playout). */
+void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f);
+void jb_audio_get_stats(const struct jb_audio *jb, struct jb_audio_stats *st);
+
+/* ---- video ---- */
+struct jb_video_config {
+	int64_t wait_us;          /* how long an incomplete head frame waits; 0 = 200 ms */
+	size_t max_packets;       /* buffered packets; 0 = 2048 */
+	size_t max_frame_packets; /* packets per frame; 0 = 256 */
+};
+
+enum jb_video_result {
+	JB_VIDEO_NONE = 0,    /* nothing ready */
+	JB_VIDEO_FRAME = 1,   /* a complete frame */
+	JB_VIDEO_DROPPED = 2, /* the head frame was given up (missing packets listed) */
+};
+
+struct jb_video_frame {
+	uint32_t timestamp;
+	uint16_t first_seq, last_seq;
+	size_t n_packets;
+	const uint8_t *const *payloads; /* n_packets payloads in sequence order */
+	const size_t *lens;
+	int64_t first_arrival_us, complete_us;
+	size_t n_missing; /* JB_VIDEO_DROPPED: missing sequence numbers known */
+	const uint16_t *missing;
+};
+
+struct jb_video;
+
+int jb_video_new(struct jb_video **out, const struct jb_video_config *cfg)
+        __attribute__((warn_unused_result));
+void jb_video_free(struct jb_video *v);
+/* Inserts a packet: start = first packet of a frame (VP8: S=1 and PID=0), marker = RTP marker
+ * (last packet). Returns 0, JB_EDUP, JB_ELATE (frame already output or given up), JB_EFULL,
+ * JB_EINVAL, -ENOMEM. */
+int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, bool start, bool marker,
+                 const uint8_t *payload, size_t len, int64_t arrival_us)
+        __attribute__((warn_unused_result));
+/* Returns the next frame in order if complete (JB_VIDEO_FRAME), gives up an incomplete head
+ * frame when a later frame is complete and it waited more than wait_us (JB_VIDEO_DROPPED), or
+ * JB_VIDEO_NONE. *f is valid until the next call on v. */
+enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_video_frame *f);
+/* Lists sequence numbers known to be missing (gaps between received packets, oldest first)
+ * for NACK; returns how many were written (at most cap). */
+size_t jb_video_missing(const struct jb_video *v, uint16_t *seqs, size_t cap);
+
+#endif
