@@ -10,13 +10,21 @@
  * packets a frame.
  *
  * Audio first: every rung with video keeps at least CODEC_LADDER_AUDIO_FLOOR_BPS of speech at
- * 40 ms frames or shorter, and audio only shrinks below that once video is off. Going down,
+ * 40 ms frames or shorter, and audio only shrinks below that once video is off. That floor is
+ * 20 kbit/s rather than 16 because libopus (1.3, opus_encoder.c decide_fec) cannot fit in-band
+ * FEC into 16 kbit/s at any loss rate; from 20 kbit/s it can (measured on jfk_16k_mono.wav at
+ * 48 kHz, complexity 5: ~70 % of packets carry FEC at 6-20 % expected loss, 0 % at 16 kbit/s).
+ * The audio-only rungs below (6-16 kbit/s) therefore run without FEC: losses there are
+ * concealed (PLC); packet-level redundancy is the relay's tool for them. Going down,
  * video drops frame rate first (its top VP8 temporal layer: 30 -> 15 -> 7.5 fps, the base
  * layer always 7.5 fps), then resolution (640x360 -> 480x270 -> 320x180 -> 160x90), then
  * becomes "stills" (one sharp 640x360 keyframe every few seconds, so the specialist can still
  * see the wound), then stops. A 1280x720 rung tops the table for links that can afford it (the
  * hub-to-clinic downlink, the LAN). Loss and RTT pick the audio FEC: in-band FEC is on when there
- * is loss or when the RTT leaves no time to retransmit (>= CODEC_LADDER_FEC_RTT_MS).
+ * is loss or when the RTT leaves no time to retransmit (>= CODEC_LADDER_FEC_RTT_MS), and the
+ * expected loss given to Opus is then at least CODEC_LADDER_FEC_MIN_LOSS_PCT: libopus only
+ * trades audio bandwidth for FEC when told the loss is above 5 %, and at satellite RTT a lost
+ * frame cannot be re-sent in time, so FEC must really be on.
  *
  * Hysteresis (codec_ladder_update): downgrade at once when the estimate falls below the current
  * rung's cost, straight to the highest rung that fits; upgrade one rung at a time, and only
@@ -37,11 +45,11 @@
 
 #define CODEC_LADDER_PACKET_OVERHEAD    64    /* bytes on the wire per packet besides payload */
 #define CODEC_LADDER_VIDEO_PAYLOAD      1200  /* max VP8 payload bytes per RTP packet */
-#define CODEC_LADDER_AUDIO_FLOOR_BPS    16000 /* Opus rate every rung with video keeps */
+#define CODEC_LADDER_AUDIO_FLOOR_BPS    20000 /* Opus rate every rung with video keeps */
 #define CODEC_LADDER_UPGRADE_MARGIN_PCT 15    /* estimate must exceed next cost by this much */
 #define CODEC_LADDER_UPGRADE_HOLD_MS    4000  /* ... for this long (or 4 RTTs if longer) */
 #define CODEC_LADDER_FEC_RTT_MS         250   /* at or above this RTT, audio FEC is always on */
-#define CODEC_LADDER_FEC_MIN_LOSS_PCT   2     /* expected loss given to Opus when FEC is on */
+#define CODEC_LADDER_FEC_MIN_LOSS_PCT   6     /* expected loss given to Opus when FEC is on */
 #define CODEC_LADDER_FEC_MAX_LOSS_PCT   30    /* cap on the expected loss given to Opus */
 
 enum codec_ladder_mode {
@@ -62,13 +70,13 @@ enum codec_ladder_mode {
 	X("audio-8k", 8000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)       /*   16.5 */ \
 	X("audio-12k", 12000, 60, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   20.5 */ \
 	X("audio-16k", 16000, 40, CODEC_LADDER_AUDIO_ONLY, 0, 0, 0, 1, 0, 0, 0)     /*   28.8 */ \
-	X("stills-360p", 16000, 40, CODEC_LADDER_STILLS, 640, 360, 1, 6, 1, 16000, 6000) /* 45.7 */ \
-	X("90p-7.5", 16000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 2, 1, 24000, 0)     /*   56.6 */ \
-	X("90p-15", 16000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 1, 2, 40000, 0)      /*   76.5 */ \
-	X("180p-7.5", 16000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 2, 1, 64000, 0)   /*   96.6 */ \
-	X("180p-15", 16000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 1, 2, 96000, 0)    /*  132.5 */ \
-	X("270p-7.5", 20000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 2, 1, 120000, 0)  /*  160.5 */ \
-	X("270p-15", 20000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 1, 2, 180000, 0)   /*  228.2 */ \
+	X("stills-360p", 20000, 40, CODEC_LADDER_STILLS, 640, 360, 1, 6, 1, 16000, 6000) /*   49.7 */ \
+	X("90p-7.5", 20000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 2, 1, 24000, 0)     /*   60.6 */ \
+	X("90p-15", 20000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 1, 2, 40000, 0)      /*   80.5 */ \
+	X("180p-7.5", 20000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 2, 1, 64000, 0)   /*  100.6 */ \
+	X("180p-15", 20000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 1, 2, 96000, 0)    /*  136.5 */ \
+	X("270p-7.5", 24000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 2, 1, 120000, 0)  /*  164.5 */ \
+	X("270p-15", 24000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 1, 2, 180000, 0)   /*  232.2 */ \
 	X("360p-7.5", 24000, 20, CODEC_LADDER_LIVE, 640, 360, 15, 2, 1, 220000, 0)  /*  285.0 */ \
 	X("360p-15", 24000, 20, CODEC_LADDER_LIVE, 640, 360, 15, 1, 2, 320000, 0)   /*  392.6 */ \
 	X("360p-30", 32000, 20, CODEC_LADDER_LIVE, 640, 360, 30, 1, 3, 480000, 0)   /*  568.3 */ \
