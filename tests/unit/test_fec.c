@@ -1,0 +1,216 @@
+/* tests/unit/test_fec.c — XOR FEC: any single loss in a group comes back byte for byte, two
+ * losses are reported as unrecoverable, malformed repairs are rejected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "relay/fec.h"
+#include "relay/rtp.h"
+
+#define K 8
+
+static uint8_t pkts[K][1300];
+static size_t lens[K];
+static uint16_t seqs[K];
+
+/* Builds K real RTP packets of different lengths; sequence numbers base + i * step. */
+static void make_group(uint16_t base, unsigned step)
+{
+	for (int i = 0; i < K; i++) {
+		uint8_t payload[1200];
+		struct rtp_packet p = {0};
+
+		for (size_t j = 0; j < sizeof payload; j++)
+			payload[j] = (uint8_t)(i * 31 + j * 7);
+		p.payload_type = 96;
+		p.marker = i == K - 1;
+		seqs[i] = (uint16_t)(base + i * step);
+		p.seq = seqs[i];
+		p.timestamp = 90000u * (unsigned)(i / 3);
+		p.ssrc = 0x11223344;
+		p.payload = payload;
+		p.payload_len = 100 + (size_t)i * 137; /* 100 .. 1059 bytes */
+		assert_int_equal(rtp_packet_write(&p, pkts[i], sizeof pkts[i], &lens[i]), 0);
+	}
+}
+
+static size_t encode_group(uint8_t *repair, size_t cap)
+{
+	struct fec_encoder e;
+	int ret = 0;
+
+	fec_encoder_init(&e, K);
+	for (int i = 0; i < K; i++) {
+		ret = fec_encoder_add(&e, pkts[i], lens[i], seqs[i], repair, cap);
+		if (i < K - 1)
+			assert_int_equal(ret, 0);
+	}
+	assert_true(ret > 0);
+	return (size_t)ret;
+}
+
+static void test_fec_recovers_any_single_loss_in_group_exactly(void **state)
+{
+	static const unsigned steps[] = {1, 3}; /* consecutive, and base layer of 3 layers */
+	static const uint16_t bases[] = {100, 65530};
+
+	for (size_t s = 0; s < 2; s++) {
+		uint8_t repair[1400], out[1500];
+		struct fec_repair r;
+		size_t rl, out_len;
+		uint16_t out_seq;
+
+		make_group(bases[s], steps[s]);
+		rl = encode_group(repair, sizeof repair);
+		/* header + longest packet (12 RTP + 1059) */
+		assert_int_equal(rl, FEC_HEADER + 12 + 1059);
+		assert_int_equal(fec_repair_parse(&r, repair, rl), 0);
+		assert_int_equal(r.base, bases[s]);
+		for (int lost = 0; lost < K; lost++) {
+			struct fec_pkt have[K];
+			struct rtp_packet p;
+			size_t n = 0;
+
+			for (int i = 0; i < K; i++)
+				if (i != lost)
+					have[n++] = (struct fec_pkt){seqs[i], pkts[i], lens[i]};
+			assert_int_equal(
+			        fec_recover(&r, have, n, out, sizeof out, &out_len, &out_seq), 0);
+			assert_int_equal(out_seq, seqs[lost]);
+			assert_int_equal(out_len, lens[lost]);
+			assert_memory_equal(out, pkts[lost], lens[lost]);
+			assert_int_equal(rtp_packet_parse(&p, out, out_len), 0);
+			assert_int_equal(p.seq, seqs[lost]);
+		}
+	}
+}
+
+static void test_fec_two_losses_cannot_recover_and_none_needs_nothing(void **state)
+{
+	uint8_t repair[1400], out[1500];
+	struct fec_repair r;
+	struct fec_pkt have[K];
+	size_t rl, out_len, n = 0;
+	uint16_t out_seq = 7;
+
+	make_group(1000, 1);
+	rl = encode_group(repair, sizeof repair);
+	assert_int_equal(fec_repair_parse(&r, repair, rl), 0);
+	for (int i = 0; i < K; i++)
+		have[n++] = (struct fec_pkt){seqs[i], pkts[i], lens[i]};
+	assert_int_equal(fec_recover(&r, have, K, out, sizeof out, &out_len, &out_seq),
+	                 FEC_ENOTHING);
+	for (int a = 0; a < K; a++)
+		for (int b = a + 1; b < K; b++) {
+			n = 0;
+			for (int i = 0; i < K; i++)
+				if (i != a && i != b)
+					have[n++] = (struct fec_pkt){seqs[i], pkts[i], lens[i]};
+			assert_int_equal(
+			        fec_recover(&r, have, n, out, sizeof out, &out_len, &out_seq),
+			        FEC_ETOOMANY);
+		}
+	assert_int_equal(out_seq, 7); /* untouched on failure */
+	assert_string_equal(fec_strerror(FEC_ETOOMANY), "FEC group lost more than one packet");
+}
+
+static void test_fec_rejects_malformed_repairs(void **state)
+{
+	uint8_t repair[1400], out[1500];
+	struct fec_repair r;
+	struct fec_pkt have[K];
+	size_t rl, out_len;
+	uint16_t out_seq;
+
+	make_group(1, 1);
+	rl = encode_group(repair, sizeof repair);
+	for (size_t cut = 0; cut <= FEC_HEADER; cut++)
+		assert_int_equal(fec_repair_parse(&r, repair, cut), FEC_EMALFORMED);
+	/* Repair shorter than a protected packet: the XOR cannot cover it. */
+	assert_int_equal(fec_repair_parse(&r, repair, FEC_HEADER + 200), 0);
+	for (int i = 1; i < K; i++)
+		have[i - 1] = (struct fec_pkt){seqs[i], pkts[i], lens[i]};
+	assert_int_equal(fec_recover(&r, have, K - 1, out, sizeof out, &out_len, &out_seq),
+	                 FEC_EMALFORMED);
+	/* Output too small. */
+	assert_int_equal(fec_repair_parse(&r, repair, rl), 0);
+	assert_int_equal(fec_recover(&r, have, K - 1, out, 100, &out_len, &out_seq), FEC_ENOSPACE);
+	/* A mask without its base bit is malformed. */
+	repair[9] &= 0xfe;
+	assert_int_equal(fec_repair_parse(&r, repair, rl), FEC_EMALFORMED);
+}
+
+static void test_fec_group_size_follows_measured_loss(void **state)
+{
+	/* Largest k with P(>= 2 of k+1 lost) <= loss/4 for independent loss. */
+	assert_int_equal(fec_group_size_for_loss(0.0), 0);
+	assert_int_equal(fec_group_size_for_loss(0.004), 0);
+	assert_int_equal(fec_group_size_for_loss(0.005), 9);
+	assert_int_equal(fec_group_size_for_loss(0.01), 6);
+	assert_int_equal(fec_group_size_for_loss(0.02), 4);
+	assert_int_equal(fec_group_size_for_loss(0.05), 2);
+	assert_int_equal(fec_group_size_for_loss(0.3), 2);
+}
+
+static void test_fec_decoder_store_recovers_and_encoder_closes_on_gap(void **state)
+{
+	struct fec_decoder *d;
+	struct fec_encoder e;
+	uint8_t repair[1400], out[1500];
+	size_t out_len;
+	uint16_t out_seq;
+	int ret;
+
+	make_group(65533, 1); /* wraps through 0 */
+	assert_int_equal(fec_decoder_new(&d), 0);
+	for (int i = 0; i < K; i++)
+		if (i != 4)
+			assert_int_equal(fec_decoder_add_media(d, seqs[i], pkts[i], lens[i]), 0);
+	ret = (int)encode_group(repair, sizeof repair);
+	assert_int_equal(
+	        fec_decoder_add_repair(d, repair, (size_t)ret, out, sizeof out, &out_len, &out_seq),
+	        0);
+	assert_int_equal(out_seq, 1); /* 65533 + 4 */
+	assert_memory_equal(out, pkts[4], lens[4]);
+	/* Applying it again: the packet is now stored, nothing missing. */
+	assert_int_equal(
+	        fec_decoder_add_repair(d, repair, (size_t)ret, out, sizeof out, &out_len, &out_seq),
+	        FEC_ENOTHING);
+	fec_decoder_free(d);
+
+	/* A sequence jump of 64 or more closes the open group early (3 packets protected). */
+	fec_encoder_init(&e, K);
+	make_group(10, 1);
+	assert_int_equal(fec_encoder_add(&e, pkts[0], lens[0], 10, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_add(&e, pkts[1], lens[1], 11, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_add(&e, pkts[2], lens[2], 12, repair, sizeof repair), 0);
+	ret = fec_encoder_add(&e, pkts[3], lens[3], 200, repair, sizeof repair);
+	assert_true(ret > 0);
+	{
+		struct fec_repair r;
+
+		assert_int_equal(fec_repair_parse(&r, repair, (size_t)ret), 0);
+		assert_int_equal(r.base, 10);
+		assert_true(r.mask == 0x7);
+	}
+	/* Protection off: nothing produced. */
+	fec_encoder_init(&e, 0);
+	assert_int_equal(fec_encoder_add(&e, pkts[0], lens[0], 1, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_flush(&e, repair, sizeof repair), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_fec_recovers_any_single_loss_in_group_exactly),
+	        cmocka_unit_test(test_fec_two_losses_cannot_recover_and_none_needs_nothing),
+	        cmocka_unit_test(test_fec_rejects_malformed_repairs),
+	        cmocka_unit_test(test_fec_group_size_follows_measured_loss),
+	        cmocka_unit_test(test_fec_decoder_store_recovers_and_encoder_closes_on_gap),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
