@@ -534,11 +534,15 @@ static int ensure_space(struct sync_store *s, uint64_t disk_need, uint64_t map_n
 	struct statvfs vfs;
 	MDB_envinfo info;
 	MDB_stat st;
-	uint64_t used, size;
+	uint64_t used, size, reserve;
 
 	if (statvfs(s->dir, &vfs) != 0)
 		return -errno;
-	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < disk_need + SYNC_STORE_DISK_RESERVE)
+	/* Keep a reserve (LMDB pages, metadata): 4 MiB, or 1/16 of a small filesystem. */
+	reserve = (uint64_t)vfs.f_blocks * vfs.f_frsize / 16;
+	if (reserve > SYNC_STORE_DISK_RESERVE)
+		reserve = SYNC_STORE_DISK_RESERVE;
+	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < disk_need + reserve)
 		return SYNC_ENOSPC;
 	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
 		return SYNC_ELMDB;

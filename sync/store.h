@@ -47,7 +47,8 @@
 #define SYNC_EREFUSED  (ERR_BASE_SYNC - 11) /* record refused at finish (deleted; see log) */
 #define SYNC_ECONFIG   (ERR_BASE_SYNC - 12) /* site config invalid (sync/site.h) */
 
-/* Free disk space kept in reserve beyond a record's own size when enqueueing (bytes). */
+/* Free disk space kept in reserve beyond a record's own size when enqueueing (bytes); on a
+ * filesystem smaller than 16 times this, 1/16 of its size. */
 #define SYNC_STORE_DISK_RESERVE (4u * 1024 * 1024)
 
 struct sync_store;
@@ -120,8 +121,8 @@ struct sync_enqueue {
 /* Encrypts (sync/envelope) and queues one record in ONE durable write transaction: header,
  * every chunk, the summary row and the queue entry commit together or not at all.
  * Before writing, checks the free space of the store's filesystem (statvfs) against the
- * record's size + SYNC_STORE_DISK_RESERVE and refuses with SYNC_ENOSPC if it would not fit;
- * grows the LMDB map (doubling, up to map_max) when the record would not fit in it, and if
+ * record's size + the reserve (SYNC_STORE_DISK_RESERVE) and refuses with SYNC_ENOSPC if it would
+ * not fit; grows the LMDB map (doubling, up to map_max) when the record would not fit in it, and if
  * LMDB still reports the map full, aborts and returns SYNC_EMAPFULL. In every error case the
  * store is unchanged. For a reply, the referenced inbox record becomes ANSWERED in the same
  * transaction (SYNC_ENOTFOUND if there is no such inbox record; the recipient is then that
