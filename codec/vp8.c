@@ -206,11 +206,16 @@ static int enc_init(vpx_codec_ctx_t *ctx, const struct codec_vp8_enc_config *c,
 	return 0;
 }
 
-/* cpu-used, measured on this 2-core x86-64 machine with bench/bench_vp8 (640x360, 15 fps,
- * the talking-head clip, 400 kbit/s, one thread; ms per frame / PSNR-Y):
- *   see CODEC_VP8_CPU_USED_DEFAULT and the table in bench/bench_vp8.c's header comment.
- * -8 keeps 640x360@15 well inside a quarter of one core while losing little PSNR against
- * slower settings, leaving the other core and most of this one to the relay, audio and sync. */
+/* cpu-used (CODEC_VP8_CPU_USED_DEFAULT = -6; negative = fixed speed, deterministic output).
+ * Measured on this 2-core x86-64 machine by bench/bench_vp8 (640x360, 15 fps, 320 kbit/s,
+ * 2 layers, one thread, encode CPU ms/frame best of 3, PSNR-Y):
+ *   cpu-used      -4          -6          -8          -10         -12         -16
+ *   talking head  3.40 37.35  1.73 37.01  1.52 36.95  1.32 36.83  1.15 36.25  1.17 35.23
+ *   moving+noise  2.23 35.07  1.27 34.75  1.42 34.46  0.97 34.43  1.04 34.25  1.09 34.23
+ * -6 is the knee: -4 doubles the time for +0.3 dB; -8 and beyond save at most ~25 % of an
+ * already small cost and lose 0.3 dB on moving, noisy (camera-like) content. At -6 the
+ * 640x360@15 rung costs ~3 % of one core and 720p30 ~17 %, which leaves the second core and
+ * most of this one to the relay, audio, sync, and the hub's transcodes for several receivers. */
 int codec_vp8_enc_new(struct codec_vp8_enc **out, const struct codec_vp8_enc_config *cfg)
 {
 	struct codec_vp8_enc *e = NULL;

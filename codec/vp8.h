@@ -35,8 +35,8 @@
 #define CODEC_VP8_MAX_LAYERS 3
 /* RTP video clock: packet and input timestamps count 1/90000 s. */
 #define CODEC_VP8_CLOCK 90000
-/* cpu-used for the 2-core appliance: see the measurements by codec_vp8_enc_new in vp8.c. */
-#define CODEC_VP8_CPU_USED_DEFAULT -8
+/* cpu-used for the 2-core appliance: see the measurements above codec_vp8_enc_new in vp8.c. */
+#define CODEC_VP8_CPU_USED_DEFAULT -6
 
 #define CODEC_VP8_EINIT   (ERR_BASE_CODEC - 540) /* libvpx refused the configuration */
 #define CODEC_VP8_EENCODE (ERR_BASE_CODEC - 541) /* libvpx failed to encode */
