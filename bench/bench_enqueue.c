@@ -157,7 +157,8 @@ static double crypto_mb_per_s(uint64_t total)
 int main(void)
 {
 	const char *base = getenv("BENCH_DIR") ? getenv("BENCH_DIR") : "/var/tmp";
-	uint64_t mb = getenv("BENCH_ENQUEUE_MB") ? strtoull(getenv("BENCH_ENQUEUE_MB"), NULL, 10) : 500;
+	uint64_t mb =
+	        getenv("BENCH_ENQUEUE_MB") ? strtoull(getenv("BENCH_ENQUEUE_MB"), NULL, 10) : 500;
 	int n_small = getenv("BENCH_SMALL_N") ? atoi(getenv("BENCH_SMALL_N")) : 2000;
 	uint64_t total = mb * 1000 * 1000;
 	char root[512], dir[600], path[600];
@@ -186,11 +187,16 @@ int main(void)
 	if ((ret = sync_store_open(&s, dir, 256u << 20, 4ull << 30)) != 0)
 		die("open", ret);
 	{
-		struct sync_part_src part = {.name = "vitals.json", .type = "application/json",
-					     .data = attach, .size = sizeof attach};
-		struct sync_enqueue req = {.kind = SYNC_ENV_CASE, .priority = SYNC_PRIO_NORMAL,
-					   .title = "Constantes J2", .note = (char *)note,
-					   .parts = &part, .part_count = 1};
+		struct sync_part_src part = {.name = "vitals.json",
+		                             .type = "application/json",
+		                             .data = attach,
+		                             .size = sizeof attach};
+		struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+		                           .priority = SYNC_PRIO_NORMAL,
+		                           .title = "Constantes J2",
+		                           .note = (char *)note,
+		                           .parts = &part,
+		                           .part_count = 1};
 		t0 = now_s();
 		for (int i = 0; i < n_small; i++)
 			if ((ret = sync_store_enqueue(s, clinic, &hub->pub, &req, id)) != 0)
@@ -228,8 +234,11 @@ int main(void)
 		die("open", ret);
 	{
 		struct sync_part_src part = {.path = path, .type = "application/dicom"};
-		struct sync_enqueue req = {.kind = SYNC_ENV_CASE, .priority = SYNC_PRIO_BULK,
-					   .title = "Scanner", .parts = &part, .part_count = 1};
+		struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+		                           .priority = SYNC_PRIO_BULK,
+		                           .title = "Scanner",
+		                           .parts = &part,
+		                           .part_count = 1};
 		t0 = now_s();
 		if ((ret = sync_store_enqueue(s, clinic, &hub->pub, &req, id)) != 0)
 			die("enqueue large", ret);
