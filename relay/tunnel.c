@@ -75,9 +75,17 @@ struct peer {
 	uint64_t keepalive_due_ms; /* 0: none due */
 };
 
+/* Receiver index -> peer, open addressing (idx 0: empty; p NULL: deleted). */
+struct idx_slot {
+	uint32_t idx;
+	struct peer *p;
+};
+
 struct relay_tunnel {
 	struct relay_tunnel_config cfg; /* pointer fields not used after new() */
-	uint8_t *sk;                    /* sodium_malloc: our static private key */
+	struct idx_slot *itab;
+	size_t icap, iused, ilive; /* iused counts deleted slots too */
+	uint8_t *sk;               /* sodium_malloc: our static private key */
 	uint8_t pub[KEY_LEN];
 	uint8_t mac1_key[KEY_LEN];   /* mac1 of messages addressed to us */
 	uint8_t cookie_key[KEY_LEN]; /* seals our cookie replies */
@@ -243,10 +251,81 @@ static size_t acts_free(const struct relay_tunnel_actions *acts)
 	return acts->n >= RELAY_TUNNEL_ACTIONS_MAX ? 0 : RELAY_TUNNEL_ACTIONS_MAX - acts->n;
 }
 
+/* ---- receiver index table ---------------------------------------------------------------- */
+
+static struct idx_slot *idx_find(const struct relay_tunnel *t, uint32_t idx)
+{
+	size_t mask = t->icap - 1;
+
+	if (t->icap == 0 || idx == 0)
+		return NULL;
+	for (size_t i = idx & mask, n = 0; n < t->icap; i = (i + 1) & mask, n++) {
+		struct idx_slot *e = &t->itab[i];
+		if (e->idx == 0)
+			return NULL;
+		if (e->idx == idx && e->p != NULL)
+			return e;
+	}
+	return NULL;
+}
+
+static void idx_place(struct idx_slot *tab, size_t cap, uint32_t idx, struct peer *p)
+{
+	size_t i = idx & (cap - 1);
+
+	while (tab[i].idx != 0)
+		i = (i + 1) & (cap - 1);
+	tab[i].idx = idx;
+	tab[i].p = p;
+}
+
+/* Rebuilds the table without deleted slots, at most half full. */
+static int idx_rebuild(struct relay_tunnel *t)
+{
+	size_t ncap = 16;
+	struct idx_slot *nt;
+
+	while ((t->ilive + 1) * 2 > ncap)
+		ncap *= 2;
+	if ((nt = calloc(ncap, sizeof *nt)) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->icap; i++)
+		if (t->itab[i].idx != 0 && t->itab[i].p != NULL)
+			idx_place(nt, ncap, t->itab[i].idx, t->itab[i].p);
+	free(t->itab);
+	t->itab = nt;
+	t->icap = ncap;
+	t->iused = t->ilive;
+	return 0;
+}
+
+static int idx_insert(struct relay_tunnel *t, uint32_t idx, struct peer *p)
+{
+	int ret;
+
+	if ((t->iused + 1) * 2 > t->icap && (ret = idx_rebuild(t)) != 0)
+		return ret;
+	idx_place(t->itab, t->icap, idx, p);
+	t->iused++;
+	t->ilive++;
+	return 0;
+}
+
+static void idx_remove(struct relay_tunnel *t, uint32_t idx)
+{
+	struct idx_slot *e = idx_find(t, idx);
+
+	if (e != NULL) {
+		e->p = NULL;
+		t->ilive--;
+	}
+}
+
 static void session_free(struct relay_tunnel *t, struct session *s)
 {
 	if (s == NULL)
 		return;
+	idx_remove(t, s->local_index);
 	noise_cipher_free(s->send);
 	noise_cipher_free(s->recv);
 	sodium_memzero(s, sizeof *s);
@@ -263,6 +342,16 @@ static void pending_free(struct pending *h)
 	free(h);
 }
 
+/* Abandons p's handshake in progress (its index included). */
+static void pending_drop(struct relay_tunnel *t, struct peer *p)
+{
+	if (p->hs == NULL)
+		return;
+	idx_remove(t, p->hs->index);
+	pending_free(p->hs);
+	p->hs = NULL;
+}
+
 static void peer_free(struct relay_tunnel *t, struct peer *p)
 {
 	if (p == NULL)
@@ -270,20 +359,30 @@ static void peer_free(struct relay_tunnel *t, struct peer *p)
 	session_free(t, p->cur);
 	session_free(t, p->prev);
 	session_free(t, p->next);
-	pending_free(p->hs);
+	pending_drop(t, p);
 	sodium_memzero(p, sizeof *p);
 	free(p);
 	t->st.peers--;
 }
 
+/* Peers are kept sorted by id (ids only grow; removal keeps the order). */
 static struct peer *peer_by_id(const struct relay_tunnel *t, uint32_t id)
 {
-	for (size_t i = 0; i < t->npeers; i++)
-		if (t->peers[i]->id == id)
-			return t->peers[i];
+	size_t lo = 0, hi = t->npeers;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->peers[mid]->id == id)
+			return t->peers[mid];
+		if (t->peers[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
+/* Linear: runs once per authenticated initiation, which costs far more. */
 static struct peer *peer_by_key(const struct relay_tunnel *t, const uint8_t key[KEY_LEN])
 {
 	for (size_t i = 0; i < t->npeers; i++)
@@ -292,50 +391,40 @@ static struct peer *peer_by_key(const struct relay_tunnel *t, const uint8_t key[
 	return NULL;
 }
 
-/* Linear scans: a hub has at most a few hundred clinics with <= 4 indices each. */
-static bool index_in_use(const struct relay_tunnel *t, uint32_t idx)
-{
-	for (size_t i = 0; i < t->npeers; i++) {
-		const struct peer *p = t->peers[i];
-		if ((p->cur && p->cur->local_index == idx) ||
-		    (p->prev && p->prev->local_index == idx) ||
-		    (p->next && p->next->local_index == idx) || (p->hs && p->hs->index == idx))
-			return true;
-	}
-	return false;
-}
-
 static uint32_t new_index(const struct relay_tunnel *t)
 {
 	uint32_t idx;
 
 	do
 		idx = randombytes_random();
-	while (idx == 0 || index_in_use(t, idx));
+	while (idx == 0 || idx_find(t, idx) != NULL);
 	return idx;
 }
 
 static struct session *session_by_index(const struct relay_tunnel *t, uint32_t idx,
                                         struct peer **pp)
 {
-	for (size_t i = 0; i < t->npeers; i++) {
-		struct peer *p = t->peers[i];
-		struct session *c[3] = {p->cur, p->next, p->prev};
-		for (int k = 0; k < 3; k++)
-			if (c[k] && c[k]->local_index == idx) {
-				*pp = p;
-				return c[k];
-			}
-	}
+	struct idx_slot *e = idx_find(t, idx);
+	struct peer *p;
+
+	if (e == NULL)
+		return NULL;
+	p = e->p;
+	*pp = p;
+	if (p->cur && p->cur->local_index == idx)
+		return p->cur;
+	if (p->next && p->next->local_index == idx)
+		return p->next;
+	if (p->prev && p->prev->local_index == idx)
+		return p->prev;
 	return NULL;
 }
 
 static struct peer *peer_by_pending(const struct relay_tunnel *t, uint32_t idx)
 {
-	for (size_t i = 0; i < t->npeers; i++)
-		if (t->peers[i]->hs && t->peers[i]->hs->index == idx)
-			return t->peers[i];
-	return NULL;
+	struct idx_slot *e = idx_find(t, idx);
+
+	return e != NULL && e->p->hs != NULL && e->p->hs->index == idx ? e->p : NULL;
 }
 
 static int peer_add(struct relay_tunnel *t, const uint8_t key[KEY_LEN], struct peer **out)
@@ -480,11 +569,15 @@ static int handshake_start(struct relay_tunnel *t, struct peer *p, uint64_t now,
 	a->len = RELAY_TUNNEL_INIT_LEN;
 	memcpy(&a->addr, &p->ep, sizeof a->addr);
 	a->addrlen = p->eplen;
+	if ((ret = idx_insert(t, idx, p)) != 0)
+		goto out;
 	act_commit(acts);
 
 	if (p->hs == NULL) {
 		h->first_ms = now;
 		p->hs = h;
+	} else {
+		idx_remove(t, h->index); /* the superseded attempt's index */
 	}
 	noise_handshake_free(h->hs);
 	h->hs = hs;
@@ -637,8 +730,7 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 			ret = RELAY_TUNNEL_ECROSSED;
 			goto out;
 		}
-		pending_free(p->hs);
-		p->hs = NULL;
+		pending_drop(t, p);
 	}
 	/* Everything checked: now state may be allocated. */
 	if ((a = act_push(acts, RELAY_TUNNEL_ACT_SEND, p)) == NULL) {
@@ -674,6 +766,8 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	a->len = RELAY_TUNNEL_RESP_LEN;
 	memcpy(&a->addr, from, fromlen);
 	a->addrlen = fromlen;
+	if ((ret = idx_insert(t, idx, p)) != 0)
+		goto out;
 	act_commit(acts);
 
 	s->local_index = idx;
@@ -749,7 +843,7 @@ static int input_response(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	s->created_ms = now;
 	s->initiator = true;
 	t->st.sessions++;
-	pending_free(p->hs);
+	pending_free(p->hs); /* its index now belongs to the session */
 	p->hs = NULL;
 	set_endpoint(t, p, from, fromlen);
 	p->last_rx_ms = now;
@@ -962,8 +1056,7 @@ static int tick_peer(struct relay_tunnel *t, struct peer *p, uint64_t now,
 	}
 	if (p->hs && now - p->hs->sent_ms >= t->cfg.rekey_timeout_ms) {
 		if (!p->persistent && now - p->hs->first_ms >= t->cfg.handshake_attempt_ms) {
-			pending_free(p->hs);
-			p->hs = NULL;
+			pending_drop(t, p);
 			t->st.handshakes_given_up++;
 		} else {
 			ret = handshake_start(t, p, now, acts);
@@ -1085,6 +1178,7 @@ void relay_tunnel_free(struct relay_tunnel *t)
 	for (size_t i = 0; i < t->npeers; i++)
 		peer_free(t, t->peers[i]);
 	free(t->peers);
+	free(t->itab);
 	sodium_free(t->sk);
 	sodium_free(t->cookie_secret);
 	sodium_memzero(t, sizeof *t);
@@ -1136,7 +1230,8 @@ int relay_tunnel_peer_remove(struct relay_tunnel *t, uint32_t peer_id)
 		if (t->peers[i]->persistent)
 			return -EINVAL;
 		peer_free(t, t->peers[i]);
-		t->peers[i] = t->peers[--t->npeers];
+		memmove(&t->peers[i], &t->peers[i + 1], (t->npeers - i - 1) * sizeof *t->peers);
+		t->npeers--;
 		t->tick_cursor = 0;
 		return 0;
 	}

@@ -912,6 +912,109 @@ static void test_core_lost_initiation_is_retried(void **state)
 	env_free(e);
 }
 
+static bool allow_all(const uint8_t key[NOISE_KEY_LEN], void *arg)
+{
+	return true;
+}
+
+/* Passes every SEND in `in` to `to` (from address src); the results land in `out`. */
+static void pass_sends(struct relay_tunnel *to, struct relay_tunnel_actions *in,
+                       struct relay_tunnel_actions *out, const struct sockaddr_in *src,
+                       uint64_t now)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (in->a[i].type == RELAY_TUNNEL_ACT_SEND)
+			assert_int_equal(relay_tunnel_input(to, in->a[i].data, in->a[i].len,
+			                                    (const struct sockaddr *)src,
+			                                    sizeof *src, now, out),
+			                 0);
+	in->n = 0;
+}
+
+static void test_core_hub_serves_many_clinics(void **state)
+{
+	enum { N = 40 };
+	struct allow_list *al = calloc(1, sizeof *al);
+	struct keypair hk, ck[N];
+	struct sockaddr_in haddr = addr4("192.0.2.1", 51820), caddr[N];
+	struct relay_tunnel *hub, *cl[N];
+	struct relay_tunnel_actions *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+	struct relay_tunnel_config c;
+	uint32_t id[N];
+	uint64_t now = 5000;
+	struct relay_tunnel_stats st;
+
+	(void)state;
+	assert_non_null(al);
+	assert_non_null(a);
+	assert_non_null(b);
+	keypair_make(&hk);
+	cfg_hub(&c, &hk, al);
+	c.allow = allow_all; /* every clinic here is enrolled */
+	assert_int_equal(relay_tunnel_core_new(&hub, &c), 0);
+	for (int i = 0; i < N; i++) {
+		keypair_make(&ck[i]);
+		caddr[i] = addr4("10.1.0.1", (uint16_t)(20000 + i));
+		cfg_clinic(&c, &ck[i], &hk, &haddr);
+		assert_int_equal(relay_tunnel_core_new(&cl[i], &c), 0);
+		a->n = b->n = 0;
+		assert_int_equal(relay_tunnel_tick(cl[i], now, a), 0);
+		pass_sends(hub, a, b, &caddr[i], now); /* initiation -> response */
+		pass_sends(cl[i], b, a, &haddr, now);  /* response -> UP + keepalive */
+		pass_sends(hub, a, b, &caddr[i], now); /* keepalive -> hub UP */
+		assert_int_equal(b->n, 1);
+		assert_int_equal(b->a[0].type, RELAY_TUNNEL_ACT_UP);
+		id[i] = b->a[0].peer_id;
+		assert_memory_equal(b->a[0].peer_key, ck[i].pk, NOISE_KEY_LEN);
+		b->n = 0;
+	}
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			uint32_t v = (uint32_t)(i * 1000 + round);
+			bool gone = round == 1 && i % 2 == 0;
+			a->n = b->n = 0;
+			assert_int_equal(relay_tunnel_encrypt(cl[i], 1, (uint8_t *)&v, 4, now, a),
+			                 0);
+			assert_int_equal(relay_tunnel_input(hub, a->a[0].data, a->a[0].len,
+			                                    (struct sockaddr *)&caddr[i],
+			                                    sizeof caddr[i], now, b),
+			                 gone ? RELAY_TUNNEL_EINDEX : 0);
+			if (gone) {
+				assert_int_equal(
+				        relay_tunnel_encrypt(hub, id[i], (uint8_t *)&v, 4, now, b),
+				        RELAY_TUNNEL_ENOPEER);
+				continue;
+			}
+			assert_int_equal(b->n, 1);
+			assert_int_equal(b->a[0].peer_id, id[i]);
+			assert_memory_equal(b->a[0].data, &v, 4);
+			b->n = 0;
+			assert_int_equal(relay_tunnel_encrypt(hub, id[i], (uint8_t *)&v, 4, now, b),
+			                 0);
+			assert_int_equal(port_of(&b->a[0].addr), 20000 + i);
+			a->n = 0;
+			assert_int_equal(relay_tunnel_input(cl[i], b->a[0].data, b->a[0].len,
+			                                    (struct sockaddr *)&haddr, sizeof haddr,
+			                                    now, a),
+			                 0);
+			assert_memory_equal(a->a[0].data, &v, 4);
+		}
+		if (round == 0)
+			for (int i = 0; i < N; i += 2)
+				assert_int_equal(relay_tunnel_peer_remove(hub, id[i]), 0);
+	}
+	relay_tunnel_stats(hub, &st);
+	assert_int_equal(st.peers, N / 2);
+	assert_int_equal(st.peers_allocated, N);
+	assert_int_equal(st.sessions, N / 2);
+	for (int i = 0; i < N; i++)
+		relay_tunnel_free(cl[i]);
+	relay_tunnel_free(hub);
+	free(a);
+	free(b);
+	free(al);
+}
+
 static void test_core_config_errors(void **state)
 {
 	struct relay_tunnel_config c;
@@ -1342,6 +1445,7 @@ int main(void)
 	        cmocka_unit_test(test_core_keepalive_sent_when_idle),
 	        cmocka_unit_test(test_core_malformed_datagrams_dropped),
 	        cmocka_unit_test(test_core_lost_initiation_is_retried),
+	        cmocka_unit_test(test_core_hub_serves_many_clinics),
 	        cmocka_unit_test(test_core_config_errors),
 	        cmocka_unit_test(test_udp_handshake_and_data_both_ways),
 	        cmocka_unit_test(test_udp_roaming_replies_follow_new_address),
