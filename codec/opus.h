@@ -138,8 +138,11 @@ int codec_opus_dec_decode(struct codec_opus_dec *d, const uint8_t *pkt, size_t l
  * decoder rate — normally the previous packet's; a multiple of 2.5 ms, at most
  * CODEC_OPUS_PACKET_SAMPLES_MAX scaled to the rate). If `next` (the packet that follows the
  * lost one, len bytes) is given and carries in-band FEC data, the lost audio is rebuilt from it
- * (counted as "recovered"); otherwise (next NULL, no FEC in it, or a CELT-only packet) the
- * decoder conceals it (counted as "concealed"). `next` is not consumed: decode it normally
+ * (counted as "recovered"); otherwise (next NULL, no FEC in it, a CELT-only packet, the last
+ * packet decoded was CELT-only, or `samples` is shorter than one frame of `next` — the cases
+ * where libopus cannot use FEC) the decoder conceals it (counted as "concealed"). FEC data
+ * covers one Opus frame (up to 60 ms of SILK): when `samples` is longer, libopus conceals the
+ * part before it and rebuilds the end. `next` is not consumed: decode it normally
  * afterwards with codec_opus_dec_decode. Writes `samples` samples per channel to pcm
  * (capacity cap) and sets *recovered (may be NULL) to whether FEC was used.
  * Errors: -EINVAL (bad samples count), CODEC_OPUS_ESPACE, CODEC_OPUS_EPACKET (next is corrupt:
