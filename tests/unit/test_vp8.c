@@ -711,6 +711,41 @@ static void test_bad_configs_and_wrong_picture_size_are_refused(void **state)
 	free(buf);
 }
 
+static void test_layer_count_change_needs_no_keyframe(void **state)
+{
+	static const int seq[] = {1, 3, 2, 1, 3};
+	struct codec_vp8_enc_config cfg = cfg_make(320, 192, 30, 300, 1);
+	struct codec_vp8_enc *e = NULL;
+	struct codec_vp8_dec *d = NULL;
+	uint8_t *buf = NULL;
+	int frame = 0;
+
+	(void)state;
+	assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
+	assert_int_equal(codec_vp8_dec_new(&d, 1), 0);
+	for (size_t s = 0; s < sizeof seq / sizeof seq[0]; s++) {
+		cfg.layers = seq[s];
+		assert_int_equal(codec_vp8_enc_reconfigure(e, &cfg), 0);
+		for (int i = 0; i < 8; i++, frame++) {
+			struct codec_vp8_packet pkt;
+			struct codec_vp8_picture pic;
+
+			assert_int_equal(encode_scaled(e, frame, &pkt, &buf), 1);
+			/* Only the very first frame is a keyframe; each new pattern starts at TL0.
+			 */
+			assert_int_equal(pkt.keyframe, frame == 0);
+			if (i == 0)
+				assert_int_equal(pkt.temporal_id, 0);
+			assert_true(pkt.temporal_id < seq[s]);
+			assert_int_equal(codec_vp8_dec_decode(d, pkt.data, pkt.len, &pic), 1);
+			assert_false(pic.corrupted);
+		}
+	}
+	codec_vp8_enc_free(e);
+	codec_vp8_dec_free(d);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +758,7 @@ int main(void)
 	        cmocka_unit_test(test_keyframe_interval_inserts_periodic_keyframes),
 	        cmocka_unit_test(test_resolution_change_on_the_fly_makes_keyframe_at_new_size),
 	        cmocka_unit_test(test_bitrate_change_on_the_fly_changes_frame_sizes),
+	        cmocka_unit_test(test_layer_count_change_needs_no_keyframe),
 	        cmocka_unit_test(test_decoder_reports_corruption_until_next_keyframe),
 	        cmocka_unit_test(test_garbage_is_refused_by_decoder_and_peek),
 	        cmocka_unit_test(test_bad_configs_and_wrong_picture_size_are_refused),
