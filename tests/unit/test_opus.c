@@ -694,6 +694,78 @@ static void test_stereo_round_trip_keeps_both_channels(void **state)
 	packets_free(&p);
 }
 
+/* Frequency of a tone from zero crossings over the middle 80 % of x (mono). */
+static double zc_freq(const int16_t *x, size_t n, unsigned rate)
+{
+	size_t first = 0, last = 0, count = 0;
+
+	for (size_t i = n / 10; i + 1 < n - n / 10; i++)
+		if ((x[i] < 0) != (x[i + 1] < 0)) {
+			if (!count)
+				first = i;
+			last = i;
+			count++;
+		}
+	return count > 1 ? (double)(count - 1) / 2.0 / ((double)(last - first) / rate) : 0;
+}
+
+/* The path `pirogue media` takes for a WAV at a rate Opus cannot take: parse, resample to an
+ * Opus rate, encode, decode, resample back. A tone keeps its pitch and the length is kept. */
+static void test_wav_at_non_opus_rates_round_trips_through_opus(void **state)
+{
+	static const unsigned rates[] = {11025, 22050, 44100};
+	const double f = 440.0;
+
+	(void)state;
+	for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+		struct codec_wav_info wi = {rates[r], 1, rates[r] * 2}, wo;
+		struct codec_opus_enc_config cfg;
+		struct packets p;
+		int16_t *pcm = malloc(wi.frames * sizeof *pcm), *parsed = NULL, *up = NULL,
+		        *dec = NULL, *back = NULL, *padded = NULL;
+		uint8_t *file = NULL;
+		size_t flen, nup, ndec, nback;
+		unsigned orate = codec_resample_opus_rate(rates[r]);
+		double fe;
+
+		assert_non_null(pcm);
+		for (size_t i = 0; i < wi.frames; i++)
+			pcm[i] = (int16_t)lrint(10000 * sin(2 * M_PI * f * (double)i / rates[r]));
+		assert_int_equal(codec_wav_serialize(&wi, pcm, &file, &flen), 0);
+		assert_int_equal(codec_wav_parse(file, flen, &wo, &parsed), 0);
+		assert_int_equal(codec_resample_buffer(parsed, wo.frames, 1, wo.sample_rate, orate,
+		                                       CODEC_RESAMPLE_QUALITY_DEFAULT, &up, &nup),
+		                 0);
+		/* 20 ms of silence after the tone flushes the codec's lookahead out. */
+		padded = calloc(nup + orate / 50, sizeof *padded);
+		assert_non_null(padded);
+		memcpy(padded, up, nup * sizeof *up);
+		codec_opus_enc_config_default(&cfg);
+		cfg.sample_rate = orate;
+		cfg.bitrate_bps = 32000;
+		encode_all(&cfg, padded, nup + orate / 50, &p);
+		dec = decode_all(&p, orate, 1, NULL, false, &ndec, NULL);
+		/* Drop the codec delay, then go back to the file's rate. */
+		assert_true(ndec >= nup + p.delay);
+		assert_int_equal(codec_resample_buffer(dec + p.delay, nup, 1, orate, rates[r],
+		                                       CODEC_RESAMPLE_QUALITY_DEFAULT, &back,
+		                                       &nback),
+		                 0);
+		assert_int_equal(nback, wi.frames);
+		fe = zc_freq(back, nback, rates[r]);
+		print_message("%u Hz WAV via Opus at %u Hz: tone %.2f Hz\n", rates[r], orate, fe);
+		assert_true(fabs(fe - f) < 1.0);
+		free(pcm);
+		free(parsed);
+		free(up);
+		free(padded);
+		free(dec);
+		free(back);
+		free(file);
+		packets_free(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +782,7 @@ int main(void)
 	        cmocka_unit_test(test_decoder_refuses_corrupt_packets_and_small_buffers),
 	        cmocka_unit_test(test_dtx_sends_tiny_packets_during_silence),
 	        cmocka_unit_test(test_stereo_round_trip_keeps_both_channels),
+	        cmocka_unit_test(test_wav_at_non_opus_rates_round_trips_through_opus),
 	};
 
 	return cmocka_run_group_tests(tests, load_jfk, free_jfk);
