@@ -42,6 +42,7 @@ struct out_rec {
 	uint64_t next;  /* next byte to send */
 	uint64_t acked; /* receiver's durable offset */
 	uint64_t seq;   /* FIFO order within a priority */
+	bool resumed;   /* the receiver's RESUME arrived */
 };
 
 struct in_rec {
@@ -92,6 +93,10 @@ struct conn {
 	uint64_t inflight;
 	uint64_t seq;
 	bool hello_seen;
+	/* Ids this session answered HAVE/REFUSE: chunks the sender sent optimistically before
+	 * our answer are dropped (and counted as duplicates), not a protocol error. */
+	uint8_t ignored[16][SYNC_XFER_ID_BYTES];
+	unsigned nignored;
 };
 
 struct sync_xfer {
@@ -326,7 +331,9 @@ static int offer_new(struct conn *c)
 		o = &c->outs[c->nouts++];
 		memset(o, 0, sizeof *o);
 		o->rec = *r;
-		o->state = O_OFFERED;
+		/* A record nothing of which can have reached the receiver starts at once, without
+		 * waiting a round trip for RESUME (saves an RTT for every new urgent case). */
+		o->state = r->fresh && hw_get(&x->sent_hw, r->id) == 0 ? O_SENDING : O_OFFERED;
 		o->seq = c->seq++;
 		memcpy(f.u.offer.id, r->id, SYNC_XFER_ID_BYTES);
 		f.u.offer.prio = r->prio;
@@ -423,6 +430,22 @@ static struct in_rec *in_find(struct conn *c, const uint8_t *id)
 	return NULL;
 }
 
+static bool is_ignored(struct conn *c, const uint8_t *id)
+{
+	unsigned n = c->nignored < 16 ? c->nignored : 16;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!memcmp(c->ignored[i], id, SYNC_XFER_ID_BYTES))
+			return true;
+	return false;
+}
+
+static void ignore(struct conn *c, const uint8_t *id)
+{
+	if (!is_ignored(c, id))
+		memcpy(c->ignored[c->nignored++ % 16], id, SYNC_XFER_ID_BYTES);
+}
+
 static int on_offer(struct conn *c, const struct sync_frame_offer *of)
 {
 	struct sync_xfer *x = c->x;
@@ -453,6 +476,8 @@ static int on_offer(struct conn *c, const struct sync_frame_offer *of)
 		return st;
 	if (st == SYNC_RESUME_FROM && off > of->total)
 		return -EINVAL;
+	if (st != SYNC_RESUME_FROM)
+		ignore(c, of->id);
 	f.u.resume.status = (uint8_t)st;
 	f.u.resume.offset = st == SYNC_RESUME_FROM ? off : 0;
 	if (st == SYNC_RESUME_FROM) {
@@ -476,21 +501,46 @@ static int on_chunk(struct conn *c, const struct sync_frame_chunk *ch)
 {
 	struct sync_xfer *x = c->x;
 	struct in_rec *ir = in_find(c, ch->id);
-	uint64_t hw, durable = 0;
+	const uint8_t *data = ch->data;
+	uint64_t hw, off = ch->offset, durable = 0;
+	size_t len = ch->len;
 	int ret;
 
-	if (!ir || ch->offset != ir->expect || ch->len > ir->total - ch->offset)
-		return SYNC_XFER_EPROTO;
-	x->st.bytes_received += ch->len;
-	hw = hw_get(&x->recv_hw, ch->id);
-	if (ch->offset < hw) {
-		x->st.dup_bytes_received += (hw - ch->offset) < ch->len ? hw - ch->offset : ch->len;
+	if (!ir) {
+		if (!is_ignored(c, ch->id))
+			return SYNC_XFER_EPROTO;
+		x->st.bytes_received += len;
+		x->st.dup_bytes_received += len;
 		x->st.dup_chunks_received++;
+		return 0;
 	}
-	ret = x->ops.in_write(x->arg, c->peer, ch->id, ch->offset, ch->data, ch->len, &durable);
+	if (off > ir->expect || off > ir->total || len > ir->total - off)
+		return SYNC_XFER_EPROTO;
+	x->st.bytes_received += len;
+	if (off < ir->expect) {
+		/* Sent before our RESUME reached the sender: we have these bytes already. */
+		uint64_t skip = ir->expect - off;
+
+		x->st.dup_chunks_received++;
+		if (skip >= len) {
+			x->st.dup_bytes_received += len;
+			return 0;
+		}
+		x->st.dup_bytes_received += skip;
+		off += skip;
+		data += skip;
+		len -= (size_t)skip;
+	} else {
+		hw = hw_get(&x->recv_hw, ch->id);
+		if (off < hw) {
+			x->st.dup_bytes_received += (hw - off) < len ? hw - off : len;
+			x->st.dup_chunks_received++;
+		}
+	}
+	ret = x->ops.in_write(x->arg, c->peer, ch->id, off, data, len, &durable);
 	if (ret < 0)
 		return ret;
-	ir->expect += ch->len;
+	ir->expect += len;
 	hw_raise(&x->recv_hw, ch->id, ir->expect);
 	if (durable > ir->expect)
 		return -EINVAL;
@@ -515,6 +565,8 @@ static int on_done(struct conn *c, const struct sync_frame_done *d)
 	int32_t code = 0;
 	int ret;
 
+	if (!ir && is_ignored(c, d->id))
+		return 0;
 	if (!ir || d->total != ir->total || ir->expect != ir->total)
 		return SYNC_XFER_EPROTO;
 	if (ir->durable != ir->total)
@@ -544,18 +596,29 @@ static int on_resume(struct conn *c, const struct sync_frame_resume *r)
 	struct out_rec *o = out_find(c, r->id);
 	int ret;
 
-	if (!o || o->state != O_OFFERED)
+	if (!o || o->resumed || o->state == O_REFUSED)
 		return SYNC_XFER_EPROTO;
+	o->resumed = true;
 	switch (r->status) {
 	case SYNC_RESUME_FROM:
 		if (r->offset > o->rec.total)
 			return SYNC_XFER_EPROTO;
-		o->next = o->acked = r->offset;
-		o->state = O_SENDING;
-		if (o->next == o->rec.total)
+		if (o->state == O_OFFERED) {
+			o->next = o->acked = r->offset;
+			o->state = O_SENDING;
+		} else if (r->offset <= o->next) {
+			/* Sent optimistically; the receiver already had [0, offset). */
+			c->inflight -= r->offset - o->acked;
+			o->acked = r->offset;
+		} else {
+			c->inflight -= o->next - o->acked;
+			o->next = o->acked = r->offset;
+		}
+		if (o->state == O_SENDING && o->next == o->rec.total)
 			return send_done(c, o);
 		return 0;
 	case SYNC_RESUME_HAVE:
+		c->inflight -= o->next - o->acked;
 		ret = x->ops.out_delivered(x->arg, c->peer, r->id, SYNC_DELIVERED_OK, 0);
 		if (ret < 0)
 			return ret;
@@ -568,6 +631,7 @@ static int on_resume(struct conn *c, const struct sync_frame_resume *r)
 		char hex[33];
 		sodium_bin2hex(hex, sizeof hex, r->id, SYNC_XFER_ID_BYTES);
 		log_warn("sync: peer declined record %s for now", hex);
+		c->inflight -= o->next - o->acked;
 		o->state = O_REFUSED;
 		return 0;
 	}
@@ -579,7 +643,8 @@ static int on_ack(struct conn *c, const struct sync_frame_ack *a)
 	struct sync_xfer *x = c->x;
 	struct out_rec *o = out_find(c, a->id);
 
-	if (!o || (o->state != O_SENDING && o->state != O_DONE_SENT) || a->offset > o->next)
+	if (!o || !o->resumed || (o->state != O_SENDING && o->state != O_DONE_SENT) ||
+	    a->offset > o->next)
 		return SYNC_XFER_EPROTO;
 	if (a->offset <= o->acked)
 		return 0;
@@ -597,7 +662,7 @@ static int on_delivered(struct conn *c, const struct sync_frame_delivered *d)
 	struct out_rec *o = out_find(c, d->id);
 	int ret;
 
-	if (!o || o->state != O_DONE_SENT || o->acked != o->rec.total)
+	if (!o || !o->resumed || o->state != O_DONE_SENT || o->acked != o->rec.total)
 		return SYNC_XFER_EPROTO;
 	ret = x->ops.out_delivered(x->arg, c->peer, d->id, d->status, d->code);
 	if (ret < 0)

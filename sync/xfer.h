@@ -13,6 +13,7 @@
  * SYNC_FRAME_META_MAX bytes of `meta` sent in the OFFER. The protocol per record:
  *
  *   sender OFFER(id, prio, total, meta) → receiver RESUME(FROM offset | HAVE | REFUSE)
+ *   (a `fresh` record's chunks follow the OFFER at once, without waiting for RESUME)
  *   sender CHUNK(offset, bytes)...      → receiver persists, then ACK(durable offset)
  *   sender DONE(total)                  → receiver verifies and imports: DELIVERED(ok|rejected)
  *
@@ -64,6 +65,10 @@ struct sync_xfer_rec {
 	uint8_t id[SYNC_XFER_ID_BYTES];
 	uint8_t prio; /* 0 most urgent */
 	uint8_t kind;
+	/* Nothing of the record can have reached the receiver yet (never acknowledged): its
+	 * chunks may be sent right after the OFFER, before RESUME (one round trip saved). If the
+	 * receiver does have bytes after all, it drops them (counted as duplicates). */
+	uint8_t fresh;
 	uint64_t total;
 	uint16_t meta_len;
 	uint8_t meta[SYNC_FRAME_META_MAX];

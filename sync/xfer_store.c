@@ -187,6 +187,7 @@ static int xs_out_pending(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 		recs[k].prio = (uint8_t)a->items[i].priority;
 		recs[k].kind = a->role == SYNC_XFER_CLINIC ? SYNC_ENV_CASE : SYNC_ENV_REPLY;
 		recs[k].total = e->total;
+		recs[k].fresh = a->items[i].acked == 0;
 		buf_writer_init(&w, recs[k].meta, META_LEN);
 		buf_write_u32(&w, e->hlen);
 		buf_write_u32(&w, e->stride);

@@ -94,6 +94,8 @@ static int m_out_pending(void *arg, const uint8_t peer[32], struct sync_xfer_rec
 			memcpy(recs[n].id, o->id, SYNC_XFER_ID_BYTES);
 			recs[n].prio = o->prio;
 			recs[n].total = o->total;
+			recs[n].fresh =
+			        (uint8_t)(i % 2); /* both paths: optimistic and RESUME-first */
 			recs[n].meta_len = 3;
 			memcpy(recs[n].meta, "abc", 3);
 			n++;
@@ -787,6 +789,43 @@ static void test_store_reconnect_resends_at_most_one_chunk(void **state)
 	free(data);
 }
 
+static void test_fresh_records_sent_before_resume_are_reconciled(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats st;
+	struct mem_out *o;
+	struct mem_in *in;
+
+	add_out(&l->clinic, 1, 10);        /* index 0: not fresh (waits for RESUME) */
+	o = add_out(&l->clinic, 1, 90000); /* index 1: fresh, but the hub has 30000 durable */
+	in = &l->hub.in[l->hub.nin++];
+	memset(in, 0, sizeof *in);
+	memcpy(in->id, o->id, SYNC_XFER_ID_BYTES);
+	in->total = o->total;
+	in->data = calloc(1, o->total);
+	memcpy(in->data, o->data, 3 * STORE_CHUNK);
+	in->durable = 3 * STORE_CHUNK;
+	add_out(&l->clinic, 1, 10);        /* index 2: not fresh */
+	o = add_out(&l->clinic, 1, 70000); /* index 3: fresh, already imported at the hub */
+	in = &l->hub.in[l->hub.nin++];
+	memset(in, 0, sizeof *in);
+	memcpy(in->id, o->id, SYNC_XFER_ID_BYTES);
+	in->total = o->total;
+	in->data = malloc(o->total);
+	memcpy(in->data, o->data, o->total);
+	in->durable = o->total;
+	in->imports = 1;
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_true(run_until(l, all_delivered_both_ways, 10000));
+	assert_arrived(&l->clinic, &l->hub);
+	sync_xfer_stats_get(l->xh, &st);
+	assert_int_equal(st.connects, 1); /* no protocol error, no reconnect */
+	assert_true(st.dup_bytes_received > 0);
+	assert_true(st.dup_bytes_received <= 3 * STORE_CHUNK + 70000);
+	assert_int_equal(l->hub.in[1].imports, 1); /* not imported twice */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -800,6 +839,9 @@ int main(void)
 	                                        lab_setup, lab_teardown),
 	        cmocka_unit_test_setup_teardown(test_revoked_clinic_is_disconnected_on_recheck,
 	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fresh_records_sent_before_resume_are_reconciled, lab_setup,
+	                lab_teardown),
 	        cmocka_unit_test_setup_teardown(test_rejected_record_is_reported_to_the_sender,
 	                                        lab_setup, lab_teardown),
 	        cmocka_unit_test_setup_teardown(test_clinic_reconnects_when_the_hub_appears,
