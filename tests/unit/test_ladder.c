@@ -498,6 +498,37 @@ static void test_upgrades_are_slower_than_downgrades(void **state)
 	}
 }
 
+/* An estimate that sits just above the next rung's cost, inside the margin, never climbs onto
+ * it: one there would be pushed back down by the next dip, and up again, and down. */
+static void test_no_upgrade_inside_the_margin(void **state)
+{
+	struct codec_ladder_state st;
+	struct codec_ladder_settings s;
+	uint32_t seed = 7;
+
+	(void)state;
+	for (unsigned k = 1; k + 1 < codec_ladder_rung_count(); k++) {
+		double above = (double)cost(k + 1) * (1 + CODEC_LADDER_UPGRADE_MARGIN_PCT / 200.0);
+
+		codec_ladder_state_init(&st);
+		assert_int_equal(codec_ladder_update(&st, 0, cost(k), 0, 100, &s), 0);
+		assert_int_equal(s.index, k);
+		for (uint64_t t = 100; t < 120000; t += 100) {
+			/* next cost + half the margin, +-1 % */
+			uint32_t bps = (uint32_t)(above * (1 + 0.01 * noise(&seed)));
+
+			assert_int_equal(codec_ladder_update(&st, t, bps, 0, 100, &s), 0);
+			assert_int_equal(s.index, k);
+		}
+		/* Past the margin, it climbs after the hold. */
+		for (uint64_t t = 120000; t <= 120000 + CODEC_LADDER_UPGRADE_HOLD_MS; t += 100)
+			assert_int_equal(codec_ladder_update(&st, t, (uint32_t)(cost(k + 1) * 1.2),
+			                                     0, 100, &s),
+			                 0);
+		assert_int_equal(s.index, k + 1);
+	}
+}
+
 static void test_long_rtt_lengthens_the_upgrade_hold(void **state)
 {
 	struct codec_ladder_state st;
@@ -553,6 +584,7 @@ int main(void)
 	        cmocka_unit_test(test_video_rungs_audio_really_carries_fec_at_satellite_rtt),
 	        cmocka_unit_test(test_hysteresis_holds_under_a_noisy_estimate),
 	        cmocka_unit_test(test_upgrades_are_slower_than_downgrades),
+	        cmocka_unit_test(test_no_upgrade_inside_the_margin),
 	        cmocka_unit_test(test_long_rtt_lengthens_the_upgrade_hold),
 	        cmocka_unit_test(test_update_refuses_bad_input_and_keeps_its_state),
 	};
