@@ -14,8 +14,11 @@ cleanup() {
 trap cleanup EXIT
 
 # The test-only mover, compiled against the library under test.
+# (with the sanitizers when the library was built with them, e.g. by `make asan`)
+SAN=()
+nm "$BUILD/libpirogue.a" 2>/dev/null | grep -q __asan_ && SAN=(-fsanitize=address,undefined)
 # shellcheck disable=SC2046
-cc -std=c11 -D_GNU_SOURCE -I"$TOP" -o "$T/store_move" "$TOP/tests/integration/store_move.c" \
+cc -std=c11 -D_GNU_SOURCE "${SAN[@]}" -I"$TOP" -o "$T/store_move" "$TOP/tests/integration/store_move.c" \
 	"$BUILD/libpirogue.a" $(pkg-config --libs libevent libevent_pthreads opus vpx lmdb libsodium jansson speexdsp) -lyuv -lm -lpthread \
 	|| { echo "not ok store_move_builds"; exit 1; }
 MOVE=$T/store_move

@@ -20,19 +20,20 @@ int main(int argc, char **argv)
 	char err[SYNC_SITE_ERR_MAX];
 	uint8_t *buf = malloc(SYNC_ENV_CHUNK_WIRE_MAX);
 	size_t n = 0;
-	int r;
+	int r, status = 1;
 
 	if (argc != 3 || !buf)
 		return 2;
 	if (sync_site_open_all(argv[1], 0, &from, &fs, err) ||
 	    sync_site_open_all(argv[2], 0, &to, &ts, err)) {
 		fprintf(stderr, "store_move: %s\n", err);
-		return 1;
+		goto out;
 	}
 	if (to->role == SYNC_ROLE_HUB &&
 	    (r = sync_store_peer_check(ts, from->keys->pub.x25519, NULL)) != 0) {
 		fprintf(stderr, "store_move: refused by the hub: %s\n", sync_strerror(r));
-		return 3;
+		status = 3;
+		goto out;
 	}
 	if ((r = sync_store_out_pending(fs, &to->keys->pub, items, 256, &n)) != 0)
 		goto fail;
@@ -67,13 +68,15 @@ int main(int argc, char **argv)
 		sync_env_id_hex(items[i].id, hex);
 		printf("moved %s\n", hex);
 	}
+	status = 0;
+	goto out;
+fail:
+	fprintf(stderr, "store_move: %s\n", sync_strerror(r));
+out:
 	sync_store_close(fs);
 	sync_store_close(ts);
 	sync_site_free(from);
 	sync_site_free(to);
 	free(buf);
-	return 0;
-fail:
-	fprintf(stderr, "store_move: %s\n", sync_strerror(r));
-	return 1;
+	return status;
 }
