@@ -83,7 +83,7 @@ struct cc {
 	double target, delay_target, loss_bound;
 	enum rc_state state;
 	int64_t last_rc_update, last_decrease, last_overuse;
-	double link_cap, link_var;
+	double link_cap, link_var, acked_smooth;
 	bool link_known;
 
 	uint32_t loss_lost, loss_total;
@@ -436,10 +436,17 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	if (recv_rate < 0.9 * send_rate)
 		est = 0.95 * recv_rate;
 	cc->probe_guard_until = now + 500000;
+	if (recv_rate < 0.9 * send_rate) {
+		/* The probe filled the link: its delivery rate is the capacity. */
+		cc->link_cap = recv_rate;
+		cc->link_var = 0.0025;
+		cc->link_known = true;
+	}
 	if (est > cc->target) {
 		cc->n_probes_ok++;
 		cc->target = cc->delay_target = clamp_rate(cc, est);
-		cc->link_known = false;
+		if (recv_rate >= 0.9 * send_rate)
+			cc->link_known = false;
 		/* Delivered (almost) all the probe rate: the link may hold more, probe again soon.
 		 */
 		if (recv_rate >= 0.9 * send_rate && est >= 0.8 * p->rate)
@@ -467,6 +474,11 @@ static void rate_update(struct cc *cc, int64_t now)
 	                                                                      : cc->queue_us;
 	bool standing = q > QUEUE_HOLD_US;
 
+	/* Smoothed over about a second of feedback: lost packets' bytes are credited in lumps
+	 * (a burst at a time), which must not look like the capacity having grown. */
+	if (acked > 0)
+		cc->acked_smooth =
+		        cc->acked_smooth > 0 ? 0.8 * cc->acked_smooth + 0.2 * acked : acked;
 	if (cc->last_rc_update < 0)
 		cc->last_rc_update = now;
 	dt = (double)(now - cc->last_rc_update) / 1e6;
@@ -494,22 +506,25 @@ static void rate_update(struct cc *cc, int64_t now)
 			/* Back off below the bottleneck rate, deeper when the queue (predicted for
 			 * a packet sent now) needs draining within about 2 s. */
 			double beta = 1.0 - (double)q / 2e6;
-			double nt;
+			double nt, cap;
 
 			if (beta > BETA)
 				beta = BETA;
 			if (beta < 0.5)
 				beta = 0.5;
 			nt = beta * recent;
+			/* The capacity sample: the short window tracks a drop, the long one smooths
+			 * the gaps random loss leaves in it. */
+			cap = recent > acked ? recent : acked;
 			if (cc->link_known) {
-				double d = (recent - cc->link_cap) / cc->link_cap;
+				double d = (cap - cc->link_cap) / cc->link_cap;
 
-				cc->link_cap = 0.7 * cc->link_cap + 0.3 * recent;
+				cc->link_cap = 0.7 * cc->link_cap + 0.3 * cap;
 				cc->link_var = 0.7 * cc->link_var + 0.3 * d * d;
 				if (cc->link_var < 0.0025)
 					cc->link_var = 0.0025;
 			} else {
-				cc->link_cap = recent;
+				cc->link_cap = cap;
 				cc->link_var = 0.0025;
 				cc->link_known = true;
 			}
@@ -534,8 +549,12 @@ static void rate_update(struct cc *cc, int64_t now)
 	if (cc->state == RC_INCREASE && !standing && acked > 0) {
 		double sd = sqrt(cc->link_var);
 
+		/* Outside the capacity estimate's band the link changed: grow multiplicatively.
+		 * Below it only well under the 0.85 x a decrease leaves behind (after a deep
+		 * drain, say), not after every ordinary back-off. */
 		if (cc->link_known &&
-		    (acked > cc->link_cap * (1 + 3 * sd) || acked < cc->link_cap * (1 - 3 * sd)))
+		    (cc->acked_smooth > cc->link_cap * (1 + 3 * sd) ||
+		     cc->acked_smooth < cc->link_cap * (sd > 0.1 ? 1 - 3 * sd : 0.7)))
 			cc->link_known = false;
 		if (cc->link_known) {
 			/* Additive near the known capacity: one packet per response time (RTT +
@@ -580,6 +599,7 @@ static void rate_update(struct cc *cc, int64_t now)
 int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, int64_t now_us)
 {
 	int64_t newest_send = INT64_MIN, highest_recv = INT64_MIN, newest_ext = 0, newest_queue = 0;
+	uint32_t lost_bytes = 0;
 
 	if (!pkts || n == 0)
 		return -EINVAL;
@@ -609,6 +629,10 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 				s->lost_counted = true;
 				cc->loss_lost++;
 				cc->loss_total++;
+				/* A packet lost on the air still used the bottleneck: credit its
+				 * bytes to the next arrival, or random loss reads as a capacity
+				 * drop. */
+				lost_bytes += s->bytes;
 				if (p)
 					p->reported++;
 			}
@@ -622,7 +646,8 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 				p->reported--;
 		}
 		cc->loss_total++;
-		ack_add(cc, pkts[i].arrival_us, s->bytes);
+		ack_add(cc, pkts[i].arrival_us, s->bytes + lost_bytes);
+		lost_bytes = 0;
 		owd_update(cc, pkts[i].arrival_us - s->send_us, now_us);
 		if (s->send_us > newest_send) {
 			newest_send = s->send_us;
@@ -738,7 +763,11 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
 			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
 			rate = cc->target * 1.5;
-			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= 3000000 &&
+			int64_t quiet = cc->link_known ? 10000000 : 3000000;
+
+			/* Near a known capacity the sawtooth finds it; probing there would only
+			 * add queue, so wait longer (the capacity may have grown meanwhile). */
+			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= quiet &&
 			      now_us - cc->last_probe_at >= 3000000 && cc->queue_us < 30000 &&
 			      cc->queue_pred_us < 30000 && cc->rtt;
 		}
@@ -767,6 +796,7 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->delay_bps = (uint32_t)cc->delay_target;
 	st->loss_bound_bps = isfinite(cc->loss_bound) ? (uint32_t)cc->loss_bound : UINT32_MAX;
 	st->acked_bps = (uint32_t)acked_bps(cc);
+	st->link_bps = cc->link_known ? (uint32_t)cc->link_cap : 0;
 	st->usage = cc->usage;
 	st->trend = cc->modified;
 	st->threshold = cc->threshold;

@@ -49,6 +49,7 @@ struct cc_stats {
 	uint32_t delay_bps;      /* delay-based estimate */
 	uint32_t loss_bound_bps; /* loss-based bound (UINT32_MAX when not limiting) */
 	uint32_t acked_bps;      /* measured delivery rate (wire) */
+	uint32_t link_bps;       /* capacity estimate near which growth is additive; 0 = unknown */
 	enum cc_usage usage;     /* last detector output */
 	double trend;            /* modified trend (ms) */
 	double threshold;        /* adaptive threshold (ms) */

@@ -78,6 +78,7 @@ struct sim {
 	size_t n_q;
 	uint64_t sent_pkts, air_lost, tail_dropped;
 	bool trace;
+	int64_t one_way;
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -129,7 +130,7 @@ static void send_packet(struct sim *s, int cluster)
 	assert_true(s->fl_n < RING);
 	f = &s->fl[(s->fl_head + s->fl_n++) % RING];
 	f->seq = s->seq;
-	f->arrive = depart + ONE_WAY_US;
+	f->arrive = depart + s->one_way;
 	f->lost = lost;
 	s->seq++;
 }
@@ -161,7 +162,7 @@ static void receiver_feedback(struct sim *s)
 		                                 arr + off, n - off, s->fb_count++, &used),
 		                 0);
 		m->len = buf_writer_len(&w);
-		m->deliver = s->t + ONE_WAY_US;
+		m->deliver = s->t + s->one_way;
 		off += used;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -205,6 +206,7 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 		s->rx_arrival[i] = -1;
 	s->next_fb = FEEDBACK_US;
 	s->trace = getenv("CC_TRACE") != NULL;
+	s->one_way = ONE_WAY_US;
 }
 
 /* Runs the simulation up to `until`, calling probe/pacing/feedback logic every millisecond. */
@@ -218,11 +220,11 @@ static void sim_run(struct sim *s, int64_t until)
 
 			cc_get_stats(s->cc, &st);
 			fprintf(stderr,
-			        "t=%6.2f C=%7.0f tgt=%7u dly=%7u loss_b=%10u ack=%7u use=%d "
+			        "t=%6.2f C=%7.0f tgt=%7u dly=%7u ack=%7u link=%7u use=%d "
 			        "trend=%6.1f "
 			        "thr=%5.1f q=%4lld rtt=%4lld loss=%.3f ovr=%u probes=%u/%u\n",
 			        s->t / 1e6, cap_at(s, s->t), st.target_bps, st.delay_bps,
-			        st.loss_bound_bps, st.acked_bps, st.usage, st.trend, st.threshold,
+			        st.acked_bps, st.link_bps, st.usage, st.trend, st.threshold,
 			        (long long)st.queue_us / 1000, (long long)st.rtt_us / 1000, st.loss,
 			        st.overuses, st.probes_ok, st.probes);
 		}
@@ -297,25 +299,67 @@ static double q_percentile(struct sim *s, double p)
 	return (double)s->qdelay[i] / 1000.0;
 }
 
-static void test_cc_steady_state_uses_80_percent_with_low_queue(void **state)
+/* Steady state on capacity c with the given one-way delay: utilisation and queueing delay
+ * p95 over 60 s after 15 s of start-up. */
+static void steady(double c, int64_t one_way, double loss, const char *name)
 {
-	static const struct cap_step caps[] = {{0, 500000}};
+	static struct cap_step caps[1];
 	static struct sim s;
+	uint32_t min_target = UINT32_MAX;
 	double util, p50, p95;
 
+	caps[0] = (struct cap_step){0, c};
 	sim_init(&s, caps, 1, 100000);
+	s.one_way = one_way;
+	if (loss > 0) {
+		/* Gilbert-Elliott: mean burst 3 packets (p_bg 1/3), stationary loss `loss`. */
+		s.loss_p_bg = 1.0 / 3.0;
+		s.loss_p_gb = loss * s.loss_p_bg / (1 - loss);
+	}
 	s.m_start = 15000000;
 	s.m_end = 75000000;
-	sim_run(&s, 75000000);
-	util = s.served_bits / (500000.0 * 60.0);
+	sim_run(&s, 15000000);
+	while (s.t < 75000000) {
+		sim_run(&s, s.t + 1000);
+		if (cc_target_bps(s.cc) < min_target)
+			min_target = cc_target_bps(s.cc);
+	}
+	util = s.served_bits / (c * 60.0);
 	p50 = q_percentile(&s, 0.5);
 	p95 = q_percentile(&s, 0.95);
-	printf("cc-sim: steady C=500k RTT=600ms t=15..75s: utilisation %.1f %%, queue delay p50 "
-	       "%.0f ms p95 %.0f ms, final target %u bps\n",
-	       util * 100, p50, p95, cc_target_bps(s.cc));
+	printf("cc-sim: %s: C=%.0fk RTT=%lldms loss %.2f %% (%llu/%llu) t=15..75s: utilisation "
+	       "%.1f %%, queue delay p50 %.0f ms p95 %.0f ms, min target %.0f %% of C\n",
+	       name, c / 1000, (long long)(2 * one_way / 1000),
+	       s.sent_pkts ? 100.0 * (double)s.air_lost / (double)s.sent_pkts : 0.0,
+	       (unsigned long long)s.air_lost, (unsigned long long)s.sent_pkts, util * 100, p50,
+	       p95, 100.0 * min_target / c);
 	assert_true(util >= 0.80);
 	assert_true(p95 <= 150.0);
+	if (loss > 0) {
+		assert_true(s.air_lost > 0);
+		assert_true(min_target >= 0.70 * c);
+	}
 	cc_free(s.cc);
+}
+
+static void test_cc_steady_state_uses_80_percent_with_low_queue(void **state)
+{
+	steady(500000, 300000, 0, "steady");
+}
+
+static void test_cc_steady_state_geo_uplink_256k_rtt_800ms(void **state)
+{
+	steady(256000, 400000, 0, "steady-256k-800ms");
+}
+
+static void test_cc_steady_state_geo_downlink_2M_rtt_600ms(void **state)
+{
+	steady(2000000, 300000, 0, "steady-2M-600ms");
+}
+
+static void test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate(void **state)
+{
+	steady(512000, 350000, 0.02, "2 % bursty loss");
 }
 
 static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
@@ -434,6 +478,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_cc_steady_state_uses_80_percent_with_low_queue),
+	        cmocka_unit_test(test_cc_steady_state_geo_uplink_256k_rtt_800ms),
+	        cmocka_unit_test(test_cc_steady_state_geo_downlink_2M_rtt_600ms),
+	        cmocka_unit_test(test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
