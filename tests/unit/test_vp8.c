@@ -628,6 +628,10 @@ static void test_decoder_reports_corruption_until_next_keyframe(void **state)
 				bad[k] ^= 0x5a;
 			ret = codec_vp8_dec_decode(d, bad, n, &pic);
 			flagged = ret == CODEC_VP8_EDECODE || (ret == 1 && pic.corrupted);
+			printf("# damaged frame: %s\n", ret == CODEC_VP8_EDECODE
+			                                        ? "libvpx refused it (decode error)"
+			                                : ret == 1 ? "decoded, flagged corrupted"
+			                                           : "no picture");
 			assert_true(flagged);
 			assert_true(codec_vp8_dec_needs_keyframe(d));
 			continue;
