@@ -496,6 +496,7 @@ static int session_send(struct relay_tunnel *t, struct peer *p, struct session *
                         const uint8_t *payload, size_t len, uint64_t now,
                         struct relay_tunnel_actions *acts)
 {
+	static const uint8_t empty[1];
 	struct relay_tunnel_action *a = act_push(acts, RELAY_TUNNEL_ACT_SEND, p);
 	uint64_t ctr;
 	int ret;
@@ -508,7 +509,7 @@ static int session_send(struct relay_tunnel *t, struct peer *p, struct session *
 	a->data[0] = RELAY_TUNNEL_MSG_DATA;
 	put_le32(a->data + 1, s->remote_index);
 	put_le64(a->data + 5, ctr);
-	ret = noise_cipher_encrypt(s->send, a->data, RELAY_TUNNEL_DATA_HDR, len ? payload : a->data,
+	ret = noise_cipher_encrypt(s->send, a->data, RELAY_TUNNEL_DATA_HDR, len ? payload : empty,
 	                           len, a->data + RELAY_TUNNEL_DATA_HDR);
 	if (ret != 0)
 		return ret == NOISE_ENONCE ? RELAY_TUNNEL_ENOTUP : ret;

@@ -12,7 +12,10 @@
  *    The Noise prologue is "pirogue-tunnel-v1" || sender_index (4), so the index is
  *    authenticated. The encrypted Noise payload is an 8-byte timestamp (wall-clock ns, strictly
  *    increasing per initiator): the responder accepts an initiation from a peer only if its
- *    timestamp is newer than the last one accepted (replayed initiations are dropped).
+ *    timestamp is newer than the last one accepted (replayed initiations are dropped). As in
+ *    WireGuard this needs a sane wall clock on the initiator: a clinic whose clock went back
+ *    (no RTC, no NTP yet) is not answered until its clock passes the last accepted timestamp
+ *    or the hub forgets the peer (relay_tunnel_peer_remove, restart).
  *  2 RESPONSE (RELAY_TUNNEL_RESP_LEN = 89 bytes)
  *      type=2 (1) | receiver_index (4) | Noise IK msg 2 (48 + 4 = 52) | mac1 (16) | mac2 (16)
  *    receiver_index is the initiator's sender_index; the encrypted Noise payload is the
