@@ -150,7 +150,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (lat > WAKE_EST_MAX_NS)
 		lat = WAKE_EST_MAX_NS;
 	e->wake_est = e->wake_est - e->wake_est / 16 + lat / 16;
-	spin_until(e, ed->armed, now);
+	(void)spin_until(e, ed->armed, now);
 	ed->armed = LINKSIM_INF;
 	dir_service(ed);
 }
@@ -261,10 +261,11 @@ static json_t *dir_json(const struct emu_dir *ed, uint64_t now)
 static char *stats_json(struct emu *e)
 {
 	uint64_t now = mtime_now_ns();
-	json_t *o = json_pack("{s:i,s:s,s:I,s:I,s:o,s:o}", "pid", (int)getpid(), "profile",
+	json_t *o = json_pack("{s:i,s:s,s:I,s:I,s:f,s:f,s:o,s:o}", "pid", (int)getpid(), "profile",
 	                      e->prof->path, "elapsed_ms", (json_int_t)((now - e->t0) / 1000000),
-	                      "started_wall_ms", (json_int_t)e->t0_wall_ms, "up",
-	                      dir_json(&e->up, now), "down", dir_json(&e->down, now));
+	                      "started_wall_ms", (json_int_t)e->t0_wall_ms, "wake_latency_us",
+	                      (double)e->wake_est / 1e3, "spin_ms", (double)e->spin_total_ns / 1e6,
+	                      "up", dir_json(&e->up, now), "down", dir_json(&e->down, now));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
