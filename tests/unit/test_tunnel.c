@@ -499,6 +499,50 @@ static void test_core_roaming_moves_endpoint_only_when_authenticated(void **stat
 	env_free(e);
 }
 
+static void test_core_roaming_to_ipv6_address(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	struct relay_tunnel_actions *acts = calloc(1, sizeof *acts);
+	struct sockaddr_in6 v6;
+	struct sockaddr_storage ep;
+	socklen_t eplen;
+	uint32_t hid;
+
+	(void)state;
+	assert_non_null(acts);
+	connect_env(e);
+	hid = hub_peer_id(e);
+	memset(&v6, 0, sizeof v6);
+	v6.sin6_family = AF_INET6;
+	v6.sin6_port = htons(7777);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::42", &v6.sin6_addr), 1);
+	e->hold = true;
+	assert_int_equal(send_seq(e, 0, 1, 1), 0);
+	assert_int_equal(relay_tunnel_input(e->s[1].t, e->held[0], e->held_len[0],
+	                                    (struct sockaddr *)&v6, sizeof v6, e->now, acts),
+	                 0);
+	assert_int_equal(acts->n, 1);
+	assert_int_equal(relay_tunnel_peer_endpoint(e->s[1].t, hid, &ep, &eplen), 0);
+	assert_int_equal(ep.ss_family, AF_INET6);
+	assert_int_equal(eplen, sizeof v6);
+	assert_memory_equal(&((struct sockaddr_in6 *)&ep)->sin6_addr, &v6.sin6_addr, 16);
+	acts->n = 0;
+	assert_int_equal(
+	        relay_tunnel_encrypt(e->s[1].t, hid, (const uint8_t *)"v6", 2, e->now, acts), 0);
+	assert_int_equal(acts->a[0].addr.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&acts->a[0].addr)->sin6_port), 7777);
+	/* A source of an unsupported family is malformed, not a crash. */
+	{
+		struct sockaddr un = {.sa_family = AF_UNIX};
+		acts->n = 0;
+		assert_int_equal(relay_tunnel_input(e->s[1].t, e->held[0], e->held_len[0], &un,
+		                                    sizeof un, e->now, acts),
+		                 RELAY_TUNNEL_EMALFORMED);
+	}
+	free(acts);
+	env_free(e);
+}
+
 /* An initiation with a valid mac1 for the hub but garbage inside (what a flooder can send). */
 static void forge_initiation(const uint8_t hub_pk[NOISE_KEY_LEN],
                              uint8_t out[RELAY_TUNNEL_INIT_LEN])
@@ -1435,6 +1479,7 @@ int main(void)
 	        cmocka_unit_test(test_core_tampered_handshake_dropped_genuine_still_works),
 	        cmocka_unit_test(test_core_replayed_initiation_gets_no_answer),
 	        cmocka_unit_test(test_core_roaming_moves_endpoint_only_when_authenticated),
+	        cmocka_unit_test(test_core_roaming_to_ipv6_address),
 	        cmocka_unit_test(test_core_cookie_under_load_allocates_nothing),
 	        cmocka_unit_test(test_core_unknown_key_gets_no_answer),
 	        cmocka_unit_test(test_core_revoked_key_gets_no_answer),
