@@ -28,6 +28,33 @@ struct env_secret {
 	crypto_secretstream_xchacha20poly1305_state st;
 };
 
+/* sodium_malloc/sodium_free cost an mmap, two mprotects and a munmap each (guard pages): the TLB
+ * shootdowns they trigger were ~14 % of a small durable enqueue in `perf`. Each thread keeps one
+ * freed (wiped) secret block for the next record instead of unmapping it. */
+static _Thread_local struct env_secret *spare_secret;
+
+static struct env_secret *secret_alloc(void)
+{
+	struct env_secret *s = spare_secret;
+
+	if (s) {
+		spare_secret = NULL;
+		return s;
+	}
+	return sodium_malloc(sizeof *s);
+}
+
+static void secret_free(struct env_secret *s)
+{
+	if (!s)
+		return;
+	sodium_memzero(s, sizeof *s);
+	if (!spare_secret)
+		spare_secret = s;
+	else
+		sodium_free(s);
+}
+
 struct sync_env_seal {
 	struct env_secret *sec;
 	const struct keys *sender;
@@ -327,7 +354,9 @@ out:
 
 /* --- sealing -------------------------------------------------------------------------------- */
 
-static int seal_emit(struct sync_env_seal *w, uint8_t tag, sync_env_chunk_h cb, void *arg)
+/* Encrypts n plaintext bytes at src as the next chunk, hashes it and hands it out. */
+static int seal_emit_from(struct sync_env_seal *w, const uint8_t *src, size_t n, uint8_t tag,
+                          sync_env_chunk_h cb, void *arg)
 {
 	unsigned long long clen = 0;
 	uint32_t i = w->next;
@@ -335,16 +364,23 @@ static int seal_emit(struct sync_env_seal *w, uint8_t tag, sync_env_chunk_h cb, 
 
 	if (i >= w->chunk_count)
 		return SYNC_ENV_ESIZE;
-	if (crypto_secretstream_xchacha20poly1305_push(&w->sec->st, w->ct, &clen, w->plain, w->fill,
-	                                               NULL, 0, tag) != 0)
+	if (crypto_secretstream_xchacha20poly1305_push(&w->sec->st, w->ct, &clen, src, n, NULL, 0,
+	                                               tag) != 0)
 		return -EINVAL;
 	crypto_generichash(w->hashes + (size_t)i * SYNC_ENV_HASH_BYTES, SYNC_ENV_HASH_BYTES, w->ct,
 	                   clen, NULL, 0);
-	w->fill = 0;
 	w->next++;
 	if (cb && (ret = cb(i, w->ct, (size_t)clen, arg)) != 0)
 		return ret;
 	return 0;
+}
+
+static int seal_emit(struct sync_env_seal *w, uint8_t tag, sync_env_chunk_h cb, void *arg)
+{
+	size_t n = w->fill;
+
+	w->fill = 0;
+	return seal_emit_from(w, w->plain, n, tag, cb, arg);
 }
 
 static int seal_feed(struct sync_env_seal *w, const uint8_t *p, size_t len, sync_env_chunk_h cb,
@@ -360,6 +396,21 @@ static int seal_feed(struct sync_env_seal *w, const uint8_t *p, size_t len, sync
 	}
 	while (len) {
 		size_t n = w->chunk_size - w->fill;
+		/* Whole chunks straight from the caller's buffer (no copy), unless it is the last.
+		 */
+		if (w->fill == 0 && len >= w->chunk_size &&
+		    w->pushed + w->chunk_size < w->plain_size) {
+			w->pushed += w->chunk_size;
+			if ((ret = seal_emit_from(w, p, w->chunk_size,
+			                          crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
+			                          cb, arg)) != 0) {
+				w->broken = true;
+				return ret;
+			}
+			p += w->chunk_size;
+			len -= w->chunk_size;
+			continue;
+		}
 		if (n > len)
 			n = len;
 		memcpy(w->plain + w->fill, p, n);
@@ -421,7 +472,7 @@ int sync_env_seal_new(struct sync_env_seal **out, const struct keys *sender,
 	w->chunk_count = (uint32_t)count;
 	w->plain_size = plain;
 	ret = -ENOMEM;
-	if (!(w->sec = sodium_malloc(sizeof *w->sec)) ||
+	if (!(w->sec = secret_alloc()) ||
 	    !(w->hashes = malloc((size_t)count * SYNC_ENV_HASH_BYTES)) ||
 	    !(w->plain = malloc(chunk_size)) || !(w->ct = malloc((size_t)chunk_size + SS_ABYTES)))
 		goto out;
@@ -538,7 +589,7 @@ void sync_env_seal_free(struct sync_env_seal *w)
 {
 	if (!w)
 		return;
-	sodium_free(w->sec);
+	secret_free(w->sec);
 	free(w->hashes);
 	if (w->plain) {
 		sodium_memzero(w->plain, w->chunk_size);
@@ -688,7 +739,7 @@ int sync_env_open_new(struct sync_env_open **out, const struct sync_env_header *
 	if (!(r = calloc(1, sizeof *r)))
 		return -ENOMEM;
 	r->h = h;
-	if (!(r->sec = sodium_malloc(sizeof *r->sec)) || !(r->plain = malloc(h->chunk_size)))
+	if (!(r->sec = secret_alloc()) || !(r->plain = malloc(h->chunk_size)))
 		goto out;
 	if (crypto_box_seal_open(r->sec->key, h->sealed_key, sizeof h->sealed_key, self->pub.x25519,
 	                         self->x25519_sk) != 0) {
@@ -829,7 +880,7 @@ void sync_env_open_free(struct sync_env_open *r)
 {
 	if (!r)
 		return;
-	sodium_free(r->sec);
+	secret_free(r->sec);
 	if (r->plain) {
 		sodium_memzero(r->plain, r->h->chunk_size);
 		free(r->plain);

@@ -707,6 +707,7 @@ static int enq_part(struct sync_env_seal *w, const struct sync_part_src *src, in
 		return sync_env_seal_push(w, src->data, (size_t)size, enq_chunk, e);
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	while (left) {
 		size_t want = left < IO_BLOCK ? (size_t)left : IO_BLOCK;
 		ssize_t k = read(fd, buf, want);
