@@ -725,3 +725,186 @@ out:
 	free(delta);
 	return ret;
 }
+
+/* ---- receiver side helpers ---- */
+
+#define RTP_SEQ_MOD (1u << 16)
+
+void rtcp_rx_stats_init(struct rtcp_rx_stats *s, uint32_t ssrc, unsigned clock_rate)
+{
+	memset(s, 0, sizeof *s);
+	s->ssrc = ssrc;
+	s->clock_rate = clock_rate ? clock_rate : 90000;
+}
+
+void rtcp_rx_stats_update(struct rtcp_rx_stats *s, uint16_t seq, uint32_t rtp_ts,
+                          int64_t arrival_us)
+{
+	/* Arrival in RTP units; differences only, so the origin does not matter. */
+	int64_t arrival = arrival_us * (int64_t)s->clock_rate / 1000000;
+	int64_t transit = arrival - (int64_t)rtp_ts;
+	uint16_t udelta;
+
+	if (!s->started) {
+		s->started = true;
+		s->max_seq = seq;
+		s->base_seq = seq;
+		s->cycles = 0;
+	} else {
+		/* RFC 3550 A.1 without probation: in-order or a jump forward of < 3000 moves
+		 * max_seq (counting wraps); older or far packets only count as received. */
+		udelta = (uint16_t)(seq - s->max_seq);
+		if (udelta < 3000) {
+			if (seq < s->max_seq)
+				s->cycles += RTP_SEQ_MOD;
+			s->max_seq = seq;
+		}
+	}
+	s->received++;
+	/* RFC 3550 A.8; the timestamp difference is taken mod 2^32. */
+	if (s->have_transit) {
+		int64_t d = transit - s->transit;
+
+		d = (int64_t)(int32_t)(uint32_t)d;
+		if (d < 0)
+			d = -d;
+		s->jitter += ((double)d - s->jitter) / 16.0;
+	}
+	s->transit = transit;
+	s->have_transit = true;
+}
+
+void rtcp_rx_stats_report(struct rtcp_rx_stats *s, struct rtcp_report *out, uint32_t lsr,
+                          uint32_t dlsr)
+{
+	uint32_t ext_max = s->cycles + s->max_seq;
+	int64_t expected = s->started ? (int64_t)ext_max - s->base_seq + 1 : 0;
+	int64_t lost = expected - s->received;
+	int64_t exp_int = expected - s->expected_prior;
+	int64_t rec_int = (int64_t)s->received - s->received_prior;
+	int64_t lost_int = exp_int - rec_int;
+
+	if (lost > 0x7fffff)
+		lost = 0x7fffff;
+	if (lost < -0x800000)
+		lost = -0x800000;
+	memset(out, 0, sizeof *out);
+	out->ssrc = s->ssrc;
+	out->fraction_lost = exp_int > 0 && lost_int > 0 ? (uint8_t)((lost_int << 8) / exp_int) : 0;
+	out->packets_lost = (int32_t)lost;
+	out->highest_seq = ext_max;
+	out->jitter = (uint32_t)s->jitter;
+	out->lsr = lsr;
+	out->dlsr = dlsr;
+	s->expected_prior = (uint32_t)expected;
+	s->received_prior = s->received;
+}
+
+#define REC_RING 4096
+
+struct rtcp_twcc_recorder {
+	bool started;
+	int64_t base;    /* oldest unreported extended seq */
+	int64_t highest; /* newest received extended seq (>= base - 1) */
+	int64_t last_ext;
+	int64_t arrival[REC_RING]; /* -1 = not received */
+	uint8_t fb_count;
+};
+
+int rtcp_twcc_recorder_new(struct rtcp_twcc_recorder **out)
+{
+	struct rtcp_twcc_recorder *r = malloc(sizeof *r);
+
+	if (!r)
+		return -ENOMEM;
+	memset(r, 0, sizeof *r);
+	for (size_t i = 0; i < REC_RING; i++)
+		r->arrival[i] = -1;
+	*out = r;
+	return 0;
+}
+
+void rtcp_twcc_recorder_free(struct rtcp_twcc_recorder *r)
+{
+	free(r);
+}
+
+static void rec_restart(struct rtcp_twcc_recorder *r, int64_t ext)
+{
+	for (size_t i = 0; i < REC_RING; i++)
+		r->arrival[i] = -1;
+	r->base = ext;
+	r->highest = ext - 1;
+}
+
+int rtcp_twcc_recorder_add(struct rtcp_twcc_recorder *r, uint16_t seq, int64_t arrival_us)
+{
+	int64_t ext;
+
+	if (arrival_us < 0)
+		return RTCP_EINVAL;
+	if (!r->started) {
+		r->started = true;
+		r->last_ext = seq;
+		rec_restart(r, seq);
+	}
+	ext = r->last_ext + (int16_t)(uint16_t)(seq - (uint16_t)r->last_ext);
+	if (ext > r->last_ext)
+		r->last_ext = ext;
+	if (ext < r->base)
+		return 0; /* already reported (as lost): too late to report now */
+	if (ext - r->base >= REC_RING) {
+		rec_restart(r, ext);
+		r->arrival[ext % REC_RING] = arrival_us;
+		r->highest = ext;
+		return RTCP_ENOSPACE;
+	}
+	r->arrival[ext % REC_RING] = arrival_us;
+	if (ext > r->highest)
+		r->highest = ext;
+	return 0;
+}
+
+int rtcp_twcc_recorder_build(struct rtcp_twcc_recorder *r, struct buf_writer *w, uint32_t ssrc,
+                             uint32_t media_ssrc, size_t *n_reported)
+{
+	size_t n, off = 0;
+	bool *recv = NULL;
+	int64_t *arr = NULL;
+	int ret = 0;
+
+	*n_reported = 0;
+	if (!r->started || r->highest < r->base)
+		return 0;
+	n = (size_t)(r->highest - r->base + 1);
+	recv = malloc(n * sizeof *recv);
+	arr = malloc(n * sizeof *arr);
+	if (!recv || !arr) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t a = r->arrival[(r->base + (int64_t)i) % REC_RING];
+
+		recv[i] = a >= 0;
+		arr[i] = a >= 0 ? a : 0;
+	}
+	while (off < n) {
+		size_t used;
+
+		ret = rtcp_write_twcc(w, ssrc, media_ssrc, (uint16_t)(r->base + (int64_t)off),
+		                      recv + off, arr + off, n - off, r->fb_count, &used);
+		if (ret)
+			goto out;
+		r->fb_count++;
+		off += used;
+	}
+	for (size_t i = 0; i < n; i++)
+		r->arrival[(r->base + (int64_t)i) % REC_RING] = -1;
+	r->base = r->highest + 1;
+	*n_reported = n;
+out:
+	free(recv);
+	free(arr);
+	return ret;
+}

@@ -206,4 +206,49 @@ int rtcp_write_twcc(struct buf_writer *w, uint32_t ssrc, uint32_t media_ssrc, ui
                     const bool *received, const int64_t *arrival_us, size_t n, uint8_t fb_count,
                     size_t *consumed) __attribute__((warn_unused_result));
 
+/* ---- receiver side helpers ---- */
+
+/* Per-source receiver statistics for RR/SR report blocks (RFC 3550 A.1, A.3, A.8). */
+struct rtcp_rx_stats {
+	uint32_t ssrc;
+	unsigned clock_rate;
+	bool started;
+	uint16_t max_seq;
+	uint32_t cycles; /* shifted count of sequence number wraps */
+	uint32_t base_seq;
+	uint32_t received;
+	uint32_t expected_prior, received_prior;
+	bool have_transit;
+	int64_t transit; /* in RTP clock units */
+	double jitter;   /* in RTP clock units */
+};
+/* Starts statistics for source ssrc whose RTP clock runs at clock_rate Hz (> 0). */
+void rtcp_rx_stats_init(struct rtcp_rx_stats *s, uint32_t ssrc, unsigned clock_rate);
+/* Accounts one received packet (arrival on the receiver's clock, microseconds). */
+void rtcp_rx_stats_update(struct rtcp_rx_stats *s, uint16_t seq, uint32_t rtp_ts,
+                          int64_t arrival_us);
+/* Fills a report block: fraction lost since the previous call, cumulative lost (clamped to 24
+ * bits), extended highest sequence number, interarrival jitter; lsr/dlsr as given. */
+void rtcp_rx_stats_report(struct rtcp_rx_stats *s, struct rtcp_report *out, uint32_t lsr,
+                          uint32_t dlsr);
+
+/* Records transport-wide sequence numbers and arrival times and builds the feedback for them.
+ * Each packet is reported once: a build covers everything from the oldest unreported sequence
+ * number to the newest received one (gaps reported as not received). A packet arriving after
+ * its number was reported lost is dropped from reporting. */
+struct rtcp_twcc_recorder;
+int rtcp_twcc_recorder_new(struct rtcp_twcc_recorder **out) __attribute__((warn_unused_result));
+void rtcp_twcc_recorder_free(struct rtcp_twcc_recorder *r);
+/* Records a packet (arrival_us >= 0 on the receiver's clock). Returns 0, RTCP_EINVAL (negative
+ * time), RTCP_ENOSPACE (more than 4096 numbers ahead of the oldest unreported one: the
+ * recorder then restarts from this packet). */
+int rtcp_twcc_recorder_add(struct rtcp_twcc_recorder *r, uint16_t seq, int64_t arrival_us)
+        __attribute__((warn_unused_result));
+/* Appends one or more RTPFB/15 packets to w for everything unreported; sets *n_reported (0 when
+ * there was nothing new, and nothing is written). Returns 0 or RTCP_ENOSPACE / -ENOMEM (then
+ * the packets stay unreported). */
+int rtcp_twcc_recorder_build(struct rtcp_twcc_recorder *r, struct buf_writer *w, uint32_t ssrc,
+                             uint32_t media_ssrc, size_t *n_reported)
+        __attribute__((warn_unused_result));
+
 #endif

@@ -1,11 +1,14 @@
 /* tests/unit/test_cc.c — the congestion controller against a simulated GEO bottleneck.
  *
- * The simulation: a paced sender (1200-byte payloads + 64 bytes overhead) sends at the
- * controller's target into a FIFO bottleneck of capacity C (drop-tail, 3 s of buffer as a
- * satellite modem has), 300 ms one-way propagation, optional Gilbert-Elliott air loss after the
- * queue. The receiver sends transport-wide feedback every 100 ms, built and parsed through the
- * real RTCP code, which reaches the sender 300 ms later. Time advances in 1 ms steps; everything
- * is deterministic. Each scenario prints its measured figures ("cc-sim: ...").
+ * The simulation: a saturating video source (1200-byte payloads + 64 bytes overhead) feeds the
+ * real pacer (relay/pacer) at the controller's target, probes included; packets enter a FIFO
+ * bottleneck of capacity C (drop-tail, 3 s of buffer as a satellite modem has), then propagate
+ * one way (300 ms unless a test says otherwise), with optional Gilbert-Elliott air loss after
+ * the queue. The receiver records arrivals with the real transport-wide feedback recorder and
+ * sends feedback every 100 ms, built and parsed through the real RTCP code; it reaches the
+ * sender one propagation delay later. Time advances in 1 ms steps; everything is
+ * deterministic. Each scenario prints its measured figures ("cc-sim: ..."); CC_TRACE=1 in the
+ * environment prints the controller's state every 250 ms.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "relay/cc.h"
+#include "relay/pacer.h"
 #include "relay/rtcp.h"
 
 #define PAYLOAD     1200
@@ -54,21 +58,13 @@ struct sim {
 	bool ge_bad;
 	uint64_t rng;
 	int64_t t;
-	double tokens;
 	uint16_t seq;
-	int probe_id;
-	uint32_t probe_rate;
-	unsigned probe_min, probe_sent;
-	int64_t probe_end;
-	double probe_tokens;
 	int64_t busy_until;
 	struct flight fl[RING];
 	size_t fl_head, fl_n;
-	int64_t rx_arrival[RING]; /* by seq; -1 = not (yet) received */
-	bool rx_any;
-	uint16_t rx_base, rx_highest;
+	struct rtcp_twcc_recorder *rec; /* the receiver's transport-wide feedback recorder */
+	struct pacer *pacer;            /* the sender's pacer */
 	int64_t next_fb;
-	uint8_t fb_count;
 	struct fb_msg fbq[64];
 	size_t fbq_head, fbq_n;
 	/* measurements over [m_start, m_end) */
@@ -99,14 +95,14 @@ static double rnd(struct sim *s)
 	return (double)(s->rng >> 11) / 9007199254740992.0;
 }
 
-static void send_packet(struct sim *s, int cluster)
+static void send_packet(struct sim *s, int cluster, size_t len)
 {
-	double c = cap_at(s, s->t);
-	int64_t ser = (int64_t)(WIRE * 8.0 * 1e6 / c), start, depart;
+	double c = cap_at(s, s->t), wire = (double)(len + CC_OVERHEAD_DEFAULT);
+	int64_t ser = (int64_t)(wire * 8.0 * 1e6 / c), start, depart;
 	struct flight *f;
 	bool lost = false;
 
-	cc_on_packet_sent(s->cc, s->seq, PAYLOAD, s->t, cluster);
+	cc_on_packet_sent(s->cc, s->seq, len, s->t, cluster);
 	s->sent_pkts++;
 	start = s->busy_until > s->t ? s->busy_until : s->t;
 	if (start - s->t > BUFFER_US) {
@@ -117,7 +113,7 @@ static void send_packet(struct sim *s, int cluster)
 	depart = start + ser;
 	s->busy_until = depart;
 	if (s->t >= s->m_start && s->t < s->m_end) {
-		s->served_bits += WIRE * 8.0;
+		s->served_bits += wire * 8.0;
 		if (s->n_q < MAX_SAMPLES)
 			s->qdelay[s->n_q++] = start - s->t;
 	}
@@ -135,39 +131,22 @@ static void send_packet(struct sim *s, int cluster)
 	s->seq++;
 }
 
+/* The receiver's feedback every 100 ms, through the real recorder and RTCP writer. */
 static void receiver_feedback(struct sim *s)
 {
-	bool recv[RING > 4096 ? 4096 : RING];
-	int64_t arr[4096];
-	size_t n = (uint16_t)(s->rx_highest - s->rx_base) + 1, off = 0;
+	struct fb_msg *m;
+	struct buf_writer w;
+	size_t n;
 
-	if (!s->rx_any || (uint16_t)(s->rx_highest - s->rx_base) >= 0x8000)
+	assert_true(s->fbq_n < 64);
+	m = &s->fbq[(s->fbq_head + s->fbq_n) % 64];
+	buf_writer_init(&w, m->bytes, sizeof m->bytes);
+	assert_int_equal(rtcp_twcc_recorder_build(s->rec, &w, 1, 2, &n), 0);
+	if (n == 0)
 		return;
-	assert_true(n <= 4096);
-	for (size_t i = 0; i < n; i++) {
-		int64_t a = s->rx_arrival[(uint16_t)(s->rx_base + i)];
-
-		recv[i] = a >= 0;
-		arr[i] = a >= 0 ? a : 0;
-	}
-	while (off < n) {
-		struct fb_msg *m;
-		struct buf_writer w;
-		size_t used;
-
-		assert_true(s->fbq_n < 64);
-		m = &s->fbq[(s->fbq_head + s->fbq_n++) % 64];
-		buf_writer_init(&w, m->bytes, sizeof m->bytes);
-		assert_int_equal(rtcp_write_twcc(&w, 1, 2, (uint16_t)(s->rx_base + off), recv + off,
-		                                 arr + off, n - off, s->fb_count++, &used),
-		                 0);
-		m->len = buf_writer_len(&w);
-		m->deliver = s->t + s->one_way;
-		off += used;
-	}
-	for (size_t i = 0; i < n; i++)
-		s->rx_arrival[(uint16_t)(s->rx_base + i)] = -1;
-	s->rx_base = (uint16_t)(s->rx_highest + 1);
+	m->len = buf_writer_len(&w);
+	m->deliver = s->t + s->one_way;
+	s->fbq_n++;
 }
 
 static void deliver_feedback(struct sim *s)
@@ -181,9 +160,10 @@ static void deliver_feedback(struct sim *s)
 		struct rtcp_twcc_info info;
 
 		rtcp_iter_init(&it, m->bytes, m->len);
-		assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
-		assert_int_equal(rtcp_twcc_parse(&pkt, &info, pk, 4096), 0);
-		assert_int_equal(cc_on_feedback(s->cc, pk, info.status_count, s->t), 0);
+		while (rtcp_iter_next(&it, &pkt) == 1) {
+			assert_int_equal(rtcp_twcc_parse(&pkt, &info, pk, 4096), 0);
+			assert_int_equal(cc_on_feedback(s->cc, pk, info.status_count, s->t), 0);
+		}
 		s->fbq_head = (s->fbq_head + 1) % 64;
 		s->fbq_n--;
 	}
@@ -201,9 +181,8 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 	s->n_caps = n_caps;
 	s->rng = 0x9e3779b97f4a7c15ull;
 	s->seq = 65000; /* exercise the 16-bit wrap early */
-	s->rx_base = s->seq;
-	for (size_t i = 0; i < RING; i++)
-		s->rx_arrival[i] = -1;
+	assert_int_equal(rtcp_twcc_recorder_new(&s->rec), 0);
+	assert_int_equal(pacer_new(&s->pacer, NULL), 0);
 	s->next_fb = FEEDBACK_US;
 	s->trace = getenv("CC_TRACE") != NULL;
 	s->one_way = ONE_WAY_US;
@@ -234,10 +213,8 @@ static void sim_run(struct sim *s, int64_t until)
 			struct flight *f = &s->fl[s->fl_head];
 
 			if (!f->lost) {
-				s->rx_arrival[f->seq] = f->arrive;
-				if (!s->rx_any || (int16_t)(uint16_t)(f->seq - s->rx_highest) > 0)
-					s->rx_highest = f->seq;
-				s->rx_any = true;
+				assert_int_equal(rtcp_twcc_recorder_add(s->rec, f->seq, f->arrive),
+				                 0);
 			}
 			s->fl_head = (s->fl_head + 1) % RING;
 			s->fl_n--;
@@ -248,35 +225,36 @@ static void sim_run(struct sim *s, int64_t until)
 		}
 		deliver_feedback(s);
 		cc_on_tick(s->cc, s->t);
-		if (!s->probe_id) {
+		/* The real pacer at the target rate; probes go through it too (padding fills a
+		 * probe when the source has nothing). A saturating video source keeps two
+		 * packets queued. */
+		pacer_set_rate(s->pacer, target);
+		{
+			uint32_t rate;
+			unsigned min_packets;
 			int64_t dur;
+			int id = cc_probe_next(s->cc, s->t, &rate, &min_packets, &dur);
 
-			s->probe_id =
-			        cc_probe_next(s->cc, s->t, &s->probe_rate, &s->probe_min, &dur);
-			if (s->probe_id) {
-				s->probe_end = s->t + dur;
-				s->probe_sent = 0;
-				s->probe_tokens = WIRE;
-			}
+			if (id)
+				pacer_probe(s->pacer, id, rate, min_packets, dur, s->t);
 		}
-		if (s->probe_id) {
-			s->probe_tokens += s->probe_rate / 8.0 / 1000.0;
-			while (s->probe_tokens >= WIRE) {
-				send_packet(s, s->probe_id);
-				s->probe_tokens -= WIRE;
-				s->probe_sent++;
+		for (;;) {
+			static const uint8_t media[PAYLOAD];
+			static uint8_t buf[1500];
+			struct pacer_stats ps;
+			struct pacer_pkt out;
+
+			pacer_get_stats(s->pacer, &ps);
+			while (ps.queued_packets[PACER_VIDEO] < 2) {
+				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, media,
+				                               PAYLOAD, 0, s->t),
+				                 0);
+				ps.queued_packets[PACER_VIDEO]++;
 			}
-			if (s->probe_sent >= s->probe_min && s->t >= s->probe_end)
-				s->probe_id = 0;
-			continue;
-		}
-		/* pacer: target rate, bursts of at most two packets */
-		s->tokens += target / 8.0 / 1000.0;
-		if (s->tokens > 2 * WIRE)
-			s->tokens = 2 * WIRE;
-		while (s->tokens >= WIRE) {
-			send_packet(s, 0);
-			s->tokens -= WIRE;
+			if (pacer_next_time(s->pacer, s->t) > s->t ||
+			    pacer_next(s->pacer, s->t, buf, sizeof buf, &out) != 1)
+				break;
+			send_packet(s, out.cluster, out.len);
 		}
 	}
 }
@@ -340,6 +318,8 @@ static void steady(double c, int64_t one_way, double loss, const char *name)
 		assert_true(min_target >= 0.70 * c);
 	}
 	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
 }
 
 static void test_cc_steady_state_uses_80_percent_with_low_queue(void **state)
@@ -393,6 +373,8 @@ static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
 	assert_true(below >= 0 && below <= 2000000);
 	assert_true(recovered >= 0 && recovered <= 20000000);
 	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
 }
 
 static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
@@ -413,6 +395,8 @@ static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
 	       reached / 1e6);
 	assert_true(reached >= 0 && reached <= 15000000);
 	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
 }
 
 static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
@@ -444,6 +428,8 @@ static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 	assert_true(min_target >= 350000);
 	assert_true(util >= 0.70);
 	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
 }
 
 static void test_cc_feedback_timeout_halves_target(void **state)

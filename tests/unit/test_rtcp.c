@@ -416,6 +416,96 @@ static void test_rtcp_twcc_feedback_round_trips_with_losses_and_large_deltas(voi
 	}
 }
 
+static void test_rtcp_rx_stats_report_loss_wrap_and_jitter(void **state)
+{
+	struct rtcp_rx_stats st;
+	struct rtcp_report rep;
+	int k = 0;
+
+	rtcp_rx_stats_init(&st, 99, 90000);
+	/* 65530 .. 9 (16 numbers across the wrap), 65533 and 3 lost, 7 arrives after 8. */
+	for (uint32_t s = 65530; s < 65530 + 16; s++) {
+		uint16_t seq = (uint16_t)s;
+
+		if (seq == 65533 || seq == 3 || seq == 7)
+			continue;
+		rtcp_rx_stats_update(&st, seq, 1800u * (uint32_t)k, 20000LL * k);
+		k++;
+		if (seq == 8)
+			rtcp_rx_stats_update(&st, 7, 1800u * (uint32_t)k, 20000LL * k), k++;
+	}
+	rtcp_rx_stats_report(&st, &rep, 0x1234, 5);
+	assert_int_equal(rep.ssrc, 99);
+	assert_int_equal(rep.highest_seq, 65536 + 9);
+	assert_int_equal(rep.packets_lost, 2);
+	assert_int_equal(rep.fraction_lost, 2 * 256 / 16);
+	assert_int_equal(rep.jitter, 0); /* constant transit */
+	assert_int_equal(rep.lsr, 0x1234);
+	/* Next interval: transit alternates 0 / +10 ms (900 units at 90 kHz): jitter -> 900. */
+	for (int i = 0; i < 200; i++, k++)
+		rtcp_rx_stats_update(&st, (uint16_t)(10 + i), 1800u * (uint32_t)k,
+		                     20000LL * k + (i % 2 ? 10000 : 0));
+	rtcp_rx_stats_report(&st, &rep, 0, 0);
+	assert_int_equal(rep.fraction_lost, 0);
+	assert_int_equal(rep.packets_lost, 2);
+	assert_int_equal(rep.highest_seq, 65536 + 209);
+	assert_true(rep.jitter >= 890 && rep.jitter <= 900);
+}
+
+static void test_rtcp_twcc_recorder_reports_each_packet_once(void **state)
+{
+	struct rtcp_twcc_recorder *r;
+	uint8_t out[1500];
+	struct buf_writer w;
+	static struct rtcp_packet pkt;
+	struct rtcp_iter it;
+	struct rtcp_twcc_info info;
+	struct rtcp_twcc_pkt got[16];
+	size_t n;
+
+	assert_int_equal(rtcp_twcc_recorder_new(&r), 0);
+	assert_int_equal(rtcp_twcc_recorder_add(r, 65534, 1000000), 0);
+	assert_int_equal(rtcp_twcc_recorder_add(r, 1, 1030000), 0);     /* 0 still missing */
+	assert_int_equal(rtcp_twcc_recorder_add(r, 65535, 1020000), 0); /* reordered */
+	assert_int_equal(rtcp_twcc_recorder_add(r, 2, 1040000), 0);
+	assert_int_equal(rtcp_twcc_recorder_add(r, 3, -1), RTCP_EINVAL);
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_twcc_recorder_build(r, &w, 7, 8, &n), 0);
+	assert_int_equal(n, 5);
+	rtcp_iter_init(&it, out, buf_writer_len(&w));
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(rtcp_twcc_parse(&pkt, &info, got, 16), 0);
+	assert_int_equal(info.base_seq, 65534);
+	assert_int_equal(info.status_count, 5);
+	assert_true(got[0].received && got[1].received && !got[2].received && got[3].received &&
+	            got[4].received);
+	assert_int_equal(got[1].arrival_us, 1020000);
+	assert_int_equal(got[4].arrival_us, 1040000);
+	/* Nothing new: nothing written. */
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_twcc_recorder_build(r, &w, 7, 8, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(buf_writer_len(&w), 0);
+	/* 0 arrives after being reported lost: not reported again; 3 is. */
+	assert_int_equal(rtcp_twcc_recorder_add(r, 0, 1050000), 0);
+	assert_int_equal(rtcp_twcc_recorder_add(r, 3, 1060000), 0);
+	assert_int_equal(rtcp_twcc_recorder_build(r, &w, 7, 8, &n), 0);
+	assert_int_equal(n, 1);
+	rtcp_iter_init(&it, out, buf_writer_len(&w));
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(rtcp_twcc_parse(&pkt, &info, got, 16), 0);
+	assert_int_equal(info.base_seq, 3);
+	assert_int_equal(info.fb_count, 1);
+	/* Too small an output: error, and the packets stay unreported. */
+	assert_int_equal(rtcp_twcc_recorder_add(r, 4, 1070000), 0);
+	buf_writer_init(&w, out, 12);
+	assert_int_equal(rtcp_twcc_recorder_build(r, &w, 7, 8, &n), RTCP_ENOSPACE);
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_twcc_recorder_build(r, &w, 7, 8, &n), 0);
+	assert_int_equal(n, 1);
+	rtcp_twcc_recorder_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +513,8 @@ int main(void)
 	        cmocka_unit_test(test_rtcp_compound_and_derived_invalid_cases),
 	        cmocka_unit_test(test_rtcp_builders_round_trip),
 	        cmocka_unit_test(test_rtcp_twcc_feedback_round_trips_with_losses_and_large_deltas),
+	        cmocka_unit_test(test_rtcp_rx_stats_report_loss_wrap_and_jitter),
+	        cmocka_unit_test(test_rtcp_twcc_recorder_reports_each_packet_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
