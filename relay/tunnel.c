@@ -34,6 +34,7 @@
 #define COOKIE_VALID_MS  (RELAY_TUNNEL_COOKIE_SECRET_MS - 10000) /* initiator side margin */
 #define LOAD_WINDOW_MS   1000
 #define RECV_BATCH       64
+#define RL_SLOTS         1024 /* handshake rate limiter buckets (fixed, allocated at creation) */
 
 _Static_assert(INIT_MAC2_OFF + MAC_LEN == RELAY_TUNNEL_INIT_LEN, "init layout");
 _Static_assert(RESP_MAC2_OFF + MAC_LEN == RELAY_TUNNEL_RESP_LEN, "response layout");
@@ -75,6 +76,13 @@ struct peer {
 	uint64_t keepalive_due_ms; /* 0: none due */
 };
 
+/* Token bucket (milli-tokens) for the handshakes of one source network under load. */
+struct rl_slot {
+	uint64_t last_ms;
+	uint64_t milli;
+	bool used;
+};
+
 /* Receiver index -> peer, open addressing (idx 0: empty; p NULL: deleted). */
 struct idx_slot {
 	uint32_t idx;
@@ -85,7 +93,9 @@ struct relay_tunnel {
 	struct relay_tunnel_config cfg; /* pointer fields not used after new() */
 	struct idx_slot *itab;
 	size_t icap, iused, ilive; /* iused counts deleted slots too */
-	uint8_t *sk;               /* sodium_malloc: our static private key */
+	struct rl_slot *rl;        /* RL_SLOTS token buckets keyed by source network */
+	uint8_t rl_key[crypto_shorthash_KEYBYTES];
+	uint8_t *sk; /* sodium_malloc: our static private key */
 	uint8_t pub[KEY_LEN];
 	uint8_t mac1_key[KEY_LEN];   /* mac1 of messages addressed to us */
 	uint8_t cookie_key[KEY_LEN]; /* seals our cookie replies */
@@ -139,6 +149,8 @@ const char *relay_tunnel_strerror(int err)
 		return "tunnel: session expired";
 	case RELAY_TUNNEL_ECROSSED:
 		return "tunnel: crossing handshake ignored (ours goes on)";
+	case RELAY_TUNNEL_ERATELIMIT:
+		return "tunnel: handshake rate limit for this source";
 	}
 	if (err <= ERR_BASE_NOISE && err > ERR_BASE_NOISE - 100)
 		return noise_strerror(err);
@@ -648,6 +660,33 @@ static bool under_load(struct relay_tunnel *t, uint64_t now)
 	return now < t->load_until_ms;
 }
 
+/* Under load, after the cookie check: may this source (IPv4 address, IPv6 /64) have one more
+ * handshake now? Colliding sources share a bucket, which only makes the limit stricter. */
+static bool rate_ok(struct relay_tunnel *t, const uint8_t *src, size_t srclen, uint64_t now)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t cap = (uint64_t)t->cfg.handshake_burst * 1000, slot = 0;
+	struct rl_slot *b;
+
+	crypto_shorthash(h, src, srclen == 6 ? 4 : 8, t->rl_key);
+	for (int i = 0; i < 8; i++)
+		slot |= (uint64_t)h[i] << (8 * i);
+	b = &t->rl[slot % RL_SLOTS];
+	if (!b->used) {
+		b->used = true;
+		b->milli = cap;
+	} else {
+		b->milli += (now - b->last_ms) * t->cfg.handshake_rate;
+		if (b->milli > cap)
+			b->milli = cap;
+	}
+	b->last_ms = now;
+	if (b->milli < 1000)
+		return false;
+	b->milli -= 1000;
+	return true;
+}
+
 static bool key_allowed(const struct relay_tunnel *t, const uint8_t key[KEY_LEN])
 {
 	if (t->cfg.role == RELAY_TUNNEL_CLINIC)
@@ -691,6 +730,10 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 			return RELAY_TUNNEL_ECOOKIE;
 		}
 		sodium_memzero(cookie, sizeof cookie);
+		if (!rate_ok(t, src, srclen, now)) {
+			t->st.drop_rate_limited++;
+			return RELAY_TUNNEL_ERATELIMIT;
+		}
 	}
 	sender = get_le32(d + 1);
 	build_prologue(prologue, sender);
@@ -1117,6 +1160,8 @@ static void apply_defaults(struct relay_tunnel_config *c)
 	DEF(reject_after_messages, UINT64_MAX - (1ull << 13));
 	DEF(cookie_threshold, 100);
 	DEF(max_peers, 4096);
+	DEF(handshake_rate, 20);
+	DEF(handshake_burst, 5);
 #undef DEF
 }
 
@@ -1143,6 +1188,9 @@ int relay_tunnel_core_new(struct relay_tunnel **out, const struct relay_tunnel_c
 	t->cfg.peer_addr = t->cfg.bind_addr = NULL;
 	apply_defaults(&t->cfg);
 	t->next_peer_id = 1;
+	if ((t->rl = calloc(RL_SLOTS, sizeof *t->rl)) == NULL)
+		goto out;
+	randombytes_buf(t->rl_key, sizeof t->rl_key);
 	if ((t->sk = sodium_malloc(KEY_LEN)) == NULL ||
 	    (t->cookie_secret = sodium_malloc(KEY_LEN)) == NULL)
 		goto out;
@@ -1180,6 +1228,7 @@ void relay_tunnel_free(struct relay_tunnel *t)
 		peer_free(t, t->peers[i]);
 	free(t->peers);
 	free(t->itab);
+	free(t->rl);
 	sodium_free(t->sk);
 	sodium_free(t->cookie_secret);
 	sodium_memzero(t, sizeof *t);

@@ -44,7 +44,9 @@
  *  - Under load (more than cookie_threshold valid initiations in the current second, sticky for
  *    one second) an initiation without a valid mac2 is answered by a cookie reply, statelessly.
  *    The initiator stores the cookie (valid RELAY_TUNNEL_COOKIE_SECRET_MS minus a margin) and
- *    retries at once with mac2.
+ *    retries at once with mac2. Under load, initiations with a valid mac2 are also limited per
+ *    source network (IPv4 address, IPv6 /64) to handshake_rate/s with bursts of
+ *    handshake_burst, in a fixed table of token buckets (nothing allocated per packet).
  *  - Sessions: each handshake makes a new session with fresh indices. The initiator uses it as
  *    soon as it reads the response and sends a keepalive at once to confirm it; the responder
  *    keeps it as "next" and switches to it on the first authenticated transport packet. The
@@ -128,7 +130,8 @@ struct relay_tunnel;
  *   EDECRYPT    transport packet failed authentication (tampered, wrong key)
  *   EHANDSHAKE  Noise refused the handshake message
  *   EEXPIRED    session older than reject_after_ms
- *   ECROSSED    both sides initiated at once; ours goes on, theirs is ignored */
+ *   ECROSSED    both sides initiated at once; ours goes on, theirs is ignored
+ *   ERATELIMIT  under load, this source network already had its handshakes this second */
 #define RELAY_TUNNEL_ERR_BASE   (ERR_BASE_RELAY - 100)
 #define RELAY_TUNNEL_ENOTUP     (RELAY_TUNNEL_ERR_BASE - 0)
 #define RELAY_TUNNEL_ENOPEER    (RELAY_TUNNEL_ERR_BASE - 1)
@@ -144,6 +147,7 @@ struct relay_tunnel;
 #define RELAY_TUNNEL_EHANDSHAKE (RELAY_TUNNEL_ERR_BASE - 17)
 #define RELAY_TUNNEL_EEXPIRED   (RELAY_TUNNEL_ERR_BASE - 18)
 #define RELAY_TUNNEL_ECROSSED   (RELAY_TUNNEL_ERR_BASE - 19)
+#define RELAY_TUNNEL_ERATELIMIT (RELAY_TUNNEL_ERR_BASE - 20)
 
 /* Message for any RELAY_TUNNEL_E* code, NOISE_E* code or negated errno; never NULL. */
 const char *relay_tunnel_strerror(int err);
@@ -192,6 +196,8 @@ struct relay_tunnel_config {
 	uint64_t reject_after_messages;   /* 2^64 - 2^13 - 1 */
 	uint32_t cookie_threshold;        /* 100 initiations/s before asking for cookies */
 	uint32_t max_peers;               /* 4096 (hub) */
+	uint32_t handshake_rate;          /* 20/s per source network when under load ... */
+	uint32_t handshake_burst;         /* ... with bursts of 5 */
 };
 
 /* ---- Statistics ---- */
@@ -213,6 +219,7 @@ struct relay_tunnel_stats {
 	uint64_t drop_malformed;        /* unknown type, wrong length, oversize */
 	uint64_t drop_bad_mac;          /* mac1 wrong, or cookie reply not authentic */
 	uint64_t drop_cookie_needed;    /* under load without valid mac2 (cookie reply sent) */
+	uint64_t drop_rate_limited;     /* under load, valid mac2, source over its rate */
 	uint64_t drop_handshake;        /* Noise refused msg 1 / msg 2 */
 	uint64_t drop_unknown_peer;     /* static key not allowed: unknown or revoked */
 	uint64_t drop_stale_initiation; /* initiation timestamp not newer (replayed) */
@@ -262,8 +269,9 @@ int relay_tunnel_core_new(struct relay_tunnel **out, const struct relay_tunnel_c
  * and appends 0..2 actions to acts (needs 2 free slots). Returns 0 if the datagram was accepted,
  * otherwise the reason it was dropped (also counted in the stats): RELAY_TUNNEL_EMALFORMED,
  * _EMAC, _ECOOKIE (a cookie reply was appended), _EUNKNOWN, _EINDEX, _EREPLAY, _EDECRYPT,
- * _EHANDSHAKE, _EEXPIRED, _ECROSSED, _EFULL (no 2 free slots, or peer table full), -ENOMEM.
- * A dropped datagram changes nothing but counters (and, for a valid initiation, the load meter). */
+ * _EHANDSHAKE, _EEXPIRED, _ECROSSED, _ERATELIMIT, _EFULL (no 2 free slots, or peer table full),
+ * -ENOMEM. A dropped datagram changes nothing but counters (and, for a valid initiation, the load
+ * meter). */
 int relay_tunnel_input(struct relay_tunnel *t, const uint8_t *dgram, size_t len,
                        const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms,
                        struct relay_tunnel_actions *acts) __attribute__((warn_unused_result));

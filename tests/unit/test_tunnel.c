@@ -631,6 +631,57 @@ static void test_core_cookie_under_load_allocates_nothing(void **state)
 	env_free(e);
 }
 
+static void test_core_handshakes_rate_limited_per_source_under_load(void **state)
+{
+	struct relay_tunnel_config hover = {.cookie_threshold = 1};
+	struct env *e = env_new(NULL, &hover);
+	struct sockaddr_in flooder = addr4("198.51.100.9", 999),
+	                   other = addr4("198.51.100.10", 999);
+	uint8_t junk[RELAY_TUNNEL_INIT_LEN], key[32], cookie[16];
+	unsigned long long clen = 0;
+	crypto_generichash_state g;
+	const uint8_t *reply;
+
+	(void)state;
+	forge_initiation(e->hk.pk, junk);
+	assert_int_equal(inject(e, 1, junk, sizeof junk, &flooder), RELAY_TUNNEL_EHANDSHAKE);
+	/* Under load now: the flooder gets a cookie (it has a real address, so it can). */
+	e->hold = true;
+	forge_initiation(e->hk.pk, junk);
+	assert_int_equal(inject(e, 1, junk, sizeof junk, &flooder), RELAY_TUNNEL_ECOOKIE);
+	assert_int_equal(e->nheld, 1);
+	reply = e->held[0];
+	crypto_generichash_init(&g, NULL, 0, sizeof key);
+	crypto_generichash_update(&g, (const uint8_t *)RELAY_TUNNEL_LABEL_COOKIE, 8);
+	crypto_generichash_update(&g, e->hk.pk, NOISE_KEY_LEN);
+	crypto_generichash_final(&g, key, sizeof key);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, &clen, NULL, reply + 29,
+	                                                            32, junk + 109, 16, reply + 5,
+	                                                            key),
+	                 0);
+	/* With a valid mac2 each initiation costs Noise work: only a burst of 5 gets through, then
+	 * 20 per second. */
+	for (int i = 0; i < 12; i++) {
+		forge_initiation(e->hk.pk, junk);
+		crypto_generichash(junk + 125, 16, junk, 125, cookie, sizeof cookie);
+		assert_int_equal(inject(e, 1, junk, sizeof junk, &flooder),
+		                 i < 5 ? RELAY_TUNNEL_EHANDSHAKE : RELAY_TUNNEL_ERATELIMIT);
+	}
+	e->now += 100;
+	for (int i = 0; i < 4; i++) {
+		forge_initiation(e->hk.pk, junk);
+		crypto_generichash(junk + 125, 16, junk, 125, cookie, sizeof cookie);
+		assert_int_equal(inject(e, 1, junk, sizeof junk, &flooder),
+		                 i < 2 ? RELAY_TUNNEL_EHANDSHAKE : RELAY_TUNNEL_ERATELIMIT);
+	}
+	assert_int_equal(stats_of(e, 1).drop_rate_limited, 9);
+	assert_int_equal(stats_of(e, 1).drop_handshake, 8);
+	/* The cookie does not transfer to another address. */
+	assert_int_equal(inject(e, 1, junk, sizeof junk, &other), RELAY_TUNNEL_ECOOKIE);
+	assert_int_equal(stats_of(e, 1).peers_allocated, 0);
+	env_free(e);
+}
+
 static void test_core_unknown_key_gets_no_answer(void **state)
 {
 	struct env *e = env_new(NULL, NULL);
@@ -1481,6 +1532,7 @@ int main(void)
 	        cmocka_unit_test(test_core_roaming_moves_endpoint_only_when_authenticated),
 	        cmocka_unit_test(test_core_roaming_to_ipv6_address),
 	        cmocka_unit_test(test_core_cookie_under_load_allocates_nothing),
+	        cmocka_unit_test(test_core_handshakes_rate_limited_per_source_under_load),
 	        cmocka_unit_test(test_core_unknown_key_gets_no_answer),
 	        cmocka_unit_test(test_core_revoked_key_gets_no_answer),
 	        cmocka_unit_test(test_core_rekey_by_volume_no_loss),
