@@ -765,6 +765,11 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 		ret = RELAY_TUNNEL_EREPLAY;
 		goto out;
 	}
+	if ((a = act_push(acts, RELAY_TUNNEL_ACT_SEND, p)) == NULL) {
+		t->st.drop_no_room++;
+		ret = RELAY_TUNNEL_EFULL;
+		goto out;
+	}
 	/* Both sides started a handshake at once: the lower static key wins, so that both end up
 	 * on one session. Ours goes on only while it is fresh (it may not be getting through). */
 	if (p != NULL && p->hs != NULL) {
@@ -777,11 +782,6 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 		pending_drop(t, p);
 	}
 	/* Everything checked: now state may be allocated. */
-	if ((a = act_push(acts, RELAY_TUNNEL_ACT_SEND, p)) == NULL) {
-		t->st.drop_no_room++;
-		ret = RELAY_TUNNEL_EFULL;
-		goto out;
-	}
 	if (p == NULL && (ret = peer_add(t, rs, &p)) != 0) {
 		if (ret == RELAY_TUNNEL_EFULL)
 			t->st.drop_no_room++;
