@@ -3,12 +3,16 @@
  * Encoder: one-pass CBR, no look-ahead (one packet out per picture in, or none if rate control
  * drops it), timestamps on the 90 kHz RTP video clock. Everything in struct
  * codec_vp8_enc_config can change on the fly with codec_vp8_enc_reconfigure(): bitrate, frame
- * rate and layer count take effect on the next frame; a new picture size makes the next frame a
- * keyframe. Keyframes are only made on demand (codec_vp8_enc_request_keyframe) or every
- * keyframe_interval frames, and always on a base-layer (TL0) slot.
+ * rate and layer count take effect on the next frame without a keyframe (libvpx's
+ * vpx_codec_enc_config_set); a new picture size makes the next frame a keyframe (a smaller size
+ * is applied in place, a size larger than the encoder's first makes us re-create the encoder,
+ * as libvpx cannot grow in place). Rate control never drops frames. Keyframes are made only on
+ * demand (codec_vp8_enc_request_keyframe), every keyframe_interval frames, or after a size
+ * change, and always on a base-layer (TL0) slot.
  *
  * Temporal layers (1-3) follow fixed patterns, chosen so that every frame of layer N references
- * only layers <= N (what lets the meeting relay drop layers without breaking the rest):
+ * only layers <= N (what lets the meeting relay drop layers without breaking the rest; with
+ * one layer libvpx chooses references freely and every frame is TL0):
  *   2 layers, period 2:  TL0 TL1          (TL1 references LAST=TL0 only, updates nothing)
  *   3 layers, period 4:  TL0 TL2 TL1 TL2  (TL1 references LAST, updates GOLDEN; the first TL2
  *                        references LAST only, the second LAST and GOLDEN; TL2 updates nothing)
@@ -65,7 +69,7 @@ struct codec_vp8_packet {
 	int height;
 	bool keyframe;
 	int temporal_id;   /* 0 .. layers-1 */
-	bool layer_sync;   /* RFC 7741 Y bit: references base-layer (TL0) frames only */
+	bool layer_sync;   /* RFC 7741 Y bit: references TL0 frames only (true for TL0 frames) */
 	uint8_t tl0picidx; /* TL0PICIDX of the TL0 frame this one belongs to */
 	bool droppable;    /* no later frame references this one */
 };
