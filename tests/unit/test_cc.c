@@ -75,6 +75,7 @@ struct sim {
 	uint64_t sent_pkts, air_lost, tail_dropped;
 	bool trace;
 	int64_t one_way;
+	int64_t jitter_us; /* extra one-way delay, uniform 0..jitter_us per packet */
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -126,7 +127,8 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 	assert_true(s->fl_n < RING);
 	f = &s->fl[(s->fl_head + s->fl_n++) % RING];
 	f->seq = s->seq;
-	f->arrive = depart + s->one_way;
+	f->arrive =
+	        depart + s->one_way + (s->jitter_us ? (int64_t)(rnd(s) * (double)s->jitter_us) : 0);
 	f->lost = lost;
 	s->seq++;
 }
@@ -279,7 +281,7 @@ static double q_percentile(struct sim *s, double p)
 
 /* Steady state on capacity c with the given one-way delay: utilisation and queueing delay
  * p95 over 60 s after 15 s of start-up. */
-static void steady(double c, int64_t one_way, double loss, const char *name)
+static void steady(double c, int64_t one_way, double loss, int64_t jitter, const char *name)
 {
 	static struct cap_step caps[1];
 	static struct sim s;
@@ -289,6 +291,7 @@ static void steady(double c, int64_t one_way, double loss, const char *name)
 	caps[0] = (struct cap_step){0, c};
 	sim_init(&s, caps, 1, 100000);
 	s.one_way = one_way;
+	s.jitter_us = jitter;
 	if (loss > 0) {
 		/* Gilbert-Elliott: mean burst 3 packets (p_bg 1/3), stationary loss `loss`. */
 		s.loss_p_bg = 1.0 / 3.0;
@@ -305,9 +308,10 @@ static void steady(double c, int64_t one_way, double loss, const char *name)
 	util = s.served_bits / (c * 60.0);
 	p50 = q_percentile(&s, 0.5);
 	p95 = q_percentile(&s, 0.95);
-	printf("cc-sim: %s: C=%.0fk RTT=%lldms loss %.2f %% (%llu/%llu) t=15..75s: utilisation "
+	printf("cc-sim: %s: C=%.0fk RTT=%lldms (+0..%lld ms jitter) loss %.2f %% (%llu/%llu) "
+	       "t=15..75s: utilisation "
 	       "%.1f %%, queue delay p50 %.0f ms p95 %.0f ms, min target %.0f %% of C\n",
-	       name, c / 1000, (long long)(2 * one_way / 1000),
+	       name, c / 1000, (long long)(2 * one_way / 1000), (long long)(jitter / 1000),
 	       s.sent_pkts ? 100.0 * (double)s.air_lost / (double)s.sent_pkts : 0.0,
 	       (unsigned long long)s.air_lost, (unsigned long long)s.sent_pkts, util * 100, p50,
 	       p95, 100.0 * min_target / c);
@@ -324,22 +328,28 @@ static void steady(double c, int64_t one_way, double loss, const char *name)
 
 static void test_cc_steady_state_uses_80_percent_with_low_queue(void **state)
 {
-	steady(500000, 300000, 0, "steady");
+	steady(500000, 300000, 0, 0, "steady");
 }
 
 static void test_cc_steady_state_geo_uplink_256k_rtt_800ms(void **state)
 {
-	steady(256000, 400000, 0, "steady-256k-800ms");
+	steady(256000, 400000, 0, 0, "steady-256k-800ms");
 }
 
 static void test_cc_steady_state_geo_downlink_2M_rtt_600ms(void **state)
 {
-	steady(2000000, 300000, 0, "steady-2M-600ms");
+	steady(2000000, 300000, 0, 0, "steady-2M-600ms");
+}
+
+static void test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat(void **state)
+{
+	/* geo-sat: 512 kbit/s uplink, 600 ms +- 20 ms, 1 % bursty loss. */
+	steady(512000, 290000, 0.01, 20000, "geo-sat-like jitter+loss");
 }
 
 static void test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate(void **state)
 {
-	steady(512000, 350000, 0.02, "2 % bursty loss");
+	steady(512000, 350000, 0.02, 0, "2 % bursty loss");
 }
 
 static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
@@ -467,6 +477,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_steady_state_geo_uplink_256k_rtt_800ms),
 	        cmocka_unit_test(test_cc_steady_state_geo_downlink_2M_rtt_600ms),
 	        cmocka_unit_test(test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate),
+	        cmocka_unit_test(test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
