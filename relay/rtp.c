@@ -267,6 +267,24 @@ int rtp_ext_get_twcc(const struct rtp_packet *p, uint8_t id, uint16_t *seq)
 	return 0;
 }
 
+int rtp_ext_set_twcc_inplace(uint8_t *pkt, size_t len, uint8_t id, uint16_t seq)
+{
+	struct rtp_packet p;
+	const struct rtp_ext *e;
+	size_t off;
+	int ret;
+
+	if ((ret = rtp_header_parse(&p, pkt, len)) != 0)
+		return ret;
+	e = rtp_ext_find(&p, id);
+	if (!e || e->len != 2)
+		return RTP_EEXTELEM;
+	off = (size_t)(e->data - pkt);
+	pkt[off] = (uint8_t)(seq >> 8);
+	pkt[off + 1] = (uint8_t)seq;
+	return 0;
+}
+
 int rtp_ext_get_abs_send_time(const struct rtp_packet *p, uint8_t id, uint32_t *v)
 {
 	const struct rtp_ext *e = rtp_ext_find(p, id);

@@ -99,6 +99,12 @@ const struct rtp_ext *rtp_ext_find(const struct rtp_packet *p, uint8_t id);
  * element is missing or not 2 bytes. */
 int rtp_ext_get_twcc(const struct rtp_packet *p, uint8_t id, uint16_t *seq)
         __attribute__((warn_unused_result));
+/* Rewrites the transport-wide sequence number inside an already written packet (the pacer
+ * numbers packets as they leave, after they were built with a placeholder). pkt must hold a
+ * valid RTP packet with a 2-byte element `id`. Returns 0, or the rtp_header_parse errors /
+ * RTP_EEXTELEM (no such element); the packet is unchanged on error. */
+int rtp_ext_set_twcc_inplace(uint8_t *pkt, size_t len, uint8_t id, uint16_t seq)
+        __attribute__((warn_unused_result));
 /* abs-send-time: 3-byte 6.18 fixed-point seconds. Same errors. */
 int rtp_ext_get_abs_send_time(const struct rtp_packet *p, uint8_t id, uint32_t *v)
         __attribute__((warn_unused_result));

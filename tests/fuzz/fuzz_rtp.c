@@ -29,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rtp_ext_get_audio_level(&p, 1, &voice, &level) == 0)
 			(void)level;
 	}
+	if (size <= sizeof out) {
+		memcpy(out, data, size);
+		if (rtp_ext_set_twcc_inplace(out, size, 5, 0x1234) == 0 &&
+		    (rtp_header_parse(&q, out, size) != 0 || rtp_ext_get_twcc(&q, 5, &seq) != 0 ||
+		     seq != 0x1234))
+			__builtin_trap();
+	}
 	if (rtp_packet_parse(&p, data, size) == 0) {
 		/* What parses must write back and parse to the same fields. */
 		if (rtp_packet_write(&p, out, sizeof out, &len) == 0) {

@@ -312,6 +312,13 @@ static void test_rtp_write_then_parse_round_trips_one_byte_extensions(void **sta
 	assert_int_equal(rtp_ext_get_twcc(&p, 5, &seq), 0);
 	assert_int_equal(seq, 0x1234);
 	assert_int_equal(rtp_ext_get_twcc(&p, 9, &seq), RTP_EEXTELEM);
+	/* The pacer renumbers at send time, in place. */
+	assert_int_equal(rtp_ext_set_twcc_inplace(out, len, 5, 0xbeef), 0);
+	assert_int_equal(rtp_packet_parse(&p, out, len), 0);
+	assert_int_equal(rtp_ext_get_twcc(&p, 5, &seq), 0);
+	assert_int_equal(seq, 0xbeef);
+	assert_int_equal(rtp_ext_set_twcc_inplace(out, len, 9, 1), RTP_EEXTELEM);
+	assert_int_equal(rtp_ext_set_twcc_inplace(out, 11, 5, 1), RTP_ESHORT);
 	assert_int_equal(p.seq, 65535);
 	assert_true(p.marker);
 	assert_int_equal(p.csrc[1], 8);
