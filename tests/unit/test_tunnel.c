@@ -1316,6 +1316,143 @@ static void test_udp_handshake_and_data_both_ways(void **state)
 	udp_env_free(&u);
 }
 
+/* A UDP proxy between clinic and hub on the same event_base: forwards both ways and keeps a
+ * copy of the last data packet from the clinic, so a test can replay or alter it. */
+struct proxy {
+	int fd;
+	struct event *ev;
+	struct sockaddr_in self, hub, clinic;
+	bool have_clinic;
+	bool hold_next; /* capture the next data packet from the clinic without forwarding it */
+	uint8_t last[RELAY_TUNNEL_DGRAM_MAX];
+	size_t last_len;
+};
+
+static void on_proxy(evutil_socket_t fd, short w, void *arg)
+{
+	struct proxy *p = arg;
+	uint8_t buf[2048];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof from;
+	ssize_t n;
+
+	while ((n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl)) > 0) {
+		if (from.sin_port == p->hub.sin_port) {
+			if (p->have_clinic)
+				(void)sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&p->clinic,
+				             sizeof p->clinic);
+		} else {
+			p->clinic = from;
+			p->have_clinic = true;
+			if (buf[0] == RELAY_TUNNEL_MSG_DATA && n > RELAY_TUNNEL_OVERHEAD) {
+				memcpy(p->last, buf, (size_t)n);
+				p->last_len = (size_t)n;
+				if (p->hold_next) {
+					p->hold_next = false;
+					fl = sizeof from;
+					continue;
+				}
+			}
+			(void)sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&p->hub,
+			             sizeof p->hub);
+		}
+		fl = sizeof from;
+	}
+}
+
+static void proxy_start(struct proxy *p, struct udp_env *u)
+{
+	socklen_t len = sizeof p->self;
+
+	memset(p, 0, sizeof *p);
+	p->hub = u->hub_addr;
+	p->self = addr4("127.0.0.1", 0);
+	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(p->fd >= 0);
+	assert_int_equal(bind(p->fd, (struct sockaddr *)&p->self, sizeof p->self), 0);
+	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&p->self, &len), 0);
+	p->ev = event_new(u->base, p->fd, EV_READ | EV_PERSIST, on_proxy, p);
+	assert_int_equal(event_add(p->ev, NULL), 0);
+}
+
+static void proxy_inject(struct proxy *p, const uint8_t *d, size_t len)
+{
+	assert_int_equal(sendto(p->fd, d, len, 0, (struct sockaddr *)&p->hub, sizeof p->hub),
+	                 (ssize_t)len);
+}
+
+static void test_udp_replayed_and_tampered_packets_dropped(void **state)
+{
+	struct udp_env u;
+	struct relay_tunnel_config hc = {0}, cc = {0};
+	struct relay_tunnel_stats st;
+	struct proxy px;
+	uint8_t copy[RELAY_TUNNEL_DGRAM_MAX];
+
+	(void)state;
+	udp_env_init(&u);
+	udp_hub_start(&u, &hc);
+	proxy_start(&px, &u);
+	u.hub_addr = px.self; /* the clinic talks to the hub through the proxy */
+	udp_clinic_start(&u, &cc, &u.ck);
+	assert_true(wait_for(&u, &u.h.up, 1, 5000));
+	assert_int_equal(udp_send_seq(u.c.t, 1, 1, 300), 0);
+	assert_true(wait_for(&u, &u.h.delivered, 1, 5000));
+	assert_int_equal(px.last_len, 300 + RELAY_TUNNEL_OVERHEAD);
+	memcpy(copy, px.last, px.last_len);
+	/* The captured packet, re-sent: dropped as a replay, twice. */
+	proxy_inject(&px, copy, px.last_len);
+	proxy_inject(&px, copy, px.last_len);
+	assert_true(
+	        wait_stat(&u, u.h.t, offsetof(struct relay_tunnel_stats, drop_replay), 2, 5000));
+	/* A packet held back in the proxy, altered on the way: every copy is dropped, then the
+	 * genuine one still gets through. */
+	px.hold_next = true;
+	px.last_len = 0;
+	assert_int_equal(udp_send_seq(u.c.t, 1, 2, 300), 0);
+	{
+		uint64_t end = mtime_now_ms() + 5000;
+		while (px.last_len == 0 && mtime_now_ms() < end)
+			event_base_loop(u.base, EVLOOP_ONCE);
+		assert_int_equal(px.last_len, 300 + RELAY_TUNNEL_OVERHEAD);
+	}
+	memcpy(copy, px.last, px.last_len);
+	copy[40] ^= 0x10; /* ciphertext */
+	proxy_inject(&px, copy, px.last_len);
+	copy[40] ^= 0x10;
+	copy[9] ^= 0x01; /* counter */
+	proxy_inject(&px, copy, px.last_len);
+	copy[9] ^= 0x01;
+	copy[px.last_len - 1] ^= 0x01; /* tag */
+	proxy_inject(&px, copy, px.last_len);
+	copy[px.last_len - 1] ^= 0x01;
+	copy[2] ^= 0x80; /* receiver index */
+	proxy_inject(&px, copy, px.last_len);
+	copy[2] ^= 0x80;
+	assert_true(
+	        wait_stat(&u, u.h.t, offsetof(struct relay_tunnel_stats, drop_decrypt), 3, 5000));
+	assert_true(wait_stat(&u, u.h.t, offsetof(struct relay_tunnel_stats, drop_unknown_index), 1,
+	                      5000));
+	assert_int_equal(u.h.delivered, 1);
+	proxy_inject(&px, copy, px.last_len);
+	assert_true(wait_for(&u, &u.h.delivered, 2, 5000));
+	assert_int_equal(u.h.last_seq, 2);
+	/* The session carries on both ways. */
+	assert_int_equal(udp_send_seq(u.c.t, 1, 4, 300), 0);
+	assert_true(wait_for(&u, &u.h.delivered, 3, 5000));
+	assert_int_equal(u.h.last_seq, 4);
+	assert_int_equal(udp_send_seq(u.h.t, udp_hub_peer(&u), 3, 300), 0);
+	assert_true(wait_for(&u, &u.c.delivered, 1, 5000));
+	assert_int_equal(u.c.last_seq, 3);
+	relay_tunnel_stats(u.h.t, &st);
+	assert_int_equal(st.drop_replay, 2);
+	assert_int_equal(st.rx_packets, 4); /* confirming keepalive + 3 data */
+	assert_int_equal(st.drop_decrypt, 3);
+	event_free(px.ev);
+	close(px.fd);
+	udp_env_free(&u);
+}
+
 static void test_udp_roaming_replies_follow_new_address(void **state)
 {
 	struct udp_env u;
@@ -1545,6 +1682,7 @@ int main(void)
 	        cmocka_unit_test(test_core_hub_serves_many_clinics),
 	        cmocka_unit_test(test_core_config_errors),
 	        cmocka_unit_test(test_udp_handshake_and_data_both_ways),
+	        cmocka_unit_test(test_udp_replayed_and_tampered_packets_dropped),
 	        cmocka_unit_test(test_udp_roaming_replies_follow_new_address),
 	        cmocka_unit_test(test_udp_cookie_under_flood_then_handshake_succeeds),
 	        cmocka_unit_test(test_udp_unknown_key_gets_no_answer),
