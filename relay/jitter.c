@@ -323,6 +323,12 @@ struct jb_video {
 	const uint8_t **payloads;
 	size_t *lens;
 	uint16_t *missing;
+	struct nack {
+		int64_t ext;
+		int64_t detected, last;
+		unsigned count;
+		bool valid;
+	} * nacks; /* by extended seq, for gaps seen */
 };
 
 int jb_video_new(struct jb_video **out, const struct jb_video_config *cfg)
@@ -348,7 +354,8 @@ int jb_video_new(struct jb_video **out, const struct jb_video_config *cfg)
 	v->payloads = calloc(c.max_frame_packets, sizeof *v->payloads);
 	v->lens = calloc(c.max_frame_packets, sizeof *v->lens);
 	v->missing = calloc(c.max_packets, sizeof *v->missing);
-	if (!v->slots || !v->payloads || !v->lens || !v->missing) {
+	v->nacks = calloc(c.max_packets, sizeof *v->nacks);
+	if (!v->slots || !v->payloads || !v->lens || !v->missing || !v->nacks) {
 		jb_video_free(v);
 		return -ENOMEM;
 	}
@@ -368,6 +375,7 @@ void jb_video_free(struct jb_video *v)
 	free(v->payloads);
 	free(v->lens);
 	free(v->missing);
+	free(v->nacks);
 	free(v);
 }
 
@@ -419,6 +427,14 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, bool start, bool
 	memcpy(copy, payload, len);
 	v->unwrap = u;
 	*s = (struct vslot){true, ext, ts, start, marker, copy, len, arrival_us};
+	/* A jump forward reveals a gap: remember when, for the NACK deadline. */
+	if (v->any && ext > v->highest + 1)
+		for (int64_t e = ext - 1; e > v->highest && ext - e < (int64_t)v->cfg.max_packets;
+		     e--) {
+			struct nack *n = &v->nacks[(uint64_t)e % v->cfg.max_packets];
+
+			*n = (struct nack){.ext = e, .detected = arrival_us, .valid = true};
+		}
 	if (!v->any || ext > v->highest)
 		v->highest = ext;
 	v->any = true;
@@ -547,4 +563,43 @@ size_t jb_video_missing(const struct jb_video *v, uint16_t *seqs, size_t cap)
 		if (!vslot_at(v, e))
 			seqs[n++] = (uint16_t)e;
 	return n;
+}
+
+size_t jb_video_nack(struct jb_video *v, int64_t now_us, int64_t rtt_us, uint16_t *seqs, size_t cap)
+{
+	size_t n = 0;
+	int64_t from;
+
+	if (!v->any)
+		return 0;
+	from = v->have_next ? v->next : v->highest - (int64_t)v->cfg.max_packets + 1;
+	for (int64_t e = from; e <= v->highest && n < cap; e++) {
+		struct nack *k = &v->nacks[(uint64_t)e % v->cfg.max_packets];
+
+		if (vslot_at(v, e) || !k->valid || k->ext != e)
+			continue;
+		if (k->count >= 3 || (k->count && now_us - k->last < rtt_us))
+			continue;
+		if (now_us + rtt_us > k->detected + v->cfg.wait_us)
+			continue; /* the answer would come after the frame is given up */
+		k->count++;
+		k->last = now_us;
+		seqs[n++] = (uint16_t)e;
+	}
+	return n;
+}
+
+bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t rtt_us,
+                         int64_t min_interval_us)
+{
+	int64_t gap = rtt_us + rtt_us / 2;
+
+	if (gap < min_interval_us)
+		gap = min_interval_us;
+	if (k->sent && now_us - k->last_us < gap)
+		return false;
+	k->sent = true;
+	k->last_us = now_us;
+	k->requests++;
+	return true;
 }

@@ -123,4 +123,23 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
  * for NACK; returns how many were written (at most cap). */
 size_t jb_video_missing(const struct jb_video *v, uint16_t *seqs, size_t cap);
 
+/* Chooses which missing sequence numbers to NACK now, given the round-trip time: a gap is
+ * asked for only if a retransmission can arrive before its frame is given up (detected +
+ * wait_us), at most once per RTT and three times in all. At satellite RTTs (longer than the
+ * wait) this returns nothing: FEC covers loss there. Returns how many were written (<= cap). */
+size_t jb_video_nack(struct jb_video *v, int64_t now_us, int64_t rtt_us, uint16_t *seqs,
+                     size_t cap);
+
+/* Keyframe (PLI/FIR) request limiter: ask only when the decoder cannot decode, and at most once
+ * per max(min_interval_us, 1.5 x RTT) so a lost request is repeated but a long RTT does not
+ * trigger a storm of keyframes. */
+struct jb_keyframe_limiter {
+	int64_t last_us;
+	bool sent;
+	uint64_t requests;
+};
+/* True when a request should be sent now (then recorded as sent at now_us). */
+bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t rtt_us,
+                         int64_t min_interval_us);
+
 #endif

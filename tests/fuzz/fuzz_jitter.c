@@ -50,8 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			while (jb_video_get(v, t, &vf) != JB_VIDEO_NONE)
 				for (size_t k = 0; k < vf.n_packets; k++)
 					payload[1] ^= vf.payloads[k][0];
-		if (flags & 0x40)
+		if (flags & 0x40) {
 			(void)jb_video_missing(v, miss, 64);
+			(void)jb_video_nack(v, t, (int64_t)r[5] * 1000, miss, 64);
+		}
 	}
 out:
 	jb_audio_free(a);

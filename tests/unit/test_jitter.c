@@ -310,6 +310,54 @@ static void test_jitter_video_retransmission_completes_frame_in_time(void **stat
 	jb_video_free(v);
 }
 
+static void test_jitter_video_nack_only_when_rtt_leaves_time(void **state)
+{
+	struct jb_video *v;
+	struct jb_video_config cfg = {.wait_us = 200000};
+	uint16_t seqs[8];
+	uint8_t p = 1;
+
+	assert_int_equal(jb_video_new(&v, &cfg), 0);
+	/* Frame 100 = seqs 10..12; 11 is lost; the gap is seen when 12 arrives at t = 10 ms. */
+	assert_int_equal(jb_video_put(v, 10, 100, true, false, &p, 1, 0), 0);
+	assert_int_equal(jb_video_put(v, 12, 100, false, true, &p, 1, 10000), 0);
+	/* Satellite RTT (600 ms) > wait (200 ms): never worth a NACK. */
+	assert_int_equal(jb_video_nack(v, 10000, 600000, seqs, 8), 0);
+	/* 50 ms RTT: NACK now, not again within an RTT, at most three times, and not when the
+	 * answer would come after the 200 ms wait (deadline 210 ms). */
+	assert_int_equal(jb_video_nack(v, 10000, 50000, seqs, 8), 1);
+	assert_int_equal(seqs[0], 11);
+	assert_int_equal(jb_video_nack(v, 30000, 50000, seqs, 8), 0);
+	assert_int_equal(jb_video_nack(v, 60000, 50000, seqs, 8), 1);
+	assert_int_equal(jb_video_nack(v, 110000, 50000, seqs, 8), 1);
+	assert_int_equal(jb_video_nack(v, 160000, 50000, seqs, 8), 0); /* three sent */
+	jb_video_free(v);
+
+	assert_int_equal(jb_video_new(&v, &cfg), 0);
+	assert_int_equal(jb_video_put(v, 10, 100, true, false, &p, 1, 0), 0);
+	assert_int_equal(jb_video_put(v, 12, 100, false, true, &p, 1, 10000), 0);
+	assert_int_equal(jb_video_nack(v, 170000, 50000, seqs, 8), 0); /* 220 > 210: too late */
+	/* Once the packet is there, nothing to ask for. */
+	assert_int_equal(jb_video_put(v, 11, 100, false, false, &p, 1, 20000), 0);
+	assert_int_equal(jb_video_nack(v, 20000, 50000, seqs, 8), 0);
+	jb_video_free(v);
+}
+
+static void test_jitter_keyframe_requests_rate_limited_by_rtt(void **state)
+{
+	struct jb_keyframe_limiter k = {0};
+
+	/* RTT 600 ms: at most one request per 900 ms (1.5 RTT > 500 ms floor). */
+	assert_true(jb_keyframe_request(&k, 1000000, 600000, 500000));
+	assert_false(jb_keyframe_request(&k, 1500000, 600000, 500000));
+	assert_false(jb_keyframe_request(&k, 1899999, 600000, 500000));
+	assert_true(jb_keyframe_request(&k, 1900000, 600000, 500000));
+	/* Short RTT: the 500 ms floor applies. */
+	assert_false(jb_keyframe_request(&k, 2300000, 20000, 500000));
+	assert_true(jb_keyframe_request(&k, 2400000, 20000, 500000));
+	assert_int_equal(k.requests, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +366,8 @@ int main(void)
 	        cmocka_unit_test(test_jitter_video_assembles_every_frame_of_mediasoup_stream),
 	        cmocka_unit_test(test_jitter_video_missing_packet_waits_then_drops_frame),
 	        cmocka_unit_test(test_jitter_video_retransmission_completes_frame_in_time),
+	        cmocka_unit_test(test_jitter_video_nack_only_when_rtt_leaves_time),
+	        cmocka_unit_test(test_jitter_keyframe_requests_rate_limited_by_rtt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
