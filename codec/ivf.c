@@ -2,7 +2,6 @@
 #include "codec/ivf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/buf.h"
+#include "common/msg.h"
 
 struct codec_ivf_reader {
 	FILE *f;
@@ -52,19 +52,6 @@ const char *codec_ivf_strerror(int err)
 	}
 }
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 int codec_ivf_header_parse(const uint8_t *p, size_t len, struct codec_ivf_info *info, char *why,
                            size_t why_len)
 {
@@ -73,14 +60,14 @@ int codec_ivf_header_parse(const uint8_t *p, size_t len, struct codec_ivf_info *
 	uint16_t version, hdr_size;
 	uint8_t magic[4];
 
-	set_why(why, why_len, "%s", "");
+	msg_set(why, why_len, "%s", "");
 	buf_reader_init(&r, p, len);
 	if (!buf_read_bytes(&r, magic, 4) || memcmp(magic, "DKIF", 4) != 0) {
 		if (len < 4 && (!p || !memcmp(p, "DKIF", len))) {
-			set_why(why, why_len, "file header cut short: %zu of 32 bytes", len);
+			msg_set(why, why_len, "file header cut short: %zu of 32 bytes", len);
 			return CODEC_IVF_ETRUNC;
 		}
-		set_why(why, why_len, "does not start with \"DKIF\"");
+		msg_set(why, why_len, "does not start with \"DKIF\"");
 		return CODEC_IVF_EMAGIC;
 	}
 	version = buf_read_u16_le(&r);
@@ -93,15 +80,15 @@ int codec_ivf_header_parse(const uint8_t *p, size_t len, struct codec_ivf_info *
 	in.frame_count = buf_read_u32_le(&r);
 	(void)buf_read_u32_le(&r);
 	if (!buf_reader_ok(&r)) {
-		set_why(why, why_len, "file header cut short: %zu of 32 bytes", len);
+		msg_set(why, why_len, "file header cut short: %zu of 32 bytes", len);
 		return CODEC_IVF_ETRUNC;
 	}
 	if (version != 0) {
-		set_why(why, why_len, "unsupported IVF version %u (only 0)", version);
+		msg_set(why, why_len, "unsupported IVF version %u (only 0)", version);
 		return CODEC_IVF_EHEADER;
 	}
 	if (hdr_size != CODEC_IVF_HEADER_SIZE) {
-		set_why(why, why_len, "header size field says %u bytes, IVF's is 32", hdr_size);
+		msg_set(why, why_len, "header size field says %u bytes, IVF's is 32", hdr_size);
 		return CODEC_IVF_EHEADER;
 	}
 	if (in.fourcc != CODEC_IVF_FOURCC_VP8) {
@@ -111,15 +98,15 @@ int codec_ivf_header_parse(const uint8_t *p, size_t len, struct codec_ivf_info *
 			fc[i] = c >= 32 && c < 127 ? c : '?';
 		}
 		fc[4] = '\0';
-		set_why(why, why_len, "codec \"%s\" is not VP8 (VP80)", fc);
+		msg_set(why, why_len, "codec \"%s\" is not VP8 (VP80)", fc);
 		return CODEC_IVF_EFOURCC;
 	}
 	if (in.width == 0 || in.height == 0) {
-		set_why(why, why_len, "header declares a %dx%d picture", in.width, in.height);
+		msg_set(why, why_len, "header declares a %dx%d picture", in.width, in.height);
 		return CODEC_IVF_EHEADER;
 	}
 	if (in.rate == 0 || in.scale == 0) {
-		set_why(why, why_len, "header declares time base %u/%u", in.scale, in.rate);
+		msg_set(why, why_len, "header declares time base %u/%u", in.scale, in.rate);
 		return CODEC_IVF_EHEADER;
 	}
 	*info = in;

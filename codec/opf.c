@@ -2,13 +2,13 @@
 #include "codec/opf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/msg.h"
 
 const char *codec_opf_strerror(int err)
 {
@@ -28,19 +28,6 @@ const char *codec_opf_strerror(int err)
 	default:
 		return err < 0 && err > -4096 ? strerror(-err) : "unknown POPF error";
 	}
-}
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
 }
 
 static bool opus_rate(unsigned r)
@@ -73,16 +60,16 @@ int codec_opf_parse(const uint8_t *p, size_t len, struct codec_opf_info *info,
 	uint32_t i;
 	int ret;
 
-	set_why(why, why_len, "%s", "");
+	msg_set(why, why_len, "%s", "");
 	if (!info || !packets || (!p && len))
 		return -EINVAL;
 	buf_reader_init(&r, p, len);
 	if (!buf_read_bytes(&r, magic, 4) || memcmp(magic, "POPF", 4) != 0) {
 		if (len < 4 && (!len || !memcmp(p, "POPF", len))) {
-			set_why(why, why_len, "header cut short: %zu of 32 bytes", len);
+			msg_set(why, why_len, "header cut short: %zu of 32 bytes", len);
 			return CODEC_OPF_ETRUNC;
 		}
-		set_why(why, why_len, "does not start with \"POPF\"");
+		msg_set(why, why_len, "does not start with \"POPF\"");
 		return CODEC_OPF_EMAGIC;
 	}
 	version = buf_read_u8(&r);
@@ -94,27 +81,27 @@ int codec_opf_parse(const uint8_t *p, size_t len, struct codec_opf_info *info,
 	in.input_frames = buf_read_u64_le(&r);
 	in.packets = buf_read_u32_le(&r);
 	if (!buf_reader_ok(&r)) {
-		set_why(why, why_len, "header cut short: %zu of 32 bytes", len);
+		msg_set(why, why_len, "header cut short: %zu of 32 bytes", len);
 		return CODEC_OPF_ETRUNC;
 	}
 	if (version != 1) {
-		set_why(why, why_len, "unsupported version %u (only 1)", version);
+		msg_set(why, why_len, "unsupported version %u (only 1)", version);
 		return CODEC_OPF_EHEADER;
 	}
 	if ((bad = info_bad(&in)) != NULL) {
-		set_why(why, why_len, "%s", bad);
+		msg_set(why, why_len, "%s", bad);
 		return CODEC_OPF_EHEADER;
 	}
 	/* Each packet takes at least 3 bytes: a count beyond that is a lie, caught before
 	 * allocating the array. */
 	if (in.packets > buf_reader_left(&r) / 3) {
-		set_why(why, why_len, "header declares %u packets but the file holds at most %zu",
+		msg_set(why, why_len, "header declares %u packets but the file holds at most %zu",
 		        in.packets, buf_reader_left(&r) / 3);
 		return CODEC_OPF_ECOUNT;
 	}
 	/* 120 ms per packet at most: a longer source cannot have come from these packets. */
 	if (in.input_frames > (uint64_t)in.packets * in.input_rate * 120 / 1000) {
-		set_why(why, why_len,
+		msg_set(why, why_len,
 		        "header declares %llu input frames, more than %u packets can hold",
 		        (unsigned long long)in.input_frames, in.packets);
 		return CODEC_OPF_ECOUNT;
@@ -126,18 +113,18 @@ int codec_opf_parse(const uint8_t *p, size_t len, struct codec_opf_info *info,
 		const uint8_t *d;
 
 		if (!buf_reader_ok(&r)) {
-			set_why(why, why_len, "packet %u: length cut short", i);
+			msg_set(why, why_len, "packet %u: length cut short", i);
 			ret = CODEC_OPF_ETRUNC;
 			goto fail;
 		}
 		if (n == 0 || n > CODEC_OPF_PACKET_MAX) {
-			set_why(why, why_len, "packet %u: length %u outside 1..%d", i, n,
+			msg_set(why, why_len, "packet %u: length %u outside 1..%d", i, n,
 			        CODEC_OPF_PACKET_MAX);
 			ret = CODEC_OPF_EPACKET;
 			goto fail;
 		}
 		if (!(d = buf_read_view(&r, n))) {
-			set_why(why, why_len, "packet %u: declares %u bytes, file ends first", i,
+			msg_set(why, why_len, "packet %u: declares %u bytes, file ends first", i,
 			        n);
 			ret = CODEC_OPF_ETRUNC;
 			goto fail;
@@ -146,7 +133,7 @@ int codec_opf_parse(const uint8_t *p, size_t len, struct codec_opf_info *info,
 		pk[i].len = n;
 	}
 	if (buf_reader_left(&r) != 0) {
-		set_why(why, why_len, "%zu bytes after the %u packets the header declares",
+		msg_set(why, why_len, "%zu bytes after the %u packets the header declares",
 		        buf_reader_left(&r), in.packets);
 		ret = CODEC_OPF_ECOUNT;
 		goto fail;

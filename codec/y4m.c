@@ -2,13 +2,13 @@
 #include "codec/y4m.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/scale.h"
+#include "common/msg.h"
 
 #define Y4M_MAGIC     "YUV4MPEG2"
 #define Y4M_MAGIC_LEN 9
@@ -53,19 +53,6 @@ const char *codec_y4m_strerror(int err)
 	default:
 		return err < 0 && err > -4096 ? strerror(-err) : "unknown Y4M error";
 	}
-}
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
 }
 
 /* Parses a decimal number of at most 9 digits from [*pp, end); advances *pp. */
@@ -114,20 +101,20 @@ int codec_y4m_header_parse(const uint8_t *p, size_t len, struct codec_y4m_info *
 	const uint8_t *nl, *end, *tok;
 	bool have_w = false, have_h = false, have_f = false;
 
-	set_why(why, why_len, "%s", "");
+	msg_set(why, why_len, "%s", "");
 	if (!p || len < Y4M_MAGIC_LEN || memcmp(p, Y4M_MAGIC, Y4M_MAGIC_LEN) != 0) {
-		set_why(why, why_len, "does not start with \"YUV4MPEG2\"");
+		msg_set(why, why_len, "does not start with \"YUV4MPEG2\"");
 		return CODEC_Y4M_EMAGIC;
 	}
 	nl = memchr(p, '\n', len);
 	if (!nl) {
-		set_why(why, why_len, "header line has no end (truncated)");
+		msg_set(why, why_len, "header line has no end (truncated)");
 		return CODEC_Y4M_ETRUNC;
 	}
 	end = nl;
 	tok = p + Y4M_MAGIC_LEN;
 	if (tok < end && *tok != ' ') {
-		set_why(why, why_len, "does not start with \"YUV4MPEG2 \"");
+		msg_set(why, why_len, "does not start with \"YUV4MPEG2 \"");
 		return CODEC_Y4M_EMAGIC;
 	}
 	while (tok < end) {
@@ -149,7 +136,7 @@ int codec_y4m_header_parse(const uint8_t *p, size_t len, struct codec_y4m_info *
 			int v;
 
 			if (!parse_uint(&q, te, &v) || q != te || v < 1 || v > CODEC_I420_MAX_DIM) {
-				set_why(why, why_len, "bad %s tag \"%.*s\"",
+				msg_set(why, why_len, "bad %s tag \"%.*s\"",
 				        *t == 'W' ? "width" : "height",
 				        (int)(te - t > 32 ? 32 : te - t), (const char *)t);
 				return CODEC_Y4M_ESIZE;
@@ -166,7 +153,7 @@ int codec_y4m_header_parse(const uint8_t *p, size_t len, struct codec_y4m_info *
 		case 'F':
 			if (!parse_ratio(t + 1, te, &in.fps_num, &in.fps_den) || in.fps_num < 1 ||
 			    in.fps_den < 1) {
-				set_why(why, why_len, "bad frame rate tag \"%.*s\"",
+				msg_set(why, why_len, "bad frame rate tag \"%.*s\"",
 				        (int)(te - t > 32 ? 32 : te - t), (const char *)t);
 				return CODEC_Y4M_ERATE;
 			}
@@ -174,14 +161,14 @@ int codec_y4m_header_parse(const uint8_t *p, size_t len, struct codec_y4m_info *
 			break;
 		case 'A':
 			if (!parse_ratio(t + 1, te, &in.par_num, &in.par_den)) {
-				set_why(why, why_len, "bad aspect tag \"%.*s\"",
+				msg_set(why, why_len, "bad aspect tag \"%.*s\"",
 				        (int)(te - t > 32 ? 32 : te - t), (const char *)t);
 				return CODEC_Y4M_ESYNTAX;
 			}
 			break;
 		case 'I':
 			if (te - t != 2 || !strchr("ptbm?", t[1])) {
-				set_why(why, why_len, "bad interlace tag \"%.*s\"",
+				msg_set(why, why_len, "bad interlace tag \"%.*s\"",
 				        (int)(te - t > 32 ? 32 : te - t), (const char *)t);
 				return CODEC_Y4M_ESYNTAX;
 			}
@@ -189,7 +176,7 @@ int codec_y4m_header_parse(const uint8_t *p, size_t len, struct codec_y4m_info *
 			break;
 		case 'C':
 			if (!colorspace_ok(t + 1, (size_t)(te - t - 1))) {
-				set_why(why, why_len,
+				msg_set(why, why_len,
 				        "colorspace \"%.*s\" is not supported: only 4:2:0 8-bit "
 				        "(C420, C420jpeg, C420paldv, C420mpeg2)",
 				        (int)(te - t > 32 ? 32 : te - t), (const char *)t);
@@ -201,22 +188,22 @@ int codec_y4m_header_parse(const uint8_t *p, size_t len, struct codec_y4m_info *
 			 * that changes the sample layout once C is 4:2:0 8-bit. */
 			break;
 		default:
-			set_why(why, why_len, "unknown header tag \"%.*s\"",
+			msg_set(why, why_len, "unknown header tag \"%.*s\"",
 			        (int)(te - t > 32 ? 32 : te - t), (const char *)t);
 			return CODEC_Y4M_ESYNTAX;
 		}
 	}
 	if (!have_w || !have_h) {
-		set_why(why, why_len, "header has no %s", have_w ? "height (H)" : "width (W)");
+		msg_set(why, why_len, "header has no %s", have_w ? "height (H)" : "width (W)");
 		return CODEC_Y4M_ESIZE;
 	}
 	if (codec_i420_size(in.width, in.height) == 0) {
-		set_why(why, why_len, "picture %dx%d is larger than %d pixels", in.width, in.height,
+		msg_set(why, why_len, "picture %dx%d is larger than %d pixels", in.width, in.height,
 		        CODEC_I420_MAX_PIXELS);
 		return CODEC_Y4M_ESIZE;
 	}
 	if (!have_f) {
-		set_why(why, why_len, "header has no frame rate (F)");
+		msg_set(why, why_len, "header has no frame rate (F)");
 		return CODEC_Y4M_ERATE;
 	}
 	*info = in;

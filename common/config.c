@@ -1,9 +1,9 @@
 /* common/config.c — INI configuration parser and typed getters (see config.h). */
 #include "common/config.h"
+#include "common/msg.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +27,6 @@ struct config_parser {
 	char *section;
 	unsigned line;
 };
-
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, CONFIG_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_name_char(char ch)
 {
@@ -170,11 +158,11 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 
 	p->line++;
 	if (len > CONFIG_LINE_MAX) {
-		seterr(err, "%s:%u: line longer than %d bytes", c->name, p->line, CONFIG_LINE_MAX);
+		msg_set(err, CONFIG_ERR_MAX, "%s:%u: line longer than %d bytes", c->name, p->line, CONFIG_LINE_MAX);
 		return CONFIG_ETOOLONG;
 	}
 	if (memchr(line, '\0', len)) {
-		seterr(err, "%s:%u: NUL byte in line", c->name, p->line);
+		msg_set(err, CONFIG_ERR_MAX, "%s:%u: NUL byte in line", c->name, p->line);
 		return CONFIG_ESYNTAX;
 	}
 	while (i < len && is_blank(line[i]))
@@ -188,7 +176,7 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 		while (i < len && is_name_char(line[i]))
 			i++;
 		if (i == s || i >= len || line[i] != ']') {
-			seterr(err, "%s:%u: malformed section header (expected [name])", c->name,
+			msg_set(err, CONFIG_ERR_MAX, "%s:%u: malformed section header (expected [name])", c->name,
 			       p->line);
 			return CONFIG_ESYNTAX;
 		}
@@ -196,7 +184,7 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 		while (i < len && is_blank(line[i]))
 			i++;
 		if (i < len && line[i] != '#' && line[i] != ';') {
-			seterr(err, "%s:%u: unexpected text after section header", c->name, p->line);
+			msg_set(err, CONFIG_ERR_MAX, "%s:%u: unexpected text after section header", c->name, p->line);
 			return CONFIG_ESYNTAX;
 		}
 		if (!(sec = dup_range(line + s, ke - s)))
@@ -212,7 +200,7 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 	while (i < len && is_blank(line[i]))
 		i++;
 	if (ke == ks || i >= len || line[i] != '=') {
-		seterr(err, "%s:%u: expected 'key = value'", c->name, p->line);
+		msg_set(err, CONFIG_ERR_MAX, "%s:%u: expected 'key = value'", c->name, p->line);
 		return CONFIG_ESYNTAX;
 	}
 	for (i++; i < len && is_blank(line[i]); i++)
@@ -223,7 +211,7 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 	if (vs < len && line[vs] == '"') {
 		ret = unquote(line + vs + 1, len - vs - 1, &value);
 		if (ret == CONFIG_ESYNTAX)
-			seterr(err, "%s:%u: [%s] %s: malformed quoted value", c->name, p->line,
+			msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: malformed quoted value", c->name, p->line,
 			       p->section, key);
 		if (ret)
 			goto out;
@@ -242,7 +230,7 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 		}
 	}
 	if (find(c, p->section, key)) {
-		seterr(err, "%s:%u: [%s] %s: key given twice (line %u)", c->name, p->line,
+		msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: key given twice (line %u)", c->name, p->line,
 		       p->section, key, find(c, p->section, key)->line);
 		ret = CONFIG_EDUP;
 		goto out;
@@ -315,7 +303,7 @@ int config_load(struct config **out, const char *path, char *err)
 
 	if (!f) {
 		ret = -errno;
-		seterr(err, "%s: %s", path, strerror(errno));
+		msg_set(err, CONFIG_ERR_MAX, "%s: %s", path, strerror(errno));
 		return ret;
 	}
 	if ((ret = config_parser_new(&p, path)) != 0)
@@ -328,7 +316,7 @@ int config_load(struct config **out, const char *path, char *err)
 	}
 	if (ferror(f)) {
 		ret = -EIO;
-		seterr(err, "%s: read error", path);
+		msg_set(err, CONFIG_ERR_MAX, "%s: read error", path);
 		goto out;
 	}
 	ret = config_parser_finish(p, out, err);
@@ -355,7 +343,7 @@ const char *config_get(const struct config *c, const char *section, const char *
 static int bad_value(const struct config *c, const struct config_entry *e, char *err,
 		     const char *why)
 {
-	seterr(err, "%s:%u: [%s] %s: %s (got \"%s\")", c->name, e->line, e->section, e->key, why,
+	msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: %s (got \"%s\")", c->name, e->line, e->section, e->key, why,
 	       e->value);
 	return CONFIG_EVALUE;
 }
@@ -376,7 +364,7 @@ int config_require_str(const struct config *c, const char *section, const char *
 	const struct config_entry *e = find(c, section ? section : "", key);
 
 	if (!e) {
-		seterr(err, "%s: [%s] %s: required key missing", c->name, section ? section : "",
+		msg_set(err, CONFIG_ERR_MAX, "%s: [%s] %s: required key missing", c->name, section ? section : "",
 		       key);
 		return CONFIG_ENOKEY;
 	}
