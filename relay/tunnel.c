@@ -114,6 +114,10 @@ struct relay_tunnel {
 	struct event_base *base;
 	int fd;
 	struct event *ev_read, *ev_tick;
+	/* Action lists of the event layer: one for the read/timer callbacks (libevent runs them
+	 * one at a time), one for relay_tunnel_send (which the recv/state callbacks may call while
+	 * the first is being carried out; its own actions trigger no callback). */
+	struct relay_tunnel_actions *ev_acts, *tx_acts;
 };
 
 const char *relay_tunnel_strerror(int err)
@@ -1229,6 +1233,8 @@ void relay_tunnel_free(struct relay_tunnel *t)
 	free(t->peers);
 	free(t->itab);
 	free(t->rl);
+	free(t->ev_acts);
+	free(t->tx_acts);
 	sodium_free(t->sk);
 	sodium_free(t->cookie_secret);
 	sodium_memzero(t, sizeof *t);
@@ -1324,11 +1330,9 @@ static int run_actions(struct relay_tunnel *t, struct relay_tunnel_actions *acts
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_tunnel *t = arg;
-	struct relay_tunnel_actions *acts;
+	struct relay_tunnel_actions *acts = t->ev_acts;
 	uint8_t buf[RELAY_TUNNEL_DGRAM_MAX + 1];
 
-	if ((acts = malloc(sizeof *acts)) == NULL)
-		return;
 	acts->n = 0;
 	for (int i = 0; i < RECV_BATCH; i++) {
 		struct sockaddr_storage from;
@@ -1341,24 +1345,22 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		                       mtime_now_ms(), acts) == -ENOMEM)
 			log_warn("tunnel: out of memory handling a datagram");
 		(void)run_actions(t, acts);
+		if (fd != t->fd) /* a callback rebound the tunnel: this socket is gone */
+			break;
 	}
-	free(acts);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_tunnel *t = arg;
-	struct relay_tunnel_actions *acts;
+	struct relay_tunnel_actions *acts = t->ev_acts;
 	int ret;
 
-	if ((acts = malloc(sizeof *acts)) == NULL)
-		return;
 	acts->n = 0;
 	do {
 		ret = relay_tunnel_tick(t, mtime_now_ms(), acts);
 		(void)run_actions(t, acts);
 	} while (ret == 1);
-	free(acts);
 }
 
 static int open_socket(const struct sockaddr *addr, socklen_t addrlen, int *out)
@@ -1392,6 +1394,9 @@ int relay_tunnel_new(struct relay_tunnel **out, struct event_base *base,
 	if ((ret = open_socket(cfg->bind_addr, cfg->bind_addrlen, &t->fd)) != 0)
 		goto out;
 	ret = -ENOMEM;
+	if ((t->ev_acts = calloc(1, sizeof *t->ev_acts)) == NULL ||
+	    (t->tx_acts = calloc(1, sizeof *t->tx_acts)) == NULL)
+		goto out;
 	t->ev_read = event_new(base, t->fd, EV_READ | EV_PERSIST, on_read, t);
 	t->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, t);
 	if (t->ev_read == NULL || t->ev_tick == NULL)
@@ -1416,12 +1421,10 @@ int relay_tunnel_send(struct relay_tunnel *t, uint32_t peer_id, const uint8_t *p
 
 	if (t == NULL || t->base == NULL)
 		return -EINVAL;
-	if ((acts = malloc(sizeof *acts)) == NULL)
-		return -ENOMEM;
+	acts = t->tx_acts;
 	acts->n = 0;
 	ret = relay_tunnel_encrypt(t, peer_id, payload, len, mtime_now_ms(), acts);
 	sret = run_actions(t, acts);
-	free(acts);
 	return ret != 0 ? ret : sret;
 }
 
