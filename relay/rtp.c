@@ -345,6 +345,115 @@ int rtp_opus_payload_check(const uint8_t *payload, size_t len, unsigned *samples
 	return 0;
 }
 
+int rtp_red_parse(const uint8_t *payload, size_t len, struct rtp_red_block *blocks, size_t cap,
+                  size_t *n)
+{
+	struct rtp_red_block tmp[RTP_RED_MAX_BLOCKS + 1];
+	struct buf_reader r;
+	size_t k = 0, data_len = 0;
+	const uint8_t *d;
+
+	buf_reader_init(&r, payload, len);
+	/* Headers: 4 bytes while F is set, then one final byte. */
+	for (;;) {
+		uint8_t b = buf_read_u8(&r);
+
+		if (!buf_reader_ok(&r) || k >= cap || k >= RTP_RED_MAX_BLOCKS)
+			return RTP_EINVAL;
+		tmp[k].pt = b & 0x7f;
+		if (!(b & 0x80)) {
+			tmp[k].ts_offset = 0;
+			k++;
+			break;
+		}
+		{
+			uint32_t v = buf_read_u24(&r);
+
+			tmp[k].ts_offset = (uint16_t)(v >> 10);
+			tmp[k].len = v & 0x3ff;
+			data_len += tmp[k].len;
+		}
+		if (!buf_reader_ok(&r))
+			return RTP_EINVAL;
+		k++;
+	}
+	if (buf_reader_left(&r) < data_len)
+		return RTP_EINVAL;
+	for (size_t i = 0; i + 1 < k; i++) {
+		d = buf_read_view(&r, tmp[i].len);
+		tmp[i].data = d;
+	}
+	tmp[k - 1].len = buf_reader_left(&r);
+	tmp[k - 1].data = payload + r.off;
+	memcpy(blocks, tmp, k * sizeof *tmp);
+	*n = k;
+	return 0;
+}
+
+int rtp_red_write(const struct rtp_red_block *blocks, size_t n, uint8_t *out, size_t cap,
+                  size_t *out_len)
+{
+	struct buf_writer w;
+
+	if (n == 0 || n > RTP_RED_MAX_BLOCKS)
+		return RTP_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (blocks[i].pt > 127 || (blocks[i].len && !blocks[i].data) ||
+		    (i + 1 < n && (blocks[i].ts_offset > 0x3fff || blocks[i].len > 1023)))
+			return RTP_EINVAL;
+	buf_writer_init(&w, out, cap);
+	for (size_t i = 0; i + 1 < n; i++) {
+		buf_write_u8(&w, (uint8_t)(0x80 | blocks[i].pt));
+		buf_write_u24(&w, (uint32_t)blocks[i].ts_offset << 10 | (uint32_t)blocks[i].len);
+	}
+	buf_write_u8(&w, blocks[n - 1].pt);
+	for (size_t i = 0; i < n; i++)
+		buf_write_bytes(&w, blocks[i].data, blocks[i].len);
+	if (!buf_writer_ok(&w))
+		return RTP_ENOSPACE;
+	*out_len = buf_writer_len(&w);
+	return 0;
+}
+
+int rtp_red_history_build(struct rtp_red_history *h, uint8_t pt, uint32_t ts,
+                          const uint8_t *primary, size_t len, unsigned frame_samples,
+                          const unsigned *dist, size_t ndist, uint8_t *out, size_t cap,
+                          size_t *out_len)
+{
+	struct rtp_red_block b[RTP_RED_MAX_BLOCKS];
+	size_t n = 0;
+	int ret;
+
+	if (!primary || len == 0 || len > 1023 || ndist >= RTP_RED_MAX_BLOCKS || pt > 127)
+		return RTP_EINVAL;
+	/* Oldest first, as RFC 2198 lists them. */
+	for (size_t i = ndist; i-- > 0;) {
+		uint32_t want;
+
+		if (dist[i] == 0 || dist[i] >= RTP_RED_HISTORY ||
+		    (uint64_t)dist[i] * frame_samples > 0x3fff)
+			return RTP_EINVAL;
+		want = ts - dist[i] * frame_samples;
+		for (unsigned k = 0; k < RTP_RED_HISTORY; k++)
+			if (h->f[k].valid && h->f[k].ts == want) {
+				b[n++] = (struct rtp_red_block){h->f[k].pt,
+				                                (uint16_t)(dist[i] * frame_samples),
+				                                h->f[k].data, h->f[k].len};
+				break;
+			}
+	}
+	b[n++] = (struct rtp_red_block){pt, 0, primary, len};
+	if ((ret = rtp_red_write(b, n, out, cap, out_len)) != 0)
+		return ret;
+	h->f[h->pos].valid = true;
+	h->f[h->pos].ts = ts;
+	h->f[h->pos].pt = pt;
+	h->f[h->pos].len = len;
+	memcpy(h->f[h->pos].data, primary, len);
+	h->pos = (h->pos + 1) % RTP_RED_HISTORY;
+	return 0;
+}
+
 int rtp_vp8_desc_parse(struct rtp_vp8_desc *desc, size_t *desc_len, const uint8_t *payload,
                        size_t len)
 {

@@ -129,6 +129,48 @@ int rtp_seq_diff(uint16_t a, uint16_t b);
 int rtp_opus_payload_check(const uint8_t *payload, size_t len, unsigned *samples)
         __attribute__((warn_unused_result));
 
+/* ---- Redundant audio (RFC 2198): time-spread redundancy ----
+ * A RED payload carries the primary frame plus older frames again, so a loss burst shorter than
+ * the spread loses nothing: with distance d, frame k travels in packets k and k + d. */
+#define RTP_RED_MAX_BLOCKS 8
+struct rtp_red_block {
+	uint8_t pt; /* payload type of the block (0..127) */
+	uint16_t
+	        ts_offset; /* how much older than the packet's timestamp (14 bits); 0 for primary */
+	const uint8_t *data;
+	size_t len; /* redundant blocks <= 1023 bytes */
+};
+/* Parses a RED payload into at most cap blocks (n set; the last is the primary). Returns 0 or
+ * RTP_EINVAL (truncated header or data, a block longer than the payload, more than cap
+ * blocks). Views borrow payload. */
+int rtp_red_parse(const uint8_t *payload, size_t len, struct rtp_red_block *blocks, size_t cap,
+                  size_t *n) __attribute__((warn_unused_result));
+/* Writes n >= 1 blocks (the last one primary, its ts_offset ignored). Returns 0, RTP_EINVAL (pt,
+ * offset or length out of range), RTP_ENOSPACE. */
+int rtp_red_write(const struct rtp_red_block *blocks, size_t n, uint8_t *out, size_t cap,
+                  size_t *out_len) __attribute__((warn_unused_result));
+
+/* Sender-side history of recent frames for RED (copies, up to 1023 bytes each). */
+#define RTP_RED_HISTORY 16
+struct rtp_red_history {
+	struct {
+		bool valid;
+		uint32_t ts;
+		uint8_t pt;
+		size_t len;
+		uint8_t data[1023];
+	} f[RTP_RED_HISTORY];
+	unsigned pos;
+};
+/* Builds the RED payload for a new primary frame (pt, timestamp ts) carrying, for each of the
+ * `ndist` distances (in frames, 1..15), the frame sent that many frames earlier if it is still
+ * in the history (frame_samples per frame), then remembers the primary. Returns 0,
+ * RTP_EINVAL, RTP_ENOSPACE. */
+int rtp_red_history_build(struct rtp_red_history *h, uint8_t pt, uint32_t ts,
+                          const uint8_t *primary, size_t len, unsigned frame_samples,
+                          const unsigned *dist, size_t ndist, uint8_t *out, size_t cap,
+                          size_t *out_len) __attribute__((warn_unused_result));
+
 /* ---- VP8 payload descriptor (RFC 7741 section 4.2) ---- */
 #define RTP_VP8_CLOCK    90000
 #define RTP_VP8_DESC_MAX 6

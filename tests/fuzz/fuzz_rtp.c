@@ -48,6 +48,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    samples > 5760)
 			__builtin_trap();
 	}
+	{
+		struct rtp_red_block b[RTP_RED_MAX_BLOCKS];
+		size_t n, total = 0;
+
+		if (rtp_red_parse(data, size, b, RTP_RED_MAX_BLOCKS, &n) == 0) {
+			for (size_t i = 0; i < n; i++)
+				total += b[i].len;
+			if (n == 0 || total > size)
+				__builtin_trap();
+			/* What parses writes back to the same bytes. */
+			if (rtp_red_write(b, n, out, sizeof out, &len) == 0 &&
+			    (len != size || memcmp(out, data, size) != 0))
+				__builtin_trap();
+		}
+	}
 	if (fec_repair_parse(&r, data, size) == 0) {
 		struct fec_pkt have[2] = {{r.base, data, size > 100 ? 100 : size},
 		                          {(uint16_t)(r.base + 1), data, size / 2}};

@@ -478,6 +478,73 @@ static void test_vp8_packetizer_splits_evenly_and_depacketizer_restores(void **s
 	assert_int_equal(rtp_vp8_depacketize(pp, lens, 3, out, 100, &outlen, NULL), RTP_ENOSPACE);
 }
 
+static void test_rtp_red_round_trip_and_malformed(void **state)
+{
+	static const uint8_t a[] = "older-frame", b[] = "previous", c[] = "primary!";
+	struct rtp_red_block in[3] = {{111, 1920, a, sizeof a},
+	                              {111, 960, b, sizeof b},
+	                              {111, 0, c, sizeof c}},
+	                     got[8];
+	uint8_t out[200];
+	size_t len, n;
+
+	assert_int_equal(rtp_red_write(in, 3, out, sizeof out, &len), 0);
+	assert_int_equal(len, 4 + 4 + 1 + sizeof a + sizeof b + sizeof c);
+	assert_int_equal(rtp_red_parse(out, len, got, 8, &n), 0);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(got[i].pt, 111);
+		assert_int_equal(got[i].ts_offset, in[i].ts_offset);
+		assert_int_equal(got[i].len, in[i].len);
+		assert_memory_equal(got[i].data, in[i].data, in[i].len);
+	}
+	/* Every cut inside the headers or the redundant data is malformed. */
+	for (size_t cut = 0; cut < 9 + sizeof a + sizeof b; cut++)
+		assert_int_equal(rtp_red_parse(out, cut, got, 8, &n), RTP_EINVAL);
+	/* More blocks than the caller has room for. */
+	assert_int_equal(rtp_red_parse(out, len, got, 2, &n), RTP_EINVAL);
+	/* Out-of-range fields are refused when writing. */
+	in[0].ts_offset = 0x4000;
+	assert_int_equal(rtp_red_write(in, 3, out, sizeof out, &len), RTP_EINVAL);
+	in[0].ts_offset = 1920;
+	assert_int_equal(rtp_red_write(in, 3, out, 20, &len), RTP_ENOSPACE);
+}
+
+static void test_rtp_red_time_spread_survives_a_two_packet_burst(void **state)
+{
+	static struct rtp_red_history h;
+	static const unsigned dist[] = {3};
+	bool have[20] = {false};
+	uint8_t frame[40], out[200];
+
+	memset(&h, 0, sizeof h);
+	for (unsigned k = 0; k < 20; k++) {
+		struct rtp_red_block got[8];
+		size_t len, n;
+
+		memset(frame, (int)k, sizeof frame);
+		assert_int_equal(rtp_red_history_build(&h, 111, 5000 + 960 * k, frame, sizeof frame,
+		                                       960, dist, 1, out, sizeof out, &len),
+		                 0);
+		if (k == 5 || k == 6) /* burst loss */
+			continue;
+		assert_int_equal(rtp_red_parse(out, len, got, 8, &n), 0);
+		assert_int_equal(n, k >= 3 ? 2 : 1);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t ts = 5000 + 960 * k - got[i].ts_offset;
+			unsigned f = (ts - 5000) / 960;
+
+			assert_int_equal(got[i].data[0], f); /* the block is that frame */
+			have[f] = true;
+		}
+	}
+	for (int f = 0; f < 20; f++)
+		assert_true(have[f]);
+	assert_int_equal(rtp_red_history_build(&h, 111, 0, frame, 0, 960, dist, 1, out, sizeof out,
+	                                       &(size_t){0}),
+	                 RTP_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +559,8 @@ int main(void)
 	        cmocka_unit_test(test_rtp_opus_payload_duration_from_real_encoder),
 	        cmocka_unit_test(test_vp8_descriptor_fields_parse_and_write),
 	        cmocka_unit_test(test_vp8_packetizer_splits_evenly_and_depacketizer_restores),
+	        cmocka_unit_test(test_rtp_red_round_trip_and_malformed),
+	        cmocka_unit_test(test_rtp_red_time_spread_survives_a_two_packet_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
