@@ -8,7 +8,7 @@
  * sends feedback every 100 ms, built and parsed through the real RTCP code; it reaches the
  * sender one propagation delay later. Time advances in 1 ms steps; everything is
  * deterministic. Each scenario prints its measured figures ("cc-sim: ..."); CC_TRACE=1 in the
- * environment prints the controller's state every 250 ms.
+ * environment prints the controller's state every 250 ms (CC_TRACE_MS=n: every n ms).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,7 +196,9 @@ static void sim_run(struct sim *s, int64_t until)
 	for (; s->t < until; s->t += 1000) {
 		uint32_t target = cc_target_bps(s->cc);
 
-		if (s->trace && s->t % 250000 == 0) {
+		if (s->trace &&
+		    s->t % (getenv("CC_TRACE_MS") ? 1000 * atoll(getenv("CC_TRACE_MS")) : 250000) ==
+		            0) {
 			struct cc_stats st;
 
 			cc_get_stats(s->cc, &st);
