@@ -14,6 +14,7 @@ struct aslot {
 	bool valid;
 	int64_t idx;
 	uint32_t ts;
+	unsigned units; /* duration in frame_samples units */
 	uint8_t *data;
 	size_t len;
 };
@@ -149,15 +150,20 @@ static void update_target(struct jb_audio *jb, int64_t now)
 }
 
 int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
-                 int64_t arrival_us)
+                 unsigned samples, int64_t arrival_us)
 {
 	int64_t ts_ext, idx, d;
 	struct aslot *s;
 	uint8_t *copy;
+	unsigned units;
 
 	(void)seq;
-	if (!payload || len == 0)
+	if (!samples)
+		samples = jb->cfg.frame_samples;
+	if (!payload || len == 0 || samples % jb->cfg.frame_samples ||
+	    samples / jb->cfg.frame_samples > 16)
 		return JB_EINVAL;
+	units = samples / jb->cfg.frame_samples;
 	if (!jb->started) {
 		jb->started = true;
 		jb->ts0 = ts;
@@ -209,7 +215,7 @@ int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *
 	if (ts_ext > jb->ts_ext_last)
 		jb->ts_ext_last = ts_ext;
 	free(s->data);
-	*s = (struct aslot){true, idx, ts, copy, len};
+	*s = (struct aslot){true, idx, ts, units, copy, len};
 
 	return 0;
 }
@@ -248,18 +254,19 @@ void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f)
 	/* Grow: the delay fell short of the target (jitter rose): conceal without advancing. */
 	if (delay < jb->target_us - jb->frame_us / 2) {
 		f->action = JB_CONCEAL;
+		f->samples = jb->cfg.frame_samples;
 		jb->st.expanded++;
 		jb->st.concealed++;
 		return;
 	}
-	/* Shrink: more than a frame above target, at most one dropped frame every 10. */
-	if (delay > jb->target_us + jb->frame_us && jb->play_idx - jb->last_shrink_idx >= 10 &&
-	    slot_at(jb, jb->play_idx) && slot_at(jb, jb->play_idx + 1)) {
-		s = slot_at(jb, jb->play_idx);
+	/* Shrink: more than a packet above target, at most one dropped packet every 10 frames. */
+	s = slot_at(jb, jb->play_idx);
+	if (s && delay > jb->target_us + (int64_t)s->units * jb->frame_us &&
+	    jb->play_idx - jb->last_shrink_idx >= 10 && slot_at(jb, jb->play_idx + s->units)) {
+		jb->play_idx += s->units;
 		free(s->data);
 		s->data = NULL;
 		s->valid = false;
-		jb->play_idx++;
 		jb->last_shrink_idx = jb->play_idx;
 		jb->st.dropped_shrink++;
 		f->dropped_one = true;
@@ -268,21 +275,36 @@ void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f)
 	s = slot_at(jb, jb->play_idx);
 	if (s) {
 		f->action = JB_PLAY;
+		f->samples = s->units * jb->cfg.frame_samples;
 		jb->held = s->data;
 		f->payload = s->data;
 		f->len = s->len;
 		s->data = NULL;
 		s->valid = false;
+		jb->play_idx += s->units;
 		jb->st.played++;
-	} else if ((next = slot_at(jb, jb->play_idx + 1)) != NULL) {
-		f->action = JB_FEC;
-		f->payload = next->data;
-		f->len = next->len;
-		jb->st.fec++;
-	} else {
-		f->action = JB_CONCEAL;
-		jb->st.concealed++;
+		return;
 	}
+	/* Missing: Opus carries the previous frame's LBRR (same duration as its own frames) in the
+	 * next packet, so FEC fits when the gap is exactly that long. */
+	for (unsigned g = 1; g <= 16; g++) {
+		next = slot_at(jb, jb->play_idx + g);
+		if (!next)
+			continue;
+		if (next->units == g) {
+			f->action = JB_FEC;
+			f->samples = g * jb->cfg.frame_samples;
+			f->payload = next->data;
+			f->len = next->len;
+			jb->play_idx += g;
+			jb->st.fec++;
+			return;
+		}
+		break;
+	}
+	f->action = JB_CONCEAL;
+	f->samples = jb->cfg.frame_samples;
+	jb->st.concealed++;
 	jb->play_idx++;
 }
 

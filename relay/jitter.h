@@ -37,7 +37,9 @@ enum {
 /* ---- audio ---- */
 struct jb_audio_config {
 	unsigned clock_rate;    /* RTP clock; 0 = 48000 */
-	unsigned frame_samples; /* samples per packet (RTP timestamp step); 0 = 960 (20 ms) */
+	unsigned frame_samples; /* the unit: shortest packet duration in samples; 0 = 960 (20 ms).
+	                         * Packets may last any multiple of it up to 16 (Opus 40/60 ms
+	                         * frames at the low rungs of the ladder). */
 	int64_t min_delay_us;   /* 0 = 40 ms */
 	int64_t max_delay_us;   /* 0 = 1000 ms */
 	int64_t window_us;      /* jitter history; 0 = 4 s */
@@ -53,10 +55,12 @@ enum jb_audio_action {
 
 struct jb_audio_frame {
 	enum jb_audio_action action;
-	uint32_t timestamp;     /* RTP timestamp of the frame being produced */
+	uint32_t timestamp;     /* RTP timestamp of the audio being produced */
+	unsigned samples;       /* audio this decision produces: PLAY the packet's duration, FEC
+	                         * the gap's, CONCEAL one unit; 0 for WAIT */
 	const uint8_t *payload; /* JB_PLAY / JB_FEC */
 	size_t len;
-	bool dropped_one; /* a frame was skipped before this one to shrink the delay */
+	bool dropped_one; /* a packet was skipped before this one to shrink the delay */
 };
 
 struct jb_audio_stats {
@@ -72,11 +76,13 @@ struct jb_audio;
 int jb_audio_new(struct jb_audio **out, const struct jb_audio_config *cfg)
         __attribute__((warn_unused_result));
 void jb_audio_free(struct jb_audio *jb);
-/* Inserts a packet (payload copied). Returns 0, JB_ELATE, JB_EDUP, JB_EFULL, JB_EINVAL,
- * -ENOMEM. */
+/* Inserts a packet (payload copied) lasting `samples` (a multiple of frame_samples, up to 16 of
+ * them; 0 = one unit; for Opus: rtp_opus_payload_check's duration). Returns 0, JB_ELATE, JB_EDUP,
+ * JB_EFULL, JB_EINVAL, -ENOMEM. */
 int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
-                 int64_t arrival_us) __attribute__((warn_unused_result));
-/* Produces the decision for the next frame period (call once per frame_samples of playout). */
+                 unsigned samples, int64_t arrival_us) __attribute__((warn_unused_result));
+/* Produces the decision for the next stretch of playout; call again when f->samples (or, for
+ * JB_WAIT, one unit) of audio have been played. */
 void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f);
 void jb_audio_get_stats(const struct jb_audio *jb, struct jb_audio_stats *st);
 

@@ -69,7 +69,7 @@ static void test_jitter_audio_target_adapts_up_under_jitter_and_back_down(void *
 			memset(payload, k & 0xff, sizeof payload);
 			ret = jb_audio_put(jb, (uint16_t)(1000 + k),
 			                   (uint32_t)(4000000000u + 960u * k), payload,
-			                   sizeof payload, arr[ai].t);
+			                   sizeof payload, 960, arr[ai].t);
 			assert_true(ret == 0 || ret == JB_ELATE);
 			ai++;
 		}
@@ -139,10 +139,12 @@ static void test_jitter_audio_loss_gives_fec_then_conceal_decisions(void **state
 		if (k == 2 || k == 4 || k == 5)
 			continue;
 		p[0] = (uint8_t)k;
-		assert_int_equal(jb_audio_put(jb, (uint16_t)k, 960u * k, p, 1, 0), 0);
+		assert_int_equal(jb_audio_put(jb, (uint16_t)k, 960u * k, p, 1, 960, 0), 0);
 	}
-	assert_int_equal(jb_audio_put(jb, 0, 0, p, 1, 0), JB_EDUP);
-	assert_int_equal(jb_audio_put(jb, 0, 0, p, 0, 0), JB_EINVAL);
+	assert_int_equal(jb_audio_put(jb, 0, 0, p, 1, 0, 0), JB_EDUP);
+	assert_int_equal(jb_audio_put(jb, 0, 0, p, 0, 0, 0), JB_EINVAL);
+	assert_int_equal(jb_audio_put(jb, 9, 960u * 9, p, 1, 500, 0),
+	                 JB_EINVAL); /* not a multiple */
 	for (int64_t t = 0; n < 8; t += 20000) {
 		jb_audio_get(jb, t, &f);
 		if (f.action != JB_WAIT) {
@@ -163,7 +165,52 @@ static void test_jitter_audio_loss_gives_fec_then_conceal_decisions(void **state
 	assert_int_equal(got[6], JB_PLAY);
 	assert_int_equal(got[7], JB_PLAY);
 	/* A packet for an already played frame is late. */
-	assert_int_equal(jb_audio_put(jb, 2, 960u * 2, p, 1, 200000), JB_ELATE);
+	assert_int_equal(jb_audio_put(jb, 2, 960u * 2, p, 1, 960, 200000), JB_ELATE);
+	jb_audio_free(jb);
+}
+
+static void test_jitter_audio_60ms_packets_play_and_fec_whole_packets(void **state)
+{
+	struct jb_audio *jb;
+	struct jb_audio_frame f;
+	uint8_t p[4];
+	int64_t t;
+	unsigned produced = 0;
+	enum jb_audio_action got[8];
+	unsigned samples[8];
+	int n = 0;
+
+	assert_int_equal(jb_audio_new(&jb, NULL), 0); /* unit 960 (20 ms) */
+	/* Six 60 ms packets (2880 samples each), the third lost. */
+	for (int k = 0; k < 6; k++) {
+		if (k == 2)
+			continue;
+		p[0] = (uint8_t)k;
+		assert_int_equal(jb_audio_put(jb, (uint16_t)k, 2880u * k, p, 1, 2880, 0), 0);
+	}
+	/* The player asks again once the returned samples have played. */
+	for (t = 0; n < 5; t += 20000) {
+		if (produced > 0) {
+			produced -= 960;
+			continue;
+		}
+		jb_audio_get(jb, t, &f);
+		if (f.action == JB_WAIT)
+			continue;
+		got[n] = f.action;
+		samples[n] = f.samples;
+		produced = f.samples - 960;
+		if (f.action == JB_FEC)
+			assert_int_equal(f.payload[0], 3); /* LBRR of packet 2 rides in packet 3 */
+		n++;
+	}
+	assert_int_equal(got[0], JB_PLAY);
+	assert_int_equal(got[1], JB_PLAY);
+	assert_int_equal(got[2], JB_FEC);
+	assert_int_equal(got[3], JB_PLAY);
+	assert_int_equal(got[4], JB_PLAY);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(samples[i], 2880);
 	jb_audio_free(jb);
 }
 
@@ -363,6 +410,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_jitter_audio_target_adapts_up_under_jitter_and_back_down),
 	        cmocka_unit_test(test_jitter_audio_loss_gives_fec_then_conceal_decisions),
+	        cmocka_unit_test(test_jitter_audio_60ms_packets_play_and_fec_whole_packets),
 	        cmocka_unit_test(test_jitter_video_assembles_every_frame_of_mediasoup_stream),
 	        cmocka_unit_test(test_jitter_video_missing_packet_waits_then_drops_frame),
 	        cmocka_unit_test(test_jitter_video_retransmission_completes_frame_in_time),
