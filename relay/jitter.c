@@ -150,7 +150,13 @@ static void update_target(struct jb_audio *jb, int64_t now)
 }
 
 int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
-                 unsigned samples, int64_t arrival_us)
+                 int64_t arrival_us)
+{
+	return jb_audio_put_samples(jb, seq, ts, payload, len, 0, arrival_us);
+}
+
+int jb_audio_put_samples(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload,
+                         size_t len, unsigned samples, int64_t arrival_us)
 {
 	int64_t ts_ext, idx, d;
 	struct aslot *s;

@@ -76,11 +76,16 @@ struct jb_audio;
 int jb_audio_new(struct jb_audio **out, const struct jb_audio_config *cfg)
         __attribute__((warn_unused_result));
 void jb_audio_free(struct jb_audio *jb);
-/* Inserts a packet (payload copied) lasting `samples` (a multiple of frame_samples, up to 16 of
- * them; 0 = one unit; for Opus: rtp_opus_payload_check's duration). Returns 0, JB_ELATE, JB_EDUP,
- * JB_EFULL, JB_EINVAL, -ENOMEM. */
+/* Inserts a packet (payload copied) lasting one unit (frame_samples). Returns 0, JB_ELATE,
+ * JB_EDUP, JB_EFULL, JB_EINVAL, -ENOMEM. */
 int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
-                 unsigned samples, int64_t arrival_us) __attribute__((warn_unused_result));
+                 int64_t arrival_us) __attribute__((warn_unused_result));
+/* As jb_audio_put for a packet lasting `samples`: a multiple of frame_samples, up to 16 of them
+ * (0 = one unit); for Opus, the duration rtp_opus_payload_check gives (40/60 ms frames at the
+ * low rungs of the ladder). */
+int jb_audio_put_samples(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload,
+                         size_t len, unsigned samples, int64_t arrival_us)
+        __attribute__((warn_unused_result));
 /* Produces the decision for the next stretch of playout; call again when f->samples (or, for
  * JB_WAIT, one unit) of audio have been played. */
 void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f);

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ts += (flags & 0x80) ? (uint32_t)step << 8 : step;
 		t += (int64_t)r[5] * 1000;
 		payload[0] = flags;
-		(void)jb_audio_put(a, seq, ts, payload, len, 960u * (flags & 3), t);
+		(void)jb_audio_put_samples(a, seq, ts, payload, len, 960u * (flags & 3), t);
 		(void)jb_video_put(v, seq, ts, flags & 1, flags & 2, payload, len, t);
 		if (flags & 4)
 			(void)fec_decoder_add_media(d, seq, payload, len);

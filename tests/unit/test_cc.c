@@ -26,7 +26,6 @@
 #include "relay/rtcp.h"
 
 #define PAYLOAD     1200
-#define WIRE        (PAYLOAD + CC_OVERHEAD_DEFAULT)
 #define ONE_WAY_US  300000
 #define FEEDBACK_US 100000
 #define BUFFER_US   3000000
@@ -75,6 +74,7 @@ struct sim {
 	uint64_t sent_pkts, air_lost, tail_dropped;
 	bool trace;
 	int64_t one_way;
+	size_t payload;    /* media packet size (default 1200) */
 	int64_t jitter_us; /* extra one-way delay, uniform 0..jitter_us per packet */
 };
 
@@ -188,6 +188,7 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 	s->next_fb = FEEDBACK_US;
 	s->trace = getenv("CC_TRACE") != NULL;
 	s->one_way = ONE_WAY_US;
+	s->payload = PAYLOAD;
 }
 
 /* Runs the simulation up to `until`, calling probe/pacing/feedback logic every millisecond. */
@@ -251,7 +252,7 @@ static void sim_run(struct sim *s, int64_t until)
 			pacer_get_stats(s->pacer, &ps);
 			while (ps.queued_packets[PACER_VIDEO] < 2) {
 				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, media,
-				                               PAYLOAD, 0, s->t),
+				                               s->payload, 0, s->t),
 				                 0);
 				ps.queued_packets[PACER_VIDEO]++;
 			}
@@ -352,6 +353,34 @@ static void test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat(void **state)
 static void test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate(void **state)
 {
 	steady(512000, 350000, 0.02, 0, "2 % bursty loss");
+}
+
+static void test_cc_small_packets_count_per_packet_overhead(void **state)
+{
+	/* 150-byte payloads (audio-sized) on a 96 kbit/s link: 64 of every 214 wire bytes are
+	 * overhead. The controller's wire rate must still fill the link without a queue, and the
+	 * payload rate it offers the encoder is the wire rate x 150/214. */
+	static const struct cap_step caps[] = {{0, 96000}};
+	static struct sim s;
+	double util, p95, payload_share;
+
+	sim_init(&s, caps, 1, 32000);
+	s.payload = 150;
+	s.m_start = 15000000;
+	s.m_end = 75000000;
+	sim_run(&s, 75000000);
+	util = s.served_bits / (96000.0 * 60.0);
+	p95 = q_percentile(&s, 0.95);
+	payload_share = (double)cc_payload_bps(s.cc, 150) / cc_target_bps(s.cc);
+	printf("cc-sim: small packets: C=96k, 150 B payload + 64 B overhead: utilisation %.1f %%, "
+	       "queue delay p95 %.0f ms, target %u bps wire = %u bps payload\n",
+	       util * 100, p95, cc_target_bps(s.cc), cc_payload_bps(s.cc, 150));
+	assert_true(util >= 0.80);
+	assert_true(p95 <= 150.0);
+	assert_true(payload_share > 0.700 && payload_share < 0.702); /* 150/214 = 0.7009 */
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
 }
 
 static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
@@ -480,6 +509,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_steady_state_geo_downlink_2M_rtt_600ms),
 	        cmocka_unit_test(test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate),
 	        cmocka_unit_test(test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat),
+	        cmocka_unit_test(test_cc_small_packets_count_per_packet_overhead),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),

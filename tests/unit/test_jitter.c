@@ -69,7 +69,7 @@ static void test_jitter_audio_target_adapts_up_under_jitter_and_back_down(void *
 			memset(payload, k & 0xff, sizeof payload);
 			ret = jb_audio_put(jb, (uint16_t)(1000 + k),
 			                   (uint32_t)(4000000000u + 960u * k), payload,
-			                   sizeof payload, 960, arr[ai].t);
+			                   sizeof payload, arr[ai].t);
 			assert_true(ret == 0 || ret == JB_ELATE);
 			ai++;
 		}
@@ -139,11 +139,11 @@ static void test_jitter_audio_loss_gives_fec_then_conceal_decisions(void **state
 		if (k == 2 || k == 4 || k == 5)
 			continue;
 		p[0] = (uint8_t)k;
-		assert_int_equal(jb_audio_put(jb, (uint16_t)k, 960u * k, p, 1, 960, 0), 0);
+		assert_int_equal(jb_audio_put(jb, (uint16_t)k, 960u * k, p, 1, 0), 0);
 	}
-	assert_int_equal(jb_audio_put(jb, 0, 0, p, 1, 0, 0), JB_EDUP);
-	assert_int_equal(jb_audio_put(jb, 0, 0, p, 0, 0, 0), JB_EINVAL);
-	assert_int_equal(jb_audio_put(jb, 9, 960u * 9, p, 1, 500, 0),
+	assert_int_equal(jb_audio_put(jb, 0, 0, p, 1, 0), JB_EDUP);
+	assert_int_equal(jb_audio_put(jb, 0, 0, p, 0, 0), JB_EINVAL);
+	assert_int_equal(jb_audio_put_samples(jb, 9, 960u * 9, p, 1, 500, 0),
 	                 JB_EINVAL); /* not a multiple */
 	for (int64_t t = 0; n < 8; t += 20000) {
 		jb_audio_get(jb, t, &f);
@@ -165,7 +165,7 @@ static void test_jitter_audio_loss_gives_fec_then_conceal_decisions(void **state
 	assert_int_equal(got[6], JB_PLAY);
 	assert_int_equal(got[7], JB_PLAY);
 	/* A packet for an already played frame is late. */
-	assert_int_equal(jb_audio_put(jb, 2, 960u * 2, p, 1, 960, 200000), JB_ELATE);
+	assert_int_equal(jb_audio_put(jb, 2, 960u * 2, p, 1, 200000), JB_ELATE);
 	jb_audio_free(jb);
 }
 
@@ -186,7 +186,8 @@ static void test_jitter_audio_60ms_packets_play_and_fec_whole_packets(void **sta
 		if (k == 2)
 			continue;
 		p[0] = (uint8_t)k;
-		assert_int_equal(jb_audio_put(jb, (uint16_t)k, 2880u * k, p, 1, 2880, 0), 0);
+		assert_int_equal(jb_audio_put_samples(jb, (uint16_t)k, 2880u * k, p, 1, 2880, 0),
+		                 0);
 	}
 	/* The player asks again once the returned samples have played. */
 	for (t = 0; n < 5; t += 20000) {
