@@ -387,6 +387,45 @@ static void test_resume_offset_survives_reopen_and_chunks_are_idempotent(void **
 	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, UINT32_MAX), 0);
 }
 
+static void test_batch_persist_is_atomic_and_skips_duplicates(void **state)
+{
+	struct fx *f = *state;
+	struct sync_recv_status st;
+	uint8_t id[16], data[30000], *hdr, *bufs[8];
+	const uint8_t *cts[8];
+	size_t lens[8], hlen;
+	uint32_t next = 0;
+
+	randombytes_buf(data, sizeof data);
+	add_case(f, SYNC_PRIO_NORMAL, "batch", data, sizeof data, id); /* 4 KiB chunks: 8 */
+	assert_int_equal(sync_store_out_header(f->c, id, &hdr, &hlen), 0);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &f->clinic->pub, &f->hub->pub, &st),
+	                 0);
+	free(hdr);
+	assert_int_equal(st.chunk_count, 8);
+	for (uint32_t i = 0; i < 8; i++) {
+		bufs[i] = malloc(SYNC_ENV_CHUNK_WIRE_MAX);
+		assert_int_equal(sync_store_out_chunk(f->c, id, i, bufs[i], SYNC_ENV_CHUNK_WIRE_MAX,
+		                                      &lens[i]),
+		                 0);
+		cts[i] = bufs[i];
+	}
+	assert_int_equal(sync_store_recv_chunks(f->h, id, 0, 3, cts, lens, &next), 0);
+	assert_int_equal(next, 3);
+	/* 2..5 where 2 is a duplicate and 4 is damaged: nothing of the batch is stored */
+	bufs[4][7] ^= 1;
+	assert_int_equal(sync_store_recv_chunks(f->h, id, 2, 4, cts + 2, lens + 2, &next),
+	                 SYNC_ENV_ECHUNKHASH);
+	assert_int_equal(sync_store_recv_status(f->h, id, &st), 0);
+	assert_int_equal(st.next, 3);
+	bufs[4][7] ^= 1;
+	assert_int_equal(sync_store_recv_chunks(f->h, id, 2, 6, cts + 2, lens + 2, &next), 0);
+	assert_int_equal(next, 8);
+	assert_int_equal(sync_store_recv_finish(f->h, id, f->hub, NULL, NULL), 0);
+	for (uint32_t i = 0; i < 8; i++)
+		free(bufs[i]);
+}
+
 static void test_finish_is_exactly_once(void **state)
 {
 	struct fx *f = *state;
@@ -649,6 +688,7 @@ int main(void)
 	        T(test_transfer_then_export_is_byte_identical),
 	        T(test_large_spooled_record_round_trip),
 	        T(test_resume_offset_survives_reopen_and_chunks_are_idempotent),
+	        T(test_batch_persist_is_atomic_and_skips_duplicates),
 	        T(test_finish_is_exactly_once),
 	        T(test_begin_checks_sender_recipient_and_id_reuse),
 	        T(test_record_failing_verification_at_finish_is_deleted),
