@@ -19,6 +19,14 @@
  * makes the record exist commits; a crash before that commit leaves only a file that no row
  * references, which the next sync_store_open removes (flock tells a live writer's file from a
  * dead one's). A row never references a missing spool file.
+ *
+ * With that design (bench/bench_enqueue, same box, load 2-8 from other builds): small cases
+ * 0.65-0.95 of the raw LMDB put+commit rate measured interleaved in the same run (the rate
+ * itself swings between ~120 and ~1,000 commits/s with the shared disk); a 500 MB attachment
+ * 226-262 MB/s, i.e. 0.6-0.85 of libsodium's secretstream + BLAKE2b alone on one core (the
+ * CPU is the limit: ~380 MB/s for the crypto alone when the box is quiet). A 2 GiB + 12 KB
+ * attachment: enqueued in 17 s, moved chunk by chunk into a hub store and verified, exported
+ * byte-identical (manual run, 2026-11-23).
  */
 #include "sync/store.h"
 

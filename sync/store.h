@@ -14,6 +14,11 @@
  *   inbox:   RECEIVING (chunks arriving; invisible to inbox listings) -> RECEIVED -> ANSWERED
  *            (this site sent a reply to it)
  *
+ * Layout on disk: <dir>/data.mdb + lock.mdb (LMDB), <dir>/spool/<id>.rec (the chunks of records
+ * larger than 1 MiB, one fsync'd file each; smaller records keep their chunks in LMDB; why: see
+ * sync/store.c), <dir>/control.sock (the daemon's poke socket, sync/notify.h). The struct
+ * sync_store is not thread-safe: one per thread.
+ *
  * Delivered outbox records are purged (chunks and header; the summary row too) after the
  * retention time (sync_store_purge). Inbox records are kept.
  *
