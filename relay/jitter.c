@@ -7,6 +7,24 @@
 
 #include "relay/rtp.h"
 
+const char *jb_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case JB_ELATE:
+		return "packet arrived after its playout time";
+	case JB_EDUP:
+		return "duplicate packet";
+	case JB_EINVAL:
+		return "jitter buffer argument out of range";
+	case JB_EFULL:
+		return "packet too far ahead of playout";
+	default:
+		return err < 0 && err > -4096 ? strerror(-err) : "unknown jitter buffer error";
+	}
+}
+
 #define AUDIO_SLOTS   512
 #define DELAY_SAMPLES 1024
 

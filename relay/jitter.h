@@ -34,6 +34,9 @@ enum {
 	JB_EFULL = JB_ERR_BASE - 3,  /* too far ahead of playout for the buffer; dropped */
 };
 
+/* Text for a jitter-buffer error code or a negated errno; never NULL, static. */
+const char *jb_strerror(int err);
+
 /* ---- audio ---- */
 struct jb_audio_config {
 	unsigned clock_rate;    /* RTP clock; 0 = 48000 */

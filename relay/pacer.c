@@ -5,6 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *pacer_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case PACER_EFULL:
+		return "pacer queue is full";
+	case PACER_ENOSPACE:
+		return "pacer output buffer is too small";
+	case PACER_EINVAL:
+		return "pacer argument out of range";
+	default:
+		return err < 0 && err > -4096 ? strerror(-err) : "unknown pacer error";
+	}
+}
+
 struct node {
 	struct node *next;
 	uint64_t tag;

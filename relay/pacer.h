@@ -24,6 +24,9 @@ enum {
 	PACER_EINVAL = PACER_ERR_BASE - 2,
 };
 
+/* Text for a pacer error code or a negated errno; never NULL, static. */
+const char *pacer_strerror(int err);
+
 enum pacer_class {
 	PACER_AUDIO = 0,
 	PACER_VIDEO = 1,

@@ -166,6 +166,7 @@ static void test_jitter_audio_loss_gives_fec_then_conceal_decisions(void **state
 	assert_int_equal(got[7], JB_PLAY);
 	/* A packet for an already played frame is late. */
 	assert_int_equal(jb_audio_put(jb, 2, 960u * 2, p, 1, 200000), JB_ELATE);
+	assert_string_equal(jb_strerror(JB_ELATE), "packet arrived after its playout time");
 	jb_audio_free(jb);
 }
 

@@ -143,6 +143,7 @@ static void test_pacer_queue_limit_rejects_and_keeps_state(void **state)
 	assert_int_equal(st.queued_packets[PACER_VIDEO], 3);
 	assert_int_equal(st.queued_bytes[PACER_VIDEO], 3000);
 	assert_int_equal(st.dropped_full, 1);
+	assert_string_equal(pacer_strerror(PACER_EFULL), "pacer queue is full");
 	/* Too small a buffer leaves the packet queued. */
 	assert_int_equal(pacer_next(p, 0, small, sizeof small, &out), PACER_ENOSPACE);
 	pacer_get_stats(p, &st);
