@@ -74,8 +74,9 @@ struct sim {
 	uint64_t sent_pkts, air_lost, tail_dropped;
 	bool trace;
 	int64_t one_way;
-	size_t payload;    /* media packet size (default 1200) */
-	int64_t jitter_us; /* extra one-way delay, uniform 0..jitter_us per packet */
+	int64_t down_from, down_to; /* outage interval */
+	size_t payload;             /* media packet size (default 1200) */
+	int64_t jitter_us;          /* extra one-way delay, uniform 0..jitter_us per packet */
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -106,6 +107,11 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 	cc_on_packet_sent(s->cc, s->seq, len, s->t, cluster);
 	s->sent_pkts++;
 	start = s->busy_until > s->t ? s->busy_until : s->t;
+	if (s->t >= s->down_from && s->t < s->down_to) {
+		s->tail_dropped++; /* link down: everything is lost */
+		s->seq++;
+		return;
+	}
 	if (start - s->t > BUFFER_US) {
 		s->tail_dropped++; /* modem buffer full */
 		s->seq++;
@@ -383,6 +389,34 @@ static void test_cc_small_packets_count_per_packet_overhead(void **state)
 	pacer_free(s.pacer);
 }
 
+static void test_cc_outage_30s_then_recovers_quickly(void **state)
+{
+	/* geo-sat uplink; the link is down from 20 s to 50 s. */
+	static const struct cap_step caps[] = {{0, 512000}};
+	static struct sim s;
+	uint32_t during_min = UINT32_MAX;
+	int64_t back = -1;
+
+	sim_init(&s, caps, 1, 100000);
+	s.down_from = 20000000;
+	s.down_to = 50000000;
+	while (s.t < 90000000 && back < 0) {
+		sim_run(&s, s.t + 1000);
+		if (s.t > 21000000 && s.t < 50000000 && cc_target_bps(s.cc) < during_min)
+			during_min = cc_target_bps(s.cc);
+		if (s.t > 50000000 && cc_target_bps(s.cc) >= 0.8 * 512000)
+			back = s.t - 50000000;
+	}
+	printf("cc-sim: outage 30 s: target during outage down to %u bps; back to >= 80 %% of "
+	       "512k %.2f s after the link returned\n",
+	       during_min, back / 1e6);
+	assert_true(during_min <= 64000);
+	assert_true(back >= 0 && back <= 15000000);
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
+}
+
 static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
 {
 	static const struct cap_step caps[] = {{0, 1000000}, {30000000, 250000}};
@@ -510,6 +544,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate),
 	        cmocka_unit_test(test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat),
 	        cmocka_unit_test(test_cc_small_packets_count_per_packet_overhead),
+	        cmocka_unit_test(test_cc_outage_30s_then_recovers_quickly),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
