@@ -891,7 +891,7 @@ int sync_store_enqueue(struct sync_store *s, const struct keys *self, const stru
 	struct enq_prep p = {0};
 	struct keys_pub dest;
 	uint8_t id[SYNC_ENV_ID_BYTES];
-	uint64_t plain, count, chunks_bytes, now = mtime_wall_ms();
+	uint64_t plain, count, chunks_bytes, table, now = mtime_wall_ms();
 	uint32_t cs;
 	bool spooled;
 	int ret = -EINVAL;
@@ -988,10 +988,15 @@ int sync_store_enqueue(struct sync_store *s, const struct keys *self, const stru
 	chunks_bytes = plain + count * SYNC_ENV_CHUNK_OVERHEAD;
 	spooled = chunks_bytes > SYNC_STORE_INLINE_MAX;
 	randombytes_buf(id, sizeof id);
-	if ((ret = ensure_space(s,
-	                        chunks_bytes + sync_env_header_size((uint32_t)count) + plain / 64,
-	                        (spooled ? 0 : chunks_bytes) +
-	                                sync_env_header_size((uint32_t)count) + 2 * 65536)) != 0)
+	/* LMDB holds the header, the summary (the container table: note and part list) and,
+	 * for inline records, the chunks. */
+	table = plain;
+	for (size_t i = 0; i < req->part_count; i++)
+		table -= p.content.parts[i].size;
+	if ((ret = ensure_space(
+	             s, chunks_bytes + sync_env_header_size((uint32_t)count) + table + plain / 64,
+	             (spooled ? 0 : chunks_bytes) + sync_env_header_size((uint32_t)count) + table +
+	                     65536)) != 0)
 		goto out;
 	for (int attempt = 0;; attempt++) {
 		ret = enq_attempt(s, self, &dest, req, &p, id, spooled, now);
