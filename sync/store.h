@@ -204,7 +204,10 @@ int sync_store_recv_begin(struct sync_store *s, const uint8_t *header, size_t le
  * hash (sync_env_chunk_check). Chunks are accepted in order: index < next is a duplicate and
  * returns 0 without writing (idempotent, at-least-once wire); index == next is stored;
  * index > next is SYNC_EORDER. *next (may be NULL) gets the next needed index. Acknowledge to
- * the sender only after this returned 0. Errors: SYNC_ENOTFOUND (no begin), SYNC_ESTATE
+ * the sender only after this returned 0: the chunk is then durable (an LMDB commit for small
+ * records; for spooled ones, the spool file's fdatasync, with the row's offset brought up to date
+ * every 64 chunks and recovered by re-checking the file's chunks after a restart, so one sync per
+ * chunk instead of three). Errors: SYNC_ENOTFOUND (no begin), SYNC_ESTATE
  * (already finished: duplicate, harmless), chunk_check errors, SYNC_EMAPFULL, SYNC_ELMDB. */
 int sync_store_recv_chunk(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES], uint32_t index,
                           const uint8_t *ct, size_t len, uint32_t *next)
