@@ -214,7 +214,9 @@ int sync_store_recv_chunk(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYT
         __attribute__((warn_unused_result));
 
 /* Same as n calls of sync_store_recv_chunk for consecutive indexes first..first+n-1, in ONE
- * durable transaction (fewer fsyncs). On error nothing of this batch is stored. */
+ * durable transaction (fewer fsyncs). On error, nothing of the batch counts for a small
+ * (inline) record; for a spooled one the valid chunks before the failing one may have been
+ * persisted and count (sync_store_recv_status tells the next one needed). */
 int sync_store_recv_chunks(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES],
                            uint32_t first, size_t n, const uint8_t *const *cts, const size_t *lens,
                            uint32_t *next) __attribute__((warn_unused_result));
