@@ -249,6 +249,49 @@ static void test_add_killed_midway_leaves_nothing_or_whole_record(void **state)
 	}
 }
 
+/* Several processes enqueue into one store at once (CLI invocations next to the daemon). */
+static void test_concurrent_processes_enqueue_without_loss(void **state)
+{
+	struct fx *f = *state;
+	struct sync_record_info *arr = NULL;
+	size_t n = 0;
+	pid_t pids[4];
+
+	for (int p = 0; p < 4; p++) {
+		if ((pids[p] = fork()) == 0) {
+			struct sync_store *s = NULL;
+			struct sync_part_src part = {.name = "x", .data = "abc", .size = 3};
+			struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
+			                           .title = "c",
+			                           .parts = &part,
+			                           .part_count = 1};
+			uint8_t id[16];
+			if (sync_store_open(&s, f->cdir, 0, 1ull << 30) != 0)
+				_exit(3);
+			for (int i = 0; i < 25; i++)
+				if (sync_store_enqueue(s, f->clinic, &f->hub->pub, &req, id) != 0)
+					_exit(2);
+			sync_store_close(s);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < 4; p++) {
+		int status;
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(sync_store_list(f->c, SYNC_OUTBOX, true, &arr, &n), 0);
+	assert_int_equal(n, 100);
+	for (size_t i = 1; i < n; i++)
+		assert_memory_not_equal(arr[i].id, arr[i - 1].id, 16);
+	free(arr);
+	{
+		struct sync_out_item items[128];
+		assert_int_equal(sync_store_out_pending(f->c, &f->hub->pub, items, 128, &n), 0);
+		assert_int_equal(n, 100);
+	}
+}
+
 static void test_pending_is_ordered_by_priority_then_age(void **state)
 {
 	struct fx *f = *state;
@@ -711,6 +754,7 @@ int main(void)
 	        T(test_enqueued_case_survives_close_and_reopen),
 	        T(test_failed_add_leaves_nothing),
 	        T(test_add_killed_midway_leaves_nothing_or_whole_record),
+	        T(test_concurrent_processes_enqueue_without_loss),
 	        T(test_pending_is_ordered_by_priority_then_age),
 	        T(test_transfer_then_export_is_byte_identical),
 	        T(test_large_spooled_record_round_trip),
