@@ -1,0 +1,2051 @@
+/* relay/media.c — live consultation media session (see media.h).
+ *
+ * Wire choices (private to this session, both ends run this code):
+ *   RTP payload types: 111 Opus, 63 RED (RFC 2198) around Opus, 96 VP8, 97 XOR FEC repair
+ *   (relay/fec.h format), 127 padding (probe filler, ignored by the receiver).
+ *   Header extensions (RFC 8285 one-byte): id 1 transport-wide sequence number (every RTP
+ *   packet), id 2 the 32-bit source picture index on VP8 packets (for the per-frame log).
+ *   RTP timestamps are capture times since the session start (48 kHz audio, 90 kHz video);
+ *   sender reports map them to the sender's wall clock.
+ *   Initial sequence numbers and timestamps are 0 rather than random: the tunnel encrypts and
+ *   authenticates everything, so RFC 3550's reason for random starts (known-plaintext) is moot.
+ */
+#include "relay/media.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "codec/ivf.h"
+#include "codec/ladder.h"
+#include "codec/metrics.h"
+#include "codec/opus.h"
+#include "codec/resample.h"
+#include "codec/scale.h"
+#include "codec/vp8.h"
+#include "codec/wav.h"
+#include "codec/y4m.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mtime.h"
+#include "relay/cc.h"
+#include "relay/fec.h"
+#include "relay/jitter.h"
+#include "relay/pacer.h"
+#include "relay/rtcp.h"
+#include "relay/rtp.h"
+
+#define PT_OPUS 111
+#define PT_RED  63
+#define PT_VP8  96
+#define PT_FEC  97
+#define PT_PAD  127
+
+#define EXT_TWCC  1
+#define EXT_INDEX 2
+
+#define PKT_MAX       1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
+#define OVERHEAD      57   /* IPv4 20 + UDP 8 + tunnel 29; the RTP header is in the packet */
+#define TICK_US       5000
+#define RTCP_US       100000
+#define SR_US         500000
+#define LADDER_US     200000
+#define RED_DIST      3 /* an audio frame is repeated this many packets later */
+#define RED_HIST      8
+#define HIST_VIDEO    512 /* sent video packets kept for NACK */
+#define IDX_MAP       256 /* received video timestamp -> source index */
+#define FREEZE_US     600000
+#define TGT_HIST      5      /* ladder updates (200 ms apart) the estimate is held over */
+#define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
+
+/* Failures of these calls are counted by the callee or harmless (duplicates, late packets). */
+#define IGNORE(x)                                                                                  \
+	do {                                                                                       \
+		if (x) {                                                                           \
+		}                                                                                  \
+	} while (0)
+
+enum { K_AUDIO = 1, K_VIDEO = 2, K_FEC = 3, K_RTX = 4 };
+
+struct i64vec {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int vec_push(struct i64vec *a, int64_t x)
+{
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 256;
+		int64_t *nv = realloc(a->v, nc * sizeof *nv);
+
+		if (!nv)
+			return -ENOMEM;
+		a->v = nv;
+		a->cap = nc;
+	}
+	a->v[a->n++] = x;
+	return 0;
+}
+
+struct sr_map {
+	bool valid;
+	int64_t wall_us;
+	uint32_t rtp_ts;
+	unsigned clock;
+};
+
+struct red_entry {
+	bool valid;
+	uint32_t ts;
+	size_t len;
+	uint8_t data[CODEC_OPUS_PACKET_MAX];
+};
+
+struct vhist {
+	bool valid;
+	uint16_t seq;
+	size_t len;
+	uint8_t data[PKT_MAX];
+};
+
+struct ladder_event {
+	int64_t t_ms;
+	unsigned rung;
+	uint32_t target_bps;
+};
+
+struct relay_media {
+	struct event_base *base;
+	struct relay_media_config cfg;
+	char *name, *record_dir;
+	struct event *tick_ev, *pace_ev;
+	bool started, stopped;
+	int64_t start_us;    /* monotonic */
+	int64_t wall_off_us; /* wall = mono + wall_off */
+	struct relay_media_stats st;
+
+	/* ---- sender ---- */
+	int16_t *pcm;
+	size_t pcm_frames, pcm_pos;
+	uint32_t audio_ts;
+	uint16_t audio_seq;
+	struct codec_opus_enc *oenc;
+	unsigned opus_frame_ms;
+	struct red_entry red[RED_HIST];
+	unsigned red_head;
+	bool red_on;
+
+	char *video_path;
+	struct codec_y4m_reader *y4m;
+	struct codec_y4m_info src;
+	uint8_t *src_buf;
+	size_t src_size;
+	uint64_t vid_index;
+	int64_t venc_next_us;
+	struct codec_vp8_enc *venc;
+	struct codec_vp8_enc_config vcfg;
+	uint8_t *enc_buf;
+	size_t enc_cap;
+	uint16_t video_seq, fec_seq, pad_seq, twcc_seq;
+	uint16_t picture_id;
+	bool video_was_off;
+	struct fec_encoder fec;
+	int64_t fec_group_us;
+	struct vhist vh[HIST_VIDEO];
+
+	struct cc *cc;
+	struct pacer *pacer;
+	struct codec_ladder_state ladder;
+	struct codec_ladder_settings set;
+	int64_t next_ladder_us, next_rtcp_us, next_sr_us;
+	bool sent_audio, sent_video;
+	uint32_t audio_pkts, audio_octets, video_pkts, video_octets;
+	struct ladder_event *lev;
+	size_t n_lev, cap_lev;
+	bool downgraded;
+	unsigned min_rung_after;
+	unsigned start_rung;
+	int64_t last_dbg_s;
+	uint32_t tgt_hist[TGT_HIST];
+	unsigned tgt_head;
+	double loss_mem;
+	unsigned queue_updates;
+	uint32_t padding_bps;
+	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
+
+	/* ---- receiver ---- */
+	struct rtcp_twcc_recorder *twcc;
+	bool twcc_pending;
+	uint32_t peer_audio_ssrc, peer_video_ssrc;
+	struct sr_map sr_audio, sr_video;
+	struct jb_audio *jba, *jba_next;
+	unsigned jba_samples, jba_next_samples;
+	uint32_t jba_next_first_ts;
+	struct codec_opus_dec *odec;
+	bool playing;
+	int64_t play_next_us;
+	uint32_t last_play_ts;
+	bool have_last_play_ts;
+	uint32_t red_only[64]; /* timestamps that arrived only inside a RED block */
+	unsigned red_only_head;
+	struct jb_video *jbv;
+	struct codec_vp8_dec *vdec;
+	struct fec_decoder *fecd;
+	struct jb_keyframe_limiter kf;
+	bool need_keyframe;
+	bool have_tl0;
+	uint8_t last_tl0;
+	struct {
+		uint32_t ts, idx;
+		bool valid;
+	} idxmap[IDX_MAP];
+	uint8_t *frame_buf;
+	size_t frame_cap;
+	uint8_t *disp_buf;
+	int disp_w, disp_h;
+
+	/* measurements */
+	struct i64vec owd;      /* one-way delay per media packet (us) */
+	struct i64vec m2e;      /* mouth-to-ear per played audio frame (us) */
+	struct i64vec disp_t;   /* video playout times (wall us) */
+	struct i64vec disp_idx; /* video source index per displayed picture */
+	uint64_t audio_lost;    /* frames lost after every recovery */
+	uint64_t audio_shrink;
+
+	/* recorder */
+	int16_t *rec_pcm;
+	size_t rec_n, rec_cap;
+	struct codec_y4m_writer *ry4m;
+	struct codec_ivf_writer *rivf;
+	FILE *csv;
+	int rec_err;
+};
+
+const char *relay_media_strerror(int err)
+{
+	if (err <= ERR_BASE_CODEC && err > ERR_BASE_CODEC - 1000) {
+		if (err <= CODEC_VP8_EINIT && err >= CODEC_VP8_ESIZE)
+			return codec_vp8_strerror(err);
+		if (err <= CODEC_Y4M_EMAGIC && err >= CODEC_Y4M_EFRAME)
+			return codec_y4m_strerror(err);
+		if (err <= CODEC_WAV_ETRUNC && err >= CODEC_WAV_ETOOBIG)
+			return codec_wav_strerror(err);
+		if (err <= CODEC_IVF_EMAGIC && err >= CODEC_IVF_EFRAMESZ)
+			return codec_ivf_strerror(err);
+		return codec_opus_strerror(err);
+	}
+	if (err <= ERR_BASE_RELAY && err > ERR_BASE_RELAY - 1000) {
+		if (err <= RTCP_ERR_BASE && err > RTCP_ERR_BASE - 40)
+			return rtcp_strerror(err);
+		if (err <= FEC_ERR_BASE && err > FEC_ERR_BASE - 10)
+			return fec_strerror(err);
+		return rtp_strerror(err);
+	}
+	return strerror(err < 0 ? -err : err);
+}
+
+static int64_t now_us(void)
+{
+	return (int64_t)mtime_now_us();
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---------------------------------------------------------------- packet building ---- */
+
+static int build_rtp(uint8_t *out, size_t cap, size_t *len, uint8_t pt, bool marker, uint16_t seq,
+                     uint32_t ts, uint32_t ssrc, const uint8_t *payload, size_t plen,
+                     bool has_index, uint32_t index)
+{
+	struct rtp_packet p;
+	uint8_t twcc[2] = {0, 0}, idx[4];
+
+	memset(&p, 0, sizeof p);
+	p.version = 2;
+	p.marker = marker;
+	p.payload_type = pt;
+	p.seq = seq;
+	p.timestamp = ts;
+	p.ssrc = ssrc;
+	p.has_ext = true;
+	p.ext_profile = RTP_EXT_PROFILE_ONE_BYTE;
+	p.ext[0] = (struct rtp_ext){EXT_TWCC, 2, twcc};
+	p.n_ext = 1;
+	if (has_index) {
+		idx[0] = (uint8_t)(index >> 24);
+		idx[1] = (uint8_t)(index >> 16);
+		idx[2] = (uint8_t)(index >> 8);
+		idx[3] = (uint8_t)index;
+		p.ext[1] = (struct rtp_ext){EXT_INDEX, 4, idx};
+		p.n_ext = 2;
+	}
+	p.payload = payload;
+	p.payload_len = plen;
+	return rtp_packet_write(&p, out, cap, len);
+}
+
+static int send_raw(struct relay_media *m, const uint8_t *data, size_t len)
+{
+	int rc = m->cfg.send(data, len, m->cfg.send_arg);
+
+	if (rc < 0)
+		m->st.tx_errors++;
+	m->st.tx_packets++;
+	m->st.tx_wire_bytes += len + OVERHEAD;
+	return rc;
+}
+
+static void schedule_pacer(struct relay_media *m);
+
+static int enqueue(struct relay_media *m, enum pacer_class cls, const uint8_t *pkt, size_t len,
+                   int kind)
+{
+	int rc = pacer_enqueue(m->pacer, cls, pkt, len, (uint64_t)kind, now_us());
+
+	schedule_pacer(m);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- ladder ---- */
+
+static void ladder_event(struct relay_media *m, int64_t t)
+{
+	if (m->n_lev == m->cap_lev) {
+		size_t nc = m->cap_lev ? m->cap_lev * 2 : 32;
+		struct ladder_event *n = realloc(m->lev, nc * sizeof *n);
+
+		if (!n)
+			return;
+		m->lev = n;
+		m->cap_lev = nc;
+	}
+	m->lev[m->n_lev++] =
+	        (struct ladder_event){(t - m->start_us) / 1000, m->set.index, cc_target_bps(m->cc)};
+}
+
+static void apply_audio_settings(struct relay_media *m)
+{
+	struct codec_opus_enc_config oc;
+	int rc;
+
+	if (!m->oenc)
+		return;
+	codec_ladder_opus_config(&m->set, &oc);
+	rc = codec_opus_enc_set(m->oenc, &oc);
+	if (rc)
+		log_warn("%s: opus settings refused: %s", m->name, codec_opus_strerror(rc));
+	else
+		m->opus_frame_ms = oc.frame_ms;
+}
+
+/* Upgrade probing. The controller never lets its target run far ahead of what the link
+ * delivers (1.5 x the acknowledged rate), and a rung's media only sends the rung's cost, so on
+ * its own the estimate could never reach the next rung's threshold and hold it there for the
+ * ladder's hold time. So, in trials, padding lifts the wire rate to what the next rung would
+ * cost plus the ladder's margin (+5 %) for the hold time plus 1.5 s. A trial that ends without
+ * an upgrade, or that builds a standing queue (over 150 ms for two updates in a row), is
+ * followed by a pause twice as long as the last (6 s .. 24 s); after an upgrade the next trial
+ * may start 2 s later. A known link capacity below the next rung stops it altogether. Trials
+ * are what keep the time spent above the media's own rate (exposed to a sudden capacity drop)
+ * short. */
+static void pad_pause(struct relay_media *m, int64_t t)
+{
+	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 6000000;
+	if (m->pad_backoff_us > 24000000)
+		m->pad_backoff_us = 24000000;
+	m->pad_hold_until = t + m->pad_backoff_us;
+	m->pad_trial_end = 0;
+}
+
+static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stats *cs,
+                          const struct codec_ladder_settings *s, uint32_t extras)
+{
+	const struct codec_ladder_rung *next = codec_ladder_rung_get(s->index + 1);
+	uint32_t want = 0, have, pad = 0;
+	int64_t hold = cs->rtt_us * 4 > CODEC_LADDER_UPGRADE_HOLD_MS * 1000
+	                       ? cs->rtt_us * 4
+	                       : CODEC_LADDER_UPGRADE_HOLD_MS * 1000;
+
+	m->queue_updates = cs->queue_us > 150000 ? m->queue_updates + 1 : 0;
+	if (s->index > m->set.index) { /* upgraded */
+		m->pad_backoff_us = 0;
+		m->pad_trial_end = 0;
+		m->pad_hold_until = t + 2000000;
+	} else if (m->pad_trial_end && (m->queue_updates >= 2 || t >= m->pad_trial_end)) {
+		pad_pause(m, t);
+	} else if (s->index < m->set.index) {
+		m->pad_trial_end = 0;
+		m->pad_hold_until = t + 6000000;
+	}
+	if (next) {
+		want = codec_ladder_rung_link_bps(next) *
+		               (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 5) / 100 +
+		       extras;
+		if (cs->link_bps && cs->link_bps < want)
+			next = NULL;
+	}
+	if (next && !m->pad_trial_end && t >= m->pad_hold_until && m->queue_updates == 0)
+		m->pad_trial_end = t + hold + 1500000;
+	if (next && m->pad_trial_end) {
+		have = codec_ladder_rung_link_bps(&s->rung) + extras;
+		if (want > have)
+			pad = want - have;
+	}
+	m->padding_bps = pad;
+	pacer_set_padding(m->pacer, pad);
+}
+
+static void ladder_update(struct relay_media *m, int64_t t)
+{
+	struct cc_stats cs;
+	struct codec_ladder_settings s;
+	uint32_t link, link_in;
+	unsigned prev = m->set.index, k;
+
+	cc_get_stats(m->cc, &cs);
+	if (t / 1000000 != m->last_dbg_s) {
+		m->last_dbg_s = t / 1000000;
+		log_debug(
+		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
+		        "usage %d probes %u/%u rung %s pad %u",
+		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
+		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
+		        cs.probes_ok, cs.probes, m->set.rung.name, m->padding_bps);
+	}
+	if (m->cfg.fixed_bps)
+		return;
+	/* The ladder sees the highest target of the last second: one overuse cut (to 0.85 x the
+	 * acknowledged rate, which is the rung's own rate when the media does not fill the link)
+	 * must not throw away a rung; a real drop holds for longer. The pacer follows the
+	 * controller at once, so the link never sees more than the target meanwhile (the video
+	 * encoder skips pictures while its queue is long). */
+	m->tgt_hist[m->tgt_head++ % TGT_HIST] = cs.target_bps;
+	link = 0;
+	for (unsigned i = 0; i < TGT_HIST && i < m->tgt_head; i++)
+		if (m->tgt_hist[i] > link)
+			link = m->tgt_hist[i];
+	/* What FEC and redundancy will add on top of the rung's cost is taken off first. */
+	/* Loss memory: the controller measures loss over 2 s windows, which often see none on a
+	 * 1 % link; protection follows the worst recent window, decaying with a ~7 s half-life. */
+	m->loss_mem *= 0.98;
+	if (cs.loss > m->loss_mem)
+		m->loss_mem = cs.loss > 1 ? 1 : cs.loss;
+	link_in = link;
+	k = fec_group_size_for_loss(
+	        cs.rtt_us >= CODEC_LADDER_FEC_RTT_MS * 1000 && m->loss_mem < 0.01 ? 0.01
+	                                                                          : m->loss_mem);
+	if (k)
+		link = (uint32_t)((uint64_t)link * k / (k + 1));
+	m->red_on = m->loss_mem >= 0.005;
+	if (m->red_on && link > m->set.rung.audio_bps + 2000)
+		link -= m->set.rung.audio_bps + 2000;
+	if (codec_ladder_update(&m->ladder, (uint64_t)t / 1000, link, m->loss_mem,
+	                        (uint32_t)(cs.rtt_us / 1000), &s))
+		return;
+	upgrade_probe(m, t, &cs, &s, link_in - link);
+	fec_encoder_set_k(&m->fec, k);
+	if (s.index != prev || s.audio_fec != m->set.audio_fec ||
+	    s.audio_loss_pct != m->set.audio_loss_pct) {
+		m->set = s;
+		apply_audio_settings(m);
+	}
+	if (s.index != prev) {
+		log_info("%s: ladder %s -> %s (target %u bit/s, loss %.3f, rtt %lld ms)", m->name,
+		         codec_ladder_rung_get(prev)->name, s.rung.name, cs.target_bps, cs.loss,
+		         (long long)(cs.rtt_us / 1000));
+		ladder_event(m, t);
+		if (s.index < prev)
+			m->downgraded = true;
+		if (m->downgraded && s.index < m->min_rung_after)
+			m->min_rung_after = s.index;
+	}
+}
+
+/* ---------------------------------------------------------------- audio send ---- */
+
+static void audio_capture(struct relay_media *m, int64_t t)
+{
+	size_t samples;
+	int16_t frame[CODEC_OPUS_FRAME_MAX];
+	uint8_t opus[CODEC_OPUS_PACKET_MAX], payload[PKT_MAX], pkt[PKT_MAX];
+	size_t olen, plen, len;
+	struct red_entry *r = NULL;
+	int rc;
+
+	if (!m->oenc)
+		return;
+	for (;;) {
+		samples = (size_t)m->opus_frame_ms * 48;
+		/* the frame is complete when its last sample has been "captured" */
+		if (m->start_us + (int64_t)(m->audio_ts + samples) * 1000000 / 48000 > t)
+			return;
+		for (size_t i = 0; i < samples; i++) {
+			frame[i] = m->pcm[m->pcm_pos++];
+			if (m->pcm_pos == m->pcm_frames)
+				m->pcm_pos = 0;
+		}
+		rc = codec_opus_enc_encode(m->oenc, frame, opus, sizeof opus, &olen);
+		if (rc) {
+			log_warn("%s: opus encode: %s", m->name, codec_opus_strerror(rc));
+			m->audio_ts += (uint32_t)samples;
+			continue;
+		}
+		if (m->red_on) {
+			r = &m->red[(m->red_head + RED_HIST - RED_DIST) % RED_HIST];
+			if (!r->valid || (uint32_t)(m->audio_ts - r->ts) >= 16384 ||
+			    r->len > 1023 || r->len + olen + 5 > sizeof payload - 64)
+				r = NULL;
+		}
+		if (r) { /* RFC 2198: one redundant block header (4 bytes), the primary's (1) */
+			uint32_t off = m->audio_ts - r->ts;
+
+			payload[0] = 0x80 | PT_OPUS;
+			payload[1] = (uint8_t)(off >> 6);
+			payload[2] = (uint8_t)(((off & 0x3f) << 2) | (r->len >> 8));
+			payload[3] = (uint8_t)r->len;
+			payload[4] = PT_OPUS;
+			memcpy(payload + 5, r->data, r->len);
+			memcpy(payload + 5 + r->len, opus, olen);
+			plen = 5 + r->len + olen;
+			m->st.tx_red_frames++;
+		} else {
+			memcpy(payload, opus, olen);
+			plen = olen;
+		}
+		rc = build_rtp(pkt, sizeof pkt, &len, r ? PT_RED : PT_OPUS, false, m->audio_seq++,
+		               m->audio_ts, m->cfg.ssrc_base + 1, payload, plen, false, 0);
+		if (!rc && enqueue(m, PACER_AUDIO, pkt, len, K_AUDIO) == 0) {
+			m->sent_audio = true;
+			m->audio_pkts++;
+			m->audio_octets += (uint32_t)plen;
+		}
+		m->st.tx_audio_frames++;
+		m->red[m->red_head] =
+		        (struct red_entry){.valid = true, .ts = m->audio_ts, .len = olen};
+		memcpy(m->red[m->red_head].data, opus, olen);
+		m->red_head = (m->red_head + 1) % RED_HIST;
+		m->audio_ts += (uint32_t)samples;
+	}
+}
+
+/* ---------------------------------------------------------------- video send ---- */
+
+static int video_configure(struct relay_media *m)
+{
+	const struct codec_ladder_rung *r = &m->set.rung;
+	struct codec_vp8_enc_config c = {0};
+	int rc;
+
+	c.width = r->width;
+	c.height = r->height;
+	/* never encode larger than the camera gives (upscaling only spends bits) */
+	if (c.width > m->src.width || c.height > m->src.height) {
+		c.width = m->src.width;
+		c.height = m->src.height;
+	}
+	c.fps_num = r->fps_num;
+	c.fps_den = r->fps_den;
+	c.bitrate_kbps = (int)(r->video_bps / 1000);
+	c.layers = r->temporal_layers ? r->temporal_layers : 1;
+	c.threads = 1;
+	if (m->venc) {
+		if (!memcmp(&c, &m->vcfg, sizeof c))
+			return 0;
+		rc = codec_vp8_enc_reconfigure(m->venc, &c);
+	} else {
+		rc = codec_vp8_enc_new(&m->venc, &c);
+	}
+	if (rc) {
+		log_warn("%s: vp8 config %dx%d: %s", m->name, c.width, c.height,
+		         codec_vp8_strerror(rc));
+		return rc;
+	}
+	m->vcfg = c;
+	if (m->enc_cap < codec_i420_size(c.width, c.height)) {
+		uint8_t *nb = realloc(m->enc_buf, codec_i420_size(c.width, c.height));
+
+		if (!nb)
+			return -ENOMEM;
+		m->enc_buf = nb;
+		m->enc_cap = codec_i420_size(c.width, c.height);
+	}
+	return 0;
+}
+
+static int read_source_frame(struct relay_media *m)
+{
+	int rc = codec_y4m_reader_read(m->y4m, m->src_buf, m->src_size);
+
+	if (rc == 0) { /* loop the clip */
+		codec_y4m_reader_close(m->y4m);
+		m->y4m = NULL;
+		rc = codec_y4m_reader_open(&m->y4m, m->video_path);
+		if (rc)
+			return rc;
+		rc = codec_y4m_reader_read(m->y4m, m->src_buf, m->src_size);
+	}
+	return rc == 1 ? 0 : (rc == 0 ? -EIO : rc);
+}
+
+static void video_send_frame(struct relay_media *m, const struct codec_vp8_packet *vp,
+                             uint32_t index, int64_t t)
+{
+	struct rtp_vp8_packetizer pk;
+	struct rtp_vp8_desc d = {0};
+	uint8_t payload[PKT_MAX], pkt[PKT_MAX], rep[PKT_MAX + FEC_HEADER];
+	size_t plen, len;
+	bool last = false;
+	uint32_t ts = (uint32_t)vp->pts;
+
+	m->picture_id = (m->picture_id + 1) & 0x7fff;
+	d.non_reference = vp->droppable;
+	d.has_picture_id = true;
+	d.picture_id_bits = 15;
+	d.picture_id = m->picture_id;
+	d.has_tl0picidx = true;
+	d.tl0picidx = vp->tl0picidx;
+	d.has_tid = true;
+	d.tid = (uint8_t)vp->temporal_id;
+	d.layer_sync = vp->layer_sync;
+	if (rtp_vp8_packetizer_init(&pk, vp->data, vp->len, &d, CODEC_LADDER_VIDEO_PAYLOAD))
+		return;
+	while (!last) {
+		uint16_t seq = m->video_seq++;
+		struct vhist *h;
+		int rl;
+
+		if (rtp_vp8_packetizer_next(&pk, payload, sizeof payload, &plen, &last))
+			return;
+		if (build_rtp(pkt, sizeof pkt, &len, PT_VP8, last, seq, ts, m->cfg.ssrc_base + 2,
+		              payload, plen, true, index))
+			return;
+		if (enqueue(m, PACER_VIDEO, pkt, len, K_VIDEO)) {
+			log_debug("%s: video queue full, picture cut", m->name);
+			return;
+		}
+		m->sent_video = true;
+		m->video_pkts++;
+		m->video_octets += (uint32_t)plen;
+		h = &m->vh[seq % HIST_VIDEO];
+		h->valid = true;
+		h->seq = seq;
+		h->len = len;
+		memcpy(h->data, pkt, len);
+		if (vp->temporal_id != 0 || m->cfg.fixed_bps || m->fec.k == 0)
+			continue;
+		if (!m->fec.open)
+			m->fec_group_us = t;
+		rl = fec_encoder_add(&m->fec, pkt, len, seq, rep, sizeof rep);
+		if (rl == 0 && last && m->fec.open &&
+		    (vp->keyframe || t - m->fec_group_us >= 200000))
+			rl = fec_encoder_flush(&m->fec, rep, sizeof rep);
+		if (rl > 0 &&
+		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
+		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
+		    !enqueue(m, PACER_RTX, pkt, len, K_FEC))
+			m->st.tx_fec_packets++;
+	}
+}
+
+static void video_capture(struct relay_media *m, int64_t t)
+{
+	const struct codec_ladder_rung *r;
+	int64_t cap;
+	struct codec_i420 src, dst;
+	struct codec_vp8_packet vp;
+	struct pacer_stats ps;
+	int rc;
+
+	if (!m->y4m && !m->video_path)
+		return;
+	for (;;) {
+		cap = m->start_us + (int64_t)(m->vid_index * 1000000ull * (uint64_t)m->src.fps_den /
+		                              (uint64_t)m->src.fps_num);
+		if (cap > t)
+			return;
+		if (read_source_frame(m)) {
+			log_warn("%s: video source unreadable, video stops", m->name);
+			codec_y4m_reader_close(m->y4m);
+			m->y4m = NULL;
+			free(m->video_path);
+			m->video_path = NULL;
+			return;
+		}
+		uint64_t index = m->vid_index++;
+		r = &m->set.rung;
+		if (r->mode == CODEC_LADDER_AUDIO_ONLY) {
+			m->video_was_off = true;
+			continue;
+		}
+		if (cap < m->venc_next_us)
+			continue;
+		pacer_get_stats(m->pacer, &ps);
+		if (ps.queued_bytes[PACER_VIDEO] * 8ull * 1000000 /
+		                    (cc_target_bps(m->cc) ? cc_target_bps(m->cc) : 1) >
+		            VQUEUE_MAX_US &&
+		    !m->cfg.fixed_bps)
+			continue; /* the pacer is still busy with earlier pictures */
+		if (r->mode == CODEC_LADDER_STILLS)
+			m->venc_next_us = cap + (int64_t)r->stills_interval_ms * 1000;
+		else {
+			int64_t period = 1000000ll * r->fps_den / r->fps_num;
+
+			m->venc_next_us += period;
+			if (m->venc_next_us < cap - period || m->venc_next_us > cap + period)
+				m->venc_next_us = cap + period - 2000;
+		}
+		if (video_configure(m))
+			continue;
+		if (r->mode == CODEC_LADDER_STILLS || m->video_was_off)
+			codec_vp8_enc_request_keyframe(m->venc);
+		m->video_was_off = false;
+		if (codec_i420_view(&src, m->src_buf, m->src.width, m->src.height) ||
+		    codec_i420_view(&dst, m->enc_buf, m->vcfg.width, m->vcfg.height) ||
+		    codec_i420_scale(&src, &dst))
+			continue;
+		rc = codec_vp8_enc_encode(m->venc, &dst, (cap - m->start_us) * 9 / 100, &vp);
+		if (rc < 0) {
+			log_warn("%s: vp8 encode: %s", m->name, codec_vp8_strerror(rc));
+			continue;
+		}
+		if (rc == 0)
+			continue;
+		m->st.tx_video_frames++;
+		if (vp.keyframe)
+			m->st.tx_keyframes++;
+		video_send_frame(m, &vp, (uint32_t)index, t);
+	}
+}
+
+/* ---------------------------------------------------------------- pacer ---- */
+
+static void pace_cb(evutil_socket_t fd, short what, void *arg);
+
+static void schedule_pacer(struct relay_media *m)
+{
+	int64_t t = now_us(), next = pacer_next_time(m->pacer, t);
+	struct timeval tv;
+
+	if (next == INT64_MAX || m->stopped)
+		return;
+	next -= t;
+	if (next < 0)
+		next = 0;
+	tv.tv_sec = next / 1000000;
+	tv.tv_usec = next % 1000000;
+	if (evtimer_pending(m->pace_ev, NULL))
+		evtimer_del(m->pace_ev);
+	evtimer_add(m->pace_ev, &tv);
+}
+
+static void pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_media *m = arg;
+	uint8_t buf[PKT_MAX], pad[PKT_MAX];
+	struct pacer_pkt pp;
+	int64_t t = now_us();
+	int n = 0;
+
+	(void)fd;
+	(void)what;
+	while (n++ < 64 && pacer_next(m->pacer, t, buf, sizeof buf, &pp) == 1) {
+		uint16_t seq = m->twcc_seq++;
+		const uint8_t *out = buf;
+		size_t len = pp.len;
+
+		if (pp.cls == PACER_PADDING) {
+			static const uint8_t zeros[PKT_MAX];
+			size_t pl = len > 1200 ? 1200 : (len < 32 ? 32 : len);
+
+			if (build_rtp(pad, sizeof pad, &len, PT_PAD, false, m->pad_seq++, 0,
+			              m->cfg.ssrc_base + 4, zeros, pl - 20, false, 0))
+				continue;
+			out = pad;
+		}
+		if (rtp_ext_set_twcc_inplace((uint8_t *)out, len, EXT_TWCC, seq))
+			continue;
+		cc_on_packet_sent(m->cc, seq, len, t, pp.cluster);
+		(void)send_raw(m, out, len);
+	}
+	schedule_pacer(m);
+}
+
+/* ---------------------------------------------------------------- RTCP out ---- */
+
+static uint64_t ntp_of_wall(int64_t w)
+{
+	uint64_t sec = (uint64_t)(w / 1000000) + 2208988800ull;
+	uint64_t frac = ((uint64_t)(w % 1000000) << 32) / 1000000;
+
+	return sec << 32 | frac;
+}
+
+static int64_t wall_of_ntp(uint64_t ntp)
+{
+	int64_t sec = (int64_t)(ntp >> 32) - 2208988800ll;
+
+	return sec * 1000000 + (int64_t)(((ntp & 0xffffffffull) * 1000000) >> 32);
+}
+
+static void send_rtcp(struct relay_media *m, int64_t t, bool with_sr)
+{
+	uint8_t buf[PKT_MAX];
+	struct buf_writer w;
+	size_t n = 0;
+	bool any = false;
+
+	buf_writer_init(&w, buf, sizeof buf);
+	if (with_sr) {
+		int64_t wall = t + m->wall_off_us;
+		uint32_t dt = (uint32_t)(t - m->start_us);
+
+		if (m->sent_audio && !rtcp_write_sr(&w, m->cfg.ssrc_base + 1, ntp_of_wall(wall),
+		                                    (uint32_t)((uint64_t)dt * 48 / 1000),
+		                                    m->audio_pkts, m->audio_octets, NULL, 0))
+			any = true;
+		if (m->sent_video && !rtcp_write_sr(&w, m->cfg.ssrc_base + 2, ntp_of_wall(wall),
+		                                    (uint32_t)((uint64_t)dt * 9 / 100),
+		                                    m->video_pkts, m->video_octets, NULL, 0))
+			any = true;
+	}
+	if (m->twcc_pending) {
+		if (rtcp_twcc_recorder_build(m->twcc, &w, m->cfg.ssrc_base + 1, 0, &n) == 0 && n)
+			any = true;
+		m->twcc_pending = false;
+	}
+	if (any && buf_writer_ok(&w))
+		(void)send_raw(m, buf, buf_writer_len(&w));
+}
+
+static void send_pli(struct relay_media *m, int64_t t)
+{
+	uint8_t buf[64];
+	struct buf_writer w;
+	struct cc_stats cs;
+
+	cc_get_stats(m->cc, &cs);
+	if (!jb_keyframe_request(&m->kf, t, cs.rtt_us ? cs.rtt_us : 600000, 500000))
+		return;
+	buf_writer_init(&w, buf, sizeof buf);
+	if (rtcp_write_pli(&w, m->cfg.ssrc_base + 2, m->peer_video_ssrc))
+		return;
+	m->st.pli_sent++;
+	(void)send_raw(m, buf, buf_writer_len(&w));
+}
+
+static void send_nacks(struct relay_media *m, int64_t t)
+{
+	uint16_t seqs[64];
+	uint8_t buf[512];
+	struct buf_writer w;
+	struct cc_stats cs;
+	size_t n;
+
+	if (!m->jbv || m->cfg.fixed_bps)
+		return;
+	cc_get_stats(m->cc, &cs);
+	if (!cs.rtt_us)
+		return;
+	n = jb_video_nack(m->jbv, t, cs.rtt_us, seqs, 64);
+	if (!n)
+		return;
+	buf_writer_init(&w, buf, sizeof buf);
+	if (rtcp_write_nack(&w, m->cfg.ssrc_base + 2, m->peer_video_ssrc, seqs, n))
+		return;
+	m->st.nack_sent += n;
+	(void)send_raw(m, buf, buf_writer_len(&w));
+}
+
+/* ---------------------------------------------------------------- RTCP in ---- */
+
+static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, int64_t t)
+{
+	struct rtcp_iter it;
+	struct rtcp_packet p;
+	static struct rtcp_twcc_pkt tw[4096];
+	struct rtcp_twcc_info info;
+	uint16_t lost[256];
+	size_t n;
+	int rc;
+
+	rtcp_iter_init(&it, data, len);
+	while ((rc = rtcp_iter_next(&it, &p)) == 1) {
+		if (p.type == RTCP_SR) {
+			struct sr_map *s = NULL;
+
+			if (p.u.sr.ssrc == m->peer_audio_ssrc || (p.u.sr.ssrc & 3) == 1)
+				s = &m->sr_audio;
+			if (p.u.sr.ssrc == m->peer_video_ssrc || (p.u.sr.ssrc & 3) == 2)
+				s = &m->sr_video;
+			if (s) {
+				s->valid = true;
+				s->wall_us = wall_of_ntp(p.u.sr.ntp);
+				s->rtp_ts = p.u.sr.rtp_ts;
+				s->clock = s == &m->sr_audio ? 48000 : 90000;
+			}
+		} else if (p.type == RTCP_RTPFB && p.count == RTCP_RTPFB_TWCC) {
+			if (rtcp_twcc_parse(&p, &info, tw, 4096) == 0 && info.status_count)
+				IGNORE(cc_on_feedback(m->cc, tw, info.status_count, t));
+		} else if (p.type == RTCP_RTPFB && p.count == RTCP_RTPFB_NACK) {
+			if (rtcp_nack_lost(&p, lost, 256, &n))
+				continue;
+			m->st.nack_received += n;
+			for (size_t i = 0; i < n; i++) {
+				struct vhist *h = &m->vh[lost[i] % HIST_VIDEO];
+
+				if (h->valid && h->seq == lost[i])
+					(void)enqueue(m, PACER_RTX, h->data, h->len, K_RTX);
+			}
+		} else if (p.type == RTCP_PSFB && p.count == RTCP_PSFB_PLI) {
+			m->st.pli_received++;
+			if (m->venc)
+				codec_vp8_enc_request_keyframe(m->venc);
+		}
+	}
+	if (rc < 0)
+		m->st.rx_bad++;
+}
+
+/* ---------------------------------------------------------------- receive ---- */
+
+static int64_t capture_wall(const struct sr_map *s, uint32_t ts)
+{
+	if (!s->valid)
+		return -1;
+	return s->wall_us + (int64_t)(int32_t)(ts - s->rtp_ts) * 1000000 / (int64_t)s->clock;
+}
+
+static void note_owd(struct relay_media *m, const struct sr_map *s, uint32_t ts, int64_t arr_wall)
+{
+	int64_t c = capture_wall(s, ts);
+
+	if (c >= 0)
+		(void)vec_push(&m->owd, arr_wall - c);
+}
+
+static int audio_jb_for(struct relay_media *m, unsigned samples, uint32_t ts, struct jb_audio **out)
+{
+	struct jb_audio_config c = {0};
+	struct jb_audio *jb;
+	int rc;
+
+	if (m->jba && m->jba_samples == samples) {
+		*out = m->jba;
+		return 0;
+	}
+	if (m->jba_next && m->jba_next_samples == samples) {
+		*out = m->jba_next;
+		return 0;
+	}
+	c.frame_samples = samples;
+	/* Room for the time-spread redundant copy (RED_DIST packets later) to arrive in time. */
+	c.min_delay_us =
+	        m->cfg.fixed_bps ? 60000 : (int64_t)samples * RED_DIST * 1000000 / 48000 + 30000;
+	rc = jb_audio_new(&jb, &c);
+	if (rc)
+		return rc;
+	if (!m->jba) {
+		m->jba = jb;
+		m->jba_samples = samples;
+	} else { /* the sender changed its frame length: play the old buffer out first */
+		jb_audio_free(m->jba_next);
+		m->jba_next = jb;
+		m->jba_next_samples = samples;
+		m->jba_next_first_ts = ts;
+	}
+	*out = jb;
+	return 0;
+}
+
+static void audio_input(struct relay_media *m, const struct rtp_packet *p, int64_t t)
+{
+	const uint8_t *prim = p->payload;
+	size_t plen = p->payload_len;
+	unsigned samples;
+	struct jb_audio *jb;
+
+	m->peer_audio_ssrc = p->ssrc;
+	if (p->payload_type == PT_RED) { /* RFC 2198 */
+		struct buf_reader r;
+		uint32_t hdr[4], offs[4];
+		size_t lens[4], nb = 0, off;
+
+		buf_reader_init(&r, p->payload, p->payload_len);
+		for (;;) {
+			uint8_t b = buf_read_u8(&r);
+
+			if (!buf_reader_ok(&r))
+				goto bad;
+			if (!(b & 0x80))
+				break;
+			if (nb == 4)
+				goto bad;
+			hdr[nb] = ((uint32_t)b << 24) | buf_read_u24(&r);
+			offs[nb] = (hdr[nb] >> 10) & 0x3fff;
+			lens[nb] = hdr[nb] & 0x3ff;
+			nb++;
+		}
+		off = r.off;
+		for (size_t i = 0; i < nb; i++) {
+			const uint8_t *d = buf_read_view(&r, lens[i]);
+
+			if (!d)
+				goto bad;
+			if (rtp_opus_payload_check(d, lens[i], &samples))
+				continue;
+			if (audio_jb_for(m, samples, p->timestamp - offs[i], &jb))
+				continue;
+			if (jb_audio_put(jb, (uint16_t)(p->seq - RED_DIST), p->timestamp - offs[i],
+			                 d, lens[i], t) == 0) {
+				m->red_only[m->red_only_head++ % 64] = p->timestamp - offs[i];
+			}
+			off += lens[i];
+		}
+		prim = p->payload + off;
+		plen = p->payload_len - off;
+	}
+	if (rtp_opus_payload_check(prim, plen, &samples))
+		goto bad;
+	if (audio_jb_for(m, samples, p->timestamp, &jb))
+		return;
+	IGNORE(jb_audio_put(jb, p->seq, p->timestamp, prim, plen, t));
+	return;
+bad:
+	m->st.rx_bad++;
+}
+
+static void video_input(struct relay_media *m, const uint8_t *pkt, size_t len, int64_t t,
+                        bool recovered)
+{
+	struct rtp_packet p;
+	struct rtp_vp8_desc d;
+	size_t dl;
+	const struct rtp_ext *e;
+
+	if (rtp_packet_parse(&p, pkt, len) || p.payload_type != PT_VP8 ||
+	    rtp_vp8_desc_parse(&d, &dl, p.payload, p.payload_len)) {
+		m->st.rx_bad++;
+		return;
+	}
+	m->peer_video_ssrc = p.ssrc;
+	e = rtp_ext_find(&p, EXT_INDEX);
+	if (e && e->len == 4) {
+		unsigned slot = (p.timestamp / 3) % IDX_MAP;
+
+		m->idxmap[slot].ts = p.timestamp;
+		m->idxmap[slot].idx = (uint32_t)e->data[0] << 24 | (uint32_t)e->data[1] << 16 |
+		                      (uint32_t)e->data[2] << 8 | e->data[3];
+		m->idxmap[slot].valid = true;
+	}
+	if (!recovered) {
+		uint8_t copy[PKT_MAX];
+
+		/* FEC covers packets as built, before the pacer numbered them */
+		if (len <= sizeof copy) {
+			memcpy(copy, pkt, len);
+			if (!rtp_ext_set_twcc_inplace(copy, len, EXT_TWCC, 0))
+				IGNORE(fec_decoder_add_media(m->fecd, p.seq, copy, len));
+		}
+	}
+	IGNORE(jb_video_put(m->jbv, p.seq, p.timestamp, d.start && d.pid == 0, p.marker, p.payload,
+	                    p.payload_len, t));
+}
+
+void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)
+{
+	struct rtp_packet p;
+	int64_t t = now_us(), wall = t + m->wall_off_us;
+	uint16_t tw;
+
+	if (!m->started || m->stopped)
+		return;
+	m->st.rx_packets++;
+	if (len >= 2 && data[1] >= 192 && data[1] <= 223) { /* RFC 5761 demultiplexing */
+		rtcp_input(m, data, len, t);
+		return;
+	}
+	if (rtp_packet_parse(&p, data, len)) {
+		m->st.rx_bad++;
+		return;
+	}
+	if (rtp_ext_get_twcc(&p, EXT_TWCC, &tw) == 0) {
+		IGNORE(rtcp_twcc_recorder_add(m->twcc, tw, t));
+		m->twcc_pending = true;
+	}
+	switch (p.payload_type) {
+	case PT_OPUS:
+	case PT_RED:
+		note_owd(m, &m->sr_audio, p.timestamp, wall);
+		audio_input(m, &p, t);
+		break;
+	case PT_VP8:
+		note_owd(m, &m->sr_video, p.timestamp, wall);
+		video_input(m, data, len, t, false);
+		break;
+	case PT_FEC: {
+		uint8_t out[FEC_MAX_PACKET];
+		size_t ol;
+		uint16_t os;
+
+		if (fec_decoder_add_repair(m->fecd, p.payload, p.payload_len, out, sizeof out, &ol,
+		                           &os) == 0) {
+			m->st.video_fec_recovered++;
+			video_input(m, out, ol, t, true);
+		}
+		break;
+	}
+	case PT_PAD:
+		break;
+	default:
+		m->st.rx_bad++;
+	}
+}
+
+/* ---------------------------------------------------------------- playout ---- */
+
+static void rec_audio(struct relay_media *m, const int16_t *pcm, size_t n)
+{
+	if (!m->record_dir)
+		return;
+	if (m->rec_n + n > m->rec_cap) {
+		size_t nc = (m->rec_cap ? m->rec_cap * 2 : 48000 * 8) + n;
+		int16_t *nb = realloc(m->rec_pcm, nc * sizeof *nb);
+
+		if (!nb) {
+			m->rec_err = -ENOMEM;
+			return;
+		}
+		m->rec_pcm = nb;
+		m->rec_cap = nc;
+	}
+	memcpy(m->rec_pcm + m->rec_n, pcm, n * sizeof *pcm);
+	m->rec_n += n;
+}
+
+static void log_frame(struct relay_media *m, char kind, uint32_t idx, uint32_t ts, int64_t cap,
+                      int64_t play, const char *how)
+{
+	if (m->csv)
+		fprintf(m->csv, "%c,%u,%u,%lld,%lld,%s\n", kind, idx, ts, (long long)cap,
+		        (long long)play, how);
+}
+
+static bool red_only_has(struct relay_media *m, uint32_t ts)
+{
+	for (unsigned i = 0; i < 64; i++)
+		if (m->red_only[i] == ts && ts)
+			return true;
+	return false;
+}
+
+static void audio_play_one(struct relay_media *m, int64_t t)
+{
+	struct jb_audio_frame f;
+	struct jb_audio_stats before, after;
+	int16_t pcm[CODEC_OPUS_PACKET_SAMPLES_MAX];
+	size_t ns = 0, samples;
+	bool rec = false, lost = false;
+	const char *how = "play";
+	int64_t wall = t + m->wall_off_us;
+
+	/* switch to the buffer of the new frame length once the old one is played out */
+	if (m->jba_next && m->have_last_play_ts &&
+	    (int32_t)(m->last_play_ts + m->jba_samples - m->jba_next_first_ts) >= 0) {
+		jb_audio_free(m->jba);
+		m->jba = m->jba_next;
+		m->jba_samples = m->jba_next_samples;
+		m->jba_next = NULL;
+	}
+	samples = m->jba_samples;
+	jb_audio_get_stats(m->jba, &before);
+	jb_audio_get(m->jba, t, &f);
+	jb_audio_get_stats(m->jba, &after);
+	if (f.dropped_one)
+		m->audio_shrink++;
+	switch (f.action) {
+	case JB_WAIT:
+		if (!m->playing)
+			return;
+		memset(pcm, 0, samples * sizeof *pcm);
+		ns = samples;
+		lost = true;
+		how = "gap";
+		break;
+	case JB_PLAY:
+		if (codec_opus_dec_decode(m->odec, f.payload, f.len, pcm,
+		                          CODEC_OPUS_PACKET_SAMPLES_MAX, &ns) == 0) {
+			if (red_only_has(m, f.timestamp)) {
+				m->st.audio_red++;
+				how = "red";
+			} else
+				m->st.audio_played++;
+			rec = true;
+			break;
+		}
+		/* a corrupt packet is concealed */
+		/* fall through */
+	case JB_FEC:
+	case JB_CONCEAL: {
+		bool recovered = false;
+		const uint8_t *next = f.action == JB_FEC ? f.payload : NULL;
+
+		if (codec_opus_dec_lost(m->odec, next, next ? f.len : 0, samples, pcm,
+		                        CODEC_OPUS_PACKET_SAMPLES_MAX, &ns, &recovered) &&
+		    codec_opus_dec_lost(m->odec, NULL, 0, samples, pcm,
+		                        CODEC_OPUS_PACKET_SAMPLES_MAX, &ns, &recovered)) {
+			memset(pcm, 0, samples * sizeof *pcm);
+			ns = samples;
+		}
+		if (recovered) {
+			m->st.audio_fec++;
+			rec = true;
+			how = "fec";
+		} else if (after.expanded > before.expanded) {
+			how = "stretch";
+		} else {
+			lost = true;
+			how = "lost";
+		}
+		break;
+	}
+	}
+	m->playing = true;
+	if (lost) {
+		m->audio_lost++;
+		m->st.audio_concealed++;
+	}
+	if (rec) {
+		int64_t c = capture_wall(&m->sr_audio, f.timestamp);
+
+		if (c >= 0)
+			(void)vec_push(&m->m2e, wall - c);
+		log_frame(m, 'a', f.timestamp, f.timestamp, c, wall, how);
+	} else {
+		log_frame(m, 'a', f.timestamp, f.timestamp, -1, wall, how);
+	}
+	if (f.action != JB_WAIT) {
+		m->last_play_ts = f.timestamp;
+		m->have_last_play_ts = true;
+	}
+	rec_audio(m, pcm, ns);
+	m->play_next_us += (int64_t)(ns ? ns : samples) * 1000000 / 48000;
+}
+
+static void audio_play(struct relay_media *m, int64_t t)
+{
+	if (!m->jba)
+		return;
+	if (!m->playing) {
+		m->play_next_us = t;
+		audio_play_one(m, t);
+		return;
+	}
+	for (int i = 0; i < 8 && m->play_next_us <= t; i++)
+		audio_play_one(m, t);
+	if (m->play_next_us < t - 200000) /* far behind (stalled loop): resynchronise */
+		m->play_next_us = t;
+}
+
+static uint32_t index_of_ts(const struct relay_media *m, uint32_t ts, bool *ok)
+{
+	unsigned slot = (ts / 3) % IDX_MAP;
+
+	*ok = m->idxmap[slot].valid && m->idxmap[slot].ts == ts;
+	return *ok ? m->idxmap[slot].idx : 0;
+}
+
+static void video_display(struct relay_media *m, const struct codec_vp8_picture *pic, uint32_t ts,
+                          int64_t t)
+{
+	struct codec_i420 dst;
+	bool ok;
+	uint32_t idx = index_of_ts(m, ts, &ok);
+	int64_t wall = t + m->wall_off_us;
+
+	if (!ok)
+		return; /* cannot say which source frame it is: not shown in the log */
+	m->st.video_decoded++;
+	(void)vec_push(&m->disp_t, wall);
+	(void)vec_push(&m->disp_idx, idx);
+	log_frame(m, 'v', idx, ts, capture_wall(&m->sr_video, ts), wall, "show");
+	if (m->ry4m && !codec_i420_view(&dst, m->disp_buf, m->disp_w, m->disp_h) &&
+	    !codec_i420_scale(&pic->pic, &dst)) {
+		int rc = codec_y4m_writer_write(m->ry4m, m->disp_buf);
+
+		if (rc && !m->rec_err)
+			m->rec_err = rc;
+	}
+}
+
+static void video_play(struct relay_media *m, int64_t t)
+{
+	struct jb_video_frame f;
+	enum jb_video_result r;
+	struct rtp_vp8_desc d;
+	struct codec_vp8_picture pic;
+	size_t len;
+	int rc;
+
+	if (!m->jbv)
+		return;
+	while ((r = jb_video_get(m->jbv, t, &f)) != JB_VIDEO_NONE) {
+		if (r == JB_VIDEO_DROPPED) {
+			m->st.video_dropped++;
+			continue; /* a later frame tells whether the decoder can go on */
+		}
+		if (f.n_packets * CODEC_LADDER_VIDEO_PAYLOAD + 64 > m->frame_cap) {
+			size_t nc = f.n_packets * CODEC_LADDER_VIDEO_PAYLOAD + 64;
+			uint8_t *nb = realloc(m->frame_buf, nc);
+
+			if (!nb)
+				return;
+			m->frame_buf = nb;
+			m->frame_cap = nc;
+		}
+		if (rtp_vp8_depacketize(f.payloads, f.lens, f.n_packets, m->frame_buf, m->frame_cap,
+		                        &len, &d)) {
+			m->st.video_dropped++;
+			continue;
+		}
+		bool key = codec_vp8_frame_peek(m->frame_buf, len, NULL, NULL) == 1;
+		int kw, kh;
+
+		key = codec_vp8_frame_peek(m->frame_buf, len, &kw, &kh) == 1;
+		/* Reference check from the layer fields: a TL0 frame needs the previous TL0 frame,
+		 * a higher-layer frame the TL0 frame it belongs to. */
+		if (!key) {
+			bool ok = m->have_tl0 && !m->need_keyframe &&
+			          (d.tid == 0 ? d.tl0picidx == (uint8_t)(m->last_tl0 + 1)
+			                      : d.tl0picidx == m->last_tl0);
+
+			if (!ok) {
+				m->need_keyframe = true;
+				m->st.video_corrupt++;
+				send_pli(m, t);
+				continue;
+			}
+		}
+		if (m->rivf && !m->rec_err) {
+			rc = codec_ivf_writer_write(m->rivf, m->frame_buf, len, f.timestamp);
+			if (rc)
+				m->rec_err = rc;
+		} else if (!m->rivf && key && m->record_dir) {
+			char path[4096];
+			struct codec_ivf_info ii = {CODEC_IVF_FOURCC_VP8, kw, kh, 90000, 1, 0};
+
+			snprintf(path, sizeof path, "%s/received.ivf", m->record_dir);
+			if (codec_ivf_writer_open(&m->rivf, path, &ii) == 0)
+				IGNORE(codec_ivf_writer_write(m->rivf, m->frame_buf, len,
+				                              f.timestamp));
+		}
+		rc = codec_vp8_dec_decode(m->vdec, m->frame_buf, len, &pic);
+		if (rc < 0 || (rc == 1 && pic.corrupted)) {
+			m->need_keyframe = true;
+			m->st.video_corrupt++;
+			send_pli(m, t);
+			continue;
+		}
+		if (d.tid == 0) {
+			m->last_tl0 = d.tl0picidx;
+			m->have_tl0 = true;
+		}
+		if (key)
+			m->need_keyframe = false;
+		if (rc == 1)
+			video_display(m, &pic, f.timestamp, t);
+	}
+}
+
+/* ---------------------------------------------------------------- the tick ---- */
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_media *m = arg;
+	int64_t t = now_us();
+	int cl;
+	uint32_t prate;
+	unsigned pmin;
+	int64_t pdur;
+
+	(void)fd;
+	(void)what;
+	if (m->stopped)
+		return;
+	cc_on_tick(m->cc, t);
+	if (t >= m->next_ladder_us) {
+		ladder_update(m, t);
+		m->next_ladder_us = t + LADDER_US;
+	}
+	if (!m->cfg.fixed_bps) {
+		pacer_set_rate(m->pacer, cc_target_bps(m->cc));
+		cl = cc_probe_next(m->cc, t, &prate, &pmin, &pdur);
+		if (cl > 0)
+			pacer_probe(m->pacer, cl, prate, pmin, pdur, t);
+	}
+	audio_capture(m, t);
+	video_capture(m, t);
+	audio_play(m, t);
+	video_play(m, t);
+	if (t >= m->next_rtcp_us) {
+		bool sr = t >= m->next_sr_us;
+
+		send_rtcp(m, t, sr);
+		send_nacks(m, t);
+		if (sr)
+			m->next_sr_us = t + SR_US;
+		m->next_rtcp_us = t + RTCP_US;
+	}
+	if (m->need_keyframe)
+		send_pli(m, t);
+	schedule_pacer(m);
+}
+
+/* ---------------------------------------------------------------- lifecycle ---- */
+
+static int load_audio(struct relay_media *m, const char *path)
+{
+	struct codec_wav_info wi;
+	int16_t *pcm = NULL, *mono = NULL, *out = NULL;
+	size_t outn = 0;
+	int rc = codec_wav_read_file(path, &wi, &pcm);
+
+	if (rc)
+		return rc;
+	if (!wi.frames) {
+		free(pcm);
+		return -EINVAL;
+	}
+	mono = malloc(wi.frames * sizeof *mono);
+	if (!mono) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < wi.frames; i++)
+		mono[i] = wi.channels == 2 ? (int16_t)(((int)pcm[2 * i] + pcm[2 * i + 1]) / 2)
+		                           : pcm[i];
+	rc = codec_resample_buffer(mono, wi.frames, 1, wi.sample_rate, 48000,
+	                           CODEC_RESAMPLE_QUALITY_DEFAULT, &out, &outn);
+	if (rc)
+		goto out;
+	if (outn < CODEC_OPUS_FRAME_MAX) {
+		free(out);
+		rc = -EINVAL;
+		goto out;
+	}
+	m->pcm = out;
+	m->pcm_frames = outn;
+out:
+	free(pcm);
+	free(mono);
+	return rc;
+}
+
+int relay_media_new(struct relay_media **out, struct event_base *base,
+                    const struct relay_media_config *cfg)
+{
+	struct relay_media *m;
+	struct cc_config cc;
+	struct pacer_config pc = {0};
+	char path[4096];
+	int rc;
+
+	if (!out || !base || !cfg || !cfg->send || (!cfg->video_path && !cfg->audio_path))
+		return -EINVAL;
+	m = calloc(1, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	m->base = base;
+	m->cfg = *cfg;
+	m->name = strdup(cfg->name ? cfg->name : "media");
+	if (!m->name) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	m->cfg.name = m->name;
+	if (!m->cfg.display_width || !m->cfg.display_height) {
+		m->cfg.display_width = 320;
+		m->cfg.display_height = 180;
+	}
+	m->disp_w = m->cfg.display_width;
+	m->disp_h = m->cfg.display_height;
+	if (!codec_i420_size(m->disp_w, m->disp_h)) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	m->disp_buf = malloc(codec_i420_size(m->disp_w, m->disp_h));
+	if (!m->disp_buf) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->audio_path && (rc = load_audio(m, cfg->audio_path)) != 0) {
+		log_error("%s: %s: %s", m->name, cfg->audio_path, relay_media_strerror(rc));
+		goto fail;
+	}
+	if (cfg->video_path) {
+		m->video_path = strdup(cfg->video_path);
+		if (!m->video_path) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = codec_y4m_reader_open(&m->y4m, cfg->video_path);
+		if (rc) {
+			log_error("%s: %s: %s", m->name, cfg->video_path, codec_y4m_last_error());
+			goto fail;
+		}
+		m->src = *codec_y4m_reader_info(m->y4m);
+		m->src_size = codec_y4m_reader_frame_size(m->y4m);
+		m->src_buf = malloc(m->src_size);
+		if (!m->src_buf) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	cc_config_default(&cc);
+	cc.start_bps = cfg->start_bps ? cfg->start_bps : 200000;
+	cc.max_bps = cfg->max_bps ? cfg->max_bps : 2000000;
+	cc.overhead_bytes = OVERHEAD;
+	if (cc.start_bps > cc.max_bps)
+		cc.start_bps = cc.max_bps;
+	if ((rc = cc_new(&m->cc, &cc)) != 0)
+		goto fail;
+	pc.rate_bps = cfg->fixed_bps ? cfg->fixed_bps + cfg->fixed_bps / 2 : cc.start_bps;
+	pc.overhead_bytes = OVERHEAD;
+	pc.queue_limit[PACER_AUDIO] = 16 << 10;
+	pc.queue_limit[PACER_VIDEO] = 96 << 10;
+	pc.queue_limit[PACER_RTX] = 32 << 10;
+	if ((rc = pacer_new(&m->pacer, &pc)) != 0)
+		goto fail;
+	if ((rc = rtcp_twcc_recorder_new(&m->twcc)) != 0 ||
+	    (rc = codec_opus_dec_new(&m->odec, 48000, 1)) != 0 ||
+	    (rc = jb_video_new(&m->jbv, &(struct jb_video_config){.wait_us = 400000})) != 0 ||
+	    (rc = codec_vp8_dec_new(&m->vdec, 1)) != 0 || (rc = fec_decoder_new(&m->fecd)) != 0)
+		goto fail;
+	fec_encoder_init(&m->fec, 0);
+	m->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, m);
+	m->pace_ev = evtimer_new(base, pace_cb, m);
+	if (!m->tick_ev || !m->pace_ev) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->record_dir) {
+		struct codec_y4m_info yi = {0};
+
+		m->record_dir = strdup(cfg->record_dir);
+		if (!m->record_dir) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (mkdir(cfg->record_dir, 0755) && errno != EEXIST) {
+			rc = -errno;
+			goto fail;
+		}
+		yi.width = m->disp_w;
+		yi.height = m->disp_h;
+		yi.fps_num = 30;
+		yi.fps_den = 1;
+		snprintf(path, sizeof path, "%s/received.y4m", cfg->record_dir);
+		if ((rc = codec_y4m_writer_open(&m->ry4m, path, &yi)) != 0)
+			goto fail;
+		snprintf(path, sizeof path, "%s/frames.csv", cfg->record_dir);
+		m->csv = fopen(path, "w");
+		if (!m->csv) {
+			rc = -errno;
+			goto fail;
+		}
+		fprintf(m->csv, "kind,source_index,rtp_ts,capture_us,playout_us,how\n");
+	}
+	*out = m;
+	return 0;
+fail:
+	relay_media_free(m);
+	return rc;
+}
+
+int relay_media_start(struct relay_media *m)
+{
+	struct timeval tv = {0, TICK_US};
+	struct codec_opus_enc_config oc;
+	int rc;
+
+	if (m->started)
+		return -EINVAL;
+	m->start_us = now_us();
+	m->wall_off_us = wall_us() - m->start_us;
+	codec_ladder_state_init(&m->ladder);
+	if (m->cfg.fixed_bps) {
+		rc = codec_ladder_settings_for(codec_ladder_pick(m->cfg.fixed_bps), 0, 0, &m->set);
+	} else {
+		rc = codec_ladder_update(&m->ladder, (uint64_t)m->start_us / 1000,
+		                         cc_target_bps(m->cc), 0, 0, &m->set);
+	}
+	if (rc)
+		return rc;
+	m->start_rung = m->set.index;
+	m->min_rung_after = m->set.index;
+	ladder_event(m, m->start_us);
+	if (m->pcm) {
+		codec_ladder_opus_config(&m->set, &oc);
+		if ((rc = codec_opus_enc_new(&m->oenc, &oc)) != 0)
+			return rc;
+		m->opus_frame_ms = oc.frame_ms;
+	}
+	m->next_ladder_us = m->start_us + LADDER_US;
+	m->next_rtcp_us = m->start_us;
+	m->next_sr_us = m->start_us;
+	m->venc_next_us = m->start_us;
+	m->started = true;
+	if (event_add(m->tick_ev, &tv))
+		return -ENOMEM;
+	log_info("%s: media session started at rung %s (%s)", m->name, m->set.rung.name,
+	         m->cfg.fixed_bps ? "fixed" : "adaptive");
+	return 0;
+}
+
+int relay_media_stop(struct relay_media *m)
+{
+	int rc;
+	char path[4096];
+
+	if (!m || m->stopped)
+		return m ? m->rec_err : 0;
+	m->stopped = true;
+	m->st.rung = m->set.index;
+	if (m->tick_ev)
+		event_del(m->tick_ev);
+	if (m->pace_ev)
+		event_del(m->pace_ev);
+	if (m->record_dir && m->rec_n) {
+		struct codec_wav_info wi = {48000, 1, m->rec_n};
+
+		snprintf(path, sizeof path, "%s/received.wav", m->record_dir);
+		rc = codec_wav_write_file(path, &wi, m->rec_pcm);
+		if (rc && !m->rec_err)
+			m->rec_err = rc;
+	}
+	rc = codec_y4m_writer_close(m->ry4m);
+	m->ry4m = NULL;
+	if (rc && !m->rec_err)
+		m->rec_err = rc;
+	rc = codec_ivf_writer_close(m->rivf);
+	m->rivf = NULL;
+	if (rc && !m->rec_err)
+		m->rec_err = rc;
+	if (m->csv && fclose(m->csv) && !m->rec_err)
+		m->rec_err = -EIO;
+	m->csv = NULL;
+	return m->rec_err;
+}
+
+void relay_media_stats(const struct relay_media *m, struct relay_media_stats *out)
+{
+	struct cc_stats cs;
+
+	*out = m->st;
+	cc_get_stats(m->cc, &cs);
+	out->rung = m->set.index;
+	out->rung_name = m->set.rung.name;
+	out->ladder_downgrades = m->ladder.downgrades;
+	out->ladder_upgrades = m->ladder.upgrades;
+	out->min_rung_after_top = m->min_rung_after;
+	out->target_bps = cs.target_bps;
+	out->rtt_us = cs.rtt_us;
+	out->loss = cs.loss;
+}
+
+void relay_media_free(struct relay_media *m)
+{
+	if (!m)
+		return;
+	IGNORE(relay_media_stop(m));
+	if (m->tick_ev)
+		event_free(m->tick_ev);
+	if (m->pace_ev)
+		event_free(m->pace_ev);
+	codec_opus_enc_free(m->oenc);
+	codec_opus_dec_free(m->odec);
+	codec_vp8_enc_free(m->venc);
+	codec_vp8_dec_free(m->vdec);
+	codec_y4m_reader_close(m->y4m);
+	cc_free(m->cc);
+	pacer_free(m->pacer);
+	rtcp_twcc_recorder_free(m->twcc);
+	jb_audio_free(m->jba);
+	jb_audio_free(m->jba_next);
+	jb_video_free(m->jbv);
+	fec_decoder_free(m->fecd);
+	free(m->pcm);
+	free(m->src_buf);
+	free(m->enc_buf);
+	free(m->frame_buf);
+	free(m->disp_buf);
+	free(m->rec_pcm);
+	free(m->owd.v);
+	free(m->m2e.v);
+	free(m->disp_t.v);
+	free(m->disp_idx.v);
+	free(m->lev);
+	free(m->video_path);
+	free(m->record_dir);
+	free(m->name);
+	free(m);
+}
+
+/* ---------------------------------------------------------------- report ---- */
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p-th percentile (0..100, nearest rank) of a sorted vector. */
+static int64_t pct(const struct i64vec *v, double p)
+{
+	size_t k;
+
+	if (!v->n)
+		return 0;
+	k = (size_t)ceil(p / 100.0 * (double)v->n);
+	if (k < 1)
+		k = 1;
+	return v->v[k - 1];
+}
+
+static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t *vj)
+{
+	struct codec_y4m_reader *ref = NULL, *rec = NULL;
+	uint8_t **refs = NULL, *refbuf = NULL, *recbuf = NULL;
+	size_t nref = 0, fsz = codec_i420_size(m->disp_w, m->disp_h), j = 0;
+	struct codec_metrics_acc acc;
+	struct codec_metrics_summary sum;
+	uint64_t good = 0, frames = 0;
+	char path[4096];
+	FILE *csv = NULL;
+	int rc;
+
+	codec_metrics_acc_init(&acc);
+	if (!m->disp_idx.n || !m->record_dir)
+		return 0;
+	if ((rc = codec_y4m_reader_open(&ref, peer_video)) != 0)
+		goto out;
+	refbuf = malloc(codec_y4m_reader_frame_size(ref));
+	recbuf = malloc(fsz);
+	if (!refbuf || !recbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) { /* the reference clip, scaled to the display size (bounded: 1200 frames) */
+		struct codec_i420 s, d;
+		uint8_t **nr;
+		const struct codec_y4m_info *ri = codec_y4m_reader_info(ref);
+
+		rc = codec_y4m_reader_read(ref, refbuf, codec_y4m_reader_frame_size(ref));
+		if (rc <= 0)
+			break;
+		if (nref == 1200) {
+			rc = -EFBIG;
+			goto out;
+		}
+		nr = realloc(refs, (nref + 1) * sizeof *refs);
+		if (!nr) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		refs = nr;
+		refs[nref] = malloc(fsz);
+		if (!refs[nref]) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		nref++;
+		if ((rc = codec_i420_view(&s, refbuf, ri->width, ri->height)) != 0 ||
+		    (rc = codec_i420_view(&d, refs[nref - 1], m->disp_w, m->disp_h)) != 0 ||
+		    (rc = codec_i420_scale(&s, &d)) != 0)
+			goto out;
+	}
+	if (rc < 0 || !nref)
+		goto out;
+	snprintf(path, sizeof path, "%s/received.y4m", m->record_dir);
+	if ((rc = codec_y4m_reader_open(&rec, path)) != 0)
+		goto out;
+	if (codec_y4m_reader_read(rec, recbuf, fsz) != 1) {
+		rc = -EIO;
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/psnr.csv", m->record_dir);
+	csv = fopen(path, "w");
+	if (csv)
+		fprintf(csv, "source_index,shown_index,psnr_y\n");
+	/* Each source picture from the first shown to the last is compared with the picture the
+	 * viewer had on screen for it: the latest one shown whose index is not later. */
+	for (int64_t i = m->disp_idx.v[0]; i <= m->disp_idx.v[m->disp_idx.n - 1]; i++) {
+		struct codec_i420 a, b;
+		struct codec_metrics_frame f;
+
+		while (j + 1 < m->disp_idx.n && m->disp_idx.v[j + 1] <= i) {
+			j++;
+			if (codec_y4m_reader_read(rec, recbuf, fsz) != 1) {
+				rc = -EIO;
+				goto out;
+			}
+		}
+		if ((rc = codec_i420_view(&a, refs[(size_t)i % nref], m->disp_w, m->disp_h)) != 0 ||
+		    (rc = codec_i420_view(&b, recbuf, m->disp_w, m->disp_h)) != 0 ||
+		    (rc = codec_metrics_frame_compute(&a, &b, &f)) != 0)
+			goto out;
+		codec_metrics_acc_add(&acc, &f);
+		frames++;
+		if (f.psnr_y >= 32)
+			good++;
+		if (csv)
+			fprintf(csv, "%lld,%lld,%.2f\n", (long long)i, (long long)m->disp_idx.v[j],
+			        f.psnr_y);
+	}
+	codec_metrics_acc_summary(&acc, &sum);
+	json_object_set_new(vj, "psnr_frames", json_integer((json_int_t)frames));
+	json_object_set_new(vj, "psnr_y_db", json_real(isfinite(sum.psnr_y) ? sum.psnr_y : 99));
+	json_object_set_new(vj, "psnr_y_min_db",
+	                    json_real(isfinite(sum.psnr_y_min) ? sum.psnr_y_min : 99));
+	json_object_set_new(vj, "frames_ge_32db_pct",
+	                    json_real(frames ? 100.0 * (double)good / (double)frames : 0));
+	rc = 0;
+out:
+	if (csv)
+		fclose(csv);
+	for (size_t i = 0; i < nref; i++)
+		free(refs[i]);
+	free(refs);
+	free(refbuf);
+	free(recbuf);
+	codec_y4m_reader_close(ref);
+	codec_y4m_reader_close(rec);
+	return rc;
+}
+
+int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *peer_video,
+                       json_t **out)
+{
+	json_t *r = json_object(), *tx = json_object(), *rx = json_object(), *au = json_object(),
+	       *vi = json_object(), *la = json_object(), *ev = json_array();
+	struct relay_media_stats st;
+	int64_t end = now_us(), dur_us = end - m->start_us, minowd = 0;
+	double dur = (double)dur_us / 1e6, wire_bps;
+	uint64_t afr;
+	unsigned freezes = 0;
+	int64_t longest = 0;
+	int rc = 0;
+
+	if (!r || !tx || !rx || !au || !vi || !la || !ev) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	relay_media_stats(m, &st);
+	json_object_set_new(r, "side", json_string(m->name));
+	json_object_set_new(r, "mode", json_string(m->cfg.fixed_bps ? "fixed" : "adaptive"));
+	json_object_set_new(r, "duration_s", json_real(dur));
+	/* what this side sent */
+	wire_bps = dur > 0 ? (double)st.tx_wire_bytes * 8 / dur : 0;
+	json_object_set_new(tx, "wire_kbps", json_real(wire_bps / 1000));
+	if (link_bps)
+		json_object_set_new(tx, "link_utilisation_pct",
+		                    json_real(100 * wire_bps / link_bps));
+	json_object_set_new(tx, "packets", json_integer((json_int_t)st.tx_packets));
+	json_object_set_new(tx, "audio_frames", json_integer((json_int_t)st.tx_audio_frames));
+	json_object_set_new(tx, "video_frames", json_integer((json_int_t)st.tx_video_frames));
+	json_object_set_new(tx, "keyframes", json_integer((json_int_t)st.tx_keyframes));
+	json_object_set_new(tx, "fec_packets", json_integer((json_int_t)st.tx_fec_packets));
+	json_object_set_new(tx, "red_frames", json_integer((json_int_t)st.tx_red_frames));
+	json_object_set_new(tx, "send_errors", json_integer((json_int_t)st.tx_errors));
+	json_object_set_new(tx, "cc_target_kbps", json_real(st.target_bps / 1000.0));
+	json_object_set_new(tx, "rtt_ms", json_real((double)st.rtt_us / 1000));
+	json_object_set_new(tx, "loss_pct", json_real(st.loss * 100));
+	json_object_set_new(tx, "pli_received", json_integer((json_int_t)st.pli_received));
+	json_object_set_new(tx, "nack_received", json_integer((json_int_t)st.nack_received));
+	json_object_set_new(r, "sent", tx);
+	/* ladder */
+	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
+	json_object_set_new(la, "final", json_string(m->set.rung.name));
+	json_object_set_new(la, "lowest_after_downgrade",
+	                    json_string(codec_ladder_rung_get(m->min_rung_after)->name));
+	json_object_set_new(la, "downgrades", json_integer(st.ladder_downgrades));
+	json_object_set_new(la, "upgrades", json_integer(st.ladder_upgrades));
+	for (size_t i = 0; i < m->n_lev; i++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "t_ms", json_integer(m->lev[i].t_ms));
+		json_object_set_new(e, "rung",
+		                    json_string(codec_ladder_rung_get(m->lev[i].rung)->name));
+		json_object_set_new(e, "index", json_integer(m->lev[i].rung));
+		json_object_set_new(e, "target_kbps", json_real(m->lev[i].target_bps / 1000.0));
+		json_array_append_new(ev, e);
+	}
+	json_object_set_new(la, "events", ev);
+	ev = NULL;
+	json_object_set_new(r, "ladder", la);
+	la = NULL;
+	/* what this side received */
+	qsort(m->owd.v, m->owd.n, sizeof *m->owd.v, cmp64);
+	if (m->owd.n) {
+		struct i64vec q = m->owd;
+
+		minowd = m->owd.v[0];
+		json_object_set_new(rx, "one_way_delay_min_ms", json_real((double)minowd / 1000));
+		json_object_set_new(rx, "queue_delay_p50_ms",
+		                    json_real((double)(pct(&q, 50) - minowd) / 1000));
+		json_object_set_new(rx, "queue_delay_p95_ms",
+		                    json_real((double)(pct(&q, 95) - minowd) / 1000));
+	}
+	json_object_set_new(rx, "packets", json_integer((json_int_t)st.rx_packets));
+	json_object_set_new(rx, "malformed", json_integer((json_int_t)st.rx_bad));
+	afr = st.audio_played + st.audio_fec + st.audio_red + m->audio_lost;
+	json_object_set_new(au, "frames", json_integer((json_int_t)afr));
+	json_object_set_new(au, "played", json_integer((json_int_t)st.audio_played));
+	json_object_set_new(au, "recovered_fec", json_integer((json_int_t)st.audio_fec));
+	json_object_set_new(au, "recovered_redundancy", json_integer((json_int_t)st.audio_red));
+	json_object_set_new(au, "lost_after_recovery", json_integer((json_int_t)m->audio_lost));
+	json_object_set_new(au, "lost_pct",
+	                    json_real(afr ? 100.0 * (double)m->audio_lost / (double)afr : 100));
+	json_object_set_new(au, "dropped_to_shrink", json_integer((json_int_t)m->audio_shrink));
+	qsort(m->m2e.v, m->m2e.n, sizeof *m->m2e.v, cmp64);
+	if (m->m2e.n) {
+		json_object_set_new(au, "mouth_to_ear_p50_ms",
+		                    json_real((double)pct(&m->m2e, 50) / 1000));
+		json_object_set_new(au, "mouth_to_ear_p95_ms",
+		                    json_real((double)pct(&m->m2e, 95) / 1000));
+	}
+	json_object_set_new(rx, "audio", au);
+	au = NULL;
+	json_object_set_new(vi, "frames_shown", json_integer((json_int_t)st.video_decoded));
+	if (m->disp_t.n) {
+		int64_t endw = end + m->wall_off_us, first = m->disp_t.v[0];
+
+		for (size_t i = 0; i <= m->disp_t.n; i++) {
+			int64_t a = i ? m->disp_t.v[i - 1] : first;
+			int64_t b = i < m->disp_t.n ? m->disp_t.v[i] : endw;
+
+			if (b - a > FREEZE_US) {
+				freezes++;
+				if (b - a > longest)
+					longest = b - a;
+			}
+		}
+		json_object_set_new(
+		        vi, "fps",
+		        json_real(endw > first ? (double)m->disp_t.n * 1e6 / (double)(endw - first)
+		                               : 0));
+		json_object_set_new(
+		        vi, "first_frame_after_ms",
+		        json_real((double)(first - m->wall_off_us - m->start_us) / 1000));
+	}
+	json_object_set_new(vi, "freezes", json_integer(freezes));
+	json_object_set_new(vi, "longest_freeze_ms", json_real((double)longest / 1000));
+	json_object_set_new(vi, "frames_dropped", json_integer((json_int_t)st.video_dropped));
+	json_object_set_new(vi, "fec_recovered_packets",
+	                    json_integer((json_int_t)st.video_fec_recovered));
+	json_object_set_new(vi, "undecodable", json_integer((json_int_t)st.video_corrupt));
+	json_object_set_new(vi, "pli_sent", json_integer((json_int_t)st.pli_sent));
+	json_object_set_new(vi, "nack_sent", json_integer((json_int_t)st.nack_sent));
+	if (peer_video && (rc = psnr_as_viewed(m, peer_video, vi)) != 0)
+		goto out;
+	json_object_set_new(rx, "video", vi);
+	vi = NULL;
+	json_object_set_new(r, "received", rx);
+	rx = NULL;
+	tx = NULL;
+	*out = r;
+	r = NULL;
+out:
+	json_decref(r);
+	json_decref(rx);
+	json_decref(au);
+	json_decref(vi);
+	json_decref(la);
+	json_decref(ev);
+	if (rc)
+		json_decref(tx);
+	return rc;
+}
+
+static void row(FILE *f, const json_t *a, const json_t *b, const char *label, const char *path)
+{
+	char k[3][64];
+	const json_t *va = a, *vb = b;
+	char sa[64] = "-", sb[64] = "-";
+	int n = 0;
+	const char *p = path, *dot;
+
+	while (p && n < 3) {
+		dot = strchr(p, '.');
+		snprintf(k[n], sizeof k[n], "%.*s", dot ? (int)(dot - p) : (int)strlen(p), p);
+		n++;
+		p = dot ? dot + 1 : NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		va = va ? json_object_get(va, k[i]) : NULL;
+		vb = vb ? json_object_get(vb, k[i]) : NULL;
+	}
+	if (json_is_real(va))
+		snprintf(sa, sizeof sa, "%.1f", json_real_value(va));
+	else if (json_is_integer(va))
+		snprintf(sa, sizeof sa, "%lld", (long long)json_integer_value(va));
+	else if (json_is_string(va))
+		snprintf(sa, sizeof sa, "%s", json_string_value(va));
+	if (json_is_real(vb))
+		snprintf(sb, sizeof sb, "%.1f", json_real_value(vb));
+	else if (json_is_integer(vb))
+		snprintf(sb, sizeof sb, "%lld", (long long)json_integer_value(vb));
+	else if (json_is_string(vb))
+		snprintf(sb, sizeof sb, "%s", json_string_value(vb));
+	if (b)
+		fprintf(f, "  %-34s %14s %14s\n", label, sa, sb);
+	else
+		fprintf(f, "  %-34s %14s\n", label, sa);
+}
+
+void relay_media_report_print(const json_t *a, const json_t *b, void *file)
+{
+	FILE *f = file;
+
+	row(f, a, b, "side", "side");
+	row(f, a, b, "mode", "mode");
+	row(f, a, b, "duration (s)", "duration_s");
+	row(f, a, b, "sent wire rate (kbit/s)", "sent.wire_kbps");
+	row(f, a, b, "link utilisation (%)", "sent.link_utilisation_pct");
+	row(f, a, b, "FEC packets sent", "sent.fec_packets");
+	row(f, a, b, "audio frames with redundancy", "sent.red_frames");
+	row(f, a, b, "ladder: start rung", "ladder.start");
+	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
+	row(f, a, b, "ladder: final rung", "ladder.final");
+	row(f, a, b, "ladder: downgrades", "ladder.downgrades");
+	row(f, a, b, "ladder: upgrades", "ladder.upgrades");
+	row(f, a, b, "queueing delay p50 (ms)", "received.queue_delay_p50_ms");
+	row(f, a, b, "queueing delay p95 (ms)", "received.queue_delay_p95_ms");
+	row(f, a, b, "audio frames", "received.audio.frames");
+	row(f, a, b, "audio recovered by Opus FEC", "received.audio.recovered_fec");
+	row(f, a, b, "audio recovered by redundancy", "received.audio.recovered_redundancy");
+	row(f, a, b, "audio lost after recovery", "received.audio.lost_after_recovery");
+	row(f, a, b, "audio lost after recovery (%)", "received.audio.lost_pct");
+	row(f, a, b, "mouth-to-ear p50 (ms)", "received.audio.mouth_to_ear_p50_ms");
+	row(f, a, b, "mouth-to-ear p95 (ms)", "received.audio.mouth_to_ear_p95_ms");
+	row(f, a, b, "video frames shown", "received.video.frames_shown");
+	row(f, a, b, "video fps delivered", "received.video.fps");
+	row(f, a, b, "freezes (> 600 ms)", "received.video.freezes");
+	row(f, a, b, "longest freeze (ms)", "received.video.longest_freeze_ms");
+	row(f, a, b, "PSNR-Y as viewed (dB)", "received.video.psnr_y_db");
+	row(f, a, b, "PSNR-Y worst frame (dB)", "received.video.psnr_y_min_db");
+	row(f, a, b, "frames >= 32 dB (%)", "received.video.frames_ge_32db_pct");
+	row(f, a, b, "keyframe requests sent", "received.video.pli_sent");
+}

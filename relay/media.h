@@ -1,0 +1,113 @@
+/* relay/media.h — a live consultation media session (two-way audio + video) on an event_base.
+ *
+ * Sender: audio (WAV) and video (Y4M) files are read "as if captured live": each audio frame and
+ * each video picture is taken at its real capture time (files loop when shorter than the
+ * session). The congestion controller's estimate (relay/cc) drives the bitrate ladder
+ * (codec/ladder), which sets the Opus encoder (bitrate, frame length, in-band FEC) and the VP8
+ * encoder (size, frame rate via temporal layers, bitrate, stills, off). Packets get RTP headers
+ * with a transport-wide sequence number (set as they leave the pacer), the VP8 base layer gets
+ * XOR FEC (relay/fec) scaled to the measured loss, and audio frames are repeated a few packets
+ * later (RFC 2198 RED, time-spread redundancy) when there is loss. Everything leaves through the
+ * pacer (relay/pacer) at the controller's rate, via the caller's send callback.
+ *
+ * Receiver: RTP/RTCP demultiplexing (RFC 5761), transport-wide feedback back to the peer,
+ * audio jitter buffer + Opus decode (FEC, PLC, redundancy), video frame assembly + FEC recovery
+ * + VP8 decode with a corruption check and rate-limited PLI, NACK only when the RTT allows
+ * (relay/jitter decides), and a recorder: received audio (WAV, 48 kHz mono), received video
+ * (IVF as received, Y4M of the decoded pictures scaled to the display size) and a per-frame log
+ * (CSV: kind, source index, capture time, playout time, both wall-clock microseconds).
+ *
+ * Transport: the session does not own a socket. The caller passes a send callback and feeds
+ * every datagram from the peer to relay_media_input(); `pirogue consult` joins it to a
+ * relay_tunnel, the unit test to an in-memory link. (Hosting the session inside pirogued, on the
+ * daemon's one UDP flow, is left for later.)
+ *
+ * Times: monotonic microseconds for every rate and timer; capture and playout times in the log
+ * and the one-way delays are CLOCK_REALTIME microseconds (the sender's capture time travels in
+ * RTCP sender reports, RFC 3550), exact when both ends share a clock (the link lab, the test).
+ *
+ * Errors: 0, -errno, or the codec/relay error codes of the modules used (relay_media_strerror).
+ * Not thread-safe; do not free a session from inside its send callback.
+ */
+#ifndef PIROGUE_RELAY_MEDIA_H
+#define PIROGUE_RELAY_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct relay_media;
+typedef struct json_t json_t;
+
+/* Sends one datagram (RTP or RTCP, len <= 1443) to the peer. Returns 0 or a negative error
+ * (counted; the packet is lost). */
+typedef int relay_media_send_h(const uint8_t *data, size_t len, void *arg);
+
+struct relay_media_config {
+	const char *name;       /* for logs ("clinic", "hub"); copied */
+	const char *video_path; /* Y4M to send (NULL: no video); opened at relay_media_new */
+	const char *audio_path; /* WAV to send (NULL: no audio); read at relay_media_new */
+	const char *record_dir; /* where to record what is received (NULL: nothing written) */
+	int display_width;      /* size of the recorded Y4M; 0 = 320 */
+	int display_height;     /* 0 = 180 */
+	uint32_t fixed_bps;     /* 0: adaptive; else a fixed wire rate, no ladder moves, no FEC,
+	                           no redundancy (the baseline) */
+	uint32_t start_bps;     /* initial controller target; 0 = 200 kbit/s */
+	uint32_t max_bps;       /* controller ceiling; 0 = 2 Mbit/s */
+	uint32_t ssrc_base;     /* SSRCs used: base+1 audio, +2 video, +3 FEC, +4 padding */
+	relay_media_send_h *send;
+	void *send_arg;
+};
+
+/* Live counters (a snapshot, see relay_media_stats). */
+struct relay_media_stats {
+	uint64_t tx_packets, tx_wire_bytes, tx_errors;
+	uint64_t tx_audio_frames, tx_video_frames, tx_fec_packets, tx_red_frames, tx_keyframes;
+	uint64_t rx_packets, rx_bad;
+	uint64_t audio_played, audio_fec, audio_red, audio_concealed;
+	uint64_t video_decoded, video_dropped, video_fec_recovered, video_corrupt;
+	uint64_t pli_sent, pli_received, nack_sent, nack_received;
+	unsigned rung;         /* current ladder rung index */
+	const char *rung_name; /* static */
+	unsigned ladder_downgrades, ladder_upgrades;
+	unsigned min_rung_after_top; /* lowest rung reached after the first downgrade */
+	uint32_t target_bps;         /* controller target */
+	int64_t rtt_us;
+	double loss;
+};
+
+/* Creates a session (nothing is sent until relay_media_start). Reads the WAV (any rate the WAV
+ * reader takes, resampled to 48 kHz mono), opens the Y4M, creates the record directory's files.
+ * Errors: -EINVAL (no send callback, no source), -ENOMEM, -errno, codec file errors. */
+int relay_media_new(struct relay_media **out, struct event_base *base,
+                    const struct relay_media_config *cfg) __attribute__((warn_unused_result));
+
+/* Starts capturing and sending now. Errors: -EINVAL (already started), -ENOMEM. */
+int relay_media_start(struct relay_media *m) __attribute__((warn_unused_result));
+
+/* Feeds one datagram received from the peer (untrusted; malformed ones are counted, dropped). */
+void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len);
+
+/* Stops sending and playing, and finishes the recording (WAV, Y4M, IVF, CSV closed). Returns 0
+ * or the first write error. Idempotent. */
+int relay_media_stop(struct relay_media *m) __attribute__((warn_unused_result));
+
+void relay_media_stats(const struct relay_media *m, struct relay_media_stats *out);
+
+/* The quality report of what this side sent and received so far (call after stop), as a new
+ * JSON object (caller decrefs). link_bps: the uplink capacity for the utilisation figure (0:
+ * left out). peer_video: the Y4M the peer sent, for PSNR as viewed (NULL: left out).
+ * Errors: -ENOMEM, file errors reading peer_video or the recorded Y4M. */
+int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *peer_video,
+                       json_t **out) __attribute__((warn_unused_result));
+
+/* Prints the report as a human table (two columns when baseline is not NULL). */
+void relay_media_report_print(const json_t *report, const json_t *baseline, void *file);
+
+const char *relay_media_strerror(int err);
+
+/* Stops (if needed) and frees; NULL is fine. */
+void relay_media_free(struct relay_media *m);
+
+#endif

@@ -1,0 +1,404 @@
+/* tests/unit/test_media.c — two media sessions in one process, joined by an in-memory link
+ * (rate, drop-tail queue, delay, random loss) on one event_base: both recordings decode, audio
+ * loss after recovery stays small, and the ladder steps down when the link's capacity drops
+ * and back up when it returns. Runs in real time (about 20 s). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec/ivf.h"
+#include "codec/vp8.h"
+#include "codec/wav.h"
+#include "codec/y4m.h"
+#include "common/log.h"
+#include "common/mtime.h"
+#include "relay/media.h"
+
+struct lpkt {
+	int64_t due;
+	size_t len;
+	uint8_t data[1500];
+};
+
+/* One direction of the fake link. */
+struct dir {
+	struct event_base *base;
+	struct event *ev;
+	struct relay_media *to;
+	uint32_t rate_bps;
+	int64_t delay_us, queue_us;
+	double loss;
+	int64_t busy_until;
+	struct lpkt *q;
+	size_t head, n, cap;
+	uint64_t sent, lost, overflow;
+	unsigned seed;
+};
+
+static int64_t now(void)
+{
+	return (int64_t)mtime_now_us();
+}
+
+static void arm(struct dir *d)
+{
+	struct timeval tv = {0, 0};
+	int64_t w;
+
+	if (!d->n)
+		return;
+	w = d->q[d->head].due - now();
+	if (w > 0) {
+		tv.tv_sec = w / 1000000;
+		tv.tv_usec = w % 1000000;
+	}
+	evtimer_add(d->ev, &tv);
+}
+
+static void deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct dir *d = arg;
+	int64_t t = now();
+
+	(void)fd;
+	(void)what;
+	while (d->n && d->q[d->head].due <= t) {
+		struct lpkt *p = &d->q[d->head];
+
+		if (d->to)
+			relay_media_input(d->to, p->data, p->len);
+		d->head = (d->head + 1) % d->cap;
+		d->n--;
+	}
+	arm(d);
+}
+
+static int link_send(const uint8_t *data, size_t len, void *arg)
+{
+	struct dir *d = arg;
+	int64_t t = now(), start, fin;
+	struct lpkt *p;
+
+	d->sent++;
+	if (len > sizeof p->data || d->n == d->cap)
+		return -ENOBUFS;
+	start = d->busy_until > t ? d->busy_until : t;
+	if (start - t > d->queue_us) {
+		d->overflow++;
+		return 0; /* drop-tail: the modem's buffer is full */
+	}
+	if ((double)rand_r(&d->seed) / RAND_MAX < d->loss) {
+		d->lost++;
+		return 0;
+	}
+	fin = start + (int64_t)(len + 57) * 8 * 1000000 / d->rate_bps;
+	d->busy_until = fin;
+	p = &d->q[(d->head + d->n) % d->cap];
+	p->due = fin + d->delay_us;
+	p->len = len;
+	memcpy(p->data, data, len);
+	d->n++;
+	if (d->n == 1)
+		arm(d);
+	return 0;
+}
+
+static void dir_init(struct dir *d, struct event_base *b, uint32_t rate, unsigned seed)
+{
+	memset(d, 0, sizeof *d);
+	d->base = b;
+	d->rate_bps = rate;
+	d->delay_us = 100000;
+	d->queue_us = 1500000;
+	d->loss = 0.01;
+	d->cap = 8192;
+	d->seed = seed;
+	d->q = calloc(d->cap, sizeof *d->q);
+	assert_non_null(d->q);
+	d->ev = evtimer_new(b, deliver, d);
+	assert_non_null(d->ev);
+}
+
+static void dir_free(struct dir *d)
+{
+	event_free(d->ev);
+	free(d->q);
+}
+
+static const char *vec(const char *name)
+{
+	static char buf[2][4096];
+	static int k;
+	const char *v = getenv("VECTORS");
+
+	k ^= 1;
+	snprintf(buf[k], sizeof buf[k], "%s/media/%s", v ? v : "../shared/vectors", name);
+	return buf[k];
+}
+
+struct scenario {
+	struct event_base *base;
+	struct dir ab, ba;
+	struct relay_media *a, *b;
+	int64_t t0;
+	bool dropped, restored;
+	int64_t restore_at;
+	bool done;
+};
+
+static void control(evutil_socket_t fd, short what, void *arg)
+{
+	struct scenario *s = arg;
+	int64_t t = now() - s->t0;
+	struct relay_media_stats st;
+
+	(void)fd;
+	(void)what;
+	relay_media_stats(s->a, &st);
+	if (!s->dropped && t > 5000000) { /* the clinic's uplink falls to a quarter */
+		s->ab.rate_bps = 100000;
+		s->dropped = true;
+	}
+	if (s->dropped && !s->restored && t > 10000000) {
+		s->ab.rate_bps = 400000;
+		s->restored = true;
+		s->restore_at = t;
+	}
+	/* done once the ladder has climbed again after the capacity came back (or at 30 s) */
+	if ((s->restored && st.rung > st.min_rung_after_top && t > s->restore_at + 3000000) ||
+	    t > 30000000) {
+		s->done = true;
+		event_base_loopbreak(s->base);
+	}
+}
+
+static void check_wav(const char *dir, size_t min_frames)
+{
+	char path[4096];
+	struct codec_wav_info wi;
+	int16_t *pcm = NULL;
+
+	snprintf(path, sizeof path, "%s/received.wav", dir);
+	assert_int_equal(codec_wav_read_file(path, &wi, &pcm), 0);
+	assert_int_equal(wi.sample_rate, 48000);
+	assert_true(wi.frames >= min_frames);
+	free(pcm);
+}
+
+static void check_ivf(const char *dir, unsigned min_frames)
+{
+	char path[4096];
+	struct codec_ivf_reader *r;
+	struct codec_vp8_dec *d;
+	struct codec_vp8_picture pic;
+	const uint8_t *data;
+	size_t len;
+	uint64_t pts;
+	unsigned n = 0, shown = 0;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/received.ivf", dir);
+	assert_int_equal(codec_ivf_reader_open(&r, path), 0);
+	assert_int_equal(codec_vp8_dec_new(&d, 1), 0);
+	while ((rc = codec_ivf_reader_read(r, &data, &len, &pts)) == 1) {
+		int dr = codec_vp8_dec_decode(d, data, len, &pic);
+
+		/* the recorder keeps exactly what the receiver decoded without error */
+		assert_true(dr >= 0);
+		n++;
+		shown += dr == 1;
+	}
+	assert_int_equal(rc, 0);
+	assert_true(n >= min_frames);
+	assert_true(shown >= min_frames);
+	codec_vp8_dec_free(d);
+	codec_ivf_reader_close(r);
+}
+
+static void rm_dir(const char *dir)
+{
+	static const char *const files[] = {"received.wav", "received.y4m", "received.ivf",
+	                                    "frames.csv", "psnr.csv"};
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static double jnum(const json_t *r, const char *a, const char *b, const char *c)
+{
+	const json_t *v = json_object_get(r, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	if (c)
+		v = json_object_get(v, c);
+	assert_non_null(v);
+	return json_number_value(v);
+}
+
+static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
+{
+	struct scenario s;
+	struct relay_media_config ca = {0}, cb = {0};
+	char da[] = "/tmp/test_media_aXXXXXX", db[] = "/tmp/test_media_bXXXXXX";
+	struct event *ctl;
+	struct timeval tv = {0, 100000};
+	json_t *ra, *rb;
+	const json_t *ev;
+	struct relay_media_stats sa;
+	bool down = false, up_after = false;
+	int prev = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(da));
+	assert_non_null(mkdtemp(db));
+	memset(&s, 0, sizeof s);
+	s.base = event_base_new();
+	assert_non_null(s.base);
+	dir_init(&s.ab, s.base, 400000, 1);
+	dir_init(&s.ba, s.base, 400000, 2);
+	ca.name = "clinic";
+	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
+	ca.audio_path = vec("jfk_16k_mono.wav");
+	ca.record_dir = da;
+	ca.display_width = 160;
+	ca.display_height = 96;
+	ca.ssrc_base = 0x1000;
+	ca.start_bps = 150000;
+	ca.send = link_send;
+	ca.send_arg = &s.ab;
+	cb = ca;
+	cb.name = "hub";
+	cb.record_dir = db;
+	cb.ssrc_base = 0x2000;
+	cb.send_arg = &s.ba;
+	assert_int_equal(relay_media_new(&s.a, s.base, &ca), 0);
+	assert_int_equal(relay_media_new(&s.b, s.base, &cb), 0);
+	s.ab.to = s.b;
+	s.ba.to = s.a;
+	ctl = event_new(s.base, -1, EV_PERSIST, control, &s);
+	assert_non_null(ctl);
+	event_add(ctl, &tv);
+	s.t0 = now();
+	assert_int_equal(relay_media_start(s.a), 0);
+	assert_int_equal(relay_media_start(s.b), 0);
+	event_base_dispatch(s.base);
+	assert_true(s.done);
+	assert_int_equal(relay_media_stop(s.a), 0);
+	assert_int_equal(relay_media_stop(s.b), 0);
+
+	assert_int_equal(
+	        relay_media_report(s.a, 400000, vec("CiscoVT2people_160x96_6fps.y4m"), &ra), 0);
+	assert_int_equal(
+	        relay_media_report(s.b, 400000, vec("CiscoVT2people_160x96_6fps.y4m"), &rb), 0);
+	relay_media_report_print(ra, rb, stdout);
+	printf("  fake link clinic->hub: %llu sent, %llu lost, %llu overflow\n",
+	       (unsigned long long)s.ab.sent, (unsigned long long)s.ab.lost,
+	       (unsigned long long)s.ab.overflow);
+
+	/* both recordings decode */
+	check_wav(da, 48000 * 5);
+	check_wav(db, 48000 * 5);
+	check_ivf(da, 20);
+	check_ivf(db, 20);
+	/* audio loss after recovery <= 2 % both ways */
+	assert_true(jnum(ra, "received", "audio", "frames") > 100);
+	assert_true(jnum(ra, "received", "audio", "lost_pct") <= 2.0);
+	assert_true(jnum(rb, "received", "audio", "lost_pct") <= 2.0);
+	assert_true(jnum(rb, "received", "video", "frames_shown") >= 20);
+	/* the clinic's ladder stepped down after the drop and back up after the return */
+	relay_media_stats(s.a, &sa);
+	ev = json_object_get(json_object_get(ra, "ladder"), "events");
+	for (size_t i = 0; i < json_array_size(ev); i++) {
+		const json_t *e = json_array_get(ev, i);
+		int idx = (int)json_integer_value(json_object_get(e, "index"));
+		int64_t t = json_integer_value(json_object_get(e, "t_ms"));
+
+		if (prev >= 0 && idx < prev && t > 5000)
+			down = true;
+		if (down && prev >= 0 && idx > prev && t > 10000)
+			up_after = true;
+		prev = idx;
+	}
+	assert_true(down);
+	assert_true(up_after);
+	assert_true(sa.ladder_downgrades >= 1);
+
+	json_decref(ra);
+	json_decref(rb);
+	rm_dir(da);
+	rm_dir(db);
+	relay_media_free(s.a);
+	relay_media_free(s.b);
+	event_free(ctl);
+	dir_free(&s.ab);
+	dir_free(&s.ba);
+	event_base_free(s.base);
+}
+
+static int nosend(const uint8_t *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	(void)arg;
+	return 0;
+}
+
+static void session_refuses_missing_sources_and_survives_garbage(void **state)
+{
+	struct event_base *b = event_base_new();
+	struct relay_media *m;
+	struct relay_media_config c = {0};
+	struct relay_media_stats st;
+	uint8_t junk[64];
+
+	(void)state;
+	c.send = nosend;
+	assert_int_equal(relay_media_new(&m, b, &c), -EINVAL); /* no source at all */
+	c.audio_path = "/nonexistent/x.wav";
+	assert_int_equal(relay_media_new(&m, b, &c), -ENOENT);
+	c.audio_path = vec("jfk_16k_mono.wav");
+	c.send = NULL;
+	assert_int_equal(relay_media_new(&m, b, &c), -EINVAL);
+	c.send = nosend;
+	assert_int_equal(relay_media_new(&m, b, &c), 0);
+	assert_int_equal(relay_media_start(m), 0);
+	assert_int_equal(relay_media_start(m), -EINVAL);
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)(i * 37 + 1);
+	junk[0] = 0x80; /* RTP version 2 but truncated */
+	relay_media_input(m, junk, 5);
+	junk[1] = 200; /* RTCP SR with a bogus length */
+	relay_media_input(m, junk, sizeof junk);
+	relay_media_input(m, junk, 0);
+	relay_media_stats(m, &st);
+	assert_int_equal(st.rx_bad, 3);
+	assert_int_equal(relay_media_stop(m), 0);
+	relay_media_free(m);
+	event_base_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(session_refuses_missing_sources_and_survives_garbage),
+	        cmocka_unit_test(two_way_consult_adapts_to_capacity_drop_and_records),
+	};
+
+	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
