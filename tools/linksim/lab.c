@@ -1,6 +1,7 @@
 /* tools/linksim/lab.c — namespaces, TUN devices and the emulator daemon (see lab.h). */
 #include "tools/linksim/lab.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -178,6 +179,26 @@ static pid_t read_pid(void)
 	return v > 1 ? (pid_t)v : 0;
 }
 
+/* Is pid a live process (not gone, not a zombie waiting for a slow init to reap it)? */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
 static bool is_emulator(pid_t pid)
 {
 	char path[64], comm[64];
@@ -194,7 +215,7 @@ static bool is_emulator(pid_t pid)
 		return false;
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, LINKSIM_EMU_NAME) == 0;
+	return strcmp(comm, LINKSIM_EMU_NAME) == 0 && alive(pid);
 }
 
 pid_t linksim_lab_emu_pid(void)
@@ -210,11 +231,13 @@ static bool kill_wait(pid_t pid, int sig, int ms)
 
 	if (kill(pid, sig) != 0)
 		return errno == ESRCH;
+	if (!alive(pid))
+		return true;
 	while (mtime_now_ms() < end) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		/* our own child (`run`, or a just-forked daemon) would linger as a zombie */
 		waitpid(pid, NULL, WNOHANG);
-		if (kill(pid, 0) != 0 && errno == ESRCH)
+		if (!alive(pid))
 			return true;
 		nanosleep(&ts, NULL);
 	}
@@ -245,15 +268,37 @@ static void kill_ns_pids(const char *ns)
 	}
 }
 
+/* Every running emulator (process name linksim-emu): the one in the pid file and any that
+ * lost its pid file (one lab per machine, so any of them is a lab's). */
+static size_t find_emulators(pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		long v = strtol(de->d_name, NULL, 10);
+		if (v > 1 && v != getpid() && is_emulator((pid_t)v))
+			out[n++] = (pid_t)v;
+	}
+	closedir(d);
+	return n;
+}
+
 int linksim_lab_down(char *err)
 {
-	pid_t pid = linksim_lab_emu_pid();
+	pid_t pids[16];
+	size_t n = find_emulators(pids, 16);
 	int ret = 0;
 	size_t i;
 
-	if (pid && !kill_wait(pid, SIGTERM, 2000) && !kill_wait(pid, SIGKILL, 2000)) {
-		linksim_errf(err, "emulator %d does not die", (int)pid);
-		ret = -EBUSY;
+	for (i = 0; i < n; i++) {
+		if (!kill_wait(pids[i], SIGTERM, 2000) && !kill_wait(pids[i], SIGKILL, 2000)) {
+			linksim_errf(err, "emulator %d does not die", (int)pids[i]);
+			ret = -EBUSY;
+		}
 	}
 	for (i = 0; i < 2; i++) {
 		const char *ns = namespaces[i];
@@ -294,12 +339,40 @@ static int make_ctl_socket(char *err)
 	return fd;
 }
 
+/* Closes every descriptor >= 3 except the ones in keep[]: the daemon must not hold what its
+ * caller had open (a test's lab lock on fd 9 would otherwise stay locked for as long as the
+ * emulator lives, and an inherited pipe would keep a caller's $(...) waiting). */
+static void close_inherited(const int *keep, size_t nkeep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int fds[1024];
+	size_t n = 0, i, k;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
+		int fd = atoi(de->d_name);
+		if (fd >= 3 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nkeep && keep[k] != fds[i]; k++)
+			;
+		if (k == nkeep)
+			close(fds[i]);
+	}
+}
+
 /* The daemon side of `up`: runs in the grandchild, never returns. */
 static void daemon_main(struct linksim_profile *prof, int tc, int th, int ctl, int ready)
 {
+	const int keep[] = {tc, th, ctl, ready};
 	char buf[32];
 	int fd, ret;
 
+	close_inherited(keep, sizeof keep / sizeof keep[0]);
 	prctl(PR_SET_NAME, LINKSIM_EMU_NAME, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	fd = open("/dev/null", O_RDONLY);
@@ -342,7 +415,8 @@ int linksim_lab_up(struct linksim_profile *prof, char *err)
 		             (int)linksim_lab_emu_pid());
 		return -EEXIST;
 	}
-	if (linksim_lab_ns_exists("clinic") || linksim_lab_ns_exists("hub")) {
+	if (linksim_lab_ns_exists("clinic") || linksim_lab_ns_exists("hub") ||
+	    find_emulators(&pid, 1) > 0) {
 		log_warn("removing the leftovers of a lab whose emulator is gone");
 		if ((ret = linksim_lab_down(err)) != 0)
 			return ret;

@@ -31,9 +31,11 @@
  * up. err gets a message (LINKSIM_ERR_MAX bytes). Errors: -EEXIST (already up), -errno. */
 int linksim_lab_up(struct linksim_profile *prof, char *err) __attribute__((warn_unused_result));
 
-/* Tears everything down: stops the emulator (SIGTERM, then SIGKILL), kills processes left in
- * the namespaces, deletes the namespaces and the pid/socket files. Idempotent; works after the
- * emulator crashed. Returns 0, or -errno if something could not be removed. */
+/* Tears everything down: stops the emulator (SIGTERM, then SIGKILL; every process named
+ * linksim-emu, found through /proc, so that one whose pid file was lost goes too — there is one
+ * lab per machine), kills processes left in the namespaces, deletes the namespaces and the
+ * pid/socket files. Idempotent; works after the emulator crashed. Returns 0, or -errno if something
+ * could not be removed. */
 int linksim_lab_down(char *err) __attribute__((warn_unused_result));
 
 /* The emulator's pid if it is running (checked by process name), else 0. */
