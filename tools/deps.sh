@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config git libevent-dev libopus-dev libvpx-dev liblmdb-dev lmdb-utils
 libsodium-dev libjansson-dev libyuv-dev libspeexdsp-dev libcmocka-dev
-clang libclang-rt-14-dev clang-format iproute2 iputils-ping iperf3 jq ffmpeg rsync nncp procps psmisc util-linux"
+clang libclang-rt-14-dev clang-format python3 iproute2 iputils-ping iperf3 jq ffmpeg rsync nncp procps psmisc util-linux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
