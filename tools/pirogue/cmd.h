@@ -22,5 +22,6 @@ int cmd_enroll(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_media(int argc, char **argv);
+int cmd_consult(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct {
 	{"revoke", cmd_revoke, "refuse an enrolled clinic from now on"},
 	{"status", cmd_status, "show the running daemon's sync state (sessions, re-sent bytes)"},
 	{"media", cmd_media, "encode, decode, transcode VP8/Opus media files; measure PSNR/SSIM"},
+	{"consult", cmd_consult, "run a two-way live consultation from files and record it"},
 };
 
 static void usage(FILE *f)
