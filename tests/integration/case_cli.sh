@@ -151,6 +151,33 @@ if [ "$(id -u)" -eq 0 ]; then
 	check full_disk_outbox_unchanged bash -c "[ '$before' = \"\$($P case list ${TINY[*]} --json)\" ]"
 	check full_disk_no_spool_left bash -c "[ -z \"\$(ls '$T/tiny/store/spool')\" ]"
 	check tiny_still_usable $P case add "${TINY[@]}" --title ok2 --note x
+	# The disk fills up DURING the write (the free-space check is made to pass with an
+	# LD_PRELOAD that lies about statvfs): the write fails with ENOSPC, the add is undone.
+	cat >"$T/liar.c" <<'C'
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/statvfs.h>
+static void fill(struct statvfs *b) { memset(b, 0, sizeof *b); b->f_bsize = b->f_frsize = 4096; b->f_blocks = b->f_bfree = b->f_bavail = 1u << 30; }
+int statvfs(const char *p, struct statvfs *b) { (void)p; fill(b); return 0; }
+int statvfs64(const char *p, struct statvfs64 *b) { (void)p; fill((struct statvfs *)b); return 0; }
+C
+	if cc -shared -fPIC -o "$T/liar.so" "$T/liar.c" 2>/dev/null; then
+		before=$($P case list "${TINY[@]}" --json)
+		out=$(LD_PRELOAD=$T/liar.so $P case add "${TINY[@]}" --title big --file "$T/ecg.pdf" 2>&1); rc=$?
+		check enospc_during_spool_write_exit1 test "$rc" -eq 1
+		check enospc_during_spool_write_message bash -c "[[ '$out' == 'pirogue case add: not enough free disk space'*'nothing was queued' ]]"
+		check enospc_during_spool_write_unchanged bash -c "[ '$before' = \"\$($P case list ${TINY[*]} --json)\" ]"
+		check enospc_during_spool_write_no_file bash -c "[ -z \"\$(ls '$T/tiny/store/spool')\" ]"
+		# an inline record (< 1 MiB) when the disk is already nearly full: LMDB's commit fails
+		head -c $(( $(df -B1 --output=avail "$T/tiny" | tail -1) - 300000 )) /dev/zero >"$T/tiny/filler" 2>/dev/null
+		head -c 900000 /dev/urandom >"$T/inline.bin"
+		out=$(LD_PRELOAD=$T/liar.so $P case add "${TINY[@]}" --title inl --file "$T/inline.bin" 2>&1); rc=$?
+		check enospc_during_lmdb_commit_exit1 test "$rc" -eq 1
+		check enospc_during_lmdb_commit_message bash -c "[[ '$out' == 'pirogue case add: '*'nothing was queued' ]]"
+		check enospc_during_lmdb_commit_unchanged bash -c "[ '$before' = \"\$($P case list ${TINY[*]} --json)\" ]"
+		rm -f "$T/tiny/filler"
+		check store_usable_after_enospc $P case add "${TINY[@]}" --title ok3 --note x
+	fi
 	umount "$T/tiny"
 else
 	echo "# full-disk checks skipped: need root for the tmpfs"

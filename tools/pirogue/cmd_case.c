@@ -246,6 +246,13 @@ static int case_add(int argc, char **argv)
 		if (r == SYNC_ENOSPC || r == SYNC_EMAPFULL)
 			fprintf(stderr, "pirogue case add: %s (store %s); nothing was queued\n",
 			        sync_strerror(r), site->store_dir);
+		else if (r == -EIO)
+			/* LMDB reports a short write on a full disk as EIO */
+			fprintf(stderr,
+			        "pirogue case add: cannot write the store %s (disk full or "
+			        "failing: "
+			        "%s); nothing was queued\n",
+			        site->store_dir, sync_strerror(r));
 		else if (r == SYNC_ENV_ENAME || r == SYNC_EEXIST)
 			fprintf(stderr,
 			        "pirogue case add: %s (file names must be plain, distinct names)\n",

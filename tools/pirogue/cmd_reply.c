@@ -167,7 +167,8 @@ int cmd_reply(int argc, char **argv)
 	}
 	if (r != 0) {
 		fprintf(stderr, "pirogue reply: %s%s\n", sync_strerror(r),
-		        r == SYNC_ENOSPC || r == SYNC_EMAPFULL ? "; nothing was queued" : "");
+		        r == SYNC_ENOSPC || r == SYNC_EMAPFULL || r == -EIO ? "; nothing was queued"
+		                                                            : "");
 		goto out;
 	}
 	sync_env_id_hex(id, hex);
