@@ -787,14 +787,25 @@ static int enq_attempt(struct sync_store *s, const struct keys *self, const stru
 		return ret;
 	if (!(buf = malloc(IO_BLOCK)))
 		return -ENOMEM;
-	if (spooled) {
+	/* Between open and flock another process's spool_cleanup could take the file for an
+	 * orphan and unlink it: retry until we hold the lock on a file that is still linked. */
+	for (int tries = 0; spooled && e.fd < 0; tries++) {
+		struct stat st;
 		if ((e.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 			ret = -errno;
 			goto out;
 		}
-		if (flock(e.fd, LOCK_EX) != 0) {
+		if (flock(e.fd, LOCK_EX) != 0 || fstat(e.fd, &st) != 0) {
 			ret = -errno;
 			goto out;
+		}
+		if (st.st_nlink == 0) {
+			close(e.fd);
+			e.fd = -1;
+			if (tries >= 3) {
+				ret = -EAGAIN;
+				goto out;
+			}
 		}
 	}
 	if ((ret = txn_begin(s, 0, &e.txn)) != 0)
