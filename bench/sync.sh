@@ -6,10 +6,13 @@
 # 20 MB of random data) are pushed clinic -> hub by:
 #   pirogue  pirogued clinic -> pirogued hub (Noise IK over TCP, BBR), timed from `case add`
 #            to the case being verified and visible in the hub's inbox;
-#   rsync    rsync client -> rsync daemon (TCP CUBIC: the clinic namespace's default is set to
-#            cubic for it), timed around the client;
-#   nncp     nncp-file + nncp-call -> nncp-daemon (TCP, the same cubic default), timed from
-#            nncp-call's start to the packet checked in the hub's spool.
+#   rsync    rsync client -> rsync daemon over TCP CUBIC, timed around the client. The lab's
+#            namespaces default to the host's congestion control (bbr here) and their sysctl
+#            may not be writable, so a tiny LD_PRELOAD shim sets TCP_CONGESTION=cubic on
+#            rsync's sockets (the sender's socket is what matters);
+#   nncp     nncp-file + nncp-call -> nncp-daemon, timed from nncp-call's start to the packet
+#            checked in the hub's spool. nncp is a static Go binary (the shim cannot reach it):
+#            it runs with the namespace's default congestion control, which the ROW names.
 # The profile's uplink is 512 kbit/s; to keep a run short all tools push over a 2 Mbit/s link
 # in both directions (`--set up.rate=2Mbit`, i.e. the downlink's rate). Goodput is payload bits
 # per second over that link rate (which counts IP bytes, so ~96.5 % is the TCP/IP ceiling with
@@ -34,8 +37,30 @@ pct() { awk -v b="$1" -v ms="$2" -v r="$RATE_BPS" 'BEGIN { printf "%.1f", b * 8 
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.3f", b * 8 / (ms / 1000) / 1e6 }'; }
 row() { printf 'ROW\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 
-sync_sites_init
+sync_sites_init "${SYNC_EXTRA:-}"
 payload=$W/payload.bin
+# LD_PRELOAD shim: every TCP socket rsync creates uses CUBIC.
+cat >"$W/cubic.c" <<'SHIM'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+int socket(int domain, int type, int protocol)
+{
+	static int (*real)(int, int, int);
+	int fd;
+	if (!real)
+		real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+	fd = real(domain, type, protocol);
+	if (fd >= 0 && (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM)
+		setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+	return fd;
+}
+SHIM
+cc -shared -fPIC -O2 -o "$W/cubic.so" "$W/cubic.c" -ldl || exit 1
+DEFAULT_CC=$(cat /proc/sys/net/ipv4/tcp_congestion_control)
 mkfile "$payload" "$SIZE"
 $PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || exit 1
 
@@ -60,12 +85,13 @@ run_rsync() {
 	rm -f "$d"/*
 	printf 'port = 8730\nuse chroot = no\npid file = %s/rsyncd.pid\n[in]\npath = %s\nread only = no\n' \
 		"$W" "$d" >"$W/rsyncd.conf"
-	ip netns exec hub rsync --daemon --no-detach --config="$W/rsyncd.conf" &
+	ip netns exec hub env LD_PRELOAD="$W/cubic.so" rsync --daemon --no-detach --config="$W/rsyncd.conf" &
 	pid=$!
 	ready() { ip netns exec clinic rsync "rsync://$HUB_IP:8730/" >/dev/null 2>&1; }
 	wait_for 10 ready || { kill "$pid"; return 1; }
 	t0=$(now_ms)
-	ip netns exec clinic rsync --inplace "$payload" "rsync://$HUB_IP:8730/in/" || { kill "$pid"; return 1; }
+	ip netns exec clinic env LD_PRELOAD="$W/cubic.so" rsync --inplace "$payload" \
+		"rsync://$HUB_IP:8730/in/" || { kill "$pid"; return 1; }
 	t1=$(now_ms)
 	kill "$pid"; wait "$pid" 2>/dev/null
 	cmp -s "$payload" "$d/payload.bin" || return 1
@@ -124,8 +150,6 @@ for loss in $LOSSES; do
 	lab_lock
 	"$LINKSIM" down >/dev/null 2>&1
 	"$LINKSIM" up --profile geo-sat --set up.rate=2Mbit --set "loss=$loss" >/dev/null || exit 1
-	ip netns exec clinic sysctl -qw net.ipv4.tcp_congestion_control=cubic
-	ip netns exec hub sysctl -qw net.ipv4.tcp_congestion_control=cubic
 	declare -A ms=()
 	for tool in pirogue rsync nncp; do
 		[[ $tool =~ $SKIP ]] && continue
@@ -140,6 +164,7 @@ for loss in $LOSSES; do
 		[ -n "${ms[$tool]:-}" ] || continue
 		cc=CUBIC
 		[ $tool = pirogue ] && cc=BBR
+		[ $tool = nncp ] && cc="kernel default $(ip netns exec clinic cat /proc/sys/net/ipv4/tcp_congestion_control)"
 		row "sync goodput geo-sat $loss loss: $tool ($cc), $((SIZE / 1000000)) MB" \
 			"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" "link rate" "2.000 Mbit/s" \
 			"$(pct "$SIZE" "${ms[$tool]}")%"
@@ -148,7 +173,7 @@ for loss in $LOSSES; do
 		for tool in rsync nncp; do
 			[ -n "${ms[$tool]:-}" ] || continue
 			row "sync goodput geo-sat $loss: pirogue vs $tool" \
-				"$(mbps "$SIZE" "${ms[pirogue]}") Mbit/s" "$tool (CUBIC)" \
+				"$(mbps "$SIZE" "${ms[pirogue]}") Mbit/s" "$tool" \
 				"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" \
 				"$(awk -v a="${ms[$tool]}" -v b="${ms[pirogue]}" 'BEGIN{printf "%.2f", a / b}')"
 		done

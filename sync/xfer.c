@@ -34,7 +34,9 @@
 #define HW_MAX 4096
 
 enum conn_state { C_CONNECTING, C_HANDSHAKE, C_UP };
-enum out_state { O_OFFERED, O_SENDING, O_DONE_SENT, O_REFUSED };
+/* O_REFUSED: the receiver declined for now (RESUME REFUSE, e.g. busy): offered again after the
+ * next delivery. O_REJECTED: refused for good (DELIVERED REJECTED): not again this session. */
+enum out_state { O_OFFERED, O_SENDING, O_DONE_SENT, O_REFUSED, O_REJECTED };
 
 struct out_rec {
 	struct sync_xfer_rec rec;
@@ -295,7 +297,7 @@ static size_t outs_active(const struct conn *c)
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->nouts; i++)
-		n += c->outs[i].state != O_REFUSED;
+		n += c->outs[i].state != O_REFUSED && c->outs[i].state != O_REJECTED;
 	return n;
 }
 
@@ -596,7 +598,7 @@ static int on_resume(struct conn *c, const struct sync_frame_resume *r)
 	struct out_rec *o = out_find(c, r->id);
 	int ret;
 
-	if (!o || o->resumed || o->state == O_REFUSED)
+	if (!o || o->resumed || o->state == O_REFUSED || o->state == O_REJECTED)
 		return SYNC_XFER_EPROTO;
 	o->resumed = true;
 	switch (r->status) {
@@ -672,9 +674,13 @@ static int on_delivered(struct conn *c, const struct sync_frame_delivered *d)
 	hw_forget(&x->sent_hw, d->id);
 	if (d->status == SYNC_DELIVERED_OK) {
 		out_remove(c, o);
+		/* The receiver made progress: offer again what it declined for now. */
+		for (size_t i = c->nouts; i-- > 0;)
+			if (c->outs[i].state == O_REFUSED)
+				out_remove(c, &c->outs[i]);
 	} else {
 		/* Refused for good by the receiver: do not offer it again in this session. */
-		o->state = O_REFUSED;
+		o->state = O_REJECTED;
 	}
 	if (outs_active(c) < SYNC_XFER_PENDING_MAX / 2)
 		return offer_new(c);

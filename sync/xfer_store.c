@@ -9,8 +9,10 @@
 #include "common/log.h"
 #include "common/mtime.h"
 
-#define OUT_CACHE    16
-#define IN_MAX       512
+#define OUT_CACHE 16
+/* Incoming records in progress, all peers together (each holds at most one chunk buffer,
+ * allocated only while a chunk is being assembled). */
+#define IN_MAX       16384
 #define META_LEN     12
 #define ACK_EVERY_MS 1000
 
@@ -380,10 +382,6 @@ static int xs_in_begin(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	} else {
 		goto fail;
 	}
-	if (!(e->chunk = malloc(stride))) {
-		ret = -ENOMEM;
-		goto fail;
-	}
 	{
 		struct in_ent **v = realloc(a->in, (a->nin + 1) * sizeof *v);
 		if (!v) {
@@ -453,6 +451,8 @@ static int xs_in_write(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 			                : e->stride;
 			uint32_t next;
 
+			if (!e->chunk && !(e->chunk = malloc(e->stride)))
+				return -ENOMEM;
 			n = clen - e->fill < len ? clen - e->fill : len;
 			memcpy(e->chunk + e->fill, data, n);
 			e->fill += n;
@@ -473,6 +473,10 @@ static int xs_in_write(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 					return -EAGAIN;
 				}
 				e->durable = e->pos;
+				if (e->pos == e->total) {
+					free(e->chunk);
+					e->chunk = NULL;
+				}
 			}
 		}
 		data += n;
