@@ -1037,7 +1037,8 @@ static void conn_close(struct conn *c, int err)
 		x->st.disconnects++;
 		x->st.peers--;
 		log_info("sync: session with %s… closed: %s", hex,
-		         err ? sync_xfer_strerror(err) : "replaced");
+		         err ? sync_xfer_strerror(err)
+		             : "closed here (stop, reload or newer session)");
 		emit(c, SYNC_XFER_EV_DISCONNECTED, NULL, err, 0);
 	} else {
 		if (!c->initiator)
