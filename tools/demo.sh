@@ -56,7 +56,7 @@ step_lab_down() {
 
 STEPS="lab_up ping iperf stats lab_down"
 # Issue 3 (deferred cases): the sync step lives in tools/demo_sync.sh; runs before the stats.
-. "$(dirname "$0")/demo_sync.sh" && STEPS=${STEPS/stats/sync stats}
+. tools/demo_sync.sh && STEPS=${STEPS/stats/sync stats}
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (the link lab uses network namespaces)" >&2; exit 1; }
 [ -x "$LINKSIM" ] || { echo "demo: $LINKSIM is not built (run make)" >&2; exit 1; }
