@@ -217,6 +217,7 @@ struct relay_media {
 	struct i64vec disp_idx; /* video source index per displayed picture */
 	uint64_t audio_lost;    /* frames lost after every recovery */
 	uint64_t audio_shrink;
+	uint64_t audio_underrun; /* frames concealed while the buffer was empty */
 
 	/* recorder */
 	int16_t *rec_pcm;
@@ -1161,8 +1162,10 @@ static void audio_play_one(struct relay_media *m, int64_t t)
 	int64_t wall = t + m->wall_off_us;
 
 	/* switch to the buffer of the new frame length once the old one is played out */
-	if (m->jba_next && m->have_last_play_ts &&
-	    (int32_t)(m->last_play_ts + m->jba_samples - m->jba_next_first_ts) >= 0) {
+	jb_audio_get_stats(m->jba, &before);
+	if (m->jba_next && ((m->have_last_play_ts && (int32_t)(m->last_play_ts + m->jba_samples -
+	                                                       m->jba_next_first_ts) >= 0) ||
+	                    (m->playing && before.buffered_us == 0))) {
 		jb_audio_free(m->jba);
 		m->jba = m->jba_next;
 		m->jba_samples = m->jba_next_samples;
@@ -1170,6 +1173,25 @@ static void audio_play_one(struct relay_media *m, int64_t t)
 	}
 	samples = m->jba_samples;
 	jb_audio_get_stats(m->jba, &before);
+	if (m->playing && before.buffered_us == 0) {
+		/* Underrun: nothing at or after the next frame has arrived, so the path's delay
+		 * grew (a queue builds after a capacity drop) rather than this frame being lost
+		 * (a loss leaves later frames buffered). Conceal without advancing, as the
+		 * buffer does to grow, so the frame still plays when it comes; the delay this
+		 * adds shows in the mouth-to-ear figures and is shed later by the buffer. */
+		bool rcv;
+
+		if (codec_opus_dec_lost(m->odec, NULL, 0, samples, pcm,
+		                        CODEC_OPUS_PACKET_SAMPLES_MAX, &ns, &rcv)) {
+			memset(pcm, 0, samples * sizeof *pcm);
+			ns = samples;
+		}
+		m->audio_underrun++;
+		log_frame(m, 'a', 0, 0, -1, wall, "underrun");
+		rec_audio(m, pcm, ns);
+		m->play_next_us += (int64_t)ns * 1000000 / 48000;
+		return;
+	}
 	jb_audio_get(m->jba, t, &f);
 	jb_audio_get_stats(m->jba, &after);
 	if (f.dropped_one)
@@ -1919,6 +1941,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(au, "lost_pct",
 	                    json_real(afr ? 100.0 * (double)m->audio_lost / (double)afr : 100));
 	json_object_set_new(au, "dropped_to_shrink", json_integer((json_int_t)m->audio_shrink));
+	json_object_set_new(au, "underrun_concealed", json_integer((json_int_t)m->audio_underrun));
 	qsort(m->m2e.v, m->m2e.n, sizeof *m->m2e.v, cmp64);
 	if (m->m2e.n) {
 		json_object_set_new(au, "mouth_to_ear_p50_ms",
@@ -2038,6 +2061,8 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "audio recovered by redundancy", "received.audio.recovered_redundancy");
 	row(f, a, b, "audio lost after recovery", "received.audio.lost_after_recovery");
 	row(f, a, b, "audio lost after recovery (%)", "received.audio.lost_pct");
+	row(f, a, b, "audio frames dropped to cut delay", "received.audio.dropped_to_shrink");
+	row(f, a, b, "audio underrun concealment (frames)", "received.audio.underrun_concealed");
 	row(f, a, b, "mouth-to-ear p50 (ms)", "received.audio.mouth_to_ear_p50_ms");
 	row(f, a, b, "mouth-to-ear p95 (ms)", "received.audio.mouth_to_ear_p95_ms");
 	row(f, a, b, "video frames shown", "received.video.frames_shown");

@@ -1,0 +1,78 @@
+# tests/integration/consult_lib.bash — a two-way `pirogue consult` across the link lab with a
+# scripted uplink capacity drop (sourced after lib.bash by consult_geosat.sh and
+# tools/demo_consult.sh; not a test itself). The caller holds the lab lock and has the lab up.
+#
+# consult_sites_init — $CW with both sites' keys and configs (hub listens on the lab address,
+#   consultations on UDP 7444), the clinic enrolled at the hub.
+# consult_run NAME DURATION DROP_AT RESTORE_AT LOW_RATE HIGH_RATE [consult options...]
+#   runs hub (--listen) and clinic for DURATION s, sets the uplink to LOW_RATE at DROP_AT s
+#   after both sessions started and back to HIGH_RATE at RESTORE_AT s; each side's report is
+#   left in $CW/NAME-{clinic,hub}.json, recordings in $CW/NAME-{clinic,hub}/, logs in
+#   $CW/NAME-{clinic,hub}.log. Returns non-zero if either side failed.
+
+CONSULT_VIDEO=${CONSULT_VIDEO:-$VECTORS/media/CiscoVT2people_320x192_12fps.y4m}
+CONSULT_AUDIO=${CONSULT_AUDIO:-$VECTORS/media/jfk_16k_mono.wav}
+
+consult_sites_init() {
+	CW=$(mktemp -d /tmp/pirogue-consult.XXXXXX)
+	local hub_pub clinic_pub
+	hub_pub=$($PIROGUE keygen "$CW/hub.key") || return 1
+	clinic_pub=$($PIROGUE keygen "$CW/clinic.key") || return 1
+	cat >"$CW/hub.conf" <<-CONF
+	[site]
+	role = hub
+	name = hub
+	key = $CW/hub.key
+	store = $CW/hub-store
+	[listen]
+	address = 198.51.100.2
+	[consult]
+	port = 7444
+	CONF
+	cat >"$CW/clinic.conf" <<-CONF
+	[site]
+	role = clinic
+	name = clinic
+	key = $CW/clinic.key
+	store = $CW/clinic-store
+	[hub]
+	address = 198.51.100.2
+	public_key = $hub_pub
+	[consult]
+	port = 7444
+	CONF
+	$PIROGUE enroll "$clinic_pub" --name clinic --config "$CW/hub.conf" >/dev/null
+}
+
+_consult_started() { grep -q "media session started" "$1"; }
+
+consult_run() {
+	local name=$1 dur=$2 drop=$3 restore=$4 low=$5 high=$6 hub_pid clinic_pid rc=0
+	shift 6
+	"$LINKSIM" set "up.rate=$high" >/dev/null || return 1
+	"$LINKSIM" exec hub -- "$PIROGUE" consult --config "$CW/hub.conf" --listen \
+		--video "$CONSULT_VIDEO" --audio "$CONSULT_AUDIO" --record "$CW/$name-hub" \
+		--duration "$dur" --wait 30 --json "$CW/$name-hub.json" \
+		--peer-video "$CONSULT_VIDEO" "$@" >"$CW/$name-hub.log" 2>&1 &
+	hub_pid=$!
+	"$LINKSIM" exec clinic -- "$PIROGUE" consult --config "$CW/clinic.conf" \
+		--video "$CONSULT_VIDEO" --audio "$CONSULT_AUDIO" --record "$CW/$name-clinic" \
+		--duration "$dur" --wait 30 --json "$CW/$name-clinic.json" \
+		--peer-video "$CONSULT_VIDEO" "$@" >"$CW/$name-clinic.log" 2>&1 &
+	clinic_pid=$!
+	if ! wait_for 30 _consult_started "$CW/$name-clinic.log"; then
+		kill "$hub_pid" "$clinic_pid" 2>/dev/null
+		wait "$hub_pid" "$clinic_pid"
+		return 1
+	fi
+	# the scripted capacity drop: a timeline, not a wait for a condition
+	sleep "$drop"
+	"$LINKSIM" set "up.rate=$low" >/dev/null || rc=1
+	echo "$(date -u +%T.%N | cut -c1-12) uplink -> $low" >>"$CW/$name-timeline"
+	sleep "$(awk "BEGIN { print $restore - $drop }")"
+	"$LINKSIM" set "up.rate=$high" >/dev/null || rc=1
+	echo "$(date -u +%T.%N | cut -c1-12) uplink -> $high" >>"$CW/$name-timeline"
+	wait "$clinic_pid" || rc=1
+	wait "$hub_pid" || rc=1
+	return $rc
+}
