@@ -5,7 +5,8 @@
 #   relay/main/pirogued.c             -> build/pirogued
 #   tools/pirogue/*.c                 -> build/pirogue       (one file per subcommand)
 #   tools/linksim/*.c                 -> build/linksim
-#   tests/unit/test_*.c               -> build/tests/test_*  (cmocka, linked with libpirogue.a)
+#   tests/unit/test_*.c               -> build/tests/test_*  (cmocka, linked with libpirogue.a
+#                                        and the shared helpers of tests/unit/util/)
 #   tests/fuzz/fuzz_*.c               -> build/fuzz/fuzz_*   (clang libFuzzer, `make fuzz`)
 #   bench/bench_*.c                   -> build/bench/bench_* (`make bench`)
 
@@ -40,6 +41,8 @@ PIROGUED_SRC := $(wildcard relay/main/*.c)
 LINKSIM_SRC  := $(wildcard tools/linksim/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TESTUTIL_SRC := $(wildcard tests/unit/util/*.c)
+TESTUTIL_OBJ := $(TESTUTIL_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -72,12 +75,13 @@ $(BUILD)/linksim: $(LINKSIM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libpirogue.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libpirogue.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTUTIL_OBJ) $(BUILD)/libpirogue.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/obj/tests/unit/%.o: EXTRA_CFLAGS += $(TEST_CFLAGS)
+$(BUILD)/obj/tests/unit/util/%.o: EXTRA_CFLAGS += $(TEST_CFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libpirogue.a
 	@mkdir -p $(dir $@)

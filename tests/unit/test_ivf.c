@@ -13,12 +13,7 @@
 #include <cmocka.h>
 
 #include "codec/ivf.h"
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-	return v && *v ? v : "../shared/vectors";
-}
+#include "tests/unit/util/testutil.h"
 
 static void le16(uint8_t *p, unsigned v)
 {
@@ -67,7 +62,7 @@ static void test_conformance_files_parse_with_catalogue_sizes(void **state)
 		int n = 0, ret;
 
 		snprintf(path, sizeof path, "%s/conformance/vp8/vp80-00-comprehensive-%03d.ivf",
-		         vectors_dir(), cat[i].num);
+		         tu_vectors_dir(), cat[i].num);
 		ret = codec_ivf_reader_open(&r, path);
 		if (ret != 0)
 			fail_msg("%s: %s", path, codec_ivf_last_error());

@@ -10,13 +10,7 @@
 #include <string.h>
 
 #include "relay/jitter.h"
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-
-	return v && *v ? v : "../shared/vectors";
-}
+#include "tests/unit/util/testutil.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static double rnd(void)
@@ -223,7 +217,7 @@ static size_t load_stream(uint16_t *seq, uint32_t *ts, size_t cap)
 	FILE *fp;
 	size_t n = 0;
 
-	snprintf(path, sizeof path, "%s/rtp/mediasoup/rtp-stream-1.txt", vectors_dir());
+	snprintf(path, sizeof path, "%s/rtp/mediasoup/rtp-stream-1.txt", tu_vectors_dir());
 	fp = fopen(path, "r");
 	if (!fp)
 		fail_msg("cannot open %s", path);

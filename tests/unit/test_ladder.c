@@ -17,6 +17,7 @@
 #include "codec/opus.h"
 #include "codec/resample.h"
 #include "codec/wav.h"
+#include "tests/unit/util/testutil.h"
 
 static uint32_t cost(unsigned i)
 {
@@ -294,14 +295,13 @@ static void test_every_rungs_audio_settings_are_accepted_by_the_opus_encoder(voi
 static void test_video_rungs_audio_really_carries_fec_at_satellite_rtt(void **state)
 {
 	static const double losses[] = {0.0, 0.01, 0.10};
-	const char *dir = getenv("VECTORS");
 	char path[4096];
 	struct codec_wav_info info;
 	int16_t *pcm = NULL, *p48 = NULL;
 	size_t n48 = 0;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/media/jfk_16k_mono.wav", dir ? dir : "../shared/vectors");
+	snprintf(path, sizeof path, "%s/media/jfk_16k_mono.wav", tu_vectors_dir());
 	if (codec_wav_read_file(path, &info, &pcm) != 0)
 		fail_msg("cannot read %s (set VECTORS)", path);
 	/* The first 5 s of speech are enough and keep the test short. */

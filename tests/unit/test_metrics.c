@@ -16,15 +16,10 @@
 #include "codec/scale.h"
 #include "codec/vp8.h"
 #include "codec/y4m.h"
+#include "tests/unit/util/testutil.h"
 
 #define PSNR_TOL 0.05 /* dB */
 #define SSIM_TOL 0.002
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-	return v && *v ? v : "../shared/vectors";
-}
 
 static void view(struct codec_i420 *v, uint8_t *buf, int w, int h)
 {
@@ -310,7 +305,7 @@ static void test_psnr_and_ssim_agree_with_ffmpeg_on_reference_clips(void **state
 	}
 	assert_non_null(mkdtemp(dir));
 	for (size_t c = 0; c < sizeof clips / sizeof clips[0]; c++) {
-		snprintf(ref, sizeof ref, "%s/media/%s", vectors_dir(), clips[c]);
+		snprintf(ref, sizeof ref, "%s/media/%s", tu_vectors_dir(), clips[c]);
 		/* 1: strong temporal noise from ffmpeg (low PSNR, low SSIM). */
 		snprintf(out, sizeof out, "%s/noise-%zu.y4m", dir, c);
 		snprintf(cmd, sizeof cmd,

@@ -14,15 +14,9 @@
 #include <sodium.h>
 
 #include "common/noise.h"
+#include "tests/unit/util/testutil.h"
 
 /* ---- Helpers ------------------------------------------------------------------------------ */
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-
-	return (v != NULL && *v != '\0') ? v : "../shared/vectors";
-}
 
 /* Decodes a hex JSON string field into a malloc'd buffer; *len receives its length. */
 static uint8_t *hex_field(json_t *obj, const char *key, size_t *len)
@@ -239,7 +233,7 @@ static int run_vector_file(const char *file, int *with_hash)
 	size_t i;
 	int ran = 0;
 
-	snprintf(path, sizeof path, "%s/noise/%s", vectors_dir(), file);
+	snprintf(path, sizeof path, "%s/noise/%s", tu_vectors_dir(), file);
 	root = json_load_file(path, 0, &jerr);
 	if (root == NULL)
 		fail_msg("cannot load %s: %s (set VECTORS=/path/to/shared/vectors)", path,

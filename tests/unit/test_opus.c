@@ -15,6 +15,7 @@
 #include "codec/opus.h"
 #include "codec/resample.h"
 #include "codec/wav.h"
+#include "tests/unit/util/testutil.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -26,11 +27,10 @@ struct speech {
 static int load_jfk(void **state)
 {
 	static struct speech sp;
-	const char *dir = getenv("VECTORS");
 	char path[4096];
 	int ret;
 
-	snprintf(path, sizeof path, "%s/media/jfk_16k_mono.wav", dir ? dir : "../shared/vectors");
+	snprintf(path, sizeof path, "%s/media/jfk_16k_mono.wav", tu_vectors_dir());
 	ret = codec_wav_read_file(path, &sp.info, &sp.pcm);
 	if (ret != 0) {
 		fprintf(stderr, "cannot read %s: %s (set VECTORS)\n", path,

@@ -12,42 +12,14 @@
 #include <string.h>
 
 #include "relay/rtcp.h"
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-
-	return v && *v ? v : "../shared/vectors";
-}
-
-static uint8_t *load(const char *rel, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	uint8_t *buf;
-	long n;
-
-	snprintf(path, sizeof path, "%s/rtp/%s", vectors_dir(), rel);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open vector %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
+#include "tests/unit/util/testutil.h"
 
 /* EXPECTED.json holds the SR's NTP timestamp as an integer above INT64_MAX, which jansson
  * cannot represent: it is read from the text with strtoull and blanked before json_loads. */
 static json_t *load_expected(uint64_t *ntp)
 {
 	size_t len;
-	char *text = (char *)load("aiortc/EXPECTED.json", &len), *p;
+	char *text = (char *)tu_read_vector("rtp", "aiortc/EXPECTED.json", &len), *p;
 	json_error_t e;
 	json_t *j;
 	char *end;
@@ -91,7 +63,7 @@ static void check_valid(const char *name, json_t *v, uint64_t ntp)
 	json_t *f;
 
 	snprintf(rel, sizeof rel, "aiortc/%s", name);
-	buf = load(rel, &len);
+	buf = tu_read_vector("rtp", rel, &len);
 	rtcp_iter_init(&it, buf, len);
 	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
 	assert_int_equal(rtcp_iter_next(&it, &end), 0);
@@ -229,7 +201,7 @@ static void test_rtcp_parse_gives_aiortc_expected_results(void **state)
 			continue;
 		}
 		snprintf(rel, sizeof rel, "aiortc/%s", name);
-		buf = load(rel, &len);
+		buf = tu_read_vector("rtp", rel, &len);
 		assert_string_equal(rtcp_strerror(rtcp_compound_validate(buf, len)),
 		                    json_string_value(json_object_get(v, "error")));
 		free(buf);
@@ -243,8 +215,9 @@ static void test_rtcp_parse_gives_aiortc_expected_results(void **state)
 static void test_rtcp_compound_and_derived_invalid_cases(void **state)
 {
 	size_t l1, l2, lr;
-	uint8_t *sr = load("aiortc/rtcp_sr.bin", &l1), *sdes = load("aiortc/rtcp_sdes.bin", &l2);
-	uint8_t *rr = load("aiortc/rtcp_rr.bin", &lr), both[256];
+	uint8_t *sr = tu_read_vector("rtp", "aiortc/rtcp_sr.bin", &l1),
+	        *sdes = tu_read_vector("rtp", "aiortc/rtcp_sdes.bin", &l2);
+	uint8_t *rr = tu_read_vector("rtp", "aiortc/rtcp_rr.bin", &lr), both[256];
 	uint64_t ntp;
 	json_t *exp = load_expected(&ntp), *d = json_object_get(exp, "derived_invalid_cases");
 

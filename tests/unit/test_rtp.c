@@ -13,43 +13,14 @@
 #include <string.h>
 
 #include "relay/rtp.h"
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-
-	return v && *v ? v : "../shared/vectors";
-}
-
-/* Reads a vector file into a malloc'd buffer; fails the test if missing. */
-static uint8_t *load(const char *rel, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	uint8_t *buf;
-	long n;
-
-	snprintf(path, sizeof path, "%s/rtp/%s", vectors_dir(), rel);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open vector %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
+#include "tests/unit/util/testutil.h"
 
 /* Loads a JSON vector file. Jansson cannot hold integers above INT64_MAX (the SR's 64-bit NTP
  * timestamp), so such literals are blanked to 0 here; tests needing them read the text. */
 static json_t *load_json(const char *rel)
 {
 	size_t len, run = 0;
-	char *text = (char *)load(rel, &len);
+	char *text = (char *)tu_read_vector("rtp", rel, &len);
 	json_error_t e;
 	json_t *j;
 
@@ -91,7 +62,7 @@ static void test_rtp_parse_gives_aiortc_expected_fields(void **state)
 		    !strstr(name, ".bin"))
 			continue;
 		snprintf(rel, sizeof rel, "aiortc/%s", name);
-		buf = load(rel, &len);
+		buf = tu_read_vector("rtp", rel, &len);
 		assert_int_equal(json_is_true(json_object_get(v, "valid")), 1);
 		assert_int_equal(rtp_packet_parse(&p, buf, len), 0);
 		if ((f = json_object_get(v, "version")))
@@ -140,8 +111,8 @@ static void test_rtp_parse_gives_aiortc_expected_fields(void **state)
 static void test_rtp_rejects_aiortc_derived_invalid_packets(void **state)
 {
 	size_t len, clen;
-	uint8_t *pad = load("aiortc/rtp_only_padding.bin", &len);
-	uint8_t *csrc = load("aiortc/rtp_with_csrc.bin", &clen);
+	uint8_t *pad = tu_read_vector("rtp", "aiortc/rtp_only_padding.bin", &len);
+	uint8_t *csrc = tu_read_vector("rtp", "aiortc/rtp_with_csrc.bin", &clen);
 	uint8_t b[13];
 	struct rtp_packet p;
 	int ret;
@@ -186,7 +157,7 @@ static void test_rtp_parse_matches_header_fields_of_every_vector(void **state)
 		size_t len;
 		int ret;
 
-		buf = load(file, &len);
+		buf = tu_read_vector("rtp", file, &len);
 		assert_int_equal(rtp_header_parse(&p, buf, len), 0);
 		assert_int_equal(p.version, json_integer_value(json_object_get(v, "version")));
 		assert_int_equal(p.has_ext, json_integer_value(json_object_get(v, "extension")));
@@ -229,7 +200,7 @@ static void test_rtp_parse_matches_header_fields_of_every_vector(void **state)
 static void test_rtp_mediasoup_extensions_decode_as_wireshark_shows(void **state)
 {
 	size_t len;
-	uint8_t *b1 = load("mediasoup/packet1.raw", &len);
+	uint8_t *b1 = tu_read_vector("rtp", "mediasoup/packet1.raw", &len);
 	uint8_t *b3;
 	struct rtp_packet p;
 	bool voice;
@@ -240,7 +211,7 @@ static void test_rtp_mediasoup_extensions_decode_as_wireshark_shows(void **state
 	assert_int_equal(rtp_ext_get_audio_level(&p, 1, &voice, &level), 0);
 	assert_true(voice);
 	assert_int_equal(level, 127);
-	b3 = load("mediasoup/packet3.raw", &len);
+	b3 = tu_read_vector("rtp", "mediasoup/packet3.raw", &len);
 	assert_int_equal(rtp_packet_parse(&p, b3, len), 0);
 	assert_int_equal(p.n_ext, 2);
 	assert_int_equal(p.ext[0].id, 3);
@@ -260,7 +231,7 @@ static void test_rtp_every_truncation_of_every_vector_is_handled(void **state)
 	        "aiortc/rtp_only_padding_with_header_extensions.bin", "mediasoup/packet3.raw"};
 	for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
 		size_t len;
-		uint8_t *b = load(files[f], &len);
+		uint8_t *b = tu_read_vector("rtp", files[f], &len);
 
 		for (size_t n = 0; n < len; n++) {
 			/* Copy so ASan sees any read past the cut. */

@@ -19,14 +19,9 @@
 #include "codec/scale.h"
 #include "codec/vp8.h"
 #include "codec/y4m.h"
+#include "tests/unit/util/testutil.h"
 
 /* ---- helpers ---- */
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-	return v && *v ? v : "../shared/vectors";
-}
 
 struct clip {
 	int w, h, n, fps_num, fps_den;
@@ -109,7 +104,7 @@ static void check_vector(int num)
 	FILE *fw, *fg;
 
 	snprintf(ivf, sizeof ivf, "%s/conformance/vp8/vp80-00-comprehensive-%03d.ivf",
-	         vectors_dir(), num);
+	         tu_vectors_dir(), num);
 	snprintf(md5, sizeof md5, "%s.md5", ivf);
 	assert_non_null(mkdtemp(dir));
 	ret = codec_ivf_reader_open(&r, ivf);
@@ -314,7 +309,7 @@ static void test_talking_head_round_trip_every_rung_keeps_psnr_floor(void **stat
 	char path[512];
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/media/CiscoVT2people_320x192_12fps.y4m", vectors_dir());
+	snprintf(path, sizeof path, "%s/media/CiscoVT2people_320x192_12fps.y4m", tu_vectors_dir());
 	clip_load(path, &c);
 	assert_int_equal(c.n, 9);
 	every_rung(&c, false);
@@ -356,7 +351,7 @@ static int load_talking(void **state)
 	char path[512];
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/media/CiscoVT2people_320x192_12fps.y4m", vectors_dir());
+	snprintf(path, sizeof path, "%s/media/CiscoVT2people_320x192_12fps.y4m", tu_vectors_dir());
 	clip_load(path, &talking);
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "codec/resample.h"
 #include "codec/wav.h"
+#include "tests/unit/util/testutil.h"
 
 /* ---- a small WAV builder for hand-made (and broken) files ------------------------------- */
 
@@ -179,14 +180,13 @@ static void test_file_write_then_read_round_trips(void **state)
 
 static void test_reads_the_reference_speech_vector(void **state)
 {
-	const char *dir = getenv("VECTORS");
 	char path[4096];
 	struct codec_wav_info info;
 	int16_t *pcm = NULL;
 	int ret;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/media/jfk_16k_mono.wav", dir ? dir : "../shared/vectors");
+	snprintf(path, sizeof path, "%s/media/jfk_16k_mono.wav", tu_vectors_dir());
 	ret = codec_wav_read_file(path, &info, &pcm);
 	if (ret)
 		fail_msg("%s: %s", path, codec_wav_strerror(ret));

@@ -14,29 +14,7 @@
 
 #include "codec/scale.h"
 #include "codec/y4m.h"
-
-static const char *vectors_dir(void)
-{
-	const char *v = getenv("VECTORS");
-	return v && *v ? v : "../shared/vectors";
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *p;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	p = malloc((size_t)n + 1);
-	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
+#include "tests/unit/util/testutil.h"
 
 static void test_reference_clips_read_byte_exact_against_raw_yuv(void **state)
 {
@@ -55,9 +33,10 @@ static void test_reference_clips_read_byte_exact_against_raw_yuv(void **state)
 		uint8_t *raw, *buf;
 		int n = 0, ret;
 
-		snprintf(path, sizeof path, "%s/media/%s.yuv", vectors_dir(), clips[c].name);
-		raw = slurp(path, &rawlen);
-		snprintf(path, sizeof path, "%s/media/%s.y4m", vectors_dir(), clips[c].name);
+		snprintf(path, sizeof path, "%s/media/%s.yuv", tu_vectors_dir(), clips[c].name);
+		raw = tu_read_file(path, &rawlen);
+		assert_non_null(raw);
+		snprintf(path, sizeof path, "%s/media/%s.y4m", tu_vectors_dir(), clips[c].name);
 		assert_int_equal(codec_y4m_reader_open(&r, path), 0);
 		info = codec_y4m_reader_info(r);
 		assert_int_equal(info->width, clips[c].w);
