@@ -83,7 +83,7 @@ run_rsync() {
 	local d=$W/rsync-in t0 t1 pid
 	mkdir -p "$d"
 	rm -f "$d"/*
-	printf 'port = 8730\nuse chroot = no\npid file = %s/rsyncd.pid\n[in]\npath = %s\nread only = no\n' \
+	printf 'port = 8730\nuse chroot = no\nuid = root\ngid = root\npid file = %s/rsyncd.pid\n[in]\npath = %s\nread only = no\n' \
 		"$W" "$d" >"$W/rsyncd.conf"
 	ip netns exec hub env LD_PRELOAD="$W/cubic.so" rsync --daemon --no-detach --config="$W/rsyncd.conf" &
 	pid=$!
@@ -118,6 +118,9 @@ nncp_write() { # NAME SPOOL NEIGH_NAME "id exch sign noise" [ADDR]
 		echo "      exchpub: ${keys[1]}"
 		echo "      signpub: ${keys[2]}"
 		echo "      noisepub: ${keys[3]}"
+		# nncp closes a call after onlinedeadline (default 10 s) without traffic from the
+		# peer; on this link one packet takes minutes before the peer acknowledges it.
+		echo "      onlinedeadline: 3600"
 		[ -n "$addr" ] && echo "      addrs: {main: \"$addr\"}"
 		echo "    }"
 		echo "  }"
@@ -138,7 +141,7 @@ run_nncp() {
 	nncp-file -quiet -cfg "$W/nncp-clinic.hjson" "$payload" hub: || { kill "$pid"; return 1; }
 	got() { ls "$W/nncp-spool-hub/$cid/rx/" 2>/dev/null | grep -qvE '\.(part|nock|seen|hdr)$'; }
 	t0=$(now_ms)
-	ip netns exec clinic nncp-call -quiet -cfg "$W/nncp-clinic.hjson" -onlinedeadline 2 hub &
+	ip netns exec clinic nncp-call -quiet -tx -cfg "$W/nncp-clinic.hjson" -onlinedeadline 3600 hub &
 	local cpid=$!
 	wait_for 3600 got || { kill "$pid" "$cpid"; return 1; }
 	t1=$(now_ms)
