@@ -143,7 +143,7 @@ run_nncp() {
 	t0=$(now_ms)
 	ip netns exec clinic nncp-call -quiet -tx -cfg "$W/nncp-clinic.hjson" -onlinedeadline 3600 hub &
 	local cpid=$!
-	wait_for 3600 got || { kill "$pid" "$cpid"; return 1; }
+	wait_for 900 got || { kill "$pid" "$cpid"; return 1; }
 	t1=$(now_ms)
 	kill "$cpid" "$pid" 2>/dev/null; wait "$cpid" "$pid" 2>/dev/null
 	echo $((t1 - t0))
