@@ -15,7 +15,16 @@ nothing_left() {
 	! ip netns list | grep -Eq '^(clinic|hub)( |$)' &&
 		! ip -o link show | grep -q lsim0 &&
 		[ ! -e /run/pirogue-linksim/emu.pid ] && [ ! -e /run/pirogue-linksim/ctl.sock ] &&
-		! pgrep -x linksim-emu >/dev/null
+		! live_emulator
+}
+# A stopped emulator may stay a zombie for a while (this machine's init reaps lazily): only
+# live ones count.
+live_emulator() {
+	local p
+	for p in $(pgrep -x linksim-emu); do
+		[[ $(ps -o stat= -p "$p") == Z* ]] || return 0
+	done
+	return 1
 }
 
 if command -v setpriv >/dev/null; then

@@ -21,7 +21,11 @@ measure() { # measure NAME RECEIVER_NS SENDER_NS SENDER_ADDR LINK_BPS OFFERED
 		return
 	fi
 	got=$(jq '[.intervals[2:-1][].sum] | (map(.bytes) | add) * 8 / (map(.seconds) | add)' \
-		"$tmp/$name.json")
+		"$tmp/$name.json" 2>/dev/null)
+	if ! [[ $got =~ ^[0-9.e+]+$ ]]; then
+		fail "$name" "no iperf3 result: $(jq -r '.error // empty' "$tmp/$name.json" 2>/dev/null | head -1)"
+		return
+	fi
 	want=$(fcalc "$link * 1200 / 1228")
 	echo "$name: offered $offered, link $link bit/s, expected goodput $want bit/s, iperf3 receiver $got bit/s ($(fcalc "100 * $got / $want") %)"
 	check "$name" fcheck "$got >= $want * 0.95 && $got <= $want * 1.05"

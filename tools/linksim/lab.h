@@ -25,6 +25,7 @@
 #define LINKSIM_PREFIX_LEN  "24"
 #define LINKSIM_TUN         "lsim0"
 #define LINKSIM_EMU_NAME    "linksim-emu"
+#define LINKSIM_LOCK_FILE   "/run/lock/pirogue-linksim.lock"
 
 /* Brings the lab up with the given profile: namespaces, TUNs, addresses, the emulator daemon.
  * Returns once the emulator is ready. Fails (and leaves nothing behind) if the lab is already
@@ -45,6 +46,13 @@ pid_t linksim_lab_emu_pid(void);
  * gets the whole answer. Errors: -ENOTCONN (lab not up), -ETIMEDOUT, -errno. */
 int linksim_lab_request(const char *request, char **reply, char *err)
         __attribute__((warn_unused_result));
+
+/* The lab is one per machine; suites take an flock on LINKSIM_LOCK_FILE before using it.
+ * Returns 0 if nobody holds that lock, or if the holder is this process or one of its
+ * ancestors (the usual case: a test script took it and runs linksim); -EBUSY (with a message
+ * naming the holder) when someone else does — so that a stray `linksim down` cannot pull the
+ * lab from under a running test. LINKSIM_IGNORE_LOCK=1 in the environment skips the check. */
+int linksim_lab_lock_check(char *err) __attribute__((warn_unused_result));
 
 /* Does the namespace exist (by its /run/netns entry)? */
 bool linksim_lab_ns_exists(const char *ns);

@@ -48,6 +48,18 @@ static int need_root(const char *cmd)
 	return 0;
 }
 
+/* Commands that change the lab refuse to touch one that another suite holds the lock on. */
+static int need_lock(const char *cmd)
+{
+	char err[LINKSIM_ERR_MAX];
+
+	if (linksim_lab_lock_check(err) != 0) {
+		fprintf(stderr, "linksim %s: %s\n", cmd, err);
+		return 1;
+	}
+	return 0;
+}
+
 /* Parses --profile NAME and --set k=v (repeatable) from argv[1..], stopping at "--" (whose
  * index goes to *rest, or argc). Loads the profile into *prof. Returns 0, 1 or 2. */
 static int parse_up_args(const char *cmd, int argc, char **argv, struct linksim_profile *prof,
@@ -140,7 +152,7 @@ static int cmd_up(int argc, char **argv)
 	struct linksim_profile prof;
 	int rest, ret;
 
-	if (need_root("up"))
+	if (need_root("up") || need_lock("up"))
 		return 1;
 	if ((ret = parse_up_args("up", argc, argv, &prof, &rest)) != 0)
 		return ret;
@@ -159,7 +171,7 @@ static int cmd_down(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_error("down", "no arguments expected");
-	if (need_root("down"))
+	if (need_root("down") || need_lock("down"))
 		return 1;
 	if (linksim_lab_down(err) != 0) {
 		fprintf(stderr, "linksim down: %s\n", err);
@@ -275,7 +287,7 @@ static int cmd_set(int argc, char **argv)
 			return usage_error("set", "arguments are key=value, up.key=value or "
 			                          "down.key=value");
 	}
-	if (need_root("set"))
+	if (need_root("set") || need_lock("set"))
 		return 1;
 	for (i = 1; i < argc; i++) {
 		snprintf(req, sizeof req, "set %s", argv[i]);
@@ -311,7 +323,7 @@ static int cmd_run(int argc, char **argv)
 	int rest, ret, status = 0;
 	pid_t pid;
 
-	if (need_root("run"))
+	if (need_root("run") || need_lock("run"))
 		return 1;
 	if ((ret = parse_up_args("run", argc, argv, &prof, &rest)) != 0)
 		return ret;
