@@ -126,7 +126,8 @@ struct relay_media {
 	char *name, *record_dir;
 	struct event *tick_ev, *pace_ev;
 	bool started, stopped;
-	int64_t start_us;    /* monotonic */
+	int64_t start_us; /* monotonic */
+	int64_t stop_us;
 	int64_t wall_off_us; /* wall = mono + wall_off */
 	struct relay_media_stats st;
 
@@ -388,7 +389,7 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		pad_pause(m, t);
 	} else if (s->index < m->set.index) {
 		m->pad_trial_end = 0;
-		m->pad_hold_until = t + 6000000;
+		m->pad_hold_until = t + 3000000;
 	}
 	if (next) {
 		want = codec_ladder_rung_link_bps(next) *
@@ -412,7 +413,7 @@ static void ladder_update(struct relay_media *m, int64_t t)
 {
 	struct cc_stats cs;
 	struct codec_ladder_settings s;
-	uint32_t link, link_in;
+	uint32_t link, link_in, est;
 	unsigned prev = m->set.index, k;
 
 	cc_get_stats(m->cc, &cs);
@@ -432,7 +433,15 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * must not throw away a rung; a real drop holds for longer. The pacer follows the
 	 * controller at once, so the link never sees more than the target meanwhile (the video
 	 * encoder skips pictures while its queue is long). */
-	m->tgt_hist[m->tgt_head++ % TGT_HIST] = cs.target_bps;
+	est = cs.target_bps;
+	/* While a queue drains after a capacity drop the controller sends well below the link's
+	 * capacity for seconds; when it knows that capacity, the ladder sizes the encoders for
+	 * 85 % of it (the pacer still sends at the target, and the video encoder skips pictures
+	 * while its queue is long), so video steps down to what the link carries rather than off.
+	 */
+	if (cs.link_bps && cs.link_bps / 100 * 85 > est)
+		est = cs.link_bps / 100 * 85;
+	m->tgt_hist[m->tgt_head++ % TGT_HIST] = est;
 	link = 0;
 	for (unsigned i = 0; i < TGT_HIST && i < m->tgt_head; i++)
 		if (m->tgt_hist[i] > link)
@@ -1643,6 +1652,7 @@ int relay_media_stop(struct relay_media *m)
 	if (!m || m->stopped)
 		return m ? m->rec_err : 0;
 	m->stopped = true;
+	m->stop_us = now_us();
 	m->st.rung = m->set.index;
 	if (m->tick_ev)
 		event_del(m->tick_ev);
@@ -1863,7 +1873,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_t *r = json_object(), *tx = json_object(), *rx = json_object(), *au = json_object(),
 	       *vi = json_object(), *la = json_object(), *ev = json_array();
 	struct relay_media_stats st;
-	int64_t end = now_us(), dur_us = end - m->start_us, minowd = 0;
+	int64_t end = m->stopped ? m->stop_us : now_us(), dur_us = end - m->start_us, minowd = 0;
 	double dur = (double)dur_us / 1e6, wire_bps;
 	uint64_t afr;
 	unsigned freezes = 0;

@@ -1,0 +1,57 @@
+#!/bin/bash
+# tools/demo_consult.sh — the live-consultation step of `make demo` (issue 5), sourced by
+# tools/demo.sh (which defines title/say/run and brings the lab up), or run on its own (then it
+# brings the geo-sat lab up itself, under the lab lock).
+#
+# A short two-way `pirogue consult` across the satellite link: the clinic's uplink drops from
+# 512 to 128 kbit/s in the middle and comes back. Run twice: adaptive (congestion control,
+# ladder, FEC, redundancy) and the fixed-bitrate baseline (no adaptation, no FEC, no
+# redundancy), and print the quality reports side by side.
+
+step_consult() {
+	local dur=${CONSULT_DEMO_SECONDS:-16} drop=4 restore=10 fixed=${CONSULT_DEMO_FIXED_KBPS:-256}
+	local ok=0
+	title "Live consultation over the satellite: adaptive vs fixed bitrate through a 4x drop"
+	# shellcheck source=tests/integration/lib.bash
+	. tests/integration/lib.bash
+	# shellcheck source=tests/integration/consult_lib.bash
+	. tests/integration/consult_lib.bash
+	consult_sites_init || return 1
+	say "Clinic and hub each send a video clip and speech (looped, as if live) and record what"
+	say "they receive. The clinic's uplink drops to 128 kbit/s at ${drop} s and returns at ${restore} s."
+	say "Run 1: adaptive (${dur} s) ..."
+	consult_run adaptive "$dur" "$drop" "$restore" 128kbit 512kbit --link-kbps 512 || ok=1
+	say "Run 2: the baseline at a fixed ${fixed} kbit/s, no FEC, no redundancy (${dur} s) ..."
+	consult_run fixed "$dur" "$drop" "$restore" 128kbit 512kbit --link-kbps 512 \
+		--fixed-bitrate "$fixed" || ok=1
+	say ""
+	say "Clinic -> hub (the uplink that dropped): the clinic's sending, what the hub got:"
+	run "$PIROGUE" consult --print-report "$CW/adaptive-hub.json" "$CW/fixed-hub.json"
+	say "(rows 'sent'/'ladder' are the hub's own sending; 'received' rows are clinic -> hub)"
+	say "Clinic's ladder (adaptive run): $(jq -c '[.ladder.events[] | "\(.t_ms / 1000 | floor)s:\(.rung)"]' "$CW/adaptive-clinic.json" 2>/dev/null)"
+	say ""
+	say "Hub -> clinic (2 Mbit/s downlink): what the clinic got:"
+	run "$PIROGUE" consult --print-report "$CW/adaptive-clinic.json" "$CW/fixed-clinic.json"
+	say "Recordings (received.wav/.ivf/.y4m, frames.csv) were in $CW; removed."
+	rm -rf "$CW"
+	return $ok
+}
+
+# Run on its own: bring the lab up around the step.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	cd "$(dirname "$0")/.." || exit 2
+	BUILD=${BUILD:-build}
+	case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+	LINKSIM=$BUILD/linksim n=0
+	title() { n=$((n + 1)); printf '\n\033[1m== Step %d: %s\033[0m\n' "$n" "$*"; }
+	say() { printf '   %s\n' "$*"; }
+	run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
+	[ "$(id -u)" -eq 0 ] || { echo "demo_consult: needs root" >&2; exit 1; }
+	exec 9>/run/lock/pirogue-linksim.lock
+	flock 9
+	"$LINKSIM" down >/dev/null 2>&1
+	"$LINKSIM" up --profile "${PROFILE:-geo-sat}" >/dev/null || exit 1
+	trap '"$LINKSIM" down >/dev/null 2>&1' EXIT
+	step_consult
+fi
