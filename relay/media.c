@@ -359,9 +359,10 @@ static void apply_audio_settings(struct relay_media *m)
  * cost plus the ladder's margin (+5 %) for the hold time plus 1.5 s. A trial that ends without
  * an upgrade, or that builds a standing queue (over 150 ms for two updates in a row), is
  * followed by a pause twice as long as the last (6 s .. 24 s); after an upgrade the next trial
- * may start 2 s later. A known link capacity below the next rung stops it altogether. Trials
- * are what keep the time spent above the media's own rate (exposed to a sudden capacity drop)
- * short. */
+ * may start 2 s later. Trials also run when the controller believes it knows the link's
+ * capacity (it learnt it during a drop that may be over, and near a known capacity it grows
+ * slowly and hardly probes); a trial that overshoots ends in a pause. Trials are what keep the
+ * time spent above the media's own rate (exposed to a sudden capacity drop) short. */
 static void pad_pause(struct relay_media *m, int64_t t)
 {
 	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 6000000;
@@ -395,8 +396,6 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		want = codec_ladder_rung_link_bps(next) *
 		               (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 5) / 100 +
 		       extras;
-		if (cs->link_bps && cs->link_bps < want)
-			next = NULL;
 	}
 	if (next && !m->pad_trial_end && t >= m->pad_hold_until && m->queue_updates == 0)
 		m->pad_trial_end = t + hold + 1500000;
