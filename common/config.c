@@ -158,7 +158,8 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 
 	p->line++;
 	if (len > CONFIG_LINE_MAX) {
-		msg_set(err, CONFIG_ERR_MAX, "%s:%u: line longer than %d bytes", c->name, p->line, CONFIG_LINE_MAX);
+		msg_set(err, CONFIG_ERR_MAX, "%s:%u: line longer than %d bytes", c->name, p->line,
+		        CONFIG_LINE_MAX);
 		return CONFIG_ETOOLONG;
 	}
 	if (memchr(line, '\0', len)) {
@@ -176,15 +177,17 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 		while (i < len && is_name_char(line[i]))
 			i++;
 		if (i == s || i >= len || line[i] != ']') {
-			msg_set(err, CONFIG_ERR_MAX, "%s:%u: malformed section header (expected [name])", c->name,
-			       p->line);
+			msg_set(err, CONFIG_ERR_MAX,
+			        "%s:%u: malformed section header (expected [name])", c->name,
+			        p->line);
 			return CONFIG_ESYNTAX;
 		}
 		ke = i++;
 		while (i < len && is_blank(line[i]))
 			i++;
 		if (i < len && line[i] != '#' && line[i] != ';') {
-			msg_set(err, CONFIG_ERR_MAX, "%s:%u: unexpected text after section header", c->name, p->line);
+			msg_set(err, CONFIG_ERR_MAX, "%s:%u: unexpected text after section header",
+			        c->name, p->line);
 			return CONFIG_ESYNTAX;
 		}
 		if (!(sec = dup_range(line + s, ke - s)))
@@ -211,12 +214,13 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 	if (vs < len && line[vs] == '"') {
 		ret = unquote(line + vs + 1, len - vs - 1, &value);
 		if (ret == CONFIG_ESYNTAX)
-			msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: malformed quoted value", c->name, p->line,
-			       p->section, key);
+			msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: malformed quoted value",
+			        c->name, p->line, p->section, key);
 		if (ret)
 			goto out;
 	} else {
-		/* An unquoted value ends at " #" / " ;" (a comment after blanks) or the line end. */
+		/* An unquoted value ends at " #" / " ;" (a comment after blanks) or the line end.
+		 */
 		ve = vs;
 		for (size_t k = vs; k < len; k++) {
 			if ((line[k] == '#' || line[k] == ';') && k > vs && is_blank(line[k - 1]))
@@ -230,8 +234,8 @@ int config_parser_line(struct config_parser *p, const char *line, size_t len, ch
 		}
 	}
 	if (find(c, p->section, key)) {
-		msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: key given twice (line %u)", c->name, p->line,
-		       p->section, key, find(c, p->section, key)->line);
+		msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: key given twice (line %u)", c->name,
+		        p->line, p->section, key, find(c, p->section, key)->line);
 		ret = CONFIG_EDUP;
 		goto out;
 	}
@@ -341,15 +345,15 @@ const char *config_get(const struct config *c, const char *section, const char *
 }
 
 static int bad_value(const struct config *c, const struct config_entry *e, char *err,
-		     const char *why)
+                     const char *why)
 {
-	msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: %s (got \"%s\")", c->name, e->line, e->section, e->key, why,
-	       e->value);
+	msg_set(err, CONFIG_ERR_MAX, "%s:%u: [%s] %s: %s (got \"%s\")", c->name, e->line,
+	        e->section, e->key, why, e->value);
 	return CONFIG_EVALUE;
 }
 
 int config_get_str(const struct config *c, const char *section, const char *key, const char *def,
-		   const char **out, char *err)
+                   const char **out, char *err)
 {
 	const struct config_entry *e = find(c, section ? section : "", key);
 
@@ -359,13 +363,13 @@ int config_get_str(const struct config *c, const char *section, const char *key,
 }
 
 int config_require_str(const struct config *c, const char *section, const char *key,
-		       const char **out, char *err)
+                       const char **out, char *err)
 {
 	const struct config_entry *e = find(c, section ? section : "", key);
 
 	if (!e) {
-		msg_set(err, CONFIG_ERR_MAX, "%s: [%s] %s: required key missing", c->name, section ? section : "",
-		       key);
+		msg_set(err, CONFIG_ERR_MAX, "%s: [%s] %s: required key missing", c->name,
+		        section ? section : "", key);
 		return CONFIG_ENOKEY;
 	}
 	if (!e->value[0])
@@ -412,7 +416,7 @@ static int parse_scaled(const char *s, const struct unit *units, uint64_t defmul
 }
 
 int config_get_int(const struct config *c, const char *section, const char *key, int64_t min,
-		   int64_t max, int64_t def, int64_t *out, char *err)
+                   int64_t max, int64_t def, int64_t *out, char *err)
 {
 	const struct config_entry *e = find(c, section ? section : "", key);
 	char *end;
@@ -436,7 +440,7 @@ int config_get_int(const struct config *c, const char *section, const char *key,
 }
 
 int config_get_bool(const struct config *c, const char *section, const char *key, bool def,
-		    bool *out, char *err)
+                    bool *out, char *err)
 {
 	static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
 	const struct config_entry *e = find(c, section ? section : "", key);
@@ -459,12 +463,12 @@ int config_get_bool(const struct config *c, const char *section, const char *key
 }
 
 int config_get_size(const struct config *c, const char *section, const char *key, uint64_t def,
-		    uint64_t *out, char *err)
+                    uint64_t *out, char *err)
 {
 	static const struct unit units[] = {
-		{"K", 1ull << 10}, {"KiB", 1ull << 10}, {"M", 1ull << 20}, {"MiB", 1ull << 20},
-		{"G", 1ull << 30}, {"GiB", 1ull << 30}, {"T", 1ull << 40}, {"TiB", 1ull << 40},
-		{"B", 1},	   {NULL, 0},
+	        {"K", 1ull << 10}, {"KiB", 1ull << 10}, {"M", 1ull << 20}, {"MiB", 1ull << 20},
+	        {"G", 1ull << 30}, {"GiB", 1ull << 30}, {"T", 1ull << 40}, {"TiB", 1ull << 40},
+	        {"B", 1},          {NULL, 0},
 	};
 	const struct config_entry *e = find(c, section ? section : "", key);
 
@@ -478,11 +482,11 @@ int config_get_size(const struct config *c, const char *section, const char *key
 }
 
 int config_get_duration_ms(const struct config *c, const char *section, const char *key,
-			   uint64_t def, uint64_t *out, char *err)
+                           uint64_t def, uint64_t *out, char *err)
 {
 	static const struct unit units[] = {
-		{"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000},
-		{NULL, 0},
+	        {"ms", 1},      {"s", 1000},     {"m", 60000}, {"min", 60000},
+	        {"h", 3600000}, {"d", 86400000}, {NULL, 0},
 	};
 	const struct config_entry *e = find(c, section ? section : "", key);
 

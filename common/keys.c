@@ -126,7 +126,7 @@ int keys_load(const char *path, struct keys **out)
 		n--;
 	text[n] = '\0';
 	if (sodium_base642bin(secret, SECRET_BYTES, text, n, NULL, &binlen, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    binlen != SECRET_BYTES || (end && *end)) {
 		ret = KEYS_EFORMAT;
 		goto out;
@@ -162,12 +162,12 @@ int keys_pub_decode(const char *text, struct keys_pub *out)
 		text++;
 	n = strlen(text);
 	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' ||
-			 text[n - 1] == '\r'))
+	                 text[n - 1] == '\r'))
 		n--;
 	if (n != KEYS_PUB_B64_LEN - 1)
 		return KEYS_EFORMAT;
 	if (sodium_base642bin(raw, sizeof raw, text, n, NULL, &binlen, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    binlen != sizeof raw || end != text + n)
 		return KEYS_EFORMAT;
 	memcpy(out->x25519, raw, KEYS_X25519_BYTES);

@@ -21,11 +21,11 @@
 
 #include "common/err.h"
 
-#define KEYS_X25519_BYTES  32
-#define KEYS_ED25519_PK    32
-#define KEYS_ED25519_SK    64
-#define KEYS_PUB_BYTES     64
-#define KEYS_PUB_B64_LEN   89 /* 88 characters + NUL */
+#define KEYS_X25519_BYTES 32
+#define KEYS_ED25519_PK   32
+#define KEYS_ED25519_SK   64
+#define KEYS_PUB_BYTES    64
+#define KEYS_PUB_B64_LEN  89 /* 88 characters + NUL */
 
 #define KEYS_EPERM   (ERR_BASE_COMMON - 20) /* private key file group/world accessible */
 #define KEYS_EFORMAT (ERR_BASE_COMMON - 21) /* not a Pirogue key (bad base64 / length) */
@@ -52,7 +52,8 @@ int keys_generate(const char *path, struct keys_pub *pub) __attribute__((warn_un
 int keys_load(const char *path, struct keys **out) __attribute__((warn_unused_result));
 
 /* Builds keys from raw secret material (64 bytes: x25519 secret || ed25519 seed); for tests. */
-int keys_from_secret(const uint8_t secret[64], struct keys **out) __attribute__((warn_unused_result));
+int keys_from_secret(const uint8_t secret[64], struct keys **out)
+        __attribute__((warn_unused_result));
 
 /* Wipes and releases; NULL is fine. */
 void keys_free(struct keys *k);

@@ -37,11 +37,8 @@ int log_level_parse(const char *s, enum log_level *out)
 		const char *name;
 		enum log_level level;
 	} names[] = {
-		{"error", LOG_LVL_ERROR},
-		{"warn", LOG_LVL_WARN},
-		{"warning", LOG_LVL_WARN},
-		{"info", LOG_LVL_INFO},
-		{"debug", LOG_LVL_DEBUG},
+	        {"error", LOG_LVL_ERROR}, {"warn", LOG_LVL_WARN},   {"warning", LOG_LVL_WARN},
+	        {"info", LOG_LVL_INFO},   {"debug", LOG_LVL_DEBUG},
 	};
 
 	for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++) {
@@ -83,7 +80,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (log_journal)
 		n = snprintf(line, sizeof line, "<%d>", (int)level);
 	m = snprintf(line + n, sizeof line - n, "%s %s[%s] ", mtime_iso8601(mtime_wall_ms(), ts),
-		     log_prog, level_name(level));
+	             log_prog, level_name(level));
 	if (m > 0)
 		n += m;
 	m = vsnprintf(line + n, sizeof line - n, fmt, ap);

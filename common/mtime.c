@@ -11,7 +11,7 @@ uint64_t mtime_ts_to_ns(const struct timespec *ts)
 struct timespec mtime_ns_to_ts(uint64_t ns)
 {
 	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
-			      .tv_nsec = (long)(ns % 1000000000ull)};
+	                      .tv_nsec = (long)(ns % 1000000000ull)};
 	return ts;
 }
 

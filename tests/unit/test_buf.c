@@ -107,12 +107,12 @@ static void test_writer_partial_write_writes_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reads_big_and_little_endian),
-		cmocka_unit_test(test_overrun_sets_sticky_error_and_reads_nothing),
-		cmocka_unit_test(test_huge_length_does_not_wrap),
-		cmocka_unit_test(test_empty_and_null_views),
-		cmocka_unit_test(test_writer_round_trip_and_overflow),
-		cmocka_unit_test(test_writer_partial_write_writes_nothing),
+	        cmocka_unit_test(test_reads_big_and_little_endian),
+	        cmocka_unit_test(test_overrun_sets_sticky_error_and_reads_nothing),
+	        cmocka_unit_test(test_huge_length_does_not_wrap),
+	        cmocka_unit_test(test_empty_and_null_views),
+	        cmocka_unit_test(test_writer_round_trip_and_overflow),
+	        cmocka_unit_test(test_writer_partial_write_writes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,15 +26,15 @@ static struct config *parse_ok(const char *text)
 static void test_sections_keys_comments_and_blanks(void **state)
 {
 	struct config *c = parse_ok("# top comment\n"
-				    "name = island-1\n"
-				    "\n"
-				    "[hub]\n"
-				    "  address   =   198.51.100.2   # trailing comment\n"
-				    "port=7443\n"
-				    "; other comment\n"
-				    "[site]\r\n"
-				    "title = \"  quoted # not a comment \\\"x\\\" \"\n"
-				    "path = /a#b\n");
+	                            "name = island-1\n"
+	                            "\n"
+	                            "[hub]\n"
+	                            "  address   =   198.51.100.2   # trailing comment\n"
+	                            "port=7443\n"
+	                            "; other comment\n"
+	                            "[site]\r\n"
+	                            "title = \"  quoted # not a comment \\\"x\\\" \"\n"
+	                            "path = /a#b\n");
 
 	assert_string_equal(config_get(c, "", "name"), "island-1");
 	assert_string_equal(config_get(c, "hub", "address"), "198.51.100.2");
@@ -62,7 +62,8 @@ static void test_errors_name_file_line_and_key(void **state)
 {
 	expect_error("[a]\nx = 1\nx = 2\n", CONFIG_EDUP, "bad.conf:3: [a] x: key given twice");
 	expect_error("ok = 1\n[broken\n", CONFIG_ESYNTAX, "bad.conf:2: malformed section");
-	expect_error("a=1\nb=2\njust words\n", CONFIG_ESYNTAX, "bad.conf:3: expected 'key = value'");
+	expect_error("a=1\nb=2\njust words\n", CONFIG_ESYNTAX,
+	             "bad.conf:3: expected 'key = value'");
 	expect_error("k = \"unterminated\n", CONFIG_ESYNTAX, "bad.conf:1: [] k: malformed quoted");
 	expect_error("[s] junk\n", CONFIG_ESYNTAX, "bad.conf:1: unexpected text");
 	expect_error("bad key = 1\n", CONFIG_ESYNTAX, "bad.conf:1:");
@@ -82,9 +83,9 @@ static void test_repeated_section_continues_it(void **state)
 static void test_typed_getters(void **state)
 {
 	struct config *c = parse_ok("[t]\nn = 42\nneg = -3\nbig = 99999999999999999999\n"
-				    "b1 = yes\nb2 = Off\nbx = maybe\n"
-				    "s1 = 64K\ns2 = 2G\ns3 = 12\nsx = 3Q\n"
-				    "d1 = 500ms\nd2 = 30s\nd3 = 10m\nd4 = 7\ndx = -1s\n");
+	                            "b1 = yes\nb2 = Off\nbx = maybe\n"
+	                            "s1 = 64K\ns2 = 2G\ns3 = 12\nsx = 3Q\n"
+	                            "d1 = 500ms\nd2 = 30s\nd3 = 10m\nd4 = 7\ndx = -1s\n");
 	char err[CONFIG_ERR_MAX];
 	int64_t i;
 	bool b;
@@ -97,7 +98,7 @@ static void test_typed_getters(void **state)
 	assert_int_equal(config_get_int(c, "t", "neg", 0, 100, 7, &i, err), CONFIG_EVALUE);
 	assert_non_null(strstr(err, "t.conf:3: [t] neg: out of range [0, 100]"));
 	assert_int_equal(config_get_int(c, "t", "big", INT64_MIN, INT64_MAX, 0, &i, err),
-			 CONFIG_EVALUE);
+	                 CONFIG_EVALUE);
 	assert_int_equal(config_get_bool(c, "t", "b1", false, &b, err), 0);
 	assert_true(b);
 	assert_int_equal(config_get_bool(c, "t", "b2", true, &b, err), 0);
@@ -175,13 +176,13 @@ static void test_load_from_file_and_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sections_keys_comments_and_blanks),
-		cmocka_unit_test(test_errors_name_file_line_and_key),
-		cmocka_unit_test(test_repeated_section_continues_it),
-		cmocka_unit_test(test_typed_getters),
-		cmocka_unit_test(test_require_names_missing_key),
-		cmocka_unit_test(test_line_limit_and_nul),
-		cmocka_unit_test(test_load_from_file_and_missing_file),
+	        cmocka_unit_test(test_sections_keys_comments_and_blanks),
+	        cmocka_unit_test(test_errors_name_file_line_and_key),
+	        cmocka_unit_test(test_repeated_section_continues_it),
+	        cmocka_unit_test(test_typed_getters),
+	        cmocka_unit_test(test_require_names_missing_key),
+	        cmocka_unit_test(test_line_limit_and_nul),
+	        cmocka_unit_test(test_load_from_file_and_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,7 @@ static void test_generate_writes_0600_and_loads_same_public_key(void **state)
 	/* the loaded keys work: a signature verifies and DH agrees */
 	crypto_sign_detached(sig, NULL, (const uint8_t *)"hello", 5, k->ed25519_sk);
 	assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)"hello", 5, pub.ed25519),
-			 0);
+	                 0);
 	randombytes_buf(other_sk, sizeof other_sk);
 	assert_int_equal(crypto_scalarmult_base(other_pk, other_sk), 0);
 	assert_int_equal(crypto_scalarmult(shared1, k->x25519_sk, other_pk), 0);
@@ -140,11 +140,11 @@ static void test_public_key_text_round_trip_and_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generate_writes_0600_and_loads_same_public_key),
-		cmocka_unit_test(test_refuses_to_overwrite),
-		cmocka_unit_test(test_refuses_group_or_world_readable_key),
-		cmocka_unit_test(test_refuses_malformed_key_files),
-		cmocka_unit_test(test_public_key_text_round_trip_and_refusals),
+	        cmocka_unit_test(test_generate_writes_0600_and_loads_same_public_key),
+	        cmocka_unit_test(test_refuses_to_overwrite),
+	        cmocka_unit_test(test_refuses_group_or_world_readable_key),
+	        cmocka_unit_test(test_refuses_malformed_key_files),
+	        cmocka_unit_test(test_public_key_text_round_trip_and_refusals),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -95,10 +95,10 @@ static void test_monotonic_clock_advances_and_iso_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_level_filters_lower_priorities),
-		cmocka_unit_test(test_journald_priority_prefix),
-		cmocka_unit_test(test_level_names_parse),
-		cmocka_unit_test(test_monotonic_clock_advances_and_iso_format),
+	        cmocka_unit_test(test_level_filters_lower_priorities),
+	        cmocka_unit_test(test_journald_priority_prefix),
+	        cmocka_unit_test(test_level_names_parse),
+	        cmocka_unit_test(test_monotonic_clock_advances_and_iso_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,17 +11,17 @@
 static void keygen_usage(FILE *f)
 {
 	fprintf(f, "usage: pirogue keygen [--json] FILE\n"
-		   "  Creates the site's private key file FILE (mode 0600, refuses to overwrite)\n"
-		   "  and prints the site's public key (base64) on stdout.\n"
-		   "  --json   print {\"public_key\": ..., \"file\": ...}\n");
+	           "  Creates the site's private key file FILE (mode 0600, refuses to overwrite)\n"
+	           "  and prints the site's public key (base64) on stdout.\n"
+	           "  --json   print {\"public_key\": ..., \"file\": ...}\n");
 }
 
 int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct keys_pub pub;
 	char text[KEYS_PUB_B64_LEN];
