@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -31,66 +32,45 @@
 
 static const char *const namespaces[] = {"clinic", "hub"};
 
-/* The parent of pid (0 if unknown), from /proc/pid/stat. */
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *rp;
-	int fd;
-	ssize_t n;
-	long pp;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	if (!rp || sscanf(rp + 2, "%*c %ld", &pp) != 1)
-		return 0;
-	return (pid_t)pp;
-}
-
 int linksim_lab_lock_check(char *err)
 {
-	struct stat st;
-	char line[256];
-	FILE *f;
-	int ret = 0;
+	struct stat lk, st;
+	DIR *d;
+	struct dirent *de;
+	int fd = -1, ret = 0;
+	bool inherited = false;
 
-	if (getenv("LINKSIM_IGNORE_LOCK") || stat(LINKSIM_LOCK_FILE, &st) != 0)
+	if (getenv("LINKSIM_IGNORE_LOCK") || stat(LINKSIM_LOCK_FILE, &lk) != 0)
 		return 0;
-	f = fopen("/proc/locks", "re");
-	if (!f)
-		return 0;
-	while (ret == 0 && fgets(line, sizeof line, f)) {
-		char type[16];
-		long holder;
-		unsigned long long ino;
-		pid_t p;
-		int depth;
-
-		if (strstr(line, "->") ||
-		    sscanf(line, "%*s %15s %*s %*s %ld %*x:%*x:%llu", type, &holder, &ino) != 3 ||
-		    strcmp(type, "FLOCK") != 0 || ino != (unsigned long long)st.st_ino)
-			continue;
-		for (p = getpid(), depth = 0; p > 1 && depth < 64; p = parent_of(p), depth++) {
-			if (p == (pid_t)holder)
-				break;
-		}
-		if (p != (pid_t)holder) {
-			linksim_errf(
-			        err,
-			        "the link lab is locked by process %ld: another user or test "
-			        "suite is using it; take the lock (flock %s) and wait your turn",
-			        holder, LINKSIM_LOCK_FILE);
-			ret = -EBUSY;
+	/* A descriptor on the lock file inherited from our caller (a suite's `exec 9>LOCK; flock
+	 * 9`): flock on it succeeds if that open file holds the lock, and fails if another does. */
+	d = opendir("/proc/self/fd");
+	while (d && !inherited && (de = readdir(d)) != NULL) {
+		int f = atoi(de->d_name);
+		if (f >= 3 && f != dirfd(d) && fstat(f, &st) == 0 && st.st_ino == lk.st_ino &&
+		    st.st_dev == lk.st_dev) {
+			fd = f;
+			inherited = true;
 		}
 	}
-	fclose(f);
+	if (d)
+		closedir(d);
+	if (!inherited)
+		fd = open(LINKSIM_LOCK_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		linksim_errf(
+		        err,
+		        "the link lab is in use: another user or test suite holds %s; take the "
+		        "lock (flock %s) and wait your turn",
+		        LINKSIM_LOCK_FILE, LINKSIM_LOCK_FILE);
+		ret = -EBUSY;
+	} else if (!inherited) {
+		flock(fd, LOCK_UN); /* nobody had it: a manual session, go ahead */
+	}
+	if (!inherited)
+		close(fd);
 	return ret;
 }
 

@@ -48,10 +48,10 @@ int linksim_lab_request(const char *request, char **reply, char *err)
         __attribute__((warn_unused_result));
 
 /* The lab is one per machine; suites take an flock on LINKSIM_LOCK_FILE before using it.
- * Returns 0 if nobody holds that lock, or if the holder is this process or one of its
- * ancestors (the usual case: a test script took it and runs linksim); -EBUSY (with a message
- * naming the holder) when someone else does — so that a stray `linksim down` cannot pull the
- * lab from under a running test. LINKSIM_IGNORE_LOCK=1 in the environment skips the check. */
+ * Returns 0 if nobody holds that lock, or if our caller does (we inherited its descriptor on
+ * the lock file, as from a suite's `exec 9>LOCK; flock 9`); -EBUSY when someone else does — so that
+ * a stray `linksim down` cannot pull the lab from under a running test. LINKSIM_IGNORE_LOCK=1 in
+ * the environment skips the check. */
 int linksim_lab_lock_check(char *err) __attribute__((warn_unused_result));
 
 /* Does the namespace exist (by its /run/netns entry)? */
