@@ -149,6 +149,7 @@ struct relay_media {
 	size_t src_size;
 	uint64_t vid_index;
 	int64_t venc_next_us;
+	unsigned venc_rung;
 	struct codec_vp8_enc *venc;
 	struct codec_vp8_enc_config vcfg;
 	uint8_t *enc_buf;
@@ -356,13 +357,14 @@ static void apply_audio_settings(struct relay_media *m)
  * delivers (1.5 x the acknowledged rate), and a rung's media only sends the rung's cost, so on
  * its own the estimate could never reach the next rung's threshold and hold it there for the
  * ladder's hold time. So, in trials, padding lifts the wire rate to what the next rung would
- * cost plus the ladder's margin (+5 %) for the hold time plus 1.5 s. A trial that ends without
- * an upgrade, or that builds a standing queue (over 150 ms for two updates in a row), is
- * followed by a pause twice as long as the last (6 s .. 24 s); after an upgrade the next trial
- * may start 2 s later. Trials also run when the controller believes it knows the link's
- * capacity (it learnt it during a drop that may be over, and near a known capacity it grows
- * slowly and hardly probes); a trial that overshoots ends in a pause. Trials are what keep the
- * time spent above the media's own rate (exposed to a sudden capacity drop) short. */
+ * cost plus the ladder's margin (+10 %), for the hold time plus 5 s (the controller takes a
+ * few seconds to grow to that rate). A trial that ends without an upgrade, or that builds a
+ * standing queue (over 150 ms for two updates in a row), is followed by a pause twice as long
+ * as the last (6 s .. 24 s); the next trial may start 2 s after an upgrade, 1.5 s after a
+ * downgrade. Trials also run when the controller believes it knows the link's capacity (it
+ * learnt it during a drop that may be over, and near a known capacity it grows slowly and
+ * hardly probes); a trial that overshoots ends in a pause. Trials keep the time spent above
+ * the media's own rate (exposed to a sudden capacity drop) short. */
 static void pad_pause(struct relay_media *m, int64_t t)
 {
 	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 6000000;
@@ -390,15 +392,15 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		pad_pause(m, t);
 	} else if (s->index < m->set.index) {
 		m->pad_trial_end = 0;
-		m->pad_hold_until = t + 3000000;
+		m->pad_hold_until = t + 1500000;
 	}
 	if (next) {
 		want = codec_ladder_rung_link_bps(next) *
-		               (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 5) / 100 +
+		               (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100 +
 		       extras;
 	}
 	if (next && !m->pad_trial_end && t >= m->pad_hold_until && m->queue_updates == 0)
-		m->pad_trial_end = t + hold + 1500000;
+		m->pad_trial_end = t + hold + 5000000;
 	if (next && m->pad_trial_end) {
 		have = codec_ladder_rung_link_bps(&s->rung) + extras;
 		if (want > have)
@@ -698,6 +700,10 @@ static void video_capture(struct relay_media *m, int64_t t)
 			m->video_was_off = true;
 			continue;
 		}
+		if (m->set.index != m->venc_rung) { /* new rung: its frame rate starts now */
+			m->venc_rung = m->set.index;
+			m->venc_next_us = cap;
+		}
 		if (cap < m->venc_next_us)
 			continue;
 		pacer_get_stats(m->pacer, &ps);
@@ -894,9 +900,10 @@ static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, i
 		if (p.type == RTCP_SR) {
 			struct sr_map *s = NULL;
 
-			if (p.u.sr.ssrc == m->peer_audio_ssrc || (p.u.sr.ssrc & 3) == 1)
+			/* the peer's SSRCs are its base + 1 (audio), + 2 (video) */
+			if ((p.u.sr.ssrc & 3) == 1)
 				s = &m->sr_audio;
-			if (p.u.sr.ssrc == m->peer_video_ssrc || (p.u.sr.ssrc & 3) == 2)
+			if ((p.u.sr.ssrc & 3) == 2)
 				s = &m->sr_video;
 			if (s) {
 				s->valid = true;
@@ -1491,7 +1498,8 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 	char path[4096];
 	int rc;
 
-	if (!out || !base || !cfg || !cfg->send || (!cfg->video_path && !cfg->audio_path))
+	if (!out || !base || !cfg || !cfg->send || (!cfg->video_path && !cfg->audio_path) ||
+	    (cfg->ssrc_base & 3))
 		return -EINVAL;
 	m = calloc(1, sizeof *m);
 	if (!m)

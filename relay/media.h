@@ -55,7 +55,9 @@ struct relay_media_config {
 	                           no redundancy (the baseline) */
 	uint32_t start_bps;     /* initial controller target; 0 = 200 kbit/s */
 	uint32_t max_bps;       /* controller ceiling; 0 = 2 Mbit/s */
-	uint32_t ssrc_base;     /* SSRCs used: base+1 audio, +2 video, +3 FEC, +4 padding */
+	uint32_t ssrc_base;     /* a multiple of 4 (-EINVAL otherwise); SSRCs used: base+1
+	                           audio, +2 video, +3 FEC, +4 padding (the receiver tells the
+	                           peer's audio and video sender reports apart by ssrc & 3) */
 	relay_media_send_h *send;
 	void *send_arg;
 };

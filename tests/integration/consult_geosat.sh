@@ -1,7 +1,7 @@
 #!/bin/bash
 # consult_geosat: a 20 s two-way `pirogue consult` over geo-sat (512 kbit/s up, 2 Mbit/s down,
-# RTT 600 ms, 1 % bursty loss) with the clinic's uplink cut to 128 kbit/s (4x) from 6 s to
-# 12 s. Checks, from the consult's own JSON reports and recordings: both sides' recordings
+# RTT 600 ms, 1 % bursty loss) with the clinic's uplink cut to 128 kbit/s (4x) from 4 s to
+# 8 s. Checks, from the consult's own JSON reports and recordings: both sides' recordings
 # decode (ffmpeg, an outside decoder), audio frames lost after recovery <= 2 % each way, and
 # the clinic's ladder stepped down during the drop and back up after it.
 . "$(dirname "$0")/lib.bash"
@@ -18,7 +18,7 @@ consult_sites_init || { fail sites_init; finish; }
 trap '"$LINKSIM" down >/dev/null; rm -rf "$CW"' EXIT
 "$LINKSIM" up --profile geo-sat >/dev/null || { fail linksim_up; finish; }
 
-DROP=5 RESTORE=10
+DROP=4 RESTORE=8
 if consult_run geo 20 $DROP $RESTORE 128kbit 512kbit --link-kbps 512; then
 	pass consult_both_sides_ran
 else
