@@ -22,6 +22,9 @@ $PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || fa
 check enrolled_clinic_case_arrives wait_for 30 hub_has "$id"
 check enrolled_export_identical exported_equals "$id" "$f"
 
+# The status file is rewritten once a second: let it catch up with the delivery first.
+rec1() { [ "$(status_num hub records_received)" -ge 1 ] 2>/dev/null; }
+wait_for 10 rec1 || fail status_shows_the_delivery
 $PIROGUE revoke island --config "$HUBCONF" >/dev/null || fail revoke_clinic
 nosess() { [ "$(status_num hub sessions)" = 0 ]; }
 check revoked_session_closed wait_for 10 nosess
