@@ -178,6 +178,8 @@ struct relay_media {
 	unsigned tgt_head;
 	double loss_mem;
 	unsigned queue_updates;
+	uint32_t known_link;
+	int64_t known_link_us;
 	uint32_t padding_bps;
 	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
 
@@ -440,8 +442,17 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * 85 % of it (the pacer still sends at the target, and the video encoder skips pictures
 	 * while its queue is long), so video steps down to what the link carries rather than off.
 	 */
-	if (cs.link_bps && cs.link_bps / 100 * 85 > est)
-		est = cs.link_bps / 100 * 85;
+	if (cs.link_bps) {
+		m->known_link = cs.link_bps;
+		m->known_link_us = t;
+	} else if (m->known_link && (t - m->known_link_us > 3000000 || cs.queue_us > 100000)) {
+		m->known_link = 0;
+	}
+	/* The controller forgets the capacity when the link delivers more than it (the drop is
+	 * over) while its own target is still climbing: the old capacity stays a floor for 3 s
+	 * unless a queue builds. */
+	if (m->known_link && m->known_link / 100 * 85 > est)
+		est = m->known_link / 100 * 85;
 	m->tgt_hist[m->tgt_head++ % TGT_HIST] = est;
 	link = 0;
 	for (unsigned i = 0; i < TGT_HIST && i < m->tgt_head; i++)
