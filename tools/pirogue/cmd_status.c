@@ -15,10 +15,10 @@
 static void status_usage(FILE *f)
 {
 	fprintf(f, "usage: pirogue status [--config FILE] [--json]\n"
-		   "  Shows the sync state the running pirogued last wrote (at most 1 s old):\n"
-		   "  sessions, bytes sent and re-sent after interruptions, duplicate bytes\n"
-		   "  received, reconnects, refused peers, and each record in flight.\n"
-		   "  --json   print the status file as JSON (adds \"running\": true|false)\n");
+	           "  Shows the sync state the running pirogued last wrote (at most 1 s old):\n"
+	           "  sessions, bytes sent and re-sent after interruptions, duplicate bytes\n"
+	           "  received, reconnects, refused peers, and each record in flight.\n"
+	           "  --json   print the status file as JSON (adds \"running\": true|false)\n");
 }
 
 static long long geti(json_t *o, const char *k)
@@ -29,13 +29,13 @@ static long long geti(json_t *o, const char *k)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
-	const char *cfg_path = getenv("PIROGUE_CONFIG") ? getenv("PIROGUE_CONFIG")
-							: CMD_DEFAULT_CONFIG;
+	const char *cfg_path =
+	        getenv("PIROGUE_CONFIG") ? getenv("PIROGUE_CONFIG") : CMD_DEFAULT_CONFIG;
 	const char *status_file = NULL;
 	struct sync_site *site = NULL;
 	char err[SYNC_SITE_ERR_MAX], path[4200];
@@ -80,7 +80,7 @@ int cmd_status(int argc, char **argv)
 	root = json_load_file(path, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		fprintf(stderr, "pirogue status: no status in %s (has pirogued run?): %s\n", path,
-			jerr.text);
+		        jerr.text);
 		goto out;
 	}
 	running = kill((pid_t)geti(root, "pid"), 0) == 0 || errno == EPERM;
