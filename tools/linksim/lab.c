@@ -32,6 +32,60 @@
 
 static const char *const namespaces[] = {"clinic", "hub"};
 
+/* The parent of pid (0 if unknown), from /proc/pid/stat. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	int fd;
+	ssize_t n;
+	long pp;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 2, "%*c %ld", &pp) != 1)
+		return 0;
+	return (pid_t)pp;
+}
+
+/* Does one of our ancestors have the lock file open? (A caller that took the lock but ran us
+ * with its descriptors closed, e.g. Python's subprocess with close_fds.) */
+static bool ancestor_has_lock_open(const struct stat *lk)
+{
+	pid_t p = parent_of(getpid());
+	int depth;
+
+	for (depth = 0; p > 1 && depth < 32; p = parent_of(p), depth++) {
+		char dir[64], path[384];
+		DIR *d;
+		struct dirent *de;
+		struct stat st;
+		bool found = false;
+
+		snprintf(dir, sizeof dir, "/proc/%d/fd", (int)p);
+		d = opendir(dir);
+		while (d && !found && (de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+			found = stat(path, &st) == 0 && st.st_ino == lk->st_ino &&
+			        st.st_dev == lk->st_dev;
+		}
+		if (d)
+			closedir(d);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
 int linksim_lab_lock_check(char *err)
 {
 	struct stat lk, st;
@@ -59,7 +113,7 @@ int linksim_lab_lock_check(char *err)
 		fd = open(LINKSIM_LOCK_FILE, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 && !(!inherited && ancestor_has_lock_open(&lk))) {
 		linksim_errf(
 		        err,
 		        "the link lab is in use: another user or test suite holds %s; take the "
