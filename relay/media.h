@@ -15,7 +15,11 @@
  * + VP8 decode with a corruption check and rate-limited PLI, NACK only when the RTT allows
  * (relay/jitter decides), and a recorder: received audio (WAV, 48 kHz mono), received video
  * (IVF as received, Y4M of the decoded pictures scaled to the display size) and a per-frame log
- * (CSV: kind, source index, capture time, playout time, both wall-clock microseconds).
+ * frames.csv: kind (a/v), source index (video: the sender's picture number in its looped
+ * source; audio: the frame's first sample at 48 kHz, i.e. its RTP timestamp), RTP timestamp,
+ * capture and playout times (wall-clock microseconds; capture -1 when unknown) and how it
+ * was played (show / play / fec / red / lost / gap / stretch / underrun). With a reference
+ * clip the report also writes psnr.csv (source index, index shown, PSNR-Y).
  *
  * Transport: the session does not own a socket. The caller passes a send callback and feeds
  * every datagram from the peer to relay_media_input(); `pirogue consult` joins it to a

@@ -20,9 +20,9 @@ step_consult() {
 	say "Clinic and hub each send a video clip and speech (looped, as if live) and record what"
 	say "they receive. The clinic's uplink drops to 128 kbit/s at ${drop} s and returns at ${restore} s."
 	say "Run 1: adaptive (${dur} s) ..."
-	consult_run adaptive "$dur" "$drop" "$restore" 128kbit 512kbit --link-kbps 512 || ok=1
+	consult_run adaptive "$dur" "$drop" "$restore" 128kbit 512kbit || ok=1
 	say "Run 2: the baseline at a fixed ${fixed} kbit/s, no FEC, no redundancy (${dur} s) ..."
-	consult_run fixed "$dur" "$drop" "$restore" 128kbit 512kbit --link-kbps 512 \
+	consult_run fixed "$dur" "$drop" "$restore" 128kbit 512kbit \
 		--fixed-bitrate "$fixed" || ok=1
 	say ""
 	say "Clinic -> hub (the uplink that dropped): the clinic's sending, what the hub got:"

@@ -19,7 +19,7 @@ trap '"$LINKSIM" down >/dev/null; rm -rf "$CW"' EXIT
 "$LINKSIM" up --profile geo-sat >/dev/null || { fail linksim_up; finish; }
 
 DROP=4 RESTORE=8
-if consult_run geo 20 $DROP $RESTORE 128kbit 512kbit --link-kbps 512; then
+if consult_run geo 20 $DROP $RESTORE 128kbit 512kbit; then
 	pass consult_both_sides_ran
 else
 	fail consult_both_sides_ran "$(tail -3 "$CW"/geo-*.log)"

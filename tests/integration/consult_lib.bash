@@ -8,7 +8,8 @@
 #   runs hub (--listen) and clinic for DURATION s, sets the uplink to LOW_RATE at DROP_AT s
 #   after both sessions started and back to HIGH_RATE at RESTORE_AT s; each side's report is
 #   left in $CW/NAME-{clinic,hub}.json, recordings in $CW/NAME-{clinic,hub}/, logs in
-#   $CW/NAME-{clinic,hub}.log. Returns non-zero if either side failed.
+#   $CW/NAME-{clinic,hub}.log. Utilisation is reported against the uplink's time-weighted mean
+#   capacity (clinic) and the downlink's rate (hub). Returns non-zero if either side failed.
 
 CONSULT_VIDEO=${CONSULT_VIDEO:-$VECTORS/media/CiscoVT2people_320x192_12fps.y4m}
 CONSULT_AUDIO=${CONSULT_AUDIO:-$VECTORS/media/jfk_16k_mono.wav}
@@ -46,19 +47,29 @@ consult_sites_init() {
 
 _consult_started() { grep -q "media session started" "$1"; }
 
+_kbps() { # 512kbit / 2Mbit / 128000 -> kbit/s
+	awk -v r="$1" 'BEGIN { v = r + 0; if (r ~ /[kK]/) v *= 1; else if (r ~ /[mM]/) v *= 1000;
+		else v /= 1000; print v }'
+}
+
 consult_run() {
-	local name=$1 dur=$2 drop=$3 restore=$4 low=$5 high=$6 hub_pid clinic_pid rc=0
+	local name=$1 dur=$2 drop=$3 restore=$4 low=$5 high=$6 hub_pid clinic_pid rc=0 up down
 	shift 6
+	# capacities for the utilisation figures: the uplink's time-weighted mean over the run
+	# (clinic), the downlink's rate (hub)
+	up=$(awk -v d="$dur" -v a="$drop" -v b="$restore" -v lo="$(_kbps "$low")" \
+		-v hi="$(_kbps "$high")" 'BEGIN { print (a * hi + (b - a) * lo + (d - b) * hi) / d }')
+	down=$(_kbps "$("$LINKSIM" stats --json | jq -r .down.params.rate_bps)")
 	"$LINKSIM" set "up.rate=$high" >/dev/null || return 1
 	"$LINKSIM" exec hub -- "$PIROGUE" consult --config "$CW/hub.conf" --listen \
 		--video "$CONSULT_VIDEO" --audio "$CONSULT_AUDIO" --record "$CW/$name-hub" \
 		--duration "$dur" --wait 30 --json "$CW/$name-hub.json" \
-		--peer-video "$CONSULT_VIDEO" "$@" >"$CW/$name-hub.log" 2>&1 &
+		--peer-video "$CONSULT_VIDEO" --link-kbps "$down" "$@" >"$CW/$name-hub.log" 2>&1 &
 	hub_pid=$!
 	"$LINKSIM" exec clinic -- "$PIROGUE" consult --config "$CW/clinic.conf" \
 		--video "$CONSULT_VIDEO" --audio "$CONSULT_AUDIO" --record "$CW/$name-clinic" \
 		--duration "$dur" --wait 30 --json "$CW/$name-clinic.json" \
-		--peer-video "$CONSULT_VIDEO" "$@" >"$CW/$name-clinic.log" 2>&1 &
+		--peer-video "$CONSULT_VIDEO" --link-kbps "$up" "$@" >"$CW/$name-clinic.log" 2>&1 &
 	clinic_pid=$!
 	if ! wait_for 30 _consult_started "$CW/$name-clinic.log"; then
 		kill "$hub_pid" "$clinic_pid" 2>/dev/null
