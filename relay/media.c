@@ -362,14 +362,15 @@ static void apply_audio_settings(struct relay_media *m)
  * cost plus the ladder's margin (+10 %), for the hold time plus 5 s (the controller takes a
  * few seconds to grow to that rate). A trial that ends without an upgrade, or that builds a
  * standing queue (over 150 ms for two updates in a row), is followed by a pause twice as long
- * as the last (6 s .. 24 s); the next trial may start 2 s after an upgrade, 1.5 s after a
- * downgrade. Trials also run when the controller believes it knows the link's capacity (it
- * learnt it during a drop that may be over, and near a known capacity it grows slowly and
- * hardly probes); a trial that overshoots ends in a pause. Trials keep the time spent above
- * the media's own rate (exposed to a sudden capacity drop) short. */
+ * as the last (3 s .. 24 s); the next trial may start 2 s after an upgrade, 1.5 s after a
+ * downgrade, and only while the queue is short (< 50 ms: not while one drains). Trials also run
+ * when the controller believes it knows the link's capacity (it learnt it during a drop that may be
+ * over, and near a known capacity it grows slowly and hardly probes); a trial that overshoots ends
+ * in a pause. Trials keep the time spent above the media's own rate (exposed to a sudden capacity
+ * drop) short. */
 static void pad_pause(struct relay_media *m, int64_t t)
 {
-	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 6000000;
+	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 3000000;
 	if (m->pad_backoff_us > 24000000)
 		m->pad_backoff_us = 24000000;
 	m->pad_hold_until = t + m->pad_backoff_us;
@@ -401,7 +402,7 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		               (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100 +
 		       extras;
 	}
-	if (next && !m->pad_trial_end && t >= m->pad_hold_until && m->queue_updates == 0)
+	if (next && !m->pad_trial_end && t >= m->pad_hold_until && cs->queue_us < 50000)
 		m->pad_trial_end = t + hold + 5000000;
 	if (next && m->pad_trial_end) {
 		have = codec_ladder_rung_link_bps(&s->rung) + extras;
