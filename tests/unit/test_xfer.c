@@ -555,7 +555,7 @@ struct slab {
 	struct sync_store *cs, *hs;
 	struct sync_xfer_store *cxs, *hxs;
 	struct sync_xfer *xc, *xh;
-	char cdir[64], hdir[64], tmp[64];
+	char cdir[96], hdir[96], tmp[64];
 	char addr[64];
 	uint8_t ids[8][SYNC_ENV_ID_BYTES];
 	size_t nids;
