@@ -7,17 +7,8 @@
 # Environment: BUILD (build dir, default build), PROFILE (default geo-sat).
 set -u
 cd "$(dirname "$0")/.." || exit 2
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-LINKSIM=$BUILD/linksim
 PROFILE=${PROFILE:-geo-sat}
-HUB=198.51.100.2
-CLINIC=198.51.100.1
-n=0
-
-title() { n=$((n + 1)); printf '\n\033[1m== Step %d: %s\033[0m\n' "$n" "$*"; }
-say() { printf '   %s\n' "$*"; }
-run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
+. tools/demo_lib.bash
 
 step_lab_up() {
 	title "Bring up the link lab on the '$PROFILE' profile"
@@ -57,6 +48,8 @@ step_lab_down() {
 STEPS="lab_up ping iperf stats lab_down"
 # Issue 3 (deferred cases): the sync step lives in tools/demo_sync.sh; runs before the stats.
 . tools/demo_sync.sh && STEPS=${STEPS/stats/sync stats}
+# Issue 5 (live consultation): adaptive vs fixed-bitrate consult through a 4x uplink drop.
+. tools/demo_consult.sh && STEPS=${STEPS/stats/consult stats}
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (the link lab uses network namespaces)" >&2; exit 1; }
 [ -x "$LINKSIM" ] || { echo "demo: $LINKSIM is not built (run make)" >&2; exit 1; }

@@ -41,17 +41,6 @@ step_consult() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
 	cd "$(dirname "$0")/.." || exit 2
-	BUILD=${BUILD:-build}
-	case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-	LINKSIM=$BUILD/linksim n=0
-	title() { n=$((n + 1)); printf '\n\033[1m== Step %d: %s\033[0m\n' "$n" "$*"; }
-	say() { printf '   %s\n' "$*"; }
-	run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
-	[ "$(id -u)" -eq 0 ] || { echo "demo_consult: needs root" >&2; exit 1; }
-	exec 9>/run/lock/pirogue-linksim.lock
-	flock 9
-	"$LINKSIM" down >/dev/null 2>&1
-	"$LINKSIM" up --profile "${PROFILE:-geo-sat}" >/dev/null || exit 1
-	trap '"$LINKSIM" down >/dev/null 2>&1' EXIT
-	step_consult
+	. tools/demo_lib.bash
+	demo_standalone consult
 fi

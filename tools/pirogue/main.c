@@ -9,21 +9,21 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"keygen", cmd_keygen, "create a site's private key file and print its public key"},
-	{"case", cmd_case, "add, list and show deferred cases (clinic outbox)"},
-	{"inbox", cmd_inbox, "list, show and export received records"},
-	{"reply", cmd_reply, "answer a received case (hub)"},
-	{"enroll", cmd_enroll, "admit a clinic's public key to the hub's allow-list"},
-	{"revoke", cmd_revoke, "refuse an enrolled clinic from now on"},
-	{"status", cmd_status, "show the running daemon's sync state (sessions, re-sent bytes)"},
-	{"media", cmd_media, "encode, decode, transcode VP8/Opus media files; measure PSNR/SSIM"},
-	{"consult", cmd_consult, "run a two-way live consultation from files and record it"},
+        {"keygen", cmd_keygen, "create a site's private key file and print its public key"},
+        {"case", cmd_case, "add, list and show deferred cases (clinic outbox)"},
+        {"inbox", cmd_inbox, "list, show and export received records"},
+        {"reply", cmd_reply, "answer a received case (hub)"},
+        {"enroll", cmd_enroll, "admit a clinic's public key to the hub's allow-list"},
+        {"revoke", cmd_revoke, "refuse an enrolled clinic from now on"},
+        {"status", cmd_status, "show the running daemon's sync state (sessions, re-sent bytes)"},
+        {"media", cmd_media, "encode, decode, transcode VP8/Opus media files; measure PSNR/SSIM"},
+        {"consult", cmd_consult, "run a two-way live consultation from files and record it"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pirogue <command> [options]   (pirogue <command> --help for details)\n\n"
-		   "commands:\n");
+	           "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
