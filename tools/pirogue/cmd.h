@@ -7,9 +7,15 @@
 #ifndef PIROGUE_TOOLS_CMD_H
 #define PIROGUE_TOOLS_CMD_H
 
+#include <jansson.h>
+
 #define CMD_OK    0
 #define CMD_FAIL  1
 #define CMD_USAGE 2
+
+/* Prints a JSON value (indented, sorted keys) on stdout for --json and takes ownership of it
+ * (NULL, as from a failed json_pack, is reported as a failure). Returns CMD_OK or CMD_FAIL. */
+int cmd_print_json(json_t *o);
 
 /* Default config path when --config is not given. */
 #define CMD_DEFAULT_CONFIG "/etc/pirogue/pirogue.conf"

@@ -11,8 +11,7 @@
 #include "sync/site.h"
 #include "sync/store.h"
 #include "tools/pirogue/cmd.h"
-
-#define NOTE_FILE_MAX SYNC_ENV_NOTE_MAX
+#include "tools/pirogue/compose.h"
 
 static void case_usage(FILE *f)
 {
@@ -27,71 +26,6 @@ static void case_usage(FILE *f)
 	        "  list  every case with its state (queued, sending n %%, delivered, answered)\n"
 	        "  show  one case (ID or a unique prefix of >= 8 hex digits) and its replies\n",
 	        CMD_DEFAULT_CONFIG);
-}
-
-/* A content type from the file name's extension (what staff attach most). */
-static const char *guess_type(const char *path)
-{
-	static const char *const map[][2] = {
-	        {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
-	        {".png", "image/png"},         {".pdf", "application/pdf"},
-	        {".dcm", "application/dicom"}, {".txt", "text/plain"},
-	        {".mp4", "video/mp4"},         {".webm", "video/webm"},
-	        {".wav", "audio/wav"},         {".ogg", "audio/ogg"},
-	        {".json", "application/json"}, {".zip", "application/zip"},
-	        {".tif", "image/tiff"},        {".tiff", "image/tiff"},
-	        {".heic", "image/heic"},
-	};
-	const char *dot = strrchr(path, '.');
-
-	if (dot)
-		for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-			if (!strcasecmp(dot, map[i][0]))
-				return map[i][1];
-	return "application/octet-stream";
-}
-
-static char *read_note_file(const char *path, const char *who)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	if (!fp) {
-		fprintf(stderr, "pirogue %s: --note-file %s: %s\n", who, path, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(NOTE_FILE_MAX + 2);
-	n = buf ? fread(buf, 1, NOTE_FILE_MAX + 1, fp) : 0;
-	fclose(fp);
-	if (!buf)
-		return NULL;
-	if (n > NOTE_FILE_MAX) {
-		fprintf(stderr, "pirogue %s: --note-file %s: longer than %d bytes\n", who, path,
-		        NOTE_FILE_MAX);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = 0;
-	if (strlen(buf) != n) {
-		fprintf(stderr, "pirogue %s: --note-file %s: contains NUL bytes (not text)\n", who,
-		        path);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static int print_json(json_t *o)
-{
-	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-
-	json_decref(o);
-	if (!s)
-		return CMD_FAIL;
-	puts(s);
-	free(s);
-	return CMD_OK;
 }
 
 static void state_text(const struct sync_record_info *r, char *out, size_t cap)
@@ -130,19 +64,13 @@ static int case_add(int argc, char **argv)
 	static const struct option opts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"json", no_argument, NULL, 'j'},
-	        {"priority", required_argument, NULL, 'p'},
-	        {"title", required_argument, NULL, 't'},
-	        {"note", required_argument, NULL, 'n'},
-	        {"note-file", required_argument, NULL, 'N'},
-	        {"file", required_argument, NULL, 'f'},
+	        COMPOSE_LONGOPTS,
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *cfg = NULL, *title = "", *note = NULL;
-	char *note_buf = NULL, err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64];
-	struct sync_part_src *parts = NULL;
-	size_t nparts = 0;
-	enum sync_env_priority prio = SYNC_PRIO_NORMAL;
+	const char *cfg = NULL, *title;
+	char err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64];
+	struct compose cp = {.prio = SYNC_PRIO_NORMAL};
 	struct sync_site *site = NULL;
 	struct sync_store *store = NULL;
 	struct sync_record_info info;
@@ -151,7 +79,14 @@ static int case_add(int argc, char **argv)
 	int c, ret = CMD_FAIL, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:jp:t:n:N:f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:j" COMPOSE_SHORTOPTS "h", opts, NULL)) != -1) {
+		if ((r = compose_option(&cp, c, optarg, "case add")) != 0) {
+			if (r < 0) {
+				ret = -r;
+				goto out;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'c':
 			cfg = optarg;
@@ -159,36 +94,6 @@ static int case_add(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'p':
-			if (sync_env_priority_parse(optarg, &prio) != 0) {
-				fprintf(stderr,
-				        "pirogue case add: --priority: urgent, normal or bulk\n");
-				ret = CMD_USAGE;
-				goto out;
-			}
-			break;
-		case 't':
-			title = optarg;
-			break;
-		case 'n':
-			note = optarg;
-			break;
-		case 'N':
-			if (!(note_buf = read_note_file(optarg, "case add")))
-				goto out;
-			note = note_buf;
-			break;
-		case 'f': {
-			struct sync_part_src *t = realloc(parts, (nparts + 1) * sizeof *parts);
-			if (!t)
-				goto out;
-			parts = t;
-			memset(&parts[nparts], 0, sizeof parts[nparts]);
-			parts[nparts].path = optarg;
-			parts[nparts].type = guess_type(optarg);
-			nparts++;
-			break;
-		}
 		case 'h':
 			case_usage(stdout);
 			ret = CMD_OK;
@@ -204,22 +109,15 @@ static int case_add(int argc, char **argv)
 		ret = CMD_USAGE;
 		goto out;
 	}
-	if (!*title && !note && !nparts) {
+	title = cp.title ? cp.title : "";
+	if (!*title && !cp.note && !cp.nparts) {
 		fprintf(stderr,
 		        "pirogue case add: nothing to send (give --title, --note or --file)\n");
 		ret = CMD_USAGE;
 		goto out;
 	}
-	if (strlen(title) > SYNC_ENV_TITLE_MAX) {
-		fprintf(stderr, "pirogue case add: --title longer than %d bytes\n",
-		        SYNC_ENV_TITLE_MAX);
-		ret = CMD_USAGE;
-		goto out;
-	}
-	if (note && strlen(note) > SYNC_ENV_NOTE_MAX) {
-		fprintf(stderr, "pirogue case add: --note longer than %d bytes\n",
-		        SYNC_ENV_NOTE_MAX);
-		ret = CMD_USAGE;
+	if ((r = compose_check(&cp, "case add")) != 0) {
+		ret = -r;
 		goto out;
 	}
 	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), 0, &site, &store,
@@ -234,11 +132,11 @@ static int case_add(int argc, char **argv)
 	}
 	{
 		struct sync_enqueue req = {.kind = SYNC_ENV_CASE,
-		                           .priority = prio,
+		                           .priority = cp.prio,
 		                           .title = title,
-		                           .note = note,
-		                           .parts = parts,
-		                           .part_count = nparts,
+		                           .note = cp.note,
+		                           .parts = cp.parts,
+		                           .part_count = cp.nparts,
 		                           .chunk_size = site->chunk_size};
 		r = sync_store_enqueue(store, site->keys, &site->hub_pub, &req, id);
 	}
@@ -267,7 +165,7 @@ static int case_add(int argc, char **argv)
 	if (json) {
 		if (sync_store_get(store, id, &info) != 0)
 			goto out;
-		ret = print_json(sync_record_json(&info, NULL, NULL));
+		ret = cmd_print_json(sync_record_json(&info, NULL, NULL));
 	} else {
 		puts(hex);
 		ret = CMD_OK;
@@ -275,8 +173,7 @@ static int case_add(int argc, char **argv)
 out:
 	sync_store_close(store);
 	sync_site_free(site);
-	free(parts);
-	free(note_buf);
+	compose_free(&cp);
 	return ret;
 }
 
@@ -348,7 +245,7 @@ static int case_list(int argc, char **argv)
 				json_decref(arr);
 				arr = NULL;
 			}
-		ret = print_json(arr);
+		ret = cmd_print_json(arr);
 		goto out;
 	}
 	printf("%-32s  %-13s  %-6s  %9s  %-24s  %s\n", "ID", "STATE", "PRIO", "SIZE", "CREATED",
@@ -444,7 +341,7 @@ static int case_show(int argc, char **argv)
 		sync_env_content_free(rs);
 	}
 	if (json) {
-		ret = print_json(o);
+		ret = cmd_print_json(o);
 		o = NULL;
 	} else {
 		ret = CMD_OK;

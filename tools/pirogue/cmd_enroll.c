@@ -45,18 +45,6 @@ static json_t *peer_json(const struct sync_peer *p)
 	return o;
 }
 
-static int emit(json_t *o)
-{
-	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-
-	json_decref(o);
-	if (!s)
-		return CMD_FAIL;
-	puts(s);
-	free(s);
-	return CMD_OK;
-}
-
 static int run(int argc, char **argv, bool revoke)
 {
 	static const struct option opts[] = {
@@ -133,7 +121,7 @@ static int run(int argc, char **argv, bool revoke)
 			json_t *arr = json_array();
 			for (size_t i = 0; arr && i < n; i++)
 				json_array_append_new(arr, peer_json(&all[i]));
-			ret = emit(arr);
+			ret = cmd_print_json(arr);
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -170,7 +158,7 @@ static int run(int argc, char **argv, bool revoke)
 				}
 		free(arr);
 		if (json && found) {
-			ret = emit(peer_json(&p));
+			ret = cmd_print_json(peer_json(&p));
 			goto out;
 		}
 	}

@@ -27,18 +27,6 @@ static void inbox_usage(FILE *f)
 	        CMD_DEFAULT_CONFIG);
 }
 
-static int print_json(json_t *o)
-{
-	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-
-	json_decref(o);
-	if (!s)
-		return CMD_FAIL;
-	puts(s);
-	free(s);
-	return CMD_OK;
-}
-
 /* The enrolled name of a sender (hub side), or NULL. */
 static const char *peer_name(struct sync_store *s, const struct keys_pub *pub, struct sync_peer *p)
 {
@@ -150,7 +138,7 @@ int cmd_inbox(int argc, char **argv)
 					json_decref(arr);
 					arr = NULL;
 				}
-			ret = print_json(arr);
+			ret = cmd_print_json(arr);
 			goto out;
 		}
 		printf("%-32s  %-5s  %-9s  %-6s  %9s  %-16s  %s\n", "ID", "KIND", "STATE", "PRIO",
@@ -182,7 +170,7 @@ int cmd_inbox(int argc, char **argv)
 			goto out;
 		}
 		if (json) {
-			ret = print_json(sync_record_json(&info, sum, from));
+			ret = cmd_print_json(sync_record_json(&info, sum, from));
 			goto out;
 		}
 		sync_env_id_hex(info.id, hex);
@@ -223,7 +211,7 @@ int cmd_inbox(int argc, char **argv)
 			json_object_set_new(o, "id", json_string(hex));
 			json_object_set_new(o, "exported_to", json_string(to));
 		}
-		ret = print_json(o);
+		ret = cmd_print_json(o);
 	} else {
 		printf("exported to %s\n", to);
 		ret = CMD_OK;

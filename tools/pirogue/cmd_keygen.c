@@ -51,17 +51,11 @@ int cmd_keygen(int argc, char **argv)
 	}
 	keys_pub_encode(&pub, text);
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s}", "public_key", text, "file", argv[optind]);
-		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-		if (!s) {
-			json_decref(o);
+		if (cmd_print_json(json_pack("{s:s, s:s}", "public_key", text, "file",
+		                             argv[optind])) != CMD_OK) {
 			fprintf(stderr, "pirogue keygen: out of memory\n");
 			return CMD_FAIL;
 		}
-		printf("%s\n", s);
-		free(s);
-		json_decref(o);
 	} else {
 		printf("%s\n", text);
 	}

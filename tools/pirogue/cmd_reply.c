@@ -11,6 +11,7 @@
 #include "sync/site.h"
 #include "sync/store.h"
 #include "tools/pirogue/cmd.h"
+#include "tools/pirogue/compose.h"
 
 static void reply_usage(FILE *f)
 {
@@ -25,45 +26,19 @@ static void reply_usage(FILE *f)
 	        CMD_DEFAULT_CONFIG);
 }
 
-static char *slurp_note(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = malloc(SYNC_ENV_NOTE_MAX + 2);
-	size_t n = 0;
-
-	if (fp && buf)
-		n = fread(buf, 1, SYNC_ENV_NOTE_MAX + 1, fp);
-	if (fp)
-		fclose(fp);
-	if (!fp || !buf || n > SYNC_ENV_NOTE_MAX || memchr(buf, 0, n)) {
-		fprintf(stderr, "pirogue reply: --note-file %s: %s\n", path,
-		        !fp ? strerror(errno) : "not a text note of at most 1 MiB");
-		free(buf);
-		return NULL;
-	}
-	buf[n] = 0;
-	return buf;
-}
-
 int cmd_reply(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"json", no_argument, NULL, 'j'},
-	        {"priority", required_argument, NULL, 'p'},
-	        {"title", required_argument, NULL, 't'},
-	        {"note", required_argument, NULL, 'n'},
-	        {"note-file", required_argument, NULL, 'N'},
-	        {"file", required_argument, NULL, 'f'},
+	        COMPOSE_LONGOPTS,
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *cfg = NULL, *title = NULL, *note = NULL;
-	char *note_buf = NULL, err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64],
-	     deftitle[SYNC_ENV_TITLE_MAX + 1];
-	struct sync_part_src *parts = NULL;
-	size_t nparts = 0;
-	enum sync_env_priority prio = SYNC_PRIO_NORMAL;
+	const char *cfg = NULL, *title;
+	char err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64],
+	        deftitle[SYNC_ENV_TITLE_MAX + 1];
+	struct compose cp = {.prio = SYNC_PRIO_NORMAL};
 	struct sync_site *site = NULL;
 	struct sync_store *store = NULL;
 	struct sync_record_info info;
@@ -72,7 +47,14 @@ int cmd_reply(int argc, char **argv)
 	int c, ret = CMD_FAIL, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:jp:t:n:N:f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:j" COMPOSE_SHORTOPTS "h", opts, NULL)) != -1) {
+		if ((r = compose_option(&cp, c, optarg, "reply")) != 0) {
+			if (r < 0) {
+				ret = -r;
+				goto out;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'c':
 			cfg = optarg;
@@ -80,34 +62,6 @@ int cmd_reply(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'p':
-			if (sync_env_priority_parse(optarg, &prio) != 0) {
-				fprintf(stderr,
-				        "pirogue reply: --priority: urgent, normal or bulk\n");
-				ret = CMD_USAGE;
-				goto out;
-			}
-			break;
-		case 't':
-			title = optarg;
-			break;
-		case 'n':
-			note = optarg;
-			break;
-		case 'N':
-			if (!(note_buf = slurp_note(optarg)))
-				goto out;
-			note = note_buf;
-			break;
-		case 'f': {
-			struct sync_part_src *t = realloc(parts, (nparts + 1) * sizeof *parts);
-			if (!t)
-				goto out;
-			parts = t;
-			memset(&parts[nparts], 0, sizeof parts[nparts]);
-			parts[nparts++].path = optarg;
-			break;
-		}
 		case 'h':
 			reply_usage(stdout);
 			ret = CMD_OK;
@@ -118,16 +72,15 @@ int cmd_reply(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind + 1 != argc || (!note && !nparts)) {
+	if (optind + 1 != argc || (!cp.note && !cp.nparts)) {
 		if (optind + 1 == argc)
 			fprintf(stderr, "pirogue reply: nothing to send (give --note or --file)\n");
 		reply_usage(stderr);
 		ret = CMD_USAGE;
 		goto out;
 	}
-	if (note && strlen(note) > SYNC_ENV_NOTE_MAX) {
-		fprintf(stderr, "pirogue reply: --note longer than %d bytes\n", SYNC_ENV_NOTE_MAX);
-		ret = CMD_USAGE;
+	if ((r = compose_check(&cp, "reply")) != 0) {
+		ret = -r;
 		goto out;
 	}
 	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), 0, &site, &store,
@@ -145,6 +98,7 @@ int cmd_reply(int argc, char **argv)
 		                                        : sync_strerror(r));
 		goto out;
 	}
+	title = cp.title;
 	if (!title) {
 		snprintf(deftitle, sizeof deftitle, "Re: %.1000s", info.title);
 		title = deftitle;
@@ -156,12 +110,12 @@ int cmd_reply(int argc, char **argv)
 	}
 	{
 		struct sync_enqueue req = {.kind = SYNC_ENV_REPLY,
-		                           .priority = prio,
+		                           .priority = cp.prio,
 		                           .ref = cid,
 		                           .title = title,
-		                           .note = note,
-		                           .parts = parts,
-		                           .part_count = nparts,
+		                           .note = cp.note,
+		                           .parts = cp.parts,
+		                           .part_count = cp.nparts,
 		                           .chunk_size = site->chunk_size};
 		r = sync_store_enqueue(store, site->keys, NULL, &req, id);
 	}
@@ -175,17 +129,9 @@ int cmd_reply(int argc, char **argv)
 	snprintf(msg, sizeof msg, "reply %s", hex);
 	(void)!sync_notify_send(site->store_dir, msg);
 	if (json) {
-		char *s;
-		json_t *o;
 		if (sync_store_get(store, id, &info) != 0 ||
-		    !(o = sync_record_json(&info, NULL, NULL)))
+		    cmd_print_json(sync_record_json(&info, NULL, NULL)) != CMD_OK)
 			goto out;
-		s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-		json_decref(o);
-		if (!s)
-			goto out;
-		puts(s);
-		free(s);
 	} else {
 		puts(hex);
 	}
@@ -193,7 +139,6 @@ int cmd_reply(int argc, char **argv)
 out:
 	sync_store_close(store);
 	sync_site_free(site);
-	free(parts);
-	free(note_buf);
+	compose_free(&cp);
 	return ret;
 }

@@ -86,12 +86,7 @@ int cmd_status(int argc, char **argv)
 	running = kill((pid_t)geti(root, "pid"), 0) == 0 || errno == EPERM;
 	json_object_set_new(root, "running", json_boolean(running));
 	if (json) {
-		char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-		if (!s)
-			goto out;
-		puts(s);
-		free(s);
-		ret = CMD_OK;
+		ret = cmd_print_json(json_incref(root));
 		goto out;
 	}
 	x = json_object_get(root, "xfer");

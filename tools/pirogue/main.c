@@ -1,5 +1,6 @@
 /* tools/pirogue/main.c — the `pirogue` CLI: a table of subcommands that also writes the usage. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/pirogue/cmd.h"
@@ -19,6 +20,18 @@ static const struct {
         {"media", cmd_media, "encode, decode, transcode VP8/Opus media files; measure PSNR/SSIM"},
         {"consult", cmd_consult, "run a two-way live consultation from files and record it"},
 };
+
+int cmd_print_json(json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	if (!s)
+		return CMD_FAIL;
+	puts(s);
+	free(s);
+	return CMD_OK;
+}
 
 static void usage(FILE *f)
 {
