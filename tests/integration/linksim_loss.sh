@@ -46,11 +46,12 @@ judge() { # judge NAME JSON DIR
 	echo "$name: loss $p burst $b: iperf3 lost $lost of $n ($(fcalc "100 * $lost / ($n + ($n == 0))") %), expected $(fcalc "$n * $p") +/- $tol (4 sd); emulator counted $emu loss drops"
 	check "${name}_over_5000_packets" fcheck "$n >= 5000"
 	check "${name}_within_statistical_tolerance" fcheck "($lost - $n * $p) <= $tol && ($n * $p - $lost) <= $tol"
-	# Every loss iperf3 saw was the emulator's (none in socket buffers or elsewhere). The
-	# emulator's count is a little higher: it also drew losses for iperf3's control packets and
-	# for the datagrams still in flight when the receiver stopped counting (up to ~1 s of them),
-	# so the difference is bounded by the same tolerance.
-	check "${name}_matches_emulator_count" fcheck "$emu >= $lost && $emu - $lost <= $tol"
+	# The losses iperf3 saw are the emulator's. The emulator's count is usually a little higher
+	# (it also drew losses for iperf3's control packets and for datagrams still in flight when
+	# the receiver stopped counting); on a busy machine a few datagrams can also be lost outside
+	# it (socket buffers while a process is descheduled: seen once, 351 seen vs 299 drawn, in a
+	# suite run beside a compile), so the two agree within the same tolerance either way.
+	check "${name}_matches_emulator_count" fcheck "$emu - $lost <= $tol && $lost - $emu <= $tol"
 }
 judge loss_bursty_gilbert_elliott_down "$tmp/down.json" down
 judge loss_independent_up "$tmp/up.json" up
