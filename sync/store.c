@@ -362,6 +362,21 @@ static int txn_begin(struct sync_store *s, unsigned flags, MDB_txn **txn)
 	return lmdb_err(rc);
 }
 
+/* Opens a read-only transaction and a cursor on one of the store's databases (the walk that
+ * listings and queue scans share). On failure nothing is left open. */
+static int ro_cursor_open(struct sync_store *s, int db, MDB_txn **txn, MDB_cursor **c)
+{
+	int ret, rc;
+
+	if ((ret = txn_begin(s, MDB_RDONLY, txn)) != 0)
+		return ret;
+	if ((rc = mdb_cursor_open(*txn, s->dbi[db], c)) != 0) {
+		mdb_txn_abort(*txn);
+		return lmdb_err(rc);
+	}
+	return 0;
+}
+
 static int txn_commit(MDB_txn *txn)
 {
 	return lmdb_err(mdb_txn_commit(txn));
@@ -1042,12 +1057,8 @@ int sync_store_out_pending(struct sync_store *s, const struct keys_pub *to,
 	int rc, ret;
 
 	*n = 0;
-	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((ret = ro_cursor_open(s, DB_QUEUE, &txn, &c)) != 0)
 		return ret;
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_QUEUE], &c)) != 0) {
-		mdb_txn_abort(txn);
-		return lmdb_err(rc);
-	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && got < max;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		const uint8_t *id = (const uint8_t *)k.mv_data + 9;
@@ -1858,12 +1869,8 @@ int sync_store_list(struct sync_store *s, enum sync_dir dir, bool include_partia
 	MDB_val k, v;
 	int rc, ret;
 
-	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((ret = ro_cursor_open(s, DB_RECS, &txn, &c)) != 0)
 		return ret;
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECS], &c)) != 0) {
-		mdb_txn_abort(txn);
-		return lmdb_err(rc);
-	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		struct row r;
@@ -1938,12 +1945,8 @@ int sync_store_replies(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES]
 	MDB_val k = {SYNC_ENV_ID_BYTES, (void *)id}, v;
 	int rc, ret;
 
-	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((ret = ro_cursor_open(s, DB_REFS, &txn, &c)) != 0)
 		return ret;
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_REFS], &c)) != 0) {
-		mdb_txn_abort(txn);
-		return lmdb_err(rc);
-	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 32 || memcmp(k.mv_data, id, 16) != 0)
@@ -1989,12 +1992,8 @@ int sync_store_find(struct sync_store *s, const char *hex, uint8_t id[SYNC_ENV_I
 		mdb_txn_abort(txn);
 		return ret;
 	}
-	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((ret = ro_cursor_open(s, DB_RECS, &txn, &c)) != 0)
 		return ret;
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECS], &c)) != 0) {
-		mdb_txn_abort(txn);
-		return lmdb_err(rc);
-	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		char h[SYNC_ENV_ID_HEX_LEN];
@@ -2360,12 +2359,8 @@ int sync_store_peer_list(struct sync_store *s, struct sync_peer **out, size_t *n
 	MDB_val k, v;
 	int rc, ret;
 
-	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((ret = ro_cursor_open(s, DB_PEERS, &txn, &c)) != 0)
 		return ret;
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_PEERS], &c)) != 0) {
-		mdb_txn_abort(txn);
-		return lmdb_err(rc);
-	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (!(tmp = realloc(arr, (len + 1) * sizeof *arr))) {

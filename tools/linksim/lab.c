@@ -276,41 +276,42 @@ static pid_t read_pid(void)
 	return v > 1 ? (pid_t)v : 0;
 }
 
-/* Is pid a live process (not gone, not a zombie waiting for a slow init to reap it)? */
-static bool alive(pid_t pid)
+/* Reads /proc/<pid>/<file> into buf (NUL-terminated); false if the process or file is gone. */
+static bool read_proc(pid_t pid, const char *file, char *buf, size_t cap)
 {
-	char path[64], buf[512], *rp;
-	int fd;
+	char path[64];
 	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	n = read(fd, buf, sizeof buf - 1);
+	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
+	return true;
+}
+
+/* Is pid a live process (not gone, not a zombie waiting for a slow init to reap it)? */
+static bool alive(pid_t pid)
+{
+	char buf[512], *rp;
+
+	if (!read_proc(pid, "stat", buf, sizeof buf))
+		return false;
 	rp = strrchr(buf, ')');
 	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
 
 static bool is_emulator(pid_t pid)
 {
-	char path[64], comm[64];
-	int fd;
-	ssize_t n;
+	char comm[64];
 
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_proc(pid, "comm", comm, sizeof comm))
 		return false;
-	n = read(fd, comm, sizeof comm - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
 	return strcmp(comm, LINKSIM_EMU_NAME) == 0 && alive(pid);
 }
