@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/msg.h"
+#include "codec/stream.h"
 
 struct codec_ivf_reader {
 	FILE *f;
@@ -175,17 +176,16 @@ out:
 int codec_ivf_reader_open(struct codec_ivf_reader **out, const char *path)
 {
 	FILE *f;
+	bool own;
+	int ret;
 
 	if (!out || !path)
 		return -EINVAL;
-	if (!strcmp(path, "-"))
-		return reader_start(out, stdin, false);
-	if (!(f = fopen(path, "rb"))) {
-		int e = errno;
-		snprintf(last_error, sizeof last_error, "%s: %s", path, strerror(e));
-		return -e;
+	if ((ret = codec_stream_open(path, false, &f, &own)) != 0) {
+		snprintf(last_error, sizeof last_error, "%s: %s", path, strerror(-ret));
+		return ret;
 	}
-	return reader_start(out, f, true);
+	return reader_start(out, f, own);
 }
 
 int codec_ivf_reader_open_mem(struct codec_ivf_reader **out, const uint8_t *p, size_t len)
@@ -335,15 +335,8 @@ int codec_ivf_writer_open(struct codec_ivf_writer **out, const char *path,
 	if (!out || !path || !info || info->width < 1 || info->width > 65535 || info->height < 1 ||
 	    info->height > 65535 || !info->rate || !info->scale)
 		goto out;
-	if (!strcmp(path, "-")) {
-		f = stdout;
-	} else {
-		if (!(f = fopen(path, "wb"))) {
-			ret = -errno;
-			goto out;
-		}
-		own = true;
-	}
+	if ((ret = codec_stream_open(path, true, &f, &own)) != 0)
+		goto out;
 	if (!(w = calloc(1, sizeof *w))) {
 		ret = -ENOMEM;
 		goto out;

@@ -9,6 +9,7 @@
 
 #include "codec/scale.h"
 #include "common/msg.h"
+#include "codec/stream.h"
 
 #define Y4M_MAGIC     "YUV4MPEG2"
 #define Y4M_MAGIC_LEN 9
@@ -283,17 +284,16 @@ out:
 int codec_y4m_reader_open(struct codec_y4m_reader **out, const char *path)
 {
 	FILE *f;
+	bool own;
+	int ret;
 
 	if (!out || !path)
 		return -EINVAL;
-	if (!strcmp(path, "-"))
-		return reader_start(out, stdin, false);
-	if (!(f = fopen(path, "rb"))) {
-		int e = errno;
-		snprintf(last_error, sizeof last_error, "%s: %s", path, strerror(e));
-		return -e;
+	if ((ret = codec_stream_open(path, false, &f, &own)) != 0) {
+		snprintf(last_error, sizeof last_error, "%s: %s", path, strerror(-ret));
+		return ret;
 	}
-	return reader_start(out, f, true);
+	return reader_start(out, f, own);
 }
 
 int codec_y4m_reader_open_mem(struct codec_y4m_reader **out, const uint8_t *p, size_t len)
@@ -393,15 +393,8 @@ int codec_y4m_writer_open(struct codec_y4m_writer **out, const char *path,
 		goto out;
 	if ((fs = codec_i420_size(info->width, info->height)) == 0)
 		goto out;
-	if (!strcmp(path, "-")) {
-		f = stdout;
-	} else {
-		if (!(f = fopen(path, "wb"))) {
-			ret = -errno;
-			goto out;
-		}
-		own = true;
-	}
+	if ((ret = codec_stream_open(path, true, &f, &own)) != 0)
+		goto out;
 	if (!(w = calloc(1, sizeof *w))) {
 		ret = -ENOMEM;
 		goto out;
