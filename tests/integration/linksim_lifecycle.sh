@@ -46,6 +46,8 @@ check nothing_created_by_failed_up nothing_left
 check second_up_refused [ $? -eq 1 ]
 check lab_still_works_after_refused_up "$LINKSIM" exec clinic -- ping -n -c 2 -i 0.2 -W 2 -q 198.51.100.2
 "$LINKSIM" exec hub -- sleep 300 &
+# wait until it has entered the namespace and exec'd (else `down` can run before it is there)
+wait_for 5 pgrep -f '^sleep 300$' >/dev/null || fail sleeper_started
 pid=$(cat /run/pirogue-linksim/emu.pid)
 kill -9 "$pid"
 wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"
