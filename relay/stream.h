@@ -1,0 +1,118 @@
+/* relay/stream.h — a reliable, ordered byte stream over the tunnel's datagrams (bulk sync).
+ *
+ * Why: sync over TCP BBR reaches ~82 % (1 % loss) / ~75 % (2 %) of a geo-sat link in
+ * bench/sync.sh. Linux BBR v1 drains to 4 packets for ~200 ms + one 600 ms round every 10 s
+ * (ProbeRTT) and cuts its window on loss bursts; at 600 ms RTT each costs several percent.
+ * The issue's fallback is to carry bulk inside the UDP tunnel under a controller of our own.
+ * No Debian library offers a reliable stream over an existing authenticated datagram channel
+ * (QUIC libraries bring their own TLS handshake and packet protection), so it is written here,
+ * small and QUIC-shaped (RFC 9000/9002 ideas, not their wire format).
+ *
+ * Datagrams (the tunnel's transport payloads, <= mtu bytes) start with a type byte in 0x01..0x0f
+ * (RTP/RTCP start with 0x80..0xbf, so one tunnel can carry both), then the 32-bit stream id
+ * chosen by the opener, so relay_stream_peek() can demultiplex without state.
+ *
+ *   Sender: every datagram gets a fresh, increasing packet number (a retransmission is new
+ *   data under a new number: no retransmission ambiguity). DATA carries (offset, bytes) of the
+ *   stream. ACK frames list received packet-number ranges plus the ack delay; RFC 9002 loss
+ *   detection (packet threshold 3, time threshold 9/8 RTT, probe timeout for the tail); lost
+ *   byte ranges are resent before new data.
+ *   Rate: a model-based controller (delivery-rate max filter over ~10 round trips, min-RTT
+ *   filter), pacing at the bottleneck estimate with a 1.25 / 0.75 / 1 gain cycle, in-flight
+ *   capped at about 2 x BDP; random loss does not lower the rate (only a loss rate far above the
+ *   link's, or a rising delay, does); no drain-to-four-packets min-RTT probe. Every rate counts
+ *   `overhead` bytes per datagram (IPv4 + UDP + tunnel) so the estimate is in link bits.
+ *   Flow control: the receiver advertises how many bytes past the read point it will buffer.
+ *   Lifecycle: OPEN (opener) / OPEN_OK (acceptor) with the stream id; CLOSE (with a reason) from
+ *   either side ends it; a stream that hears nothing for idle_timeout_ms is dead. A new stream
+ *   id after a restart of either side starts from offset 0 (the sync protocol above resumes
+ *   from its own persisted offsets, so the stream itself keeps nothing on disk).
+ *
+ * Core only: no socket, no clock, no event loop — the caller passes the time and moves the
+ * datagrams (sync/ joins it to relay_tunnel and a libevent timer). Not thread-safe.
+ * Errors: 0, -errno or RELAY_STREAM_E* (relay_stream_strerror).
+ */
+#ifndef PIROGUE_RELAY_STREAM_H
+#define PIROGUE_RELAY_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct relay_stream;
+
+#define RELAY_STREAM_ERR_BASE   (ERR_BASE_RELAY - 700)
+#define RELAY_STREAM_EMALFORMED (RELAY_STREAM_ERR_BASE - 0) /* datagram does not parse */
+#define RELAY_STREAM_ESTREAM    (RELAY_STREAM_ERR_BASE - 1) /* not this stream's id */
+#define RELAY_STREAM_ECLOSED    (RELAY_STREAM_ERR_BASE - 2) /* closed (by us or the peer) */
+#define RELAY_STREAM_ETIMEDOUT  (RELAY_STREAM_ERR_BASE - 3) /* nothing heard for idle_timeout_ms */
+#define RELAY_STREAM_EPROTO                                                                        \
+	(RELAY_STREAM_ERR_BASE - 4) /* peer broke the protocol (e.g.                               \
+	                               data past the advertised window) */
+
+/* Message for any RELAY_STREAM_E* code or negated errno; never NULL. */
+const char *relay_stream_strerror(int err);
+
+/* All zero fields take the default shown. */
+struct relay_stream_config {
+	uint32_t mtu;       /* largest datagram the stream emits: 1443 (tunnel payload max) */
+	uint32_t overhead;  /* link bytes per datagram below the stream: 57 (IPv4+UDP+tunnel) */
+	uint64_t start_bps; /* first pacing rate before any estimate: 256000 */
+	uint64_t max_bps;   /* rate cap (0: none); see relay_stream_set_cap */
+	uint32_t
+	        send_buffer; /* bytes relay_stream_write() accepts ahead of the peer's ack: 4 MiB */
+	uint32_t recv_window;     /* bytes buffered past the read point: 4 MiB */
+	uint32_t idle_timeout_ms; /* 60000 */
+};
+
+/* Creates a stream. opener: we send OPEN until OPEN_OK (or any packet of the stream) arrives;
+ * otherwise the stream was created on a received OPEN and answers OPEN_OK. */
+int relay_stream_new(struct relay_stream **out, const struct relay_stream_config *cfg,
+                     uint32_t stream_id, bool opener, int64_t now_us)
+        __attribute__((warn_unused_result));
+void relay_stream_free(struct relay_stream *s);
+
+/* Demultiplexing helper: is this datagram a stream datagram, and if so its type and id?
+ * Never reads past len. */
+bool relay_stream_peek(const uint8_t *d, size_t len, uint8_t *type, uint32_t *stream_id);
+/* Is it an OPEN (a peer asking to start a new stream)? */
+bool relay_stream_is_open(const uint8_t *d, size_t len);
+
+/* Feeds one received datagram of this stream. A malformed datagram changes nothing and returns
+ * RELAY_STREAM_EMALFORMED (counted in the stats). */
+int relay_stream_input(struct relay_stream *s, const uint8_t *d, size_t len, int64_t now_us);
+
+/* The next datagram to send now, if any: 1 with *len set, 0 when nothing is due (then
+ * *next_us is when to call again, or INT64_MAX), or a negative error (closed / timed out). */
+int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size_t cap, size_t *len,
+                      int64_t *next_us);
+
+/* Application side. write: bytes accepted (up to relay_stream_writable()); read: in-order bytes. */
+size_t relay_stream_write(struct relay_stream *s, const uint8_t *p, size_t n);
+size_t relay_stream_writable(const struct relay_stream *s);
+size_t relay_stream_read(struct relay_stream *s, uint8_t *p, size_t cap);
+size_t relay_stream_readable(const struct relay_stream *s);
+/* Ends the stream: a CLOSE is sent (reason: 0 normal) at the next poll. */
+void relay_stream_close(struct relay_stream *s, uint32_t reason);
+/* 0 while open, else why it ended (RELAY_STREAM_ECLOSED, _ETIMEDOUT, _EPROTO). */
+int relay_stream_error(const struct relay_stream *s);
+
+/* Caps the sending rate in link bits/s (0: no cap), effective at once (sync yields to media). */
+void relay_stream_set_cap(struct relay_stream *s, uint64_t max_bps);
+
+struct relay_stream_stats {
+	uint64_t bytes_sent;     /* stream payload bytes sent, retransmissions included */
+	uint64_t bytes_resent;   /* of which retransmissions */
+	uint64_t bytes_acked;    /* in-order stream bytes the peer has acknowledged */
+	uint64_t bytes_received; /* stream payload bytes received, duplicates included */
+	uint64_t datagrams_sent, datagrams_received, datagrams_lost, datagrams_malformed;
+	uint64_t rate_bps;  /* current pacing rate (link bits/s) */
+	uint64_t btlbw_bps; /* bottleneck estimate (link bits/s) */
+	uint32_t srtt_ms, min_rtt_ms;
+	uint32_t inflight; /* bytes in flight */
+};
+void relay_stream_stats(const struct relay_stream *s, struct relay_stream_stats *out);
+
+#endif
