@@ -51,8 +51,10 @@
 #define ROW_VERSION           1
 #define IO_BLOCK              (1024 * 1024)
 
-enum { DB_RECS, DB_QUEUE, DB_REFS, DB_DONE, DB_PEERS, DB_PKEYS, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"recs", "queue", "refs", "done", "peers", "pkeys"};
+/* DB_STAMPS: peer X25519 key -> be64 last accepted handshake timestamp (hub). */
+enum { DB_RECS, DB_QUEUE, DB_REFS, DB_DONE, DB_PEERS, DB_PKEYS, DB_STAMPS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"recs",  "queue", "refs",    "done",
+                                               "peers", "pkeys", "hsstamps"};
 
 struct sync_store {
 	MDB_env *env;
@@ -134,6 +136,8 @@ const char *sync_strerror(int err)
 		return "record refused: verification failed, nothing stored";
 	case SYNC_ECONFIG:
 		return "invalid site configuration";
+	case SYNC_EREPLAY:
+		return "handshake timestamp not newer than the last accepted one (replay)";
 	}
 	if (err <= ERR_BASE_SYNC - 100 && err > ERR_BASE_SYNC - 200)
 		return sync_env_strerror(err);
@@ -157,8 +161,43 @@ const char *sync_state_name(enum sync_state st)
 		return "receiving";
 	case SYNC_ST_RECEIVED:
 		return "received";
+	case SYNC_ST_REFUSED:
+		return "refused";
 	}
 	return "?";
+}
+
+const char *sync_refusal_reason(int32_t code)
+{
+	switch (code) {
+	case SYNC_ENV_EMAGIC:
+	case SYNC_ENV_EVERSION:
+	case SYNC_ENV_EHEADER:
+		return "header malformed";
+	case SYNC_ENV_ESIG:
+		return "signature bad";
+	case SYNC_ENV_ERECIPIENT:
+		return "not for the peer";
+	case SYNC_ENV_ESENDER:
+		return "wrong sender";
+	case SYNC_ENV_EINDEX:
+	case SYNC_ENV_ECHUNKSIZE:
+		return "chunk damaged";
+	case SYNC_ENV_ECHUNKHASH:
+		return "chunk hash bad";
+	case SYNC_ENV_EKEY:
+		return "key does not open";
+	case SYNC_ENV_EDECRYPT:
+	case SYNC_ENV_ETAG:
+	case SYNC_ENV_ECONTAINER:
+	case SYNC_ENV_ENAME:
+	case SYNC_ENV_ESIZE:
+	case SYNC_ENV_EORDER:
+		return "content bad";
+	case SYNC_EEXIST:
+		return "id already used";
+	}
+	return "refused by the peer";
 }
 
 /* --- rows ----------------------------------------------------------------------------------- */
@@ -323,6 +362,27 @@ static int sub_del(struct sync_store *s, MDB_txn *txn, char kind, const void *id
 	memcpy(kb, id, SYNC_ENV_ID_BYTES);
 	kb[16] = (uint8_t)kind;
 	return mdb_del(txn, s->dbi[DB_RECS], &k, NULL);
+}
+
+/* A REFUSED record's reason: id || 'x' -> be32 code. */
+static int32_t refusal_get(struct sync_store *s, MDB_txn *txn, const uint8_t *id)
+{
+	MDB_val v;
+	const uint8_t *p;
+
+	if (sub_get(s, txn, 'x', id, &v) != 0 || v.mv_size != 4)
+		return 0;
+	p = v.mv_data;
+	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+
+/* row_info() plus what lives beside the row (the refusal reason). */
+static void row_info_full(struct sync_store *s, MDB_txn *txn, const struct row *r,
+                          const uint8_t *id, struct sync_record_info *o)
+{
+	row_info(r, id, o);
+	if (r->state == SYNC_ST_REFUSED)
+		o->refused_code = refusal_get(s, txn, id);
 }
 
 static void be64(uint8_t *p, uint64_t v)
@@ -1228,6 +1288,84 @@ out:
 	return ret;
 }
 
+int sync_store_out_refused(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES], int32_t code)
+{
+	uint8_t qk[25], cb[4] = {(uint8_t)((uint32_t)code >> 24), (uint8_t)((uint32_t)code >> 16),
+	                         (uint8_t)((uint32_t)code >> 8), (uint8_t)code};
+	MDB_val v = {sizeof cb, cb};
+	MDB_txn *txn;
+	struct row r;
+	int ret;
+
+	if ((ret = txn_begin(s, 0, &txn)) != 0)
+		return ret;
+	if ((ret = row_get(s, txn, id, &r)) != 0)
+		goto out;
+	if (r.dir != SYNC_OUTBOX) {
+		ret = SYNC_ENOTFOUND;
+		goto out;
+	}
+	if (r.state == SYNC_ST_DELIVERED || r.state == SYNC_ST_ANSWERED) {
+		ret = 0; /* the peer has it: a late refusal changes nothing */
+		goto out;
+	}
+	/* Out of the queue (never offered again), not into the retention index (never purged). */
+	queue_key(qk, &r, id);
+	if ((ret = del_key(txn, s->dbi[DB_QUEUE], qk, sizeof qk)) != 0)
+		goto out;
+	r.state = SYNC_ST_REFUSED;
+	r.changed = mtime_wall_ms();
+	if ((ret = row_put(s, txn, id, &r)) != 0 ||
+	    (ret = lmdb_err(sub_put(s, txn, 'x', id, &v))) != 0)
+		goto out;
+	ret = txn_commit(txn);
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return ret;
+}
+
+int sync_store_out_retry(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES])
+{
+	uint8_t qk[25];
+	MDB_txn *txn;
+	struct row r;
+	int ret, rc;
+
+	if ((ret = txn_begin(s, 0, &txn)) != 0)
+		return ret;
+	if ((ret = row_get(s, txn, id, &r)) != 0)
+		goto out;
+	if (r.dir != SYNC_OUTBOX) {
+		ret = SYNC_ENOTFOUND;
+		goto out;
+	}
+	if (r.state != SYNC_ST_REFUSED) {
+		ret = SYNC_ESTATE;
+		goto out;
+	}
+	/* Same queue key as at enqueue (priority, sequence): back in its place in line. */
+	queue_key(qk, &r, id);
+	if ((ret = put_empty(txn, s->dbi[DB_QUEUE], qk, sizeof qk)) != 0)
+		goto out;
+	if ((rc = sub_del(s, txn, 'x', id)) != 0 && rc != MDB_NOTFOUND) {
+		ret = lmdb_err(rc);
+		goto out;
+	}
+	r.state = SYNC_ST_QUEUED;
+	r.done = 0;
+	r.changed = mtime_wall_ms();
+	if ((ret = row_put(s, txn, id, &r)) != 0)
+		goto out;
+	ret = txn_commit(txn);
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return ret;
+}
+
 /* --- receiver API --------------------------------------------------------------------------- */
 
 static int recv_next(struct sync_store *s, MDB_txn *txn, const uint8_t *id, const struct row *r,
@@ -1631,6 +1769,8 @@ static int record_delete(struct sync_store *s, MDB_txn *txn, const uint8_t *id, 
 		return lmdb_err(rc);
 	if ((rc = sub_del(s, txn, 's', k.mv_data)) && rc != MDB_NOTFOUND)
 		return lmdb_err(rc);
+	if ((rc = sub_del(s, txn, 'x', k.mv_data)) && rc != MDB_NOTFOUND)
+		return lmdb_err(rc);
 	if ((rc = mdb_del(txn, s->dbi[DB_RECS], &k, NULL)) && rc != MDB_NOTFOUND)
 		return lmdb_err(rc);
 	queue_key(qk, r, id);
@@ -1657,6 +1797,36 @@ static void spool_unlink(struct sync_store *s, const uint8_t *id)
 	if (spool_path(s, id, "rec", path, sizeof path) == 0 && unlink(path) != 0 &&
 	    errno != ENOENT)
 		log_warn("store: cannot remove %s: %s", path, strerror(errno));
+}
+
+int sync_store_recv_abort(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES])
+{
+	MDB_txn *txn;
+	struct row r;
+	int ret;
+
+	if ((ret = txn_begin(s, 0, &txn)) != 0)
+		return ret;
+	if ((ret = row_get(s, txn, id, &r)) != 0)
+		goto out;
+	if (r.dir != SYNC_INBOX) {
+		ret = SYNC_ENOTFOUND;
+		goto out;
+	}
+	if (r.state != SYNC_ST_RECEIVING) {
+		ret = SYNC_ESTATE; /* finished records are never deleted here */
+		goto out;
+	}
+	if ((ret = record_delete(s, txn, id, &r)) != 0)
+		goto out;
+	ret = txn_commit(txn);
+	txn = NULL;
+	if (ret == 0 && r.spooled)
+		spool_unlink(s, id);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return ret;
 }
 
 /* Walks every chunk of a stored record through an opener (verification and/or export). */
@@ -1886,7 +2056,7 @@ int sync_store_list(struct sync_store *s, enum sync_dir dir, bool include_partia
 			}
 			arr = tmp;
 		}
-		row_info(&r, k.mv_data, &arr[len++]);
+		row_info_full(s, txn, &r, k.mv_data, &arr[len++]);
 	}
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
@@ -1911,7 +2081,7 @@ int sync_store_get(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES],
 	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		return ret;
 	if ((ret = row_get(s, txn, id, &r)) == 0)
-		row_info(&r, id, out);
+		row_info_full(s, txn, &r, id, out);
 	mdb_txn_abort(txn);
 	return ret;
 }
@@ -2380,4 +2550,38 @@ int sync_store_peer_list(struct sync_store *s, struct sync_peer **out, size_t *n
 	*out = arr;
 	*n = len;
 	return 0;
+}
+
+/* --- handshake replay protection ------------------------------------------------------------ */
+
+int sync_store_hs_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        uint64_t stamp)
+{
+	MDB_val k = {KEYS_X25519_BYTES, (void *)x25519}, v;
+	uint8_t b[8];
+	MDB_txn *txn;
+	int ret, rc;
+
+	if ((ret = txn_begin(s, 0, &txn)) != 0)
+		return ret;
+	rc = mdb_get(txn, s->dbi[DB_STAMPS], &k, &v);
+	if (rc == 0 && v.mv_size == 8 && rd_be64(v.mv_data) >= stamp) {
+		ret = SYNC_EREPLAY;
+		goto out;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		ret = lmdb_err(rc);
+		goto out;
+	}
+	be64(b, stamp);
+	v.mv_size = sizeof b;
+	v.mv_data = b;
+	if ((ret = lmdb_err(mdb_put(txn, s->dbi[DB_STAMPS], &k, &v, 0))) != 0)
+		goto out;
+	ret = txn_commit(txn);
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return ret;
 }

@@ -11,6 +11,8 @@
  * cases at a clinic, replies at a hub) or in the INBOX (received). States:
  *
  *   outbox:  QUEUED -> SENDING (acked/count) -> DELIVERED -> ANSWERED (a reply to it arrived)
+ *            QUEUED/SENDING -> REFUSED (the peer refused it for good, with its reason code:
+ *            never offered again, never purged) -> QUEUED (the operator retries it)
  *   inbox:   RECEIVING (chunks arriving; invisible to inbox listings) -> RECEIVED -> ANSWERED
  *            (this site sent a reply to it)
  *
@@ -20,7 +22,10 @@
  * sync_store is not thread-safe: one per thread.
  *
  * Delivered outbox records are purged (chunks and header; the summary row too) after the
- * retention time (sync_store_purge). Inbox records are kept.
+ * retention time (sync_store_purge). Refused outbox records and inbox records are kept.
+ *
+ * Hub: the last accepted Noise handshake timestamp of each peer key is kept too (replay
+ * protection of the first handshake message across restarts; see sync_store_hs_stamp).
  *
  * Ownership: everything returned to the caller is a copy it owns unless said otherwise; data
  * read inside an LMDB transaction never escapes it.
@@ -51,6 +56,7 @@
 #define SYNC_EFILE     (ERR_BASE_SYNC - 10) /* an input file changed size while being read */
 #define SYNC_EREFUSED  (ERR_BASE_SYNC - 11) /* record refused at finish (deleted; see log) */
 #define SYNC_ECONFIG   (ERR_BASE_SYNC - 12) /* site config invalid (sync/site.h) */
+#define SYNC_EREPLAY   (ERR_BASE_SYNC - 13) /* handshake timestamp not newer than the last one */
 
 /* Free disk space kept in reserve beyond a record's own size when enqueueing (bytes); on a
  * filesystem smaller than 16 times this, 1/16 of its size. */
@@ -67,6 +73,7 @@ enum sync_state {
 	SYNC_ST_ANSWERED = 4,
 	SYNC_ST_RECEIVING = 5,
 	SYNC_ST_RECEIVED = 6,
+	SYNC_ST_REFUSED = 7, /* outbox: the peer refused it for good (refused_code says why) */
 };
 
 /* One record's row, as listed. Plain data (a copy). */
@@ -86,6 +93,7 @@ struct sync_record_info {
 	uint32_t chunks_done;               /* outbox: acknowledged; inbox: persisted */
 	uint32_t reply_count;               /* replies linked to this record (both directions) */
 	char title[SYNC_ENV_TITLE_MAX + 1]; /* "" for a RECEIVING record (not decrypted yet) */
+	int32_t refused_code; /* REFUSED: the peer's reason (sync_refusal_reason); 0 otherwise */
 };
 
 /* --- lifecycle ------------------------------------------------------------------------------ */
@@ -180,6 +188,26 @@ int sync_store_out_ack(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES]
 int sync_store_out_delivered(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES])
         __attribute__((warn_unused_result));
 
+/* Records that the peer refused an outbox record for good (DELIVERED rejected, or RESUME
+ * refused with a reason): state REFUSED with the peer's reason code (a SYNC_* / SYNC_ENV_* code,
+ * e.g. SYNC_ENV_ESIG), out of the queue (sync_store_out_pending no longer lists it, so it is
+ * not offered again) and NOT in the retention index (sync_store_purge never removes it: it
+ * stays visible until the operator retries it). From QUEUED or SENDING; on a REFUSED record
+ * the code is updated; on a DELIVERED/ANSWERED one nothing changes and 0 is returned (the peer
+ * has it). One durable txn. Errors: SYNC_ENOTFOUND (no such outbox record). */
+int sync_store_out_refused(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES], int32_t code)
+        __attribute__((warn_unused_result));
+
+/* Puts a REFUSED outbox record back in the queue (`pirogue case retry`): state QUEUED, progress
+ * 0 (the receiver kept nothing of it), same priority and place in line as when it was added.
+ * One durable txn. Errors: SYNC_ENOTFOUND, SYNC_ESTATE (not REFUSED). */
+int sync_store_out_retry(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES])
+        __attribute__((warn_unused_result));
+
+/* Short text for a refusal code ("signature bad", "not for the peer", "chunk hash bad"...);
+ * sync_strerror(code) gives the long one. Static string. */
+const char *sync_refusal_reason(int32_t code);
+
 /* --- receiver API (daemon) ------------------------------------------------------------------ */
 
 struct sync_recv_status {
@@ -238,6 +266,22 @@ int sync_store_recv_finish(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BY
                            const struct keys *self, bool *fresh, int *reason)
         __attribute__((warn_unused_result));
 
+/* Deletes a RECEIVING inbox record (header and the chunks persisted so far) that this side
+ * refused for good mid-transfer (a chunk failed its signed hash): nothing of it stays. A
+ * finished (RECEIVED/ANSWERED) record is never deleted. Errors: SYNC_ENOTFOUND, SYNC_ESTATE
+ * (finished), SYNC_ELMDB. */
+int sync_store_recv_abort(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES])
+        __attribute__((warn_unused_result));
+
+/* --- handshake replay protection (hub) ------------------------------------------------------ */
+
+/* The first Noise IK message carries the initiator's strictly increasing timestamp; a replayed
+ * message carries an old one. In one durable txn: if `stamp` is greater than the last one
+ * accepted for this peer key (none: 0), records it and returns 0; otherwise changes nothing
+ * and returns SYNC_EREPLAY. Errors: SYNC_EREPLAY, SYNC_EMAPFULL, SYNC_ELMDB. */
+int sync_store_hs_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        uint64_t stamp) __attribute__((warn_unused_result));
+
 /* --- queries (CLI) -------------------------------------------------------------------------- */
 
 /* Lists records of one direction, newest first. RECEIVING records are left out unless
@@ -276,7 +320,8 @@ int sync_store_export(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES],
 /* --- retention ------------------------------------------------------------------------------ */
 
 /* Deletes outbox records DELIVERED or ANSWERED for longer than retention_ms (before now_ms),
- * with their chunks. *purged (may be NULL) gets how many. One txn. Errors: SYNC_ELMDB. */
+ * with their chunks (REFUSED, QUEUED and SENDING records are never purged). *purged (may be
+ * NULL) gets how many. One txn. Errors: SYNC_ELMDB. */
 int sync_store_purge(struct sync_store *s, uint64_t now_ms, uint64_t retention_ms, size_t *purged)
         __attribute__((warn_unused_result));
 

@@ -313,10 +313,12 @@ static int offer_new(struct conn *c)
 	for (int i = 0; i < n && i < SYNC_XFER_PENDING_MAX; i++) {
 		struct sync_xfer_rec *r = &x->tmp[i];
 		struct sync_frame f = {.type = SYNC_MSG_OFFER};
-		struct out_rec *o;
+		struct out_rec *o = out_find(c, r->id);
 
-		if (out_find(c, r->id))
+		if (o && o->state != O_REJECTED)
 			continue;
+		if (o) /* refused for good, yet pending again: re-queued by the operator */
+			out_remove(c, o);
 		/* Urgent records are always offered; others wait for room. */
 		if (outs_active(c) >= SYNC_XFER_PENDING_MAX && r->prio > 0)
 			continue;
@@ -346,6 +348,7 @@ static int offer_new(struct conn *c)
 		f.u.offer.meta = o->rec.meta;
 		if ((ret = send_msg(c, &f)) != 0)
 			return ret;
+		x->st.offers_sent++;
 	}
 	return 0;
 }
@@ -457,6 +460,7 @@ static int on_offer(struct conn *c, const struct sync_frame_offer *of)
 	uint64_t off = 0;
 	int st;
 
+	x->st.offers_received++;
 	memcpy(f.u.resume.id, of->id, SYNC_XFER_ID_BYTES);
 	if (ir) { /* offered twice in one session: answer the same */
 		f.u.resume.status = SYNC_RESUME_FROM;
@@ -476,12 +480,17 @@ static int on_offer(struct conn *c, const struct sync_frame_offer *of)
 	st = x->ops.in_begin(x->arg, c->peer, r, &off);
 	if (st < 0)
 		return st;
-	if (st == SYNC_RESUME_FROM && off > of->total)
+	if ((st == SYNC_RESUME_FROM && off > of->total) ||
+	    (st == SYNC_RESUME_REFUSE && off > (uint64_t)INT32_MAX))
 		return -EINVAL;
 	if (st != SYNC_RESUME_FROM)
 		ignore(c, of->id);
+	if (st == SYNC_RESUME_REFUSE && off) { /* refused for good: off is the negated code */
+		x->st.records_rejected++;
+		emit(c, SYNC_XFER_EV_RECEIVED, of->id, 1, -(int64_t)off);
+	}
 	f.u.resume.status = (uint8_t)st;
-	f.u.resume.offset = st == SYNC_RESUME_FROM ? off : 0;
+	f.u.resume.offset = st == SYNC_RESUME_HAVE ? 0 : off;
 	if (st == SYNC_RESUME_FROM) {
 		if (c->nins == c->capins) {
 			size_t cap = c->capins ? c->capins * 2 : 16;
@@ -496,6 +505,30 @@ static int on_offer(struct conn *c, const struct sync_frame_offer *of)
 		ir->total = of->total;
 		ir->expect = ir->durable = off;
 	}
+	return send_msg(c, &f);
+}
+
+/* The receiver's verdict on a record: DELIVERED(ok, or rejected with code) to the sender, and
+ * this session forgets the record (a rejected one's chunks still in flight and its DONE are
+ * dropped as duplicates). */
+static int in_verdict(struct conn *c, struct in_rec *ir, bool ok, int32_t code)
+{
+	struct sync_xfer *x = c->x;
+	struct sync_frame f = {.type = SYNC_MSG_DELIVERED};
+
+	memcpy(f.u.delivered.id, ir->id, SYNC_XFER_ID_BYTES);
+	f.u.delivered.status = ok ? SYNC_DELIVERED_OK : SYNC_DELIVERED_REJECTED;
+	f.u.delivered.code = ok ? 0 : code;
+	if (ok) {
+		x->st.records_received++;
+	} else {
+		x->st.records_rejected++;
+		ignore(c, ir->id);
+	}
+	emit(c, SYNC_XFER_EV_RECEIVED, ir->id, ok ? 0 : 1, ok ? 0 : code);
+	hw_forget(&x->recv_hw, ir->id);
+	*ir = c->ins[c->nins - 1];
+	c->nins--;
 	return send_msg(c, &f);
 }
 
@@ -542,6 +575,8 @@ static int on_chunk(struct conn *c, const struct sync_frame_chunk *ch)
 	ret = x->ops.in_write(x->arg, c->peer, ch->id, off, data, len, &durable);
 	if (ret < 0)
 		return ret;
+	if (ret > 0) /* the header or a chunk failed verification: refused for good */
+		return in_verdict(c, ir, false, -ret);
 	ir->expect += len;
 	hw_raise(&x->recv_hw, ch->id, ir->expect);
 	if (durable > ir->expect)
@@ -563,7 +598,6 @@ static int on_done(struct conn *c, const struct sync_frame_done *d)
 {
 	struct sync_xfer *x = c->x;
 	struct in_rec *ir = in_find(c, d->id);
-	struct sync_frame f = {.type = SYNC_MSG_DELIVERED};
 	int32_t code = 0;
 	int ret;
 
@@ -576,21 +610,28 @@ static int on_done(struct conn *c, const struct sync_frame_done *d)
 	ret = x->ops.in_finish(x->arg, c->peer, d->id, ir->total, &code);
 	if (ret < 0)
 		return ret;
-	memcpy(f.u.delivered.id, d->id, SYNC_XFER_ID_BYTES);
-	f.u.delivered.status = ret == 0 ? SYNC_DELIVERED_OK : SYNC_DELIVERED_REJECTED;
-	f.u.delivered.code = ret == 0 ? 0 : code;
-	if (ret == 0)
-		x->st.records_received++;
-	else
-		x->st.records_rejected++;
-	emit(c, SYNC_XFER_EV_RECEIVED, d->id, ret == 0 ? 0 : 1, code);
-	hw_forget(&x->recv_hw, d->id);
-	*ir = c->ins[c->nins - 1];
-	c->nins--;
-	return send_msg(c, &f);
+	return in_verdict(c, ir, ret == 0, code);
 }
 
 /* ---- sender-side replies ---------------------------------------------------------------- */
+
+/* The receiver refused one of our records for good: the store records it (it is not offered
+ * again, not even in a later session) and this session keeps it as O_REJECTED. */
+static int out_rejected(struct conn *c, struct out_rec *o, int32_t code)
+{
+	struct sync_xfer *x = c->x;
+	int ret;
+
+	c->inflight -= o->next - o->acked;
+	ret = x->ops.out_delivered(x->arg, c->peer, o->rec.id, SYNC_DELIVERED_REJECTED, code);
+	if (ret < 0)
+		return ret;
+	x->st.records_refused++;
+	emit(c, SYNC_XFER_EV_SENT, o->rec.id, SYNC_DELIVERED_REJECTED, code);
+	hw_forget(&x->sent_hw, o->rec.id);
+	o->state = O_REJECTED;
+	return 0;
+}
 
 static int on_resume(struct conn *c, const struct sync_frame_resume *r)
 {
@@ -631,6 +672,11 @@ static int on_resume(struct conn *c, const struct sync_frame_resume *r)
 		return offer_new(c);
 	default: {
 		char hex[33];
+
+		if (r->offset) /* refused for good; the offset carries the negated reason code */
+			return r->offset > (uint64_t)INT32_MAX
+			               ? SYNC_XFER_EPROTO
+			               : out_rejected(c, o, -(int32_t)r->offset);
 		sodium_bin2hex(hex, sizeof hex, r->id, SYNC_XFER_ID_BYTES);
 		log_warn("sync: peer declined record %s for now", hex);
 		c->inflight -= o->next - o->acked;
@@ -664,23 +710,29 @@ static int on_delivered(struct conn *c, const struct sync_frame_delivered *d)
 	struct out_rec *o = out_find(c, d->id);
 	int ret;
 
-	if (!o || !o->resumed || o->state != O_DONE_SENT || o->acked != o->rec.total)
+	if (!o || !o->resumed)
 		return SYNC_XFER_EPROTO;
-	ret = x->ops.out_delivered(x->arg, c->peer, d->id, d->status, d->code);
-	if (ret < 0)
-		return ret;
-	x->st.records_sent++;
-	emit(c, SYNC_XFER_EV_SENT, d->id, d->status, d->code);
-	hw_forget(&x->sent_hw, d->id);
-	if (d->status == SYNC_DELIVERED_OK) {
+	if (d->status != SYNC_DELIVERED_OK) {
+		/* Refused for good: after DONE (the whole record failed verification), or earlier
+		 * (its header or a chunk did; the receiver drops what we still send of it). */
+		if (o->state != O_SENDING && o->state != O_DONE_SENT)
+			return SYNC_XFER_EPROTO;
+		if ((ret = out_rejected(c, o, d->code)) != 0)
+			return ret;
+	} else {
+		if (o->state != O_DONE_SENT || o->acked != o->rec.total)
+			return SYNC_XFER_EPROTO;
+		ret = x->ops.out_delivered(x->arg, c->peer, d->id, d->status, d->code);
+		if (ret < 0)
+			return ret;
+		x->st.records_sent++;
+		emit(c, SYNC_XFER_EV_SENT, d->id, d->status, d->code);
+		hw_forget(&x->sent_hw, d->id);
 		out_remove(c, o);
 		/* The receiver made progress: offer again what it declined for now. */
 		for (size_t i = c->nouts; i-- > 0;)
 			if (c->outs[i].state == O_REFUSED)
 				out_remove(c, &c->outs[i]);
-	} else {
-		/* Refused for good by the receiver: do not offer it again in this session. */
-		o->state = O_REJECTED;
 	}
 	if (outs_active(c) < SYNC_XFER_PENDING_MAX / 2)
 		return offer_new(c);
@@ -805,19 +857,32 @@ static int start_keepalive(struct conn *c)
 
 /* A captured IK message 1 reads successfully again when replayed (Noise property): the clinic
  * puts a strictly increasing timestamp in its payload and the hub refuses non-increasing ones,
- * as WireGuard does. Only allowed peers get an entry. */
+ * as WireGuard does. Only allowed peers get an entry. The last accepted timestamp is kept in
+ * memory (a replay costs no store write) and, through ops->hs_stamp, durably: a message
+ * recorded before a hub restart is refused after it too. */
 static int check_stamp(struct sync_xfer *x, const uint8_t *peer, const uint8_t payload[8])
 {
 	uint64_t t = 0;
 	struct hs_stamp *e = NULL;
+	char hex[17];
+	int ret;
 
 	for (int i = 0; i < 8; i++)
 		t = t << 8 | payload[i];
 	for (size_t i = 0; i < x->nstamps; i++)
 		if (!memcmp(x->stamps[i].peer, peer, SYNC_XFER_KEY_BYTES))
 			e = &x->stamps[i];
-	if (e && t <= e->stamp) {
-		log_warn("sync: replayed or stale handshake refused");
+	ret = e && t <= e->stamp ? 1 : x->ops.hs_stamp ? x->ops.hs_stamp(x->arg, peer, t) : 0;
+	if (ret < 0)
+		log_error("sync: handshake timestamp not checked against the store (%s); "
+		          "in-memory check only",
+		          sync_xfer_strerror(ret));
+	if (ret > 0) {
+		peer_hex(peer, hex);
+		log_warn("sync: replayed or stale handshake from %s… refused (its timestamp is not "
+		         "newer than the last accepted one)",
+		         hex);
+		x->st.replays++;
 		return SYNC_XFER_EPROTO;
 	}
 	if (!e) {

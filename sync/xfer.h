@@ -17,6 +17,15 @@
  *   sender CHUNK(offset, bytes)...      → receiver persists, then ACK(durable offset)
  *   sender DONE(total)                  → receiver verifies and imports: DELIVERED(ok|rejected)
  *
+ * Refusals. RESUME REFUSE with offset 0 declines a record for now (e.g. too many records in
+ * progress): it is offered again later. RESUME REFUSE with a non-zero offset refuses it for good:
+ * the offset is the reason code, negated (code = -offset, e.g. SYNC_ENV_EHEADER). The receiver
+ * also refuses for good by DELIVERED(rejected, code), either after DONE (the whole record
+ * failed verification) or at any point after its RESUME (the header or a chunk failed: it
+ * drops the rest of the record's chunks and its DONE). A record refused for good is reported to
+ * the sender's store (out_delivered with SYNC_DELIVERED_REJECTED), which must not offer it again
+ * (sync/xfer_store: state REFUSED, shown to the operator, who may re-queue it).
+ *
  * The receiver's ops->in_write() says how far the record is durable; ACK carries that offset,
  * and after any interruption (link loss, kill -9 of either side) the sender resumes from the
  * offset the receiver reports in RESUME, so at most the bytes the receiver had not yet made
@@ -109,16 +118,20 @@ struct sync_xfer_ops {
 	int (*out_delivered)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	                     const uint8_t id[SYNC_XFER_ID_BYTES], int status, int32_t code);
 	/* An offer arrived. Returns SYNC_RESUME_FROM with *offset = bytes already durable,
-	 * SYNC_RESUME_HAVE if the id was already imported, SYNC_RESUME_REFUSE (with *offset
-	 * ignored) to decline it, or a negative error. */
+	 * SYNC_RESUME_HAVE if the id was already imported, SYNC_RESUME_REFUSE to decline it
+	 * (*offset left 0: for now, offered again later; *offset = -code > 0: refused for good
+	 * with that reason code), or a negative error. */
 	int (*in_begin)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	                const struct sync_xfer_rec *rec, uint64_t *offset);
 	/* Bytes [offset, offset+len) of the record, in order: the first call of a session starts
 	 * at the offset in_begin returned, each next call continues where the previous ended.
 	 * Returns 0 with *durable = the new durable offset (>= offset; may lag behind
 	 * offset+len when the store persists whole chunks only: the rest is held in memory and
-	 * given again on resume), or a negative error (e.g. a chunk that fails its hash: the
-	 * connection is closed and the record restarts from the durable offset). */
+	 * given again on resume), a positive value R to refuse the record for good (the header or
+	 * a chunk failed verification: the receiver forgets the record, reports DELIVERED
+	 * rejected with code -R to the sender and drops the rest of it), or a negative error
+	 * (transient: the connection is closed and the record restarts from the durable
+	 * offset). */
 	int (*in_write)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	                const uint8_t id[SYNC_XFER_ID_BYTES], uint64_t offset, const uint8_t *data,
 	                size_t len, uint64_t *durable);
@@ -131,6 +144,12 @@ struct sync_xfer_ops {
 	void (*on_event)(void *arg, enum sync_xfer_event ev,
 	                 const uint8_t peer[SYNC_XFER_KEY_BYTES], const uint8_t *id, int64_t a,
 	                 int64_t b);
+	/* Hub, may be NULL (then the replay check below is in memory only, lost at restart).
+	 * IK message 1 of an allowed peer carries its timestamp `stamp`: returns 0 if it is newer
+	 * than the last one accepted for that peer and is now recorded durably, 1 if it is not
+	 * (a replay: the handshake is refused), or a negative error (the store cannot say: the
+	 * in-memory check alone decides, and it is logged). */
+	int (*hs_stamp)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES], uint64_t stamp);
 };
 
 struct sync_xfer_config {
@@ -158,14 +177,18 @@ struct sync_xfer_stats {
 	uint64_t bytes_received;     /* CHUNK payload bytes read */
 	uint64_t dup_bytes_received; /* bytes the receiver already had durable (re-sent) */
 	uint64_t dup_chunks_received;
-	uint64_t records_sent;     /* DELIVERED received */
+	uint64_t records_sent;     /* delivered to the peer (DELIVERED ok, or RESUME HAVE) */
 	uint64_t records_received; /* imported here */
-	uint64_t records_rejected; /* refused here (verification failed) */
+	uint64_t records_rejected; /* refused here for good (verification failed) */
 	uint64_t connects;         /* sessions established */
 	uint64_t disconnects;
 	uint64_t refused;          /* hub: handshakes from keys not allowed */
 	uint32_t peers;            /* sessions up now */
 	uint64_t rate_bytes_per_s; /* current cap, 0 = none */
+	uint64_t records_refused;  /* ours the peer refused for good (not offered again) */
+	uint64_t offers_sent;      /* OFFER messages sent */
+	uint64_t offers_received;  /* OFFER messages received */
+	uint64_t replays;          /* hub: handshakes refused as replayed or stale (timestamp) */
 };
 
 struct sync_xfer;

@@ -63,6 +63,14 @@ static void id_hex(const uint8_t *id, char out[SYNC_ENV_ID_HEX_LEN])
 	sync_env_id_hex(id, out);
 }
 
+/* A verdict on the record itself (it fails the same way each time it is sent: envelope
+ * verification, an id already used by another record), as opposed to a local, transient
+ * failure (disk, memory, LMDB). */
+static bool verdict(int err)
+{
+	return (err <= ERR_BASE_SYNC - 100 && err > ERR_BASE_SYNC - 200) || err == SYNC_EEXIST;
+}
+
 /* The full public key of a Noise peer: the pinned hub, or an enrolled, unrevoked clinic. */
 static int peer_pub(struct sync_xfer_store *a, const uint8_t *x25519, struct keys_pub *out)
 {
@@ -284,10 +292,11 @@ static int xs_out_delivered(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 		if (a->out[i].used && !memcmp(a->out[i].id, id, SYNC_ENV_ID_BYTES))
 			out_ent_clear(&a->out[i]);
 	if (status != SYNC_DELIVERED_OK) {
-		/* The store has no "refused by the peer" state: the record stays queued (it is
-		 * offered again in the next session) and the refusal is logged loudly. */
-		log_error("sync: peer refused record %s: %s", hex, sync_strerror(code));
-		return 0;
+		/* Refused for good: kept in the outbox as REFUSED (never offered again, never
+		 * purged), visible in `pirogue case list`; `pirogue case retry` re-queues it. */
+		log_error("sync: peer refused record %s for good: %s (%s); kept as refused", hex,
+		          sync_refusal_reason(code), sync_strerror(code));
+		return sync_store_out_refused(a->st, id, code);
 	}
 	if ((ret = sync_store_out_delivered(a->st, id)) != 0)
 		return ret;
@@ -347,11 +356,13 @@ static int xs_in_begin(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	    stride < SYNC_ENV_CHUNK_MIN + SYNC_ENV_CHUNK_OVERHEAD ||
 	    stride > SYNC_ENV_CHUNK_WIRE_MAX ||
 	    rec->total <= hlen + (uint64_t)(count - 1) * stride ||
-	    rec->total > hlen + (uint64_t)count * stride)
+	    rec->total > hlen + (uint64_t)count * stride) {
+		*offset = (uint64_t) - (int64_t)SYNC_ENV_EHEADER; /* for good: it cannot be read */
 		return SYNC_RESUME_REFUSE;
+	}
 	in_drop(a, rec->id);
 	if (a->nin >= IN_MAX)
-		return SYNC_RESUME_REFUSE;
+		return SYNC_RESUME_REFUSE; /* for now: offered again later */
 	if (!(e = calloc(1, sizeof *e)))
 		return -ENOMEM;
 	if ((ret = peer_pub(a, peer, &e->peer)) != 0)
@@ -367,7 +378,8 @@ static int xs_in_begin(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 		return SYNC_RESUME_HAVE;
 	}
 	if (ret == 0) {
-		if (rs.chunk_count != count) {
+		if (rs.chunk_count != count) { /* another record has this id: for good */
+			*offset = (uint64_t) - (int64_t)SYNC_EEXIST;
 			ret = SYNC_RESUME_REFUSE;
 			goto fail;
 		}
@@ -432,7 +444,10 @@ static int xs_in_write(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 					log_error("sync: record %s refused at its header: %s", hex,
 					          sync_strerror(ret));
 					e->pos = 0;
-					return ret;
+					if (!verdict(ret))
+						return ret;
+					in_drop(a, id); /* nothing of it was stored */
+					return -ret;
 				}
 				free(e->header);
 				e->header = NULL;
@@ -464,11 +479,19 @@ static int xs_in_write(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 					e->have = true; /* finished meanwhile */
 				} else if (ret != 0) {
 					char hex[SYNC_ENV_ID_HEX_LEN];
+					int r2;
 					id_hex(id, hex);
 					log_error("sync: record %s chunk %u refused: %s", hex, idx,
 					          sync_strerror(ret));
 					e->pos -= clen;
-					return ret;
+					if (!verdict(ret))
+						return ret;
+					/* Refused for good: what was stored of it goes. */
+					in_drop(a, id);
+					if ((r2 = sync_store_recv_abort(a->st, id)) != 0)
+						log_warn("sync: dropping refused record %s: %s",
+						         hex, sync_strerror(r2));
+					return -ret;
 				} else if (next != idx + 1) {
 					return -EAGAIN;
 				}
@@ -512,6 +535,18 @@ static int xs_in_finish(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	return 0;
 }
 
+static int xs_hs_stamp(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES], uint64_t stamp)
+{
+	struct sync_xfer_store *a = arg;
+	int ret = sync_store_hs_stamp(a->st, peer, stamp);
+
+	if (ret == SYNC_EREPLAY)
+		return 1;
+	if (ret != 0)
+		log_error("sync: recording the handshake timestamp: %s", sync_strerror(ret));
+	return ret;
+}
+
 static void xs_on_event(void *arg, enum sync_xfer_event ev, const uint8_t *peer, const uint8_t *id,
                         int64_t x, int64_t y)
 {
@@ -540,6 +575,7 @@ const struct sync_xfer_ops sync_xfer_store_ops = {
         .in_write = xs_in_write,
         .in_finish = xs_in_finish,
         .on_event = xs_on_event,
+        .hs_stamp = xs_hs_stamp,
 };
 
 int sync_xfer_store_new(struct sync_xfer_store **out, struct sync_store *store,

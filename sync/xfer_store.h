@@ -12,10 +12,18 @@
  * durable offset (what ACK carries) move. So at most one partial chunk is lost (and re-sent)
  * per interruption. At DONE, sync_store_recv_finish() verifies the whole envelope and makes it
  * visible: exactly once (an already imported id answers HAVE to the next OFFER).
+ * A record that fails verification (header: signature, sender, recipient; a chunk's signed
+ * hash; the whole envelope at DONE; an id already used) is refused for good, with the
+ * envelope's error as the reason code, and nothing of it is kept; a local failure (disk, LMDB)
+ * only closes the connection (retried).
  *
  * Sender: headers and the chunk being sliced are cached per record (bounded); the outbox
  * progress (sync_store_out_ack) is written at most once a second per record and at the end,
- * since each write is a durable transaction.
+ * since each write is a durable transaction. A record the peer refused for good becomes
+ * REFUSED with the peer's reason code (sync_store_out_refused): not offered again.
+ *
+ * Hub: the last accepted handshake timestamp per clinic key is kept in the store
+ * (sync_store_hs_stamp, one small durable write per accepted handshake).
  */
 #ifndef PIROGUE_SYNC_XFER_STORE_H
 #define PIROGUE_SYNC_XFER_STORE_H
