@@ -224,6 +224,11 @@ json_t *sync_record_json(const struct sync_record_info *r, const struct sync_env
 	bad |= jset(o, "priority", json_string(sync_env_priority_name(r->priority)));
 	bad |= jset(o, "state", json_string(sync_state_name(r->state)));
 	bad |= jset(o, "progress", json_integer(sync_record_progress(r)));
+	if (r->state == SYNC_ST_REFUSED) {
+		bad |= jset(o, "refused_code", json_integer(r->refused_code));
+		bad |= jset(o, "refused_reason", json_string(sync_refusal_reason(r->refused_code)));
+		bad |= jset(o, "refused_detail", json_string(sync_strerror(r->refused_code)));
+	}
 	bad |= jset(o, "chunks", json_integer(r->chunk_count));
 	bad |= jset(o, "chunks_done", json_integer(r->chunks_done));
 	bad |= jset(o, "size", json_integer((json_int_t)r->plain_size));

@@ -77,7 +77,8 @@ int sync_site_open_all(const char *path, unsigned flags, struct sync_site **site
 
 /* A record as a JSON object: id, ref (if any), direction, kind, priority, state, progress
  * (0..100), chunks, chunks_done, size (plain bytes), wire_size, created, changed (ISO 8601),
- * peer (public key text), peer_name (if given), title, replies; with `sum`: note and parts
+ * peer (public key text), peer_name (if given), title, replies; for a refused record
+ * refused_code, refused_reason (short) and refused_detail; with `sum`: note and parts
  * [{name, type, size}]. Returns a new reference (NULL on allocation failure). */
 json_t *sync_record_json(const struct sync_record_info *r, const struct sync_env_content *sum,
                          const char *peer_name);

@@ -313,12 +313,10 @@ static int offer_new(struct conn *c)
 	for (int i = 0; i < n && i < SYNC_XFER_PENDING_MAX; i++) {
 		struct sync_xfer_rec *r = &x->tmp[i];
 		struct sync_frame f = {.type = SYNC_MSG_OFFER};
-		struct out_rec *o = out_find(c, r->id);
+		struct out_rec *o;
 
-		if (o && o->state != O_REJECTED)
+		if (out_find(c, r->id))
 			continue;
-		if (o) /* refused for good, yet pending again: re-queued by the operator */
-			out_remove(c, o);
 		/* Urgent records are always offered; others wait for room. */
 		if (outs_active(c) >= SYNC_XFER_PENDING_MAX && r->prio > 0)
 			continue;
@@ -1346,6 +1344,11 @@ void sync_xfer_kick(struct sync_xfer *x)
 		nx = c->next;
 		if (c->state != C_UP)
 			continue;
+		/* Records refused for good this session may have been re-queued by the operator
+		 * (`pirogue case retry` pokes the daemon): offered again if still pending. */
+		for (size_t i = c->nouts; i-- > 0;)
+			if (c->outs[i].state == O_REJECTED)
+				out_remove(c, &c->outs[i]);
 		ret = offer_new(c);
 		if (ret == 0)
 			ret = pump(c);

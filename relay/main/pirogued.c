@@ -7,8 +7,9 @@
  *
  * Status file (default <store>/status.json, [sync] status_file): JSON rewritten atomically
  * (write + rename) at most once a second while something changes: role, sessions, the
- * transfer counters (bytes sent / re-sent, duplicate bytes received, reconnects...) and the
- * progress of every record in flight. `pirogue status` prints it.
+ * transfer counters (bytes sent / re-sent, duplicate bytes received, reconnects, offers sent
+ * and received, records refused by the peer, replayed handshakes...) and the progress of every
+ * record in flight. `pirogue status` prints it.
  *
  * Config keys read here besides sync/site.h's ([sync] section):
  *   window (bytes, default 512K)    keepalive (default 5s)    dead_after (default 20s)
@@ -131,8 +132,9 @@ static void on_event(void *arg, enum sync_xfer_event ev, const uint8_t *peer, co
 	case SYNC_XFER_EV_RECEIVED:
 		sync_env_id_hex(id, hex);
 		if (ev == SYNC_XFER_EV_SENT)
-			log_info("delivered %s%s", hex,
-			         a == SYNC_DELIVERED_OK ? "" : " (REFUSED by peer)");
+			log_info(
+			        "%s %s",
+			        a == SYNC_DELIVERED_OK ? "delivered" : "REFUSED by the peer:", hex);
 		else
 			log_info("received %s%s", hex,
 			         a == 0 ? "" : " (REFUSED: failed verification)");
@@ -172,7 +174,7 @@ static int write_status(struct daemon *d)
 	}
 	root = json_pack(
 	        "{s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	        "s:I, s:I}, s:o}",
+	        "s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 	        "role", sync_role_name(d->role), "pid", (json_int_t)getpid(), "updated_ms",
 	        (json_int_t)mtime_wall_ms(), "sessions", (json_int_t)st.peers, "xfer", "bytes_sent",
 	        (json_int_t)st.bytes_sent, "bytes_resent", (json_int_t)st.bytes_resent,
@@ -183,7 +185,10 @@ static int write_status(struct daemon *d)
 	        "records_received", (json_int_t)st.records_received, "records_rejected",
 	        (json_int_t)st.records_rejected, "connects", (json_int_t)st.connects, "disconnects",
 	        (json_int_t)st.disconnects, "refused", (json_int_t)st.refused, "rate_bytes_per_s",
-	        (json_int_t)st.rate_bytes_per_s, "records", recs ? recs : json_array());
+	        (json_int_t)st.rate_bytes_per_s, "records_refused", (json_int_t)st.records_refused,
+	        "offers_sent", (json_int_t)st.offers_sent, "offers_received",
+	        (json_int_t)st.offers_received, "replays", (json_int_t)st.replays, "records",
+	        recs ? recs : json_array());
 	if (!root)
 		return -ENOMEM;
 	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);

@@ -747,6 +747,159 @@ static void test_find_resolves_unique_prefixes(void **state)
 	                 memcmp(hex, "0000000000", 10) ? SYNC_ENOTFOUND : 0);
 }
 
+static bool pending_has(struct sync_store *s, const struct keys_pub *to, const uint8_t *id)
+{
+	struct sync_out_item items[16];
+	size_t n = 0;
+
+	assert_int_equal(sync_store_out_pending(s, to, items, 16, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(items[i].id, id, 16))
+			return true;
+	return false;
+}
+
+static void test_refused_record_is_kept_not_offered_not_purged_and_can_be_retried(void **state)
+{
+	struct fx *f = *state;
+	struct sync_record_info info, *arr = NULL;
+	uint8_t bad[16], good[16], later[16], nope[16] = {0};
+	uint64_t far = (uint64_t)time(NULL) * 1000 + 10ull * 365 * 86400 * 1000;
+	size_t n = 0, purged = 0;
+	bool listed = false;
+
+	add_case(f, SYNC_PRIO_URGENT, "bad", "abcdef", 6, bad);
+	add_case(f, SYNC_PRIO_NORMAL, "good", "ghijkl", 6, good);
+	assert_int_equal(sync_store_out_ack(f->c, bad, 1), 0);
+	assert_int_equal(sync_store_out_refused(f->c, bad, SYNC_ENV_ESIG), 0);
+	assert_int_equal(sync_store_get(f->c, bad, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_REFUSED);
+	assert_int_equal(info.refused_code, SYNC_ENV_ESIG);
+	assert_string_equal(sync_state_name(info.state), "refused");
+	assert_string_equal(sync_refusal_reason(info.refused_code), "signature bad");
+	/* not offered any more; the good one still is */
+	assert_false(pending_has(f->c, &f->hub->pub, bad));
+	assert_true(pending_has(f->c, &f->hub->pub, good));
+	/* a late ACK does not bring it back to SENDING */
+	assert_int_equal(sync_store_out_ack(f->c, bad, 1), 0);
+	assert_int_equal(sync_store_get(f->c, bad, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_REFUSED);
+	/* it survives a restart as refused, with its reason */
+	sync_store_close(f->c);
+	assert_int_equal(sync_store_open(&f->c, f->cdir, 0, 1ull << 30), 0);
+	assert_int_equal(sync_store_list(f->c, SYNC_OUTBOX, false, &arr, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(arr[i].id, bad, 16)) {
+			listed = true;
+			assert_int_equal(arr[i].state, SYNC_ST_REFUSED);
+			assert_int_equal(arr[i].refused_code, SYNC_ENV_ESIG);
+		} else {
+			assert_int_equal(arr[i].refused_code, 0);
+		}
+	free(arr);
+	assert_true(listed);
+	assert_false(pending_has(f->c, &f->hub->pub, bad));
+	/* a later good record still flows */
+	add_case(f, SYNC_PRIO_URGENT, "later", "mnopqr", 6, later);
+	assert_true(pending_has(f->c, &f->hub->pub, later));
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, later, UINT32_MAX), 0);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, good, UINT32_MAX), 0);
+	/* retention removes what was delivered, never the refused record */
+	assert_int_equal(sync_store_purge(f->c, far, 0, &purged), 0);
+	assert_int_equal(purged, 2);
+	assert_int_equal(sync_store_get(f->c, bad, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_REFUSED);
+	/* refusing a delivered record changes nothing; unknown ids are reported */
+	add_case(f, SYNC_PRIO_NORMAL, "done", "x", 1, good);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, good, UINT32_MAX), 0);
+	assert_int_equal(sync_store_out_refused(f->c, good, SYNC_ENV_ESIG), 0);
+	assert_int_equal(sync_store_get(f->c, good, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_DELIVERED);
+	assert_int_equal(sync_store_out_refused(f->c, nope, SYNC_ENV_ESIG), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_out_refused(f->h, good, SYNC_ENV_ESIG), SYNC_ENOTFOUND);
+	/* retry: only a refused record, back in the queue from scratch */
+	assert_int_equal(sync_store_out_retry(f->c, good), SYNC_ESTATE);
+	assert_int_equal(sync_store_out_retry(f->c, nope), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_out_retry(f->c, bad), 0);
+	assert_int_equal(sync_store_get(f->c, bad, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_QUEUED);
+	assert_int_equal(info.chunks_done, 0);
+	assert_int_equal(info.refused_code, 0);
+	assert_int_equal(sync_store_out_retry(f->c, bad), SYNC_ESTATE);
+	assert_true(pending_has(f->c, &f->hub->pub, bad));
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, bad, UINT32_MAX), 0);
+	assert_int_equal(sync_store_get(f->c, bad, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_DELIVERED);
+}
+
+static void test_recv_abort_drops_only_a_record_still_receiving(void **state)
+{
+	struct fx *f = *state;
+	size_t size = 2 * 1024 * 1024;
+	uint8_t *data = malloc(size), id[16], small[16], *hdr, buf[SYNC_ENV_CHUNK_WIRE_MAX];
+	struct sync_part_src part = {.name = "big", .data = data, .size = size};
+	struct sync_enqueue req = {
+	        .kind = SYNC_ENV_CASE, .title = "b", .parts = &part, .part_count = 1};
+	struct sync_recv_status st;
+	struct sync_record_info info;
+	char spool[160];
+	size_t hlen, len;
+
+	randombytes_buf(data, size);
+	assert_int_equal(sync_store_enqueue(f->c, f->clinic, &f->hub->pub, &req, id), 0);
+	assert_int_equal(sync_store_out_header(f->c, id, &hdr, &hlen), 0);
+	assert_int_equal(sync_store_recv_begin(f->h, hdr, hlen, &f->clinic->pub, &f->hub->pub, &st),
+	                 0);
+	free(hdr);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(sync_store_out_chunk(f->c, id, i, buf, sizeof buf, &len), 0);
+		assert_int_equal(sync_store_recv_chunk(f->h, id, i, buf, len, NULL), 0);
+	}
+	snprintf(spool, sizeof spool, "%s/spool", f->hdir);
+	assert_int_equal(count_files(spool), 1);
+	assert_int_equal(sync_store_recv_abort(f->h, id), 0);
+	assert_int_equal(sync_store_recv_status(f->h, id, &st), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_get(f->h, id, &info), SYNC_ENOTFOUND);
+	assert_int_equal(count_files(spool), 0);
+	assert_int_equal(sync_store_recv_abort(f->h, id), SYNC_ENOTFOUND);
+	/* the sender's outbox copy is not an inbox record: never touched */
+	assert_int_equal(sync_store_recv_abort(f->c, id), SYNC_ENOTFOUND);
+	/* a finished record is never deleted this way */
+	add_case(f, SYNC_PRIO_NORMAL, "s", "x", 1, small);
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, small, UINT32_MAX), 0);
+	assert_int_equal(sync_store_recv_abort(f->h, small), SYNC_ESTATE);
+	assert_int_equal(sync_store_get(f->h, small, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_RECEIVED);
+	/* after an abort the record can be received again from scratch */
+	assert_int_equal(transfer(f->c, f->clinic, f->h, f->hub, id, UINT32_MAX), 0);
+	free(data);
+}
+
+static void test_handshake_stamps_are_kept_per_key_across_reopen(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t *k1 = f->clinic->pub.x25519, *k2 = f->hub->pub.x25519;
+
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1000), 0);
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1000), SYNC_EREPLAY);
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 999), SYNC_EREPLAY);
+	assert_int_equal(sync_store_hs_stamp(f->h, k2, 5), 0); /* per key */
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1001), 0);
+	/* a restart (and another process) sees the last accepted one */
+	sync_store_close(f->h);
+	assert_int_equal(sync_store_open(&f->h, f->hdir, 0, 1ull << 30), 0);
+	{
+		struct sync_store *s2 = NULL;
+		assert_int_equal(sync_store_open(&s2, f->hdir, 0, 0), 0);
+		assert_int_equal(sync_store_hs_stamp(s2, k1, 1001), SYNC_EREPLAY);
+		sync_store_close(s2);
+	}
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1001), SYNC_EREPLAY);
+	assert_int_equal(sync_store_hs_stamp(f->h, k2, 5), SYNC_EREPLAY);
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1002), 0);
+	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1002), SYNC_EREPLAY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -769,6 +922,9 @@ int main(void)
 	        T(test_reply_travels_back_and_marks_case_answered),
 	        T(test_notify_reaches_a_listener_and_is_harmless_without_one),
 	        T(test_find_resolves_unique_prefixes),
+	        T(test_refused_record_is_kept_not_offered_not_purged_and_can_be_retried),
+	        T(test_recv_abort_drops_only_a_record_still_receiving),
+	        T(test_handshake_stamps_are_kept_per_key_across_reopen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <event2/event.h>
 #include <sodium.h>
@@ -16,6 +21,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/mtime.h"
+#include "common/noise.h"
 #include "sync/store.h"
 #include "sync/xfer.h"
 #include "sync/xfer_store.h"
@@ -30,6 +36,8 @@ struct mem_out {
 	uint64_t total;
 	bool delivered;
 	int status;
+	int32_t code;
+	int outcomes; /* out_delivered calls */
 	uint64_t delivered_ms;
 };
 
@@ -52,6 +60,11 @@ struct mem_site {
 	size_t nallowed;
 	int begins;     /* in_begin calls */
 	int reject_all; /* in_finish refuses */
+	/* Refusals for good of one record: at its offer (RESUME REFUSE with a code), or by
+	 * in_write once refuse_at bytes of it arrived (a bad header or chunk). */
+	uint8_t refuse_id[SYNC_XFER_ID_BYTES];
+	int refuse_offer_code, refuse_write_code;
+	uint64_t refuse_at;
 };
 
 static struct mem_in *in_find(struct mem_site *s, const uint8_t *id)
@@ -119,11 +132,12 @@ static int m_out_delivered(void *arg, const uint8_t peer[32], const uint8_t id[1
 {
 	struct mem_out *o = out_find(arg, id);
 	(void)peer;
-	(void)code;
 	if (!o)
 		return -EINVAL;
 	o->delivered = true;
 	o->status = status;
+	o->code = code;
+	o->outcomes++;
 	o->delivered_ms = mtime_now_ms();
 	return 0;
 }
@@ -138,6 +152,10 @@ static int m_in_begin(void *arg, const uint8_t peer[32], const struct sync_xfer_
 	s->begins++;
 	if (rec->meta_len != 3 || memcmp(rec->meta, "abc", 3))
 		return -EINVAL;
+	if (s->refuse_offer_code && !memcmp(rec->id, s->refuse_id, SYNC_XFER_ID_BYTES)) {
+		*offset = (uint64_t) - (int64_t)s->refuse_offer_code;
+		return SYNC_RESUME_REFUSE;
+	}
 	if (!in) {
 		in = &s->in[s->nin++];
 		memset(in, 0, sizeof *in);
@@ -154,12 +172,18 @@ static int m_in_begin(void *arg, const uint8_t peer[32], const struct sync_xfer_
 static int m_in_write(void *arg, const uint8_t peer[32], const uint8_t id[16], uint64_t off,
                       const uint8_t *data, size_t len, uint64_t *durable)
 {
-	struct mem_in *in = in_find(arg, id);
+	struct mem_site *s = arg;
+	struct mem_in *in = in_find(s, id);
 	uint64_t end = off + len;
 
 	(void)peer;
 	if (!in || end > in->total)
 		return -EINVAL;
+	if (s->refuse_write_code && !memcmp(id, s->refuse_id, SYNC_XFER_ID_BYTES) &&
+	    end > s->refuse_at) {
+		in->durable = 0; /* forgets it */
+		return -s->refuse_write_code;
+	}
 	memcpy(in->data + off, data, len);
 	in->bytes_written += len;
 	/* Durable only in whole store chunks (or at the very end). */
@@ -523,6 +547,69 @@ static void test_rejected_record_is_reported_to_the_sender(void **state)
 	assert_int_equal(l->hub.in[0].imports, 0);
 }
 
+static void test_record_refused_mid_transfer_stops_there_and_others_flow(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats hs, cs;
+	struct mem_out *bad;
+
+	bad = add_out(&l->clinic, 1, 400000);
+	add_out(&l->clinic, 1, 100000);
+	add_out(&l->clinic, 0, 1000);
+	memcpy(l->hub.refuse_id, bad->id, SYNC_XFER_ID_BYTES);
+	l->hub.refuse_write_code = -4108; /* what a chunk failing its signed hash gives */
+	l->hub.refuse_at = 150000;
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_true(run_until(l, all_delivered_both_ways, 10000));
+	assert_int_equal(l->clinic.out[0].status, SYNC_DELIVERED_REJECTED);
+	assert_int_equal(l->clinic.out[0].code, -4108);
+	assert_int_equal(l->clinic.out[0].outcomes, 1);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(l->clinic.out[i].status, SYNC_DELIVERED_OK);
+		assert_int_equal(in_find(&l->hub, l->clinic.out[i].id)->imports, 1);
+	}
+	assert_int_equal(in_find(&l->hub, bad->id)->imports, 0);
+	/* the receiver stopped taking its bytes at the refusal */
+	assert_true(in_find(&l->hub, bad->id)->bytes_written < bad->total);
+	sync_xfer_stats_get(l->xh, &hs);
+	sync_xfer_stats_get(l->xc, &cs);
+	assert_int_equal(hs.records_rejected, 1);
+	assert_int_equal(hs.records_received, 2);
+	assert_int_equal(hs.offers_received, 3);
+	assert_int_equal(hs.connects, 1); /* refused without dropping the session */
+	assert_int_equal(cs.records_refused, 1);
+	assert_int_equal(cs.records_sent, 2);
+	assert_int_equal(cs.offers_sent, 3);
+	assert_int_equal(cs.connects, 1);
+}
+
+static void test_record_refused_at_its_offer_carries_the_reason(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats hs, cs;
+	struct mem_out *bad;
+
+	bad = add_out(&l->clinic, 1, 50000);
+	add_out(&l->clinic, 1, 60000);
+	memcpy(l->hub.refuse_id, bad->id, SYNC_XFER_ID_BYTES);
+	l->hub.refuse_offer_code = -4102;
+	start_hub(l, 0);
+	start_clinic(l);
+	assert_true(run_until(l, all_delivered_both_ways, 10000));
+	assert_int_equal(l->clinic.out[0].status, SYNC_DELIVERED_REJECTED);
+	assert_int_equal(l->clinic.out[0].code, -4102);
+	assert_int_equal(l->clinic.out[0].outcomes, 1);
+	assert_int_equal(l->clinic.out[1].status, SYNC_DELIVERED_OK);
+	assert_null(in_find(&l->hub, bad->id));
+	sync_xfer_stats_get(l->xh, &hs);
+	sync_xfer_stats_get(l->xc, &cs);
+	assert_int_equal(hs.records_rejected, 1);
+	assert_int_equal(hs.connects, 1);
+	assert_int_equal(cs.records_refused, 1);
+	assert_int_equal(cs.records_sent, 1);
+}
+
 static bool clinic_connected(struct lab *l)
 {
 	struct sync_xfer_stats st;
@@ -826,6 +913,243 @@ static void test_fresh_records_sent_before_resume_are_reconciled(void **state)
 	assert_int_equal(l->hub.in[1].imports, 1); /* not imported twice */
 }
 
+/* The clinic process restarts: engine, adapter and store are closed and opened again. */
+static void slab_clinic_restart(struct slab *l)
+{
+	sync_xfer_free(l->xc);
+	l->xc = NULL;
+	sync_xfer_store_free(l->cxs);
+	sync_store_close(l->cs);
+	assert_int_equal(sync_store_open(&l->cs, l->cdir, 0, 0), 0);
+	assert_int_equal(sync_xfer_store_new(&l->cxs, l->cs, l->ck, SYNC_XFER_CLINIC, &l->hk->pub),
+	                 0);
+	slab_clinic(l);
+}
+
+/* The hub process restarts on the same port, with the given ops over its reopened store. */
+static void slab_hub_restart(struct slab *l, uint16_t port, const struct sync_xfer_ops *ops)
+{
+	struct sync_xfer_config cfg = {0};
+	char a[64];
+
+	sync_xfer_free(l->xh);
+	l->xh = NULL;
+	sync_xfer_store_free(l->hxs);
+	sync_store_close(l->hs);
+	assert_int_equal(sync_store_open(&l->hs, l->hdir, 0, 0), 0);
+	assert_int_equal(sync_xfer_store_new(&l->hxs, l->hs, l->hk, SYNC_XFER_HUB, NULL), 0);
+	cfg.role = SYNC_XFER_HUB;
+	cfg.self = l->hk;
+	snprintf(a, sizeof a, "127.0.0.1:%u", port);
+	cfg.listen_addr = a;
+	assert_int_equal(sync_xfer_new(&l->xh, l->base, &cfg, ops, l->hxs), 0);
+}
+
+static struct sync_xfer_stats hub_stats(void)
+{
+	struct sync_xfer_stats st;
+	sync_xfer_stats_get(g_slab->xh, &st);
+	return st;
+}
+
+static bool refused_ones_refused_good_ones_delivered(struct lab *unused)
+{
+	struct slab *l = g_slab;
+	(void)unused;
+	return state_is(l->cs, l->ids[0], SYNC_ST_REFUSED) &&
+	       state_is(l->cs, l->ids[1], SYNC_ST_REFUSED) &&
+	       state_is(l->cs, l->ids[2], SYNC_ST_DELIVERED);
+}
+
+static bool first_refused_again(struct lab *unused)
+{
+	(void)unused;
+	return state_is(g_slab->cs, g_slab->ids[0], SYNC_ST_REFUSED) &&
+	       hub_stats().offers_received >= 4;
+}
+
+static bool hub_two_sessions(struct lab *unused)
+{
+	(void)unused;
+	return hub_stats().connects >= 2 && hub_stats().peers == 1;
+}
+
+static bool never(struct lab *unused)
+{
+	(void)unused;
+	return false;
+}
+
+static bool fourth_delivered(struct lab *unused)
+{
+	(void)unused;
+	return state_is(g_slab->cs, g_slab->ids[3], SYNC_ST_DELIVERED);
+}
+
+static void assert_refused(struct sync_store *s, const uint8_t *id, int32_t code)
+{
+	struct sync_record_info info;
+
+	assert_int_equal(sync_store_get(s, id, &info), 0);
+	assert_int_equal(info.state, SYNC_ST_REFUSED);
+	assert_int_equal(info.refused_code, code);
+}
+
+static void test_store_refused_records_are_offered_once_and_stay_refused(void **state)
+{
+	struct slab *l = *state;
+	size_t big = 1500000;
+	uint8_t *data = malloc(big), secret[64], flip;
+	struct keys *other = NULL;
+	struct sync_record_info info;
+	struct sync_recv_status rs;
+	char path[256], hex[SYNC_ENV_ID_HEX_LEN];
+	FILE *fp;
+
+	randombytes_buf(data, big);
+	randombytes_buf(secret, sizeof secret);
+	assert_int_equal(keys_from_secret(secret, &other), 0);
+	/* 0: signed by a key that is not the connected clinic's (refused at its header) */
+	enqueue(l->cs, other, &l->hk->pub, SYNC_ENV_CASE, NULL, SYNC_PRIO_URGENT, data, 5000,
+	        l->ids[l->nids++]);
+	/* 1: spooled, and one byte of its chunk 1 damaged on the clinic's disk (refused there) */
+	enqueue(l->cs, l->ck, &l->hk->pub, SYNC_ENV_CASE, NULL, SYNC_PRIO_NORMAL, data, big,
+	        l->ids[l->nids++]);
+	sync_env_id_hex(l->ids[1], hex);
+	snprintf(path, sizeof path, "%s/spool/%s.rec", l->cdir, hex);
+	assert_non_null(fp = fopen(path, "r+b"));
+	assert_int_equal(
+	        fseek(fp, SYNC_ENV_CHUNK_DEFAULT + SYNC_ENV_CHUNK_OVERHEAD + 100, SEEK_SET), 0);
+	flip = (uint8_t)fgetc(fp);
+	assert_int_equal(fseek(fp, -1, SEEK_CUR), 0);
+	fputc(flip ^ 0x01, fp);
+	fclose(fp);
+	/* 2: a good one */
+	enqueue(l->cs, l->ck, &l->hk->pub, SYNC_ENV_CASE, NULL, SYNC_PRIO_BULK, data, 20000,
+	        l->ids[l->nids++]);
+	slab_hub(l, 0);
+	slab_clinic(l);
+	assert_true(slab_run_until(l, refused_ones_refused_good_ones_delivered, 20000));
+	assert_refused(l->cs, l->ids[0], SYNC_ENV_ESENDER);
+	assert_refused(l->cs, l->ids[1], SYNC_ENV_ECHUNKHASH);
+	/* nothing of them stays at the hub; the session was never dropped */
+	assert_int_equal(sync_store_get(l->hs, l->ids[0], &info), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_recv_status(l->hs, l->ids[1], &rs), SYNC_ENOTFOUND);
+	assert_int_equal(hub_stats().records_rejected, 2);
+	assert_int_equal(hub_stats().offers_received, 3);
+	assert_int_equal(hub_stats().connects, 1);
+	/* The operator retries one in the same session: offered once more, refused again. */
+	assert_int_equal(sync_store_out_retry(l->cs, l->ids[0]), 0);
+	sync_xfer_kick(l->xc);
+	assert_true(slab_run_until(l, first_refused_again, 10000));
+	assert_refused(l->cs, l->ids[0], SYNC_ENV_ESENDER);
+	assert_int_equal(hub_stats().offers_received, 4);
+	assert_int_equal(hub_stats().records_rejected, 3);
+	/* The clinic restarts: they are still refused and not offered again. */
+	slab_clinic_restart(l);
+	assert_true(slab_run_until(l, hub_two_sessions, 10000));
+	slab_run_until(l, never, 500);
+	assert_int_equal(hub_stats().offers_received, 4);
+	assert_int_equal(hub_stats().records_rejected, 3);
+	assert_refused(l->cs, l->ids[0], SYNC_ENV_ESENDER);
+	assert_refused(l->cs, l->ids[1], SYNC_ENV_ECHUNKHASH);
+	/* A later good record still flows. */
+	enqueue(l->cs, l->ck, &l->hk->pub, SYNC_ENV_CASE, NULL, SYNC_PRIO_NORMAL, data, 30000,
+	        l->ids[l->nids++]);
+	sync_xfer_kick(l->xc);
+	assert_true(slab_run_until(l, fourth_delivered, 10000));
+	check_export(l, l->ids[3], data, 30000);
+	assert_int_equal(hub_stats().offers_received, 5);
+	keys_free(other);
+	free(data);
+}
+
+/* IK message 1 as the clinic sends it (prologue and payload as in sync/xfer.c). */
+static size_t make_msg1(struct slab *l, uint64_t stamp, uint8_t *out, size_t cap)
+{
+	struct noise_handshake *hs = NULL;
+	uint8_t p[8];
+	size_t len = 0;
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(stamp >> (56 - 8 * i));
+	assert_int_equal(noise_handshake_new(&hs, NOISE_IK, NOISE_INITIATOR,
+	                                     (const uint8_t *)"pirogue-sync/1", 14,
+	                                     l->ck->x25519_sk, l->hk->pub.x25519),
+	                 0);
+	assert_int_equal(noise_handshake_write_message(hs, p, sizeof p, out, cap, &len), 0);
+	noise_handshake_free(hs);
+	return len;
+}
+
+/* Opens a TCP connection to the hub and writes one length-prefixed handshake record. */
+static int send_msg1(uint16_t port, const uint8_t *msg, size_t len)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(send(fd, hdr, 2, 0), 2);
+	assert_int_equal(send(fd, msg, len, 0), (ssize_t)len);
+	return fd;
+}
+
+static bool hub_one_session(struct lab *unused)
+{
+	(void)unused;
+	return hub_stats().connects >= 1;
+}
+
+static bool hub_one_replay(struct lab *unused)
+{
+	(void)unused;
+	return hub_stats().replays >= 1;
+}
+
+static void test_replayed_initiation_after_hub_restart_is_refused(void **state)
+{
+	struct slab *l = *state;
+	struct sync_xfer_ops mem_only = sync_xfer_store_ops;
+	uint8_t msg[256];
+	size_t len = make_msg1(l, mtime_wall_ms() * 1000, msg, sizeof msg);
+	uint16_t port;
+	int fd;
+
+	slab_hub(l, 0);
+	port = sync_xfer_listen_port(l->xh);
+	/* The recorded message is accepted once... */
+	fd = send_msg1(port, msg, len);
+	assert_true(slab_run_until(l, hub_one_session, 5000));
+	close(fd);
+	/* ...and refused when replayed to the same process (the in-memory check)... */
+	fd = send_msg1(port, msg, len);
+	assert_true(slab_run_until(l, hub_one_replay, 5000));
+	close(fd);
+	assert_int_equal(hub_stats().connects, 1);
+	/* ...and after a hub restart (the store's check). */
+	slab_hub_restart(l, port, &sync_xfer_store_ops);
+	fd = send_msg1(port, msg, len);
+	assert_true(slab_run_until(l, hub_one_replay, 5000));
+	close(fd);
+	assert_int_equal(hub_stats().connects, 0);
+	/* The real clinic still connects after the restart (its timestamps are newer). */
+	slab_clinic(l);
+	assert_true(slab_run_until(l, hub_one_session, 5000));
+	sync_xfer_free(l->xc);
+	l->xc = NULL;
+	/* Control: a hub that keeps the timestamps in memory only accepts the replay after a
+	 * restart — what the store prevents. */
+	mem_only.hs_stamp = NULL;
+	slab_hub_restart(l, port, &mem_only);
+	fd = send_msg1(port, msg, len);
+	assert_true(slab_run_until(l, hub_one_session, 5000));
+	close(fd);
+	assert_int_equal(hub_stats().replays, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -851,6 +1175,17 @@ int main(void)
 	                slab_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_reconnect_resends_at_most_one_chunk,
 	                                        slab_setup, slab_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_record_refused_mid_transfer_stops_there_and_others_flow, lab_setup,
+	                lab_teardown),
+	        cmocka_unit_test_setup_teardown(test_record_refused_at_its_offer_carries_the_reason,
+	                                        lab_setup, lab_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_store_refused_records_are_offered_once_and_stay_refused, slab_setup,
+	                slab_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_replayed_initiation_after_hub_restart_is_refused, slab_setup,
+	                slab_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

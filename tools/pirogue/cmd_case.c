@@ -1,4 +1,4 @@
-/* tools/pirogue/cmd_case.c — `pirogue case add|list|show`: the clinic's deferred cases. */
+/* tools/pirogue/cmd_case.c — `pirogue case add|list|show|retry`: the clinic's deferred cases. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -20,18 +20,25 @@ static void case_usage(FILE *f)
 	        "                        [--note TEXT | --note-file FILE] [--file PATH]...\n"
 	        "       pirogue case list\n"
 	        "       pirogue case show ID\n"
+	        "       pirogue case retry ID\n"
 	        "  common options: --config FILE (default $PIROGUE_CONFIG or %s), --json\n"
 	        "  add   encrypts the note and files for the hub and queues them in one durable\n"
 	        "        write; prints the new case id (returns at once, link up or not)\n"
-	        "  list  every case with its state (queued, sending n %%, delivered, answered)\n"
-	        "  show  one case (ID or a unique prefix of >= 8 hex digits) and its replies\n",
+	        "  list  every case with its state (queued, sending n %%, delivered, answered,\n"
+	        "        refused (reason): the peer refused it for good, it is not sent again)\n"
+	        "  show  one case (ID or a unique prefix of >= 8 hex digits) and its replies\n"
+	        "  retry queues a refused case again (at a hub: a refused reply, id from show)\n",
 	        CMD_DEFAULT_CONFIG);
 }
+
+#define STATE_TEXT_MAX 64
 
 static void state_text(const struct sync_record_info *r, char *out, size_t cap)
 {
 	if (r->state == SYNC_ST_SENDING || r->state == SYNC_ST_RECEIVING)
 		snprintf(out, cap, "%s %u%%", sync_state_name(r->state), sync_record_progress(r));
+	else if (r->state == SYNC_ST_REFUSED)
+		snprintf(out, cap, "refused (%s)", sync_refusal_reason(r->refused_code));
 	else
 		snprintf(out, cap, "%s", sync_state_name(r->state));
 }
@@ -40,7 +47,7 @@ static void state_text(const struct sync_record_info *r, char *out, size_t cap)
 static void print_record(const struct sync_record_info *r, const struct sync_env_content *sum,
                          const char *indent)
 {
-	char hex[SYNC_ENV_ID_HEX_LEN], st[32], sz[16], t[MTIME_ISO_LEN];
+	char hex[SYNC_ENV_ID_HEX_LEN], st[STATE_TEXT_MAX], sz[16], t[MTIME_ISO_LEN];
 
 	sync_env_id_hex(r->id, hex);
 	state_text(r, st, sizeof st);
@@ -48,6 +55,11 @@ static void print_record(const struct sync_record_info *r, const struct sync_env
 	       st, sync_env_priority_name(r->priority),
 	       sync_size_human(r->plain_size, sz, sizeof sz));
 	printf("%s  created %s\n", indent, mtime_iso8601(r->created_ms, t));
+	if (r->state == SYNC_ST_REFUSED)
+		printf("%s  refused %s by the peer: %s (code %d); not sent again until\n"
+		       "%s          `pirogue case retry %s`\n",
+		       indent, mtime_iso8601(r->changed_ms, t), sync_strerror(r->refused_code),
+		       (int)r->refused_code, indent, hex);
 	printf("%s  title:  %s\n", indent, r->title);
 	if (sum) {
 		if (sum->note_len)
@@ -207,6 +219,17 @@ static int parse_common(int argc, char **argv, const char **cfg, bool *json)
 	return -1;
 }
 
+/* A REFUSED reply to case `id` among outbox rows (a hub's replies), or NULL. */
+static const struct sync_record_info *refused_reply(const struct sync_record_info *outs, size_t n,
+                                                    const uint8_t *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (outs[i].kind == SYNC_ENV_REPLY && outs[i].state == SYNC_ST_REFUSED &&
+		    !memcmp(outs[i].ref, id, SYNC_ENV_ID_BYTES))
+			return &outs[i];
+	return NULL;
+}
+
 static int case_list(int argc, char **argv)
 {
 	const char *cfg = NULL;
@@ -214,8 +237,8 @@ static int case_list(int argc, char **argv)
 	char err[SYNC_SITE_ERR_MAX];
 	struct sync_site *site = NULL;
 	struct sync_store *store = NULL;
-	struct sync_record_info *recs = NULL;
-	size_t n = 0;
+	struct sync_record_info *recs = NULL, *outs = NULL;
+	size_t n = 0, nout = 0;
 	int ret, r;
 
 	if ((ret = parse_common(argc, argv, &cfg, &json)) >= 0)
@@ -236,26 +259,49 @@ static int case_list(int argc, char **argv)
 		fprintf(stderr, "pirogue case list: %s\n", sync_strerror(r));
 		goto out;
 	}
+	/* At a hub, a case whose reply the clinic refused says so (the reply is in the outbox). */
+	if (site->role == SYNC_ROLE_HUB &&
+	    (r = sync_store_list(store, SYNC_OUTBOX, false, &outs, &nout)) != 0) {
+		fprintf(stderr, "pirogue case list: %s\n", sync_strerror(r));
+		goto out;
+	}
 	if (json) {
 		json_t *arr = json_array();
-		for (size_t i = 0; arr && i < n; i++)
-			if (recs[i].kind == SYNC_ENV_CASE &&
-			    json_array_append_new(arr, sync_record_json(&recs[i], NULL, NULL)) !=
-			            0) {
+		for (size_t i = 0; arr && i < n; i++) {
+			const struct sync_record_info *rr = refused_reply(outs, nout, recs[i].id);
+			json_t *o;
+			char hex[SYNC_ENV_ID_HEX_LEN];
+			if (recs[i].kind != SYNC_ENV_CASE)
+				continue;
+			o = sync_record_json(&recs[i], NULL, NULL);
+			if (o && rr) {
+				sync_env_id_hex(rr->id, hex);
+				json_object_set_new(o, "refused_reply", json_string(hex));
+				json_object_set_new(
+				        o, "refused_reply_reason",
+				        json_string(sync_refusal_reason(rr->refused_code)));
+			}
+			if (json_array_append_new(arr, o) != 0) {
 				json_decref(arr);
 				arr = NULL;
 			}
+		}
 		ret = cmd_print_json(arr);
 		goto out;
 	}
 	printf("%-32s  %-13s  %-6s  %9s  %-24s  %s\n", "ID", "STATE", "PRIO", "SIZE", "CREATED",
 	       "TITLE");
 	for (size_t i = 0; i < n; i++) {
-		char hex[SYNC_ENV_ID_HEX_LEN], st[32], sz[16], t[MTIME_ISO_LEN];
+		char hex[SYNC_ENV_ID_HEX_LEN], st[STATE_TEXT_MAX], sz[16], t[MTIME_ISO_LEN];
+		const struct sync_record_info *rr = refused_reply(outs, nout, recs[i].id);
 		if (recs[i].kind != SYNC_ENV_CASE)
 			continue;
 		sync_env_id_hex(recs[i].id, hex);
-		state_text(&recs[i], st, sizeof st);
+		if (rr)
+			snprintf(st, sizeof st, "reply refused (%s)",
+			         sync_refusal_reason(rr->refused_code));
+		else
+			state_text(&recs[i], st, sizeof st);
 		printf("%-32s  %-13s  %-6s  %9s  %-24s  %s\n", hex, st,
 		       sync_env_priority_name(recs[i].priority),
 		       sync_size_human(recs[i].plain_size, sz, sizeof sz),
@@ -264,6 +310,7 @@ static int case_list(int argc, char **argv)
 	ret = CMD_OK;
 out:
 	free(recs);
+	free(outs);
 	sync_store_close(store);
 	sync_site_free(site);
 	return ret;
@@ -355,6 +402,65 @@ out:
 	return ret;
 }
 
+/* Re-queues a REFUSED outbox record (a case at a clinic, a reply at a hub) and pokes the
+ * daemon so it is offered at once. */
+static int case_retry(int argc, char **argv)
+{
+	const char *cfg = NULL;
+	bool json = false;
+	char err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64];
+	struct sync_site *site = NULL;
+	struct sync_store *store = NULL;
+	struct sync_record_info info;
+	uint8_t id[SYNC_ENV_ID_BYTES];
+	int ret, r;
+
+	if ((ret = parse_common(argc, argv, &cfg, &json)) >= 0)
+		return ret;
+	if (optind + 1 != argc) {
+		case_usage(stderr);
+		return CMD_USAGE;
+	}
+	ret = CMD_FAIL;
+	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), SYNC_SITE_NO_KEYS,
+	                       &site, &store, err) != 0) {
+		fprintf(stderr, "pirogue case retry: %s\n", err);
+		return CMD_FAIL;
+	}
+	if ((r = sync_store_find(store, argv[optind], id)) != 0 ||
+	    (r = sync_store_get(store, id, &info)) != 0 ||
+	    (info.dir != SYNC_OUTBOX && (r = SYNC_ENOTFOUND))) {
+		fprintf(stderr, "pirogue case retry: %s: %s\n", argv[optind],
+		        r == -EINVAL          ? "not a case id (hex, at least 8 digits)"
+		        : r == SYNC_EEXIST    ? "ambiguous prefix (give more digits)"
+		        : r == SYNC_ENOTFOUND ? "no such case or reply sent from this site"
+		                              : sync_strerror(r));
+		goto out;
+	}
+	if (info.state != SYNC_ST_REFUSED) {
+		fprintf(stderr, "pirogue case retry: %s is %s, not refused: nothing to retry\n",
+		        argv[optind], sync_state_name(info.state));
+		goto out;
+	}
+	if ((r = sync_store_out_retry(store, id)) != 0 || (r = sync_store_get(store, id, &info))) {
+		fprintf(stderr, "pirogue case retry: %s\n", sync_strerror(r));
+		goto out;
+	}
+	sync_env_id_hex(id, hex);
+	snprintf(msg, sizeof msg, "%s %s", info.kind == SYNC_ENV_REPLY ? "reply" : "case", hex);
+	(void)!sync_notify_send(site->store_dir, msg); /* no daemon running is fine */
+	if (json) {
+		ret = cmd_print_json(sync_record_json(&info, NULL, NULL));
+	} else {
+		printf("%s %s queued again\n", info.kind == SYNC_ENV_REPLY ? "reply" : "case", hex);
+		ret = CMD_OK;
+	}
+out:
+	sync_store_close(store);
+	sync_site_free(site);
+	return ret;
+}
+
 int cmd_case(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -371,7 +477,9 @@ int cmd_case(int argc, char **argv)
 		return case_list(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "show"))
 		return case_show(argc - 1, argv + 1);
-	fprintf(stderr, "pirogue case: unknown action '%s' (add, list, show)\n", argv[1]);
+	if (!strcmp(argv[1], "retry"))
+		return case_retry(argc - 1, argv + 1);
+	fprintf(stderr, "pirogue case: unknown action '%s' (add, list, show, retry)\n", argv[1]);
 	case_usage(stderr);
 	return CMD_USAGE;
 }

@@ -93,15 +93,18 @@ int cmd_status(int argc, char **argv)
 	printf("pirogued (%s): %s, %lld session(s)\n",
 	       json_string_value(json_object_get(root, "role")) ?: "?",
 	       running ? "running" : "NOT running (last state shown)", geti(root, "sessions"));
-	printf("sent %lld bytes (%lld re-sent in %lld chunks), %lld records delivered\n",
+	printf("sent %lld bytes (%lld re-sent in %lld chunks), %lld records delivered, %lld "
+	       "refused by the peer (see `pirogue case list`), %lld offers\n",
 	       geti(x, "bytes_sent"), geti(x, "bytes_resent"), geti(x, "chunks_resent"),
-	       geti(x, "records_sent"));
-	printf("received %lld bytes (%lld duplicate in %lld chunks), %lld records, %lld refused\n",
+	       geti(x, "records_sent"), geti(x, "records_refused"), geti(x, "offers_sent"));
+	printf("received %lld bytes (%lld duplicate in %lld chunks), %lld records, %lld refused, "
+	       "%lld offers\n",
 	       geti(x, "bytes_received"), geti(x, "dup_bytes_received"),
 	       geti(x, "dup_chunks_received"), geti(x, "records_received"),
-	       geti(x, "records_rejected"));
-	printf("sessions: %lld opened, %lld closed; %lld handshakes refused; rate cap %lld B/s\n",
-	       geti(x, "connects"), geti(x, "disconnects"), geti(x, "refused"),
+	       geti(x, "records_rejected"), geti(x, "offers_received"));
+	printf("sessions: %lld opened, %lld closed; %lld handshakes refused, %lld replayed; rate "
+	       "cap %lld B/s\n",
+	       geti(x, "connects"), geti(x, "disconnects"), geti(x, "refused"), geti(x, "replays"),
 	       geti(x, "rate_bytes_per_s"));
 	recs = json_object_get(root, "records");
 	for (size_t i = 0; i < json_array_size(recs); i++) {
