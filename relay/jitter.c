@@ -53,7 +53,7 @@ struct jb_audio {
 	size_t ds_head, ds_n;
 	int64_t target_us;
 	int64_t jitter_target_us; /* target from the jitter alone */
-	int64_t sync_floor_us;
+	int64_t sync_floor_us, sync_max_extra_us;
 	int64_t last_shrink_idx;
 	/* RFC 3550 jitter */
 	bool have_prev;
@@ -155,15 +155,17 @@ static void apply_target(struct jb_audio *jb)
 	int64_t t = jb->jitter_target_us;
 
 	if (jb->sync_floor_us > t)
-		t = jb->sync_floor_us;
+		t = jb->sync_floor_us < t + jb->sync_max_extra_us ? jb->sync_floor_us
+		                                                  : t + jb->sync_max_extra_us;
 	if (t > jb->cfg.max_delay_us)
 		t = jb->cfg.max_delay_us;
 	jb->target_us = t;
 }
 
-void jb_audio_set_sync_delay(struct jb_audio *jb, int64_t floor_us)
+void jb_audio_set_sync_delay(struct jb_audio *jb, int64_t floor_us, int64_t max_extra_us)
 {
 	jb->sync_floor_us = floor_us > 0 ? floor_us : 0;
+	jb->sync_max_extra_us = max_extra_us > 0 ? max_extra_us : 0;
 	apply_target(jb);
 }
 
@@ -794,7 +796,12 @@ int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_ta
 	late = v - s->audio_delay; /* > 0: the picture would lag the sound */
 	target = s->floor > jitter_target_us ? s->floor : jitter_target_us;
 	want = s->floor;
-	if (late > s->cfg.threshold_us || (late < -s->cfg.threshold_us && s->floor > 0)) {
+	if (late + target - jitter_target_us > s->cfg.max_audio_extra_us + s->cfg.threshold_us) {
+		/* further behind the undelayed sound than the cap can make up (a queue after a
+		 * capacity drop, stills): delaying the sound would cost mouth-to-ear and still
+		 * leave them apart */
+		want = 0;
+	} else if (late > s->cfg.threshold_us || (late < -s->cfg.threshold_us && s->floor > 0)) {
 		want = target + late;
 		/* the first raise in one go: it comes as the first pictures arrive, when the sound
 		 * has barely started */

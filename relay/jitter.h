@@ -95,9 +95,10 @@ int jb_audio_put_samples(struct jb_audio *jb, uint16_t seq, uint32_t ts, const u
  * JB_WAIT, one unit) of audio have been played. */
 void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f);
 void jb_audio_get_stats(const struct jb_audio *jb, struct jb_audio_stats *st);
-/* Lip sync: the target delay becomes at least floor_us (still at most max_delay_us); 0 removes
- * the floor. The buffer grows and shrinks towards the new target as it does for jitter. */
-void jb_audio_set_sync_delay(struct jb_audio *jb, int64_t floor_us);
+/* Lip sync: the target delay becomes at least floor_us, but never more than max_extra_us above
+ * what the jitter asks for as that changes (and at most max_delay_us); floor 0 removes it. The
+ * buffer grows and shrinks towards the new target as it does for jitter. */
+void jb_audio_set_sync_delay(struct jb_audio *jb, int64_t floor_us, int64_t max_extra_us);
 
 /* ---- video ---- */
 struct jb_video_config {
@@ -165,17 +166,19 @@ bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t 
  *
  * Both streams' RTP timestamps are mapped to the sender's capture clock (RFC 3550 6.4.1: the
  * NTP/RTP pairs of its sender reports); the caller passes capture times on that clock and
- * playout times on its own. Only differences of delays are used, so the offset between the
- * two clocks cancels. The audio delay is what the player reports (capture -> playout of the
- * latest frame played); a decoded video frame is shown when audio captured at the same instant
- * plays: at capture + audio delay, at once if it is already later than that, and held no longer
- * than max_video_hold_us. When video is ready later than audio plays (its 95th percentile
- * delay over the window exceeds the audio delay by more than threshold_us), audio is delayed
- * instead, through a floor on the audio jitter buffer's target: at most step_up_us more per
- * interval_us (the first raise in one go) and never more than max_audio_extra_us above what the
- * jitter alone asks for (mouth-to-ear matters more than lip sync on a 600 ms link). The floor comes
- * down (step_down_us per interval) once video is early again. Like WebRTC's stream synchronisation,
- * but the video display time is set per frame, since this receiver shows the frames itself. */
+ * playout times on its own. Only differences of delays are used, so the offset between the two
+ * clocks cancels. The audio delay is what the player reports (capture -> playout of the latest
+ * frame played); a decoded video frame is shown when audio captured at the same instant plays:
+ * at capture + audio delay, at once if it is already later than that, and held no longer than
+ * max_video_hold_us. When video is ready later than audio plays (its 95th percentile delay over
+ * the window exceeds the audio delay by more than threshold_us), audio is delayed instead,
+ * through a floor on the audio jitter buffer's target: at most step_up_us more per interval_us
+ * (the first raise in one go) and never more than max_audio_extra_us above what the jitter
+ * alone asks for (mouth-to-ear matters more than lip sync on a 600 ms link). When video lags
+ * the undelayed audio by more than that cap + threshold_us (a queue after a capacity drop), the
+ * floor is removed: the cap could not close the gap. The floor comes down step_down_us per
+ * interval once video is early again. Like WebRTC's stream synchronisation, but the video
+ * display time is set per frame, since this receiver shows the frames itself. */
 struct jb_sync_config {
 	int64_t max_video_hold_us;  /* 0 = 1000 ms */
 	int64_t max_audio_extra_us; /* 0 = 150 ms */

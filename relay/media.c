@@ -50,21 +50,22 @@
 #define EXT_TWCC  1
 #define EXT_INDEX 2
 
-#define PKT_MAX       1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
-#define OVERHEAD      57   /* IPv4 20 + UDP 8 + tunnel 29; the RTP header is in the packet */
-#define TICK_US       5000
-#define RTCP_US       100000
-#define SR_US         500000
-#define LADDER_US     200000
-#define RED_DIST      3 /* an audio frame is repeated this many packets later */
-#define RED_HIST      8
-#define HIST_VIDEO    512 /* sent video packets kept for NACK */
-#define IDX_MAP       256 /* received video timestamp -> source index */
-#define FREEZE_US     600000
-#define TGT_HIST      5       /* ladder updates (200 ms apart) the estimate is held over */
-#define VQUEUE_MAX_US 250000  /* skip encoding a picture while the video queue is longer */
-#define VSHOW_MAX     48      /* decoded pictures held for lip sync */
-#define SKEW_GAP_US   1000000 /* no sound for this long: a picture has nothing to be in sync with */
+#define PKT_MAX        1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
+#define OVERHEAD       57   /* IPv4 20 + UDP 8 + tunnel 29; the RTP header is in the packet */
+#define TICK_US        5000
+#define RTCP_US        100000
+#define SR_US          500000
+#define LADDER_US      200000
+#define RED_DIST       3 /* an audio frame is repeated this many packets later */
+#define RED_HIST       8
+#define HIST_VIDEO     512 /* sent video packets kept for NACK */
+#define IDX_MAP        256 /* received video timestamp -> source index */
+#define FREEZE_US      600000
+#define TGT_HIST       5       /* ladder updates (200 ms apart) the estimate is held over */
+#define VQUEUE_MAX_US  250000  /* skip encoding a picture while the video queue is longer */
+#define VSHOW_MAX      48      /* decoded pictures held for lip sync */
+#define SKEW_GAP_US    1000000 /* no sound for this long: a picture has nothing to be in sync with */
+#define SYNC_AUDIO_MAX 150000  /* lip sync delays audio at most this beyond its jitter's need */
 
 /* Failures of these calls are counted by the callee or harmless (duplicates, late packets). */
 #define IGNORE(x)                                                                                  \
@@ -1020,7 +1021,7 @@ static int audio_jb_for(struct relay_media *m, unsigned samples, uint32_t ts, st
 	rc = jb_audio_new(&jb, &c);
 	if (rc)
 		return rc;
-	jb_audio_set_sync_delay(jb, m->sync_floor_us);
+	jb_audio_set_sync_delay(jb, m->sync_floor_us, SYNC_AUDIO_MAX);
 	if (!m->jba) {
 		m->jba = jb;
 		m->jba_samples = samples;
@@ -1445,9 +1446,9 @@ static void lip_sync_update(struct relay_media *m, int64_t t)
 		log_debug("%s: lip sync: audio target floor %lld ms (jitter asks %lld ms)", m->name,
 		          (long long)f / 1000, (long long)st.jitter_target_us / 1000);
 		m->sync_floor_us = f;
-		jb_audio_set_sync_delay(m->jba, f);
+		jb_audio_set_sync_delay(m->jba, f, SYNC_AUDIO_MAX);
 		if (m->jba_next)
-			jb_audio_set_sync_delay(m->jba_next, f);
+			jb_audio_set_sync_delay(m->jba_next, f, SYNC_AUDIO_MAX);
 	}
 }
 
@@ -1690,7 +1691,9 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 	if ((rc = rtcp_twcc_recorder_new(&m->twcc)) != 0 ||
 	    (rc = codec_opus_dec_new(&m->odec, 48000, 1)) != 0 ||
 	    (rc = jb_video_new(&m->jbv, &(struct jb_video_config){.wait_us = 400000})) != 0 ||
-	    (!cfg->no_lip_sync && (rc = jb_sync_new(&m->sync, NULL)) != 0) ||
+	    (!cfg->no_lip_sync &&
+	     (rc = jb_sync_new(&m->sync, &(struct jb_sync_config){.max_audio_extra_us =
+	                                                                  SYNC_AUDIO_MAX})) != 0) ||
 	    (rc = codec_vp8_dec_new(&m->vdec, 1)) != 0 || (rc = fec_decoder_new(&m->fecd)) != 0)
 		goto fail;
 	fec_encoder_init(&m->fec, 0);

@@ -508,9 +508,9 @@ static void test_jitter_sync_audio_floor_follows_video_within_cap(void **state)
 	assert_int_equal(sync_run(&x, 5000000, 420000), 220000);
 	assert_int_equal(x.first, 220000);
 	assert_int_equal(sync_run(&x, 8000000, 420000), 220000);
-	/* pictures at 800 ms: 600 ms wanted, capped at 100 + 400; by 80 ms steps */
-	assert_int_equal(sync_run(&x, 8600000, 800000), 300000);
-	assert_int_equal(sync_run(&x, 14000000, 800000), 500000);
+	/* pictures at 720 ms: a 520 ms target wanted, capped at 100 + 400; by 80 ms steps */
+	assert_int_equal(sync_run(&x, 8600000, 720000), 300000);
+	assert_int_equal(sync_run(&x, 14000000, 720000), 500000);
 	assert_true(x.max_up <= 80000);
 	/* pictures early again (250 ms): once the late ones leave the 4 s window, the floor comes
 	 * down 40 ms at a time, to none */
@@ -520,10 +520,14 @@ static void test_jitter_sync_audio_floor_follows_video_within_cap(void **state)
 	assert_true(x.max_down <= 40000);
 	jb_sync_free(x.s);
 
-	/* the default cap: 150 ms above the jitter's target */
+	/* the default cap: 150 ms above the jitter's target, from the first picture */
 	memset(&x, 0, sizeof x);
 	assert_int_equal(jb_sync_new(&x.s, NULL), 0);
-	assert_int_equal(sync_run(&x, 10000000, 800000), 250000);
+	assert_int_equal(sync_run(&x, 20000, 470000), 250000);
+	assert_int_equal(sync_run(&x, 10000000, 470000), 250000);
+	/* pictures further behind the undelayed sound than cap + threshold (180 ms): the sound
+	 * is not delayed for them at all */
+	assert_int_equal(sync_run(&x, 20000000, 800000), 0);
 	jb_sync_free(x.s);
 }
 
@@ -553,7 +557,7 @@ static void test_jitter_audio_sync_floor_raises_delay(void **state)
 			assert_int_equal(st.target_us, 40000);
 			assert_int_equal(st.jitter_target_us, 40000);
 			assert_int_equal(st.expanded, 0);
-			jb_audio_set_sync_delay(jb, 150000);
+			jb_audio_set_sync_delay(jb, 150000, 200000);
 			jb_audio_get_stats(jb, &st);
 			assert_int_equal(st.target_us, 150000);
 			assert_int_equal(st.sync_floor_us, 150000);
@@ -565,15 +569,18 @@ static void test_jitter_audio_sync_floor_raises_delay(void **state)
 			assert_in_range(st.expanded, 5, 6);
 			assert_int_equal(st.target_us, 150000); /* the target stays */
 			expanded = st.expanded;
-			jb_audio_set_sync_delay(jb, 0);
+			jb_audio_set_sync_delay(jb, 0, 200000);
 			jb_audio_get_stats(jb, &st);
 			assert_int_equal(st.target_us, 40000);
 		}
 		if (t == 15005000) {
 			jb_audio_get_stats(jb, &st);
 			assert_int_equal(st.expanded, expanded);
-			assert_in_range(st.dropped_shrink, 4, 6); /* shed again */
-			jb_audio_set_sync_delay(jb, 900000);      /* beyond the maximum */
+			assert_in_range(st.dropped_shrink, 4, 6);    /* shed again */
+			jb_audio_set_sync_delay(jb, 300000, 200000); /* beyond the cap */
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.target_us, 240000);
+			jb_audio_set_sync_delay(jb, 900000, 900000); /* beyond the maximum */
 			jb_audio_get_stats(jb, &st);
 			assert_int_equal(st.target_us, 500000);
 		}
