@@ -50,22 +50,19 @@
 #define EXT_TWCC  1
 #define EXT_INDEX 2
 
-#define PKT_MAX        1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
-#define OVERHEAD       57   /* IPv4 20 + UDP 8 + tunnel 29; the RTP header is in the packet */
-#define TICK_US        5000
-#define RTCP_US        100000
-#define SR_US          500000
-#define LADDER_US      200000
-#define RED_DIST       3 /* an audio frame is repeated this many packets later */
-#define RED_HIST       8
-#define HIST_VIDEO     512 /* sent video packets kept for NACK */
-#define IDX_MAP        256 /* received video timestamp -> source index */
-#define FREEZE_US      600000
-#define TGT_HIST       5       /* ladder updates (200 ms apart) the estimate is held over */
-#define VQUEUE_MAX_US  250000  /* skip encoding a picture while the video queue is longer */
-#define VSHOW_MAX      48      /* decoded pictures held for lip sync */
-#define SKEW_GAP_US    1000000 /* no sound for this long: a picture has nothing to be in sync with */
-#define SYNC_AUDIO_MAX 150000  /* lip sync delays audio at most this beyond its jitter's need */
+#define PKT_MAX       1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
+#define OVERHEAD      57   /* IPv4 20 + UDP 8 + tunnel 29; the RTP header is in the packet */
+#define TICK_US       5000
+#define RTCP_US       100000
+#define SR_US         500000
+#define LADDER_US     200000
+#define RED_DIST      3 /* an audio frame is repeated this many packets later */
+#define RED_HIST      8
+#define HIST_VIDEO    512 /* sent video packets kept for NACK */
+#define IDX_MAP       256 /* received video timestamp -> source index */
+#define FREEZE_US     600000
+#define TGT_HIST      5      /* ladder updates (200 ms apart) the estimate is held over */
+#define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
 
 /* Failures of these calls are counted by the callee or harmless (duplicates, late packets). */
 #define IGNORE(x)                                                                                  \
@@ -95,6 +92,11 @@ static int vec_push(struct i64vec *a, int64_t x)
 	a->v[a->n++] = x;
 	return 0;
 }
+
+/* lip sync (receiver) */
+#define VSHOW_MAX      48      /* decoded pictures held for lip sync */
+#define SKEW_GAP_US    1000000 /* no sound for this long: a picture has nothing to be in sync with */
+#define SYNC_AUDIO_MAX 150000  /* lip sync delays audio at most this beyond its jitter's need */
 
 struct avvec {
 	struct jb_av_event *v;
