@@ -796,10 +796,10 @@ int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_ta
 	late = v - s->audio_delay; /* > 0: the picture would lag the sound */
 	target = s->floor > jitter_target_us ? s->floor : jitter_target_us;
 	want = s->floor;
-	if (late + target - jitter_target_us > s->cfg.max_audio_extra_us + s->cfg.threshold_us) {
-		/* further behind the undelayed sound than the cap can make up (a queue after a
+	if (late + target - jitter_target_us > 2 * s->cfg.max_audio_extra_us) {
+		/* twice as far behind the undelayed sound as the cap can make up (a queue after a
 		 * capacity drop, stills): delaying the sound would cost mouth-to-ear and still
-		 * leave them apart */
+		 * leave them far apart */
 		want = 0;
 	} else if (late > s->cfg.threshold_us || (late < -s->cfg.threshold_us && s->floor > 0)) {
 		want = target + late;

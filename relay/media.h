@@ -25,7 +25,7 @@
  * capture clock through its sender reports; a decoded picture is held until the audio captured
  * at the same instant plays (at most 1 s), and when pictures are ready later than the sound
  * plays, audio is delayed to match, at most 150 ms beyond what its jitter needs (not at all
- * when even that would leave the picture behind, as during a queue). The report's
+ * when pictures lag by more than twice that, as during a queue). The report's
  * lip_sync figures: per shown picture, (video playout - video capture) - (audio playout - audio
  * capture) of the sound playing then, as in frames.csv; positive when the picture lags.
  *
