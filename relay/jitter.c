@@ -52,6 +52,8 @@ struct jb_audio {
 	} ds[DELAY_SAMPLES];
 	size_t ds_head, ds_n;
 	int64_t target_us;
+	int64_t jitter_target_us; /* target from the jitter alone */
+	int64_t sync_floor_us, sync_max_extra_us;
 	int64_t last_shrink_idx;
 	/* RFC 3550 jitter */
 	bool have_prev;
@@ -87,6 +89,7 @@ int jb_audio_new(struct jb_audio **out, const struct jb_audio_config *cfg)
 	jb->cfg = c;
 	jb->frame_us = (int64_t)c.frame_samples * 1000000 / c.clock_rate;
 	jb->target_us = c.min_delay_us;
+	jb->jitter_target_us = c.min_delay_us;
 	jb->last_shrink_idx = INT64_MIN / 2;
 	*out = jb;
 	return 0;
@@ -146,6 +149,26 @@ static int64_t delay_p95(const struct jb_audio *jb, int64_t m, int64_t since)
 	return tmp[(size_t)((double)(n - 1) * 0.95 + 0.5)];
 }
 
+/* The jitter's target, raised to the lip-sync floor, at most the maximum. */
+static void apply_target(struct jb_audio *jb)
+{
+	int64_t t = jb->jitter_target_us;
+
+	if (jb->sync_floor_us > t)
+		t = jb->sync_floor_us < t + jb->sync_max_extra_us ? jb->sync_floor_us
+		                                                  : t + jb->sync_max_extra_us;
+	if (t > jb->cfg.max_delay_us)
+		t = jb->cfg.max_delay_us;
+	jb->target_us = t;
+}
+
+void jb_audio_set_sync_delay(struct jb_audio *jb, int64_t floor_us, int64_t max_extra_us)
+{
+	jb->sync_floor_us = floor_us > 0 ? floor_us : 0;
+	jb->sync_max_extra_us = max_extra_us > 0 ? max_extra_us : 0;
+	apply_target(jb);
+}
+
 /* Target = 95th percentile of delay above the minimum, + margin, clamped. The percentile over
  * the last second lets the target rise within a second of jitter appearing; the one over the
  * whole window keeps it up until the jitter has been gone for that long. */
@@ -164,7 +187,8 @@ static void update_target(struct jb_audio *jb, int64_t now)
 		t = jb->cfg.min_delay_us;
 	if (t > jb->cfg.max_delay_us)
 		t = jb->cfg.max_delay_us;
-	jb->target_us = t;
+	jb->jitter_target_us = t;
+	apply_target(jb);
 }
 
 int jb_audio_put(struct jb_audio *jb, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len,
@@ -336,6 +360,8 @@ void jb_audio_get_stats(const struct jb_audio *jb, struct jb_audio_stats *st)
 {
 	*st = jb->st;
 	st->target_us = jb->target_us;
+	st->jitter_target_us = jb->jitter_target_us;
+	st->sync_floor_us = jb->sync_floor_us;
 	st->jitter_us = (int64_t)jb->jitter;
 	st->buffered_us = 0;
 	if (jb->started) {
@@ -648,4 +674,167 @@ bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t 
 	k->last_us = now_us;
 	k->requests++;
 	return true;
+}
+
+/* ---- lip sync ---- */
+
+#define SYNC_HIST 256
+
+struct jb_sync {
+	struct jb_sync_config cfg;
+	bool have_audio;
+	int64_t audio_delay, audio_at; /* latest audio delay (capture -> playout), when played */
+	struct {
+		int64_t t, d;
+	} vd[SYNC_HIST]; /* video ready delays */
+	size_t vd_head, vd_n;
+	int64_t floor, next_update;
+	bool updated;
+	bool adjusted; /* the floor was raised once */
+};
+
+int jb_sync_new(struct jb_sync **out, const struct jb_sync_config *cfg)
+{
+	struct jb_sync_config c = {0};
+	struct jb_sync *s;
+
+	if (cfg)
+		c = *cfg;
+	if (c.max_video_hold_us < 0 || c.max_audio_extra_us < 0 || c.threshold_us < 0 ||
+	    c.step_up_us < 0 || c.step_down_us < 0 || c.interval_us < 0 || c.window_us < 0 ||
+	    c.audio_stale_us < 0)
+		return JB_EINVAL;
+	if (!c.max_video_hold_us)
+		c.max_video_hold_us = 1000000;
+	if (!c.max_audio_extra_us)
+		c.max_audio_extra_us = 150000;
+	if (!c.threshold_us)
+		c.threshold_us = 30000;
+	if (!c.step_up_us)
+		c.step_up_us = 80000;
+	if (!c.step_down_us)
+		c.step_down_us = 40000;
+	if (!c.interval_us)
+		c.interval_us = 500000;
+	if (!c.window_us)
+		c.window_us = 4000000;
+	if (!c.audio_stale_us)
+		c.audio_stale_us = 1000000;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->cfg = c;
+	*out = s;
+	return 0;
+}
+
+void jb_sync_free(struct jb_sync *s)
+{
+	free(s);
+}
+
+void jb_sync_audio_played(struct jb_sync *s, int64_t capture_us, int64_t play_us)
+{
+	s->have_audio = true;
+	s->audio_delay = play_us - capture_us;
+	s->audio_at = play_us;
+}
+
+void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us)
+{
+	if (s->vd_n == SYNC_HIST) {
+		s->vd_head = (s->vd_head + 1) % SYNC_HIST;
+		s->vd_n--;
+	}
+	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].t = ready_us;
+	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].d = ready_us - capture_us;
+	s->vd_n++;
+}
+
+static bool sync_audio_known(const struct jb_sync *s, int64_t now_us)
+{
+	return s->have_audio && now_us - s->audio_at <= s->cfg.audio_stale_us;
+}
+
+int64_t jb_sync_video_due(const struct jb_sync *s, int64_t capture_us, int64_t ready_us,
+                          int64_t now_us)
+{
+	int64_t due;
+
+	if (!sync_audio_known(s, now_us))
+		return ready_us;
+	due = capture_us + s->audio_delay;
+	if (due < ready_us)
+		return ready_us;
+	if (due > ready_us + s->cfg.max_video_hold_us)
+		return ready_us + s->cfg.max_video_hold_us;
+	return due;
+}
+
+int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_target_us)
+{
+	int64_t tmp[SYNC_HIST], v, late, target, want,
+	        cap = jitter_target_us + s->cfg.max_audio_extra_us;
+	size_t n = 0;
+
+	if (s->updated && now_us < s->next_update)
+		return s->floor > cap ? cap : s->floor;
+	for (size_t i = 0; i < s->vd_n; i++) {
+		size_t k = (s->vd_head + i) % SYNC_HIST;
+
+		if (s->vd[k].t >= now_us - s->cfg.window_us)
+			tmp[n++] = s->vd[k].d;
+	}
+	if (!n || !sync_audio_known(s, now_us)) {
+		s->floor = 0; /* no video (or no audio) to be in sync with */
+		return 0;
+	}
+	s->updated = true;
+	s->next_update = now_us + s->cfg.interval_us;
+	qsort(tmp, n, sizeof *tmp, cmp_i64);
+	v = tmp[(size_t)((double)(n - 1) * 0.95 + 0.5)];
+	late = v - s->audio_delay; /* > 0: the picture would lag the sound */
+	target = s->floor > jitter_target_us ? s->floor : jitter_target_us;
+	want = s->floor;
+	if (late + target - jitter_target_us > 2 * s->cfg.max_audio_extra_us) {
+		/* twice as far behind the undelayed sound as the cap can make up (a queue after a
+		 * capacity drop, stills): delaying the sound would cost mouth-to-ear and still
+		 * leave them far apart */
+		want = 0;
+	} else if (late > s->cfg.threshold_us || (late < -s->cfg.threshold_us && s->floor > 0)) {
+		want = target + late;
+		/* the first raise in one go: it comes as the first pictures arrive, when the sound
+		 * has barely started */
+		if (want > target + s->cfg.step_up_us && s->adjusted)
+			want = target + s->cfg.step_up_us;
+		if (want < target - s->cfg.step_down_us)
+			want = target - s->cfg.step_down_us;
+	}
+	if (want > cap)
+		want = cap;
+	if (want <= jitter_target_us)
+		want = 0; /* the jitter alone delays audio enough */
+	if (want)
+		s->adjusted = true;
+	s->floor = want;
+	return want;
+}
+
+size_t jb_av_skew(const struct jb_av_event *audio, size_t n_audio, const struct jb_av_event *video,
+                  size_t n_video, int64_t max_gap_us, int64_t *skew_us, size_t cap)
+{
+	size_t a = 0, n = 0;
+	const struct jb_av_event *last = NULL;
+
+	for (size_t i = 0; i < n_video && n < cap; i++) {
+		const struct jb_av_event *v = &video[i];
+
+		for (; a < n_audio && audio[a].play_us <= v->play_us; a++)
+			if (audio[a].capture_us >= 0)
+				last = &audio[a];
+		if (v->capture_us < 0 || !last || v->play_us - last->play_us > max_gap_us)
+			continue;
+		skew_us[n++] = (v->play_us - v->capture_us) - (last->play_us - last->capture_us);
+	}
+	return n;
 }

@@ -67,9 +67,11 @@ struct jb_audio_frame {
 };
 
 struct jb_audio_stats {
-	int64_t target_us;   /* current target delay */
-	int64_t buffered_us; /* media buffered ahead of playout */
-	int64_t jitter_us;   /* RFC 3550 interarrival jitter */
+	int64_t target_us;        /* current target delay */
+	int64_t jitter_target_us; /* what the measured jitter alone asks for (no sync floor) */
+	int64_t sync_floor_us;    /* floor set by jb_audio_set_sync_delay (0: none) */
+	int64_t buffered_us;      /* media buffered ahead of playout */
+	int64_t jitter_us;        /* RFC 3550 interarrival jitter */
 	uint64_t played, fec, concealed, dropped_late, dropped_shrink, expanded;
 };
 
@@ -93,6 +95,10 @@ int jb_audio_put_samples(struct jb_audio *jb, uint16_t seq, uint32_t ts, const u
  * JB_WAIT, one unit) of audio have been played. */
 void jb_audio_get(struct jb_audio *jb, int64_t now_us, struct jb_audio_frame *f);
 void jb_audio_get_stats(const struct jb_audio *jb, struct jb_audio_stats *st);
+/* Lip sync: the target delay becomes at least floor_us, but never more than max_extra_us above
+ * what the jitter asks for as that changes (and at most max_delay_us); floor 0 removes it. The
+ * buffer grows and shrinks towards the new target as it does for jitter. */
+void jb_audio_set_sync_delay(struct jb_audio *jb, int64_t floor_us, int64_t max_extra_us);
 
 /* ---- video ---- */
 struct jb_video_config {
@@ -155,5 +161,68 @@ struct jb_keyframe_limiter {
 /* True when a request should be sent now (then recorded as sent at now_us). */
 bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t rtt_us,
                          int64_t min_interval_us);
+
+/* ---- lip sync ----
+ *
+ * Both streams' RTP timestamps are mapped to the sender's capture clock (RFC 3550 6.4.1: the
+ * NTP/RTP pairs of its sender reports); the caller passes capture times on that clock and
+ * playout times on its own. Only differences of delays are used, so the offset between the two
+ * clocks cancels. The audio delay is what the player reports (capture -> playout of the latest
+ * frame played); a decoded video frame is shown when audio captured at the same instant plays:
+ * at capture + audio delay, at once if it is already later than that, and held no longer than
+ * max_video_hold_us. When video is ready later than audio plays (its 95th percentile delay over
+ * the window exceeds the audio delay by more than threshold_us), audio is delayed instead,
+ * through a floor on the audio jitter buffer's target: at most step_up_us more per interval_us
+ * (the first raise in one go) and never more than max_audio_extra_us above what the jitter
+ * alone asks for (mouth-to-ear matters more than lip sync on a 600 ms link). When video lags
+ * the undelayed audio by more than twice that cap (a queue after a capacity drop), the floor is
+ * removed: the cap could not close the gap, only cost mouth-to-ear. The floor comes down
+ * step_down_us per interval once video is early again. Like WebRTC's stream synchronisation, but
+ * the video display time is set per frame, since this receiver shows the frames itself. */
+struct jb_sync_config {
+	int64_t max_video_hold_us;  /* 0 = 1000 ms */
+	int64_t max_audio_extra_us; /* 0 = 150 ms */
+	int64_t threshold_us;       /* 0 = 30 ms */
+	int64_t step_up_us;         /* 0 = 80 ms */
+	int64_t step_down_us;       /* 0 = 40 ms (the buffer sheds delay slower than it grows) */
+	int64_t interval_us;        /* 0 = 500 ms */
+	int64_t window_us;          /* video delay history; 0 = 4 s */
+	int64_t audio_stale_us;     /* audio delay older than this is unknown; 0 = 1 s */
+};
+
+struct jb_sync;
+
+/* Creates a synchroniser (cfg NULL = defaults). Returns 0, JB_EINVAL (negative values), -ENOMEM. */
+int jb_sync_new(struct jb_sync **out, const struct jb_sync_config *cfg)
+        __attribute__((warn_unused_result));
+void jb_sync_free(struct jb_sync *s);
+/* The audio captured at capture_us started playing at play_us. */
+void jb_sync_audio_played(struct jb_sync *s, int64_t capture_us, int64_t play_us);
+/* A video frame captured at capture_us is decoded and ready at ready_us (call once a frame). */
+void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us);
+/* When to show that frame, on the playout clock: capture + the current audio delay, clamped to
+ * [ready_us, ready_us + max_video_hold_us]; ready_us when the audio delay is unknown (no audio
+ * played with a known capture time within audio_stale_us of now_us). Call again as time passes:
+ * it follows the audio delay. */
+int64_t jb_sync_video_due(const struct jb_sync *s, int64_t capture_us, int64_t ready_us,
+                          int64_t now_us);
+/* The floor for the audio jitter buffer's target (0: none), given the target the jitter alone
+ * asks for; recomputed at most every interval_us. */
+int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_target_us);
+
+/* One played frame for the skew measurement: capture time (sender's clock, < 0 unknown) and
+ * playout time (receiver's clock). */
+struct jb_av_event {
+	int64_t capture_us, play_us;
+};
+
+/* A/V skew per shown video frame: (video playout - video capture) - (audio playout - audio
+ * capture) of the latest audio frame with a known capture time that started playing at or
+ * before the video frame was shown; positive when the picture lags the sound. Both arrays in
+ * playout order. A video frame is left out when its capture time is unknown or no such audio
+ * frame played within max_gap_us before it (no sound to be in sync with). Writes at most cap
+ * values to skew_us; returns how many were written. */
+size_t jb_av_skew(const struct jb_av_event *audio, size_t n_audio, const struct jb_av_event *video,
+                  size_t n_video, int64_t max_gap_us, int64_t *skew_us, size_t cap);
 
 #endif

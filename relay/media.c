@@ -93,6 +93,38 @@ static int vec_push(struct i64vec *a, int64_t x)
 	return 0;
 }
 
+/* lip sync (receiver) */
+#define VSHOW_MAX      48      /* decoded pictures held for lip sync */
+#define SKEW_GAP_US    1000000 /* no sound for this long: a picture has nothing to be in sync with */
+#define SYNC_AUDIO_MAX 150000  /* lip sync delays audio at most this beyond its jitter's need */
+
+struct avvec {
+	struct jb_av_event *v;
+	size_t n, cap;
+};
+
+static int avvec_push(struct avvec *a, int64_t capture_us, int64_t play_us)
+{
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 256;
+		struct jb_av_event *nv = realloc(a->v, nc * sizeof *nv);
+
+		if (!nv)
+			return -ENOMEM;
+		a->v = nv;
+		a->cap = nc;
+	}
+	a->v[a->n++] = (struct jb_av_event){capture_us, play_us};
+	return 0;
+}
+
+/* A decoded picture (scaled to the display size) waiting for its sound. */
+struct vshow {
+	uint32_t ts, idx;
+	int64_t capture, ready; /* wall us; capture -1 when unknown */
+	uint8_t *pic;
+};
+
 struct sr_map {
 	bool valid;
 	int64_t wall_us;
@@ -211,14 +243,21 @@ struct relay_media {
 	} idxmap[IDX_MAP];
 	uint8_t *frame_buf;
 	size_t frame_cap;
-	uint8_t *disp_buf;
 	int disp_w, disp_h;
+	struct jb_sync *sync; /* NULL: lip sync off */
+	struct vshow vshow[VSHOW_MAX];
+	unsigned vshow_head, vshow_n;
+	int64_t sync_floor_us; /* floor on the audio buffer's target for lip sync */
 
 	/* measurements */
 	struct i64vec owd;      /* one-way delay per media packet (us) */
 	struct i64vec m2e;      /* mouth-to-ear per played audio frame (us) */
 	struct i64vec disp_t;   /* video playout times (wall us) */
 	struct i64vec disp_idx; /* video source index per displayed picture */
+	struct i64vec vhold;    /* how long each displayed picture was held for lip sync */
+	struct i64vec aadded;   /* per played audio frame: delay added to it for lip sync */
+	struct avvec av_audio;  /* played audio frames with a known capture time */
+	struct avvec av_video;  /* displayed pictures */
 	uint64_t audio_lost;    /* frames lost after every recovery */
 	uint64_t audio_shrink;
 	uint64_t audio_underrun; /* frames concealed while the buffer was empty */
@@ -984,6 +1023,7 @@ static int audio_jb_for(struct relay_media *m, unsigned samples, uint32_t ts, st
 	rc = jb_audio_new(&jb, &c);
 	if (rc)
 		return rc;
+	jb_audio_set_sync_delay(jb, m->sync_floor_us, SYNC_AUDIO_MAX);
 	if (!m->jba) {
 		m->jba = jb;
 		m->jba_samples = samples;
@@ -1278,8 +1318,16 @@ static void audio_play_one(struct relay_media *m, int64_t t)
 	if (rec) {
 		int64_t c = capture_wall(&m->sr_audio, f.timestamp);
 
-		if (c >= 0)
+		if (c >= 0) {
 			(void)vec_push(&m->m2e, wall - c);
+			(void)avvec_push(&m->av_audio, c, wall);
+			(void)vec_push(&m->aadded,
+			               after.target_us > after.jitter_target_us
+			                       ? after.target_us - after.jitter_target_us
+			                       : 0);
+			if (m->sync)
+				jb_sync_audio_played(m->sync, c, wall);
+		}
 		log_frame(m, 'a', f.timestamp, f.timestamp, c, wall, how);
 	} else {
 		log_frame(m, 'a', f.timestamp, f.timestamp, -1, wall, how);
@@ -1315,26 +1363,94 @@ static uint32_t index_of_ts(const struct relay_media *m, uint32_t ts, bool *ok)
 	return *ok ? m->idxmap[slot].idx : 0;
 }
 
+/* Shows the oldest held picture now: the per-frame log, the freeze and skew figures, the
+ * recording. */
+static void video_show_head(struct relay_media *m, int64_t wall)
+{
+	struct vshow *v = &m->vshow[m->vshow_head];
+	int rc;
+
+	m->vshow_head = (m->vshow_head + 1) % VSHOW_MAX;
+	m->vshow_n--;
+	m->st.video_decoded++;
+	(void)vec_push(&m->disp_t, wall);
+	(void)vec_push(&m->disp_idx, v->idx);
+	(void)vec_push(&m->vhold, wall - v->ready);
+	if (v->capture >= 0)
+		(void)avvec_push(&m->av_video, v->capture, wall);
+	log_frame(m, 'v', v->idx, v->ts, v->capture, wall, "show");
+	if (m->ry4m && v->pic) {
+		rc = codec_y4m_writer_write(m->ry4m, v->pic);
+		if (rc && !m->rec_err)
+			m->rec_err = rc;
+	}
+}
+
+/* Shows the held pictures whose time has come: when the sound captured with them plays (lip
+ * sync), or at once without it. */
+static void video_show_due(struct relay_media *m, int64_t t)
+{
+	int64_t wall = t + m->wall_off_us;
+
+	while (m->vshow_n) {
+		const struct vshow *v = &m->vshow[m->vshow_head];
+
+		if (m->sync && v->capture >= 0 &&
+		    jb_sync_video_due(m->sync, v->capture, v->ready, wall) > wall)
+			break;
+		video_show_head(m, wall);
+	}
+}
+
+/* A decoded picture: scaled to the display size and held until its time to be shown. */
 static void video_display(struct relay_media *m, const struct codec_vp8_picture *pic, uint32_t ts,
                           int64_t t)
 {
 	struct codec_i420 dst;
+	struct vshow *v;
 	bool ok;
 	uint32_t idx = index_of_ts(m, ts, &ok);
 	int64_t wall = t + m->wall_off_us;
 
 	if (!ok)
 		return; /* cannot say which source frame it is: not shown in the log */
-	m->st.video_decoded++;
-	(void)vec_push(&m->disp_t, wall);
-	(void)vec_push(&m->disp_idx, idx);
-	log_frame(m, 'v', idx, ts, capture_wall(&m->sr_video, ts), wall, "show");
-	if (m->ry4m && !codec_i420_view(&dst, m->disp_buf, m->disp_w, m->disp_h) &&
-	    !codec_i420_scale(&pic->pic, &dst)) {
-		int rc = codec_y4m_writer_write(m->ry4m, m->disp_buf);
+	if (m->vshow_n == VSHOW_MAX)
+		video_show_head(m, wall); /* held too many: the oldest goes now */
+	v = &m->vshow[(m->vshow_head + m->vshow_n) % VSHOW_MAX];
+	if (!v->pic)
+		v->pic = malloc(codec_i420_size(m->disp_w, m->disp_h));
+	if (v->pic && (codec_i420_view(&dst, v->pic, m->disp_w, m->disp_h) ||
+	               codec_i420_scale(&pic->pic, &dst))) {
+		free(v->pic);
+		v->pic = NULL;
+	}
+	v->ts = ts;
+	v->idx = idx;
+	v->capture = capture_wall(&m->sr_video, ts);
+	v->ready = wall;
+	m->vshow_n++;
+	if (m->sync && v->capture >= 0)
+		jb_sync_video_ready(m->sync, v->capture, wall);
+	video_show_due(m, t);
+}
 
-		if (rc && !m->rec_err)
-			m->rec_err = rc;
+/* Lip sync's floor on the audio buffer's target, recomputed as the sync asks. */
+static void lip_sync_update(struct relay_media *m, int64_t t)
+{
+	struct jb_audio_stats st;
+	int64_t f;
+
+	if (!m->sync || !m->jba)
+		return;
+	jb_audio_get_stats(m->jba, &st);
+	f = jb_sync_audio_floor(m->sync, t + m->wall_off_us, st.jitter_target_us);
+	if (f != m->sync_floor_us) {
+		log_debug("%s: lip sync: audio target floor %lld ms (jitter asks %lld ms)", m->name,
+		          (long long)f / 1000, (long long)st.jitter_target_us / 1000);
+		m->sync_floor_us = f;
+		jb_audio_set_sync_delay(m->jba, f, SYNC_AUDIO_MAX);
+		if (m->jba_next)
+			jb_audio_set_sync_delay(m->jba_next, f, SYNC_AUDIO_MAX);
 	}
 }
 
@@ -1447,6 +1563,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	video_capture(m, t);
 	audio_play(m, t);
 	video_play(m, t);
+	video_show_due(m, t);
+	lip_sync_update(m, t);
 	if (t >= m->next_rtcp_us) {
 		bool sr = t >= m->next_sr_us;
 
@@ -1534,11 +1652,6 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 		rc = -EINVAL;
 		goto fail;
 	}
-	m->disp_buf = malloc(codec_i420_size(m->disp_w, m->disp_h));
-	if (!m->disp_buf) {
-		rc = -ENOMEM;
-		goto fail;
-	}
 	if (cfg->audio_path && (rc = load_audio(m, cfg->audio_path)) != 0) {
 		log_error("%s: %s: %s", m->name, cfg->audio_path, relay_media_strerror(rc));
 		goto fail;
@@ -1580,6 +1693,9 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 	if ((rc = rtcp_twcc_recorder_new(&m->twcc)) != 0 ||
 	    (rc = codec_opus_dec_new(&m->odec, 48000, 1)) != 0 ||
 	    (rc = jb_video_new(&m->jbv, &(struct jb_video_config){.wait_us = 400000})) != 0 ||
+	    (!cfg->no_lip_sync &&
+	     (rc = jb_sync_new(&m->sync, &(struct jb_sync_config){.max_audio_extra_us =
+	                                                                  SYNC_AUDIO_MAX})) != 0) ||
 	    (rc = codec_vp8_dec_new(&m->vdec, 1)) != 0 || (rc = fec_decoder_new(&m->fecd)) != 0)
 		goto fail;
 	fec_encoder_init(&m->fec, 0);
@@ -1735,17 +1851,23 @@ void relay_media_free(struct relay_media *m)
 	jb_audio_free(m->jba);
 	jb_audio_free(m->jba_next);
 	jb_video_free(m->jbv);
+	jb_sync_free(m->sync);
+	for (unsigned i = 0; i < VSHOW_MAX; i++)
+		free(m->vshow[i].pic);
 	fec_decoder_free(m->fecd);
 	free(m->pcm);
 	free(m->src_buf);
 	free(m->enc_buf);
 	free(m->frame_buf);
-	free(m->disp_buf);
 	free(m->rec_pcm);
 	free(m->owd.v);
 	free(m->m2e.v);
 	free(m->disp_t.v);
 	free(m->disp_idx.v);
+	free(m->vhold.v);
+	free(m->aadded.v);
+	free(m->av_audio.v);
+	free(m->av_video.v);
 	free(m->lev);
 	free(m->video_path);
 	free(m->record_dir);
@@ -1886,6 +2008,61 @@ out:
 	return rc;
 }
 
+/* Lip sync as played: the A/V skew of every shown picture (jb_av_skew), its magnitude's
+ * median and 95th percentile, its signed median (positive: the picture lags the sound), and
+ * how much each stream was delayed for the other. */
+static int lip_sync_report(struct relay_media *m, json_t *rx)
+{
+	json_t *ls = json_object();
+	struct i64vec sk = {0}, ab = {0};
+	size_t n;
+
+	if (!ls)
+		return -ENOMEM;
+	json_object_set_new(ls, "enabled", json_boolean(m->sync != NULL));
+	if (m->av_video.n) {
+		sk.v = malloc(m->av_video.n * sizeof *sk.v);
+		ab.v = malloc(m->av_video.n * sizeof *ab.v);
+		if (!sk.v || !ab.v) {
+			free(sk.v);
+			free(ab.v);
+			json_decref(ls);
+			return -ENOMEM;
+		}
+	}
+	n = jb_av_skew(m->av_audio.v, m->av_audio.n, m->av_video.v, m->av_video.n, SKEW_GAP_US,
+	               sk.v, m->av_video.n);
+	sk.n = ab.n = n;
+	for (size_t i = 0; i < n; i++)
+		ab.v[i] = sk.v[i] < 0 ? -sk.v[i] : sk.v[i];
+	qsort(sk.v, sk.n, sizeof *sk.v, cmp64);
+	qsort(ab.v, ab.n, sizeof *ab.v, cmp64);
+	json_object_set_new(ls, "frames", json_integer((json_int_t)n));
+	if (n) {
+		json_object_set_new(ls, "skew_abs_p50_ms", json_real((double)pct(&ab, 50) / 1000));
+		json_object_set_new(ls, "skew_abs_p95_ms", json_real((double)pct(&ab, 95) / 1000));
+		json_object_set_new(ls, "skew_p50_ms", json_real((double)pct(&sk, 50) / 1000));
+	}
+	qsort(m->vhold.v, m->vhold.n, sizeof *m->vhold.v, cmp64);
+	if (m->vhold.n)
+		json_object_set_new(ls, "video_hold_p50_ms",
+		                    json_real((double)pct(&m->vhold, 50) / 1000));
+	qsort(m->aadded.v, m->aadded.n, sizeof *m->aadded.v, cmp64);
+	if (m->aadded.n) {
+		json_object_set_new(ls, "audio_delay_added_p50_ms",
+		                    json_real((double)pct(&m->aadded, 50) / 1000));
+		json_object_set_new(ls, "audio_delay_added_p95_ms",
+		                    json_real((double)pct(&m->aadded, 95) / 1000));
+	}
+	json_object_set_new(
+	        ls, "audio_delay_added_max_ms",
+	        json_real(m->aadded.n ? (double)m->aadded.v[m->aadded.n - 1] / 1000 : 0));
+	free(sk.v);
+	free(ab.v);
+	json_object_set_new(rx, "lip_sync", ls);
+	return 0;
+}
+
 int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *peer_video,
                        json_t **out)
 {
@@ -2014,6 +2191,8 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 		goto out;
 	json_object_set_new(rx, "video", vi);
 	vi = NULL;
+	if ((rc = lip_sync_report(m, rx)) != 0)
+		goto out;
 	json_object_set_new(r, "received", rx);
 	rx = NULL;
 	tx = NULL;
@@ -2102,4 +2281,14 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "PSNR-Y worst frame (dB)", "received.video.psnr_y_min_db");
 	row(f, a, b, "frames >= 32 dB (%)", "received.video.frames_ge_32db_pct");
 	row(f, a, b, "keyframe requests sent", "received.video.pli_sent");
+	row(f, a, b, "A/V skew |p50| (ms)", "received.lip_sync.skew_abs_p50_ms");
+	row(f, a, b, "A/V skew |p95| (ms)", "received.lip_sync.skew_abs_p95_ms");
+	row(f, a, b, "A/V skew median (ms, + = video late)", "received.lip_sync.skew_p50_ms");
+	row(f, a, b, "video held for lip sync p50 (ms)", "received.lip_sync.video_hold_p50_ms");
+	row(f, a, b, "audio delayed for lip sync p50 (ms)",
+	    "received.lip_sync.audio_delay_added_p50_ms");
+	row(f, a, b, "audio delayed for lip sync p95 (ms)",
+	    "received.lip_sync.audio_delay_added_p95_ms");
+	row(f, a, b, "audio delayed for lip sync max (ms)",
+	    "received.lip_sync.audio_delay_added_max_ms");
 }

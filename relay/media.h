@@ -21,6 +21,14 @@
  * was played (show / play / fec / red / lost / gap / stretch / underrun). With a reference
  * clip the report also writes psnr.csv (source index, index shown, PSNR-Y).
  *
+ * Lip sync (relay/jitter's jb_sync): both streams' RTP timestamps are mapped to the sender's
+ * capture clock through its sender reports; a decoded picture is held until the audio captured
+ * at the same instant plays (at most 1 s), and when pictures are ready later than the sound
+ * plays, audio is delayed to match, at most 150 ms beyond what its jitter needs (not at all
+ * when pictures lag by more than twice that, as during a queue). The report's
+ * lip_sync figures: per shown picture, (video playout - video capture) - (audio playout - audio
+ * capture) of the sound playing then, as in frames.csv; positive when the picture lags.
+ *
  * Transport: the session does not own a socket. The caller passes a send callback and feeds
  * every datagram from the peer to relay_media_input(); `pirogue consult` joins it to a
  * relay_tunnel, the unit test to an in-memory link. (Hosting the session inside pirogued, on the
@@ -59,6 +67,8 @@ struct relay_media_config {
 	                           no redundancy (the baseline) */
 	uint32_t start_bps;     /* initial controller target; 0 = 200 kbit/s */
 	uint32_t max_bps;       /* controller ceiling; 0 = 2 Mbit/s */
+	bool no_lip_sync;       /* receiver: show video as soon as it is decoded and never delay
+	                           audio for it (for comparisons; default: lip sync on) */
 	uint32_t ssrc_base;     /* a multiple of 4 (-EINVAL otherwise); SSRCs used: base+1
 	                           audio, +2 video, +3 FEC, +4 padding (the receiver tells the
 	                           peer's audio and video sender reports apart by ssrc & 3) */

@@ -2,8 +2,15 @@
 # consult_geosat: a 40 s two-way `pirogue consult` over geo-sat (512 kbit/s up, 2 Mbit/s down,
 # RTT 600 ms, 1 % bursty loss) with the clinic's uplink cut to 128 kbit/s (4x) from 4 s to
 # 8 s. Checks, from the consult's own JSON reports and recordings: both sides' recordings
-# decode (ffmpeg, an outside decoder), audio frames lost after recovery <= 2 % each way, and
-# the clinic's ladder stepped down during the drop and back up after it.
+# decode (ffmpeg, an outside decoder), audio frames lost after recovery <= 2 % each way, the
+# clinic's ladder stepped down during the drop and back up after it, and lip sync (the A/V skew,
+# recomputed here from frames.csv to check the report's figure): |skew| p50 <= 80 ms each way,
+# and |skew| p95 <= 80 ms (ITU-R BT.1359 detectability is about +45/-125 ms) on the hub->clinic
+# direction, whose capacity stays put. On the clinic->hub direction, the one with the drop, the
+# p95 is printed but not checked: there pictures arrive 1-4 s late during and after the drop
+# (queue, stills), and lip sync deliberately delays audio by at most 150 ms for video; measured
+# over seven runs: 7.3-172 ms (one above 80 ms: 172). The hub->clinic p95 measured 6.7-11.5 ms in
+# six runs and 101 ms once, in a full-suite run on a loaded machine.
 # 40 s rather than the issue's 20 s: measured on geo-sat, the ladder first climbs again 7-15 s
 # after the capacity returns (it keeps stepping down while the 1.5 s modem queue drains), so a
 # 20 s run (12 s after the drop) failed that check about one time in three. Faster recovery is
@@ -44,6 +51,29 @@ for side in clinic hub; do
 	echo "$side: audio frames $frames, lost after recovery $lost %"
 	check "${side}_audio_loss_at_most_2pct" awk "BEGIN { exit !(\"$frames\" + 0 > 200 && \"$lost\" != \"\" && $lost + 0 <= 2) }"
 done
+
+# Lip sync, from frames.csv (kind,source_index,rtp_ts,capture_us,playout_us,how): per shown
+# picture, (video playout - capture) - (audio playout - capture) of the latest audio frame with a
+# known capture time played at most 1 s before it; prints the nearest-rank p95 of |skew| in ms.
+skew_p95() {
+	awk -F, 'NR > 1 && $1 == "a" && $4 >= 0 { ad = $5 - $4; at = $5; have = 1 }
+		NR > 1 && $1 == "v" && $4 >= 0 && have && $5 - at <= 1000000 {
+			s = ($5 - $4) - ad; print (s < 0 ? -s : s) }' "$1" | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) exit 1; k = int(0.95 * NR); if (k < 0.95 * NR) k++;
+			printf "%.1f %d\n", v[k] / 1000, NR }'
+}
+for side in clinic hub; do
+	read -r csv_p95 csv_n < <(skew_p95 "$CW/geo-$side/frames.csv")
+	p50=$(jq -r '.received.lip_sync.skew_abs_p50_ms' "$CW/geo-$side.json" 2>/dev/null)
+	[ "$side" = clinic ] && csv_p95_clinic=$csv_p95
+	json_p95=$(jq -r '.received.lip_sync.skew_abs_p95_ms' "$CW/geo-$side.json" 2>/dev/null)
+	echo "$side: A/V skew |p95| $json_p95 ms (report), $csv_p95 ms over $csv_n pictures (frames.csv)," \
+		"median $(jq -r '.received.lip_sync.skew_p50_ms' "$CW/geo-$side.json" 2>/dev/null) ms"
+	check "${side}_av_skew_report_matches_frames_csv" awk "BEGIN { d = \"$json_p95\" - \"$csv_p95\";
+		exit !(\"$csv_n\" + 0 >= 30 && \"$json_p95\" != \"\" && d < 0.1 && d > -0.1) }"
+	check "${side}_av_skew_p50_at_most_80ms" awk "BEGIN { exit !(\"$p50\" ~ /^[0-9.]+\$/ && \"$p50\" + 0 <= 80) }"
+done
+check clinic_av_skew_p95_at_most_80ms awk "BEGIN { exit !(\"$csv_p95_clinic\" ~ /^[0-9.]+\$/ && \"$csv_p95_clinic\" + 0 <= 80) }"
 
 # The clinic's ladder: a step down after the drop and a step up after the capacity returned
 # (event times are ms since the session started; the drop lands a little after DROP s).

@@ -401,6 +401,195 @@ static void test_jitter_keyframe_requests_rate_limited_by_rtt(void **state)
 	assert_int_equal(k.requests, 3);
 }
 
+/* The skew of each shown picture against the latest sound with a known capture time, by hand. */
+static void test_jitter_av_skew_per_shown_picture(void **state)
+{
+	static const struct jb_av_event audio[] = {
+	        {0, 300000},     /* delay 300 ms */
+	        {20000, 320000}, /* delay 300 ms */
+	        {-1, 340000},    /* lost: capture unknown, not used */
+	        {60000, 400000}, /* delay 340 ms (the buffer grew) */
+	};
+	static const struct jb_av_event video[] = {
+	        {0, 250000},       /* before any sound: left out */
+	        {10000, 330000},   /* 320 - 300 = +20 ms */
+	        {30000, 345000},   /* 315 - 300 = +15 ms (the lost frame is skipped) */
+	        {100000, 400000},  /* 300 - 340 = -40 ms (sound that starts at the same instant) */
+	        {-1, 420000},      /* capture unknown: left out */
+	        {200000, 1500000}, /* no sound for 1.1 s: left out */
+	};
+	int64_t sk[8];
+
+	(void)state;
+	assert_int_equal(jb_av_skew(audio, 4, video, 6, 1000000, sk, 8), 3);
+	assert_int_equal(sk[0], 20000);
+	assert_int_equal(sk[1], 15000);
+	assert_int_equal(sk[2], -40000);
+	/* a longer gap allowed: the last picture counts against the 340 ms delay */
+	assert_int_equal(jb_av_skew(audio, 4, video, 6, 2000000, sk, 8), 4);
+	assert_int_equal(sk[3], 1300000 - 340000);
+	/* bounded by cap; nothing without sound */
+	assert_int_equal(jb_av_skew(audio, 4, video, 6, 1000000, sk, 2), 2);
+	assert_int_equal(jb_av_skew(audio, 0, video, 6, 1000000, sk, 8), 0);
+	assert_int_equal(jb_av_skew(audio, 4, video, 0, 1000000, sk, 8), 0);
+}
+
+/* A picture is due when the sound captured with it plays: never before it is ready, never held
+ * longer than the maximum, at once when the audio delay is unknown or stale. */
+static void test_jitter_sync_picture_due_with_its_sound(void **state)
+{
+	struct jb_sync *s;
+	struct jb_sync_config bad = {.threshold_us = -1};
+
+	(void)state;
+	assert_int_equal(jb_sync_new(&s, &bad), JB_EINVAL);
+	assert_int_equal(jb_sync_new(&s, NULL), 0);
+	/* no sound yet */
+	assert_int_equal(jb_sync_video_due(s, 1000000, 1200000, 1200000), 1200000);
+	jb_sync_audio_played(s, 1000000, 1400000); /* audio delay 400 ms */
+	/* early picture: held to capture + 400 ms */
+	assert_int_equal(jb_sync_video_due(s, 1100000, 1300000, 1400000), 1500000);
+	/* late picture: at once */
+	assert_int_equal(jb_sync_video_due(s, 1100000, 1600000, 1600000), 1600000);
+	/* the audio delay grows: so does the hold */
+	jb_sync_audio_played(s, 1020000, 1470000);
+	assert_int_equal(jb_sync_video_due(s, 1100000, 1300000, 1470000), 1550000);
+	/* a 2 s audio delay: held at most 1 s */
+	jb_sync_audio_played(s, 1040000, 3040000);
+	assert_int_equal(jb_sync_video_due(s, 1100000, 1300000, 3040000), 2300000);
+	/* no sound played for more than 1 s: not held */
+	assert_int_equal(jb_sync_video_due(s, 3000000, 4100000, 4100000), 4100000);
+	jb_sync_free(s);
+}
+
+/* Simulated receiver: the network delays sound by 200 ms, the buffer plays it `target` later
+ * (target = max(jitter's 100 ms, the sync floor), reached at once); pictures are ready
+ * `vdelay` after capture, 10 a second. Runs from t0 to t1 and returns the floor. */
+struct sync_sim {
+	struct jb_sync *s;
+	int64_t t, floor, first, max_up, max_down;
+};
+
+static int64_t sync_run(struct sync_sim *x, int64_t until, int64_t vdelay)
+{
+	for (; x->t < until; x->t += 20000) {
+		int64_t target = x->floor > 100000 ? x->floor : 100000, f;
+
+		jb_sync_audio_played(x->s, x->t - 200000 - target, x->t);
+		if (x->t % 100000 == 0)
+			jb_sync_video_ready(x->s, x->t - vdelay, x->t);
+		f = jb_sync_audio_floor(x->s, x->t, 100000);
+		if (f && x->floor && f - x->floor > x->max_up)
+			x->max_up = f - x->floor;
+		if (f && x->floor && x->floor - f > x->max_down)
+			x->max_down = x->floor - f;
+		if (f && !x->first)
+			x->first = f;
+		x->floor = f;
+	}
+	return x->floor;
+}
+
+/* The audio floor: left alone within the threshold, raised (first in one go, then by at most
+ * 80 ms per update) when pictures lag the sound, never beyond the cap above the jitter's target,
+ * and brought down by at most 40 ms per update once pictures are early again. */
+static void test_jitter_sync_audio_floor_follows_video_within_cap(void **state)
+{
+	struct sync_sim x = {0};
+	struct jb_sync_config c = {.max_audio_extra_us = 400000};
+
+	(void)state;
+	assert_int_equal(jb_sync_new(&x.s, &c), 0);
+	/* audio plays 300 ms after capture; pictures ready at 320 ms: within 30 ms, no floor */
+	assert_int_equal(sync_run(&x, 3000000, 320000), 0);
+	/* pictures at 420 ms: once they are more than 5 % of the window, the floor takes audio to
+	 * 420 ms (target 220 ms), in one go */
+	assert_int_equal(sync_run(&x, 3100000, 420000), 0);
+	assert_int_equal(sync_run(&x, 5000000, 420000), 220000);
+	assert_int_equal(x.first, 220000);
+	assert_int_equal(sync_run(&x, 8000000, 420000), 220000);
+	/* pictures at 720 ms: a 520 ms target wanted, capped at 100 + 400; by 80 ms steps */
+	assert_int_equal(sync_run(&x, 8600000, 720000), 300000);
+	assert_int_equal(sync_run(&x, 14000000, 720000), 500000);
+	assert_true(x.max_up <= 80000);
+	/* pictures early again (250 ms): once the late ones leave the 4 s window, the floor comes
+	 * down 40 ms at a time, to none */
+	assert_int_equal(sync_run(&x, 17000000, 250000), 500000);
+	assert_true(sync_run(&x, 19000000, 250000) < 500000);
+	assert_int_equal(sync_run(&x, 40000000, 250000), 0);
+	assert_true(x.max_down <= 40000);
+	jb_sync_free(x.s);
+
+	/* the default cap: 150 ms above the jitter's target, from the first picture */
+	memset(&x, 0, sizeof x);
+	assert_int_equal(jb_sync_new(&x.s, NULL), 0);
+	assert_int_equal(sync_run(&x, 20000, 470000), 250000);
+	assert_int_equal(sync_run(&x, 10000000, 470000), 250000);
+	/* 250 ms behind: the cap makes up what it can */
+	assert_int_equal(sync_run(&x, 15000000, 550000), 250000);
+	/* pictures further behind the undelayed sound than twice the cap (300 ms): the sound is
+	 * not delayed for them at all */
+	assert_int_equal(sync_run(&x, 20000000, 800000), 0);
+	jb_sync_free(x.s);
+}
+
+/* The sync floor raises the audio buffer's target (the buffer grows by concealing), up to its
+ * maximum, and the buffer sheds the delay again once the floor is removed. */
+static void test_jitter_audio_sync_floor_raises_delay(void **state)
+{
+	struct jb_audio *jb;
+	struct jb_audio_stats st;
+	struct jb_audio_frame f;
+	uint8_t p[4] = {1, 2, 3, 4};
+	uint64_t expanded;
+
+	(void)state;
+	assert_int_equal(jb_audio_new(&jb, &(struct jb_audio_config){.max_delay_us = 500000}), 0);
+	/* steady arrivals 100 ms after capture, the player every 20 ms */
+	for (int64_t k = 0, t = 0; k < 1000; t += 1000) {
+		if (t == 20000 * k + 100000) {
+			assert_int_equal(jb_audio_put(jb, (uint16_t)k, 960u * (uint32_t)k, p, 4, t),
+			                 0);
+			k++;
+		}
+		if (t % 20000 == 5000)
+			jb_audio_get(jb, t, &f);
+		if (t == 5005000) {
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.target_us, 40000);
+			assert_int_equal(st.jitter_target_us, 40000);
+			assert_int_equal(st.expanded, 0);
+			jb_audio_set_sync_delay(jb, 150000, 200000);
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.target_us, 150000);
+			assert_int_equal(st.sync_floor_us, 150000);
+			assert_int_equal(st.jitter_target_us, 40000);
+		}
+		if (t == 10005000) {
+			/* grown by concealment: 110 ms more, in 20 ms frames */
+			jb_audio_get_stats(jb, &st);
+			assert_in_range(st.expanded, 5, 6);
+			assert_int_equal(st.target_us, 150000); /* the target stays */
+			expanded = st.expanded;
+			jb_audio_set_sync_delay(jb, 0, 200000);
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.target_us, 40000);
+		}
+		if (t == 15005000) {
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.expanded, expanded);
+			assert_in_range(st.dropped_shrink, 4, 6);    /* shed again */
+			jb_audio_set_sync_delay(jb, 300000, 200000); /* beyond the cap */
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.target_us, 240000);
+			jb_audio_set_sync_delay(jb, 900000, 900000); /* beyond the maximum */
+			jb_audio_get_stats(jb, &st);
+			assert_int_equal(st.target_us, 500000);
+		}
+	}
+	jb_audio_free(jb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +601,10 @@ int main(void)
 	        cmocka_unit_test(test_jitter_video_retransmission_completes_frame_in_time),
 	        cmocka_unit_test(test_jitter_video_nack_only_when_rtt_leaves_time),
 	        cmocka_unit_test(test_jitter_keyframe_requests_rate_limited_by_rtt),
+	        cmocka_unit_test(test_jitter_av_skew_per_shown_picture),
+	        cmocka_unit_test(test_jitter_sync_picture_due_with_its_sound),
+	        cmocka_unit_test(test_jitter_sync_audio_floor_follows_video_within_cap),
+	        cmocka_unit_test(test_jitter_audio_sync_floor_raises_delay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* tests/unit/test_media.c — two media sessions in one process, joined by an in-memory link
  * (rate, drop-tail queue, delay, random loss) on one event_base: both recordings decode, audio
  * loss after recovery stays small, and the ladder steps down when the link's capacity drops
- * and back up when it returns. Runs in real time (about 20 s). */
+ * and back up when it returns; lip sync bounds the A/V skew where one stream's path is slower
+ * than the other's, and it does not without it. Runs in real time (about 40 s). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,8 @@ struct dir {
 	size_t head, n, cap;
 	uint64_t sent, lost, overflow;
 	unsigned seed;
+	struct dir *video_path; /* when set, VP8 and FEC packets take this (slower) path */
+	struct dir *audio_path; /* when set, Opus and RED packets take this one */
 };
 
 static int64_t now(void)
@@ -89,6 +92,11 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	int64_t t = now(), start, fin;
 	struct lpkt *p;
 
+	/* by RTP payload type (RTCP's packet types never match these) */
+	if (d->video_path && len >= 2 && ((data[1] & 0x7f) == 96 || (data[1] & 0x7f) == 97))
+		return link_send(data, len, d->video_path);
+	if (d->audio_path && len >= 2 && ((data[1] & 0x7f) == 111 || (data[1] & 0x7f) == 63))
+		return link_send(data, len, d->audio_path);
 	d->sent++;
 	if (len > sizeof p->data || d->n == d->cap)
 		return -ENOBUFS;
@@ -231,6 +239,10 @@ static void rm_dir(const char *dir)
 	                                    "frames.csv", "psnr.csv"};
 	char path[4096];
 
+	if (getenv("MEDIA_KEEP")) { /* keep the recordings to look at */
+		printf("  recordings kept in %s\n", dir);
+		return;
+	}
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
 		unlink(path);
@@ -350,6 +362,124 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	event_base_free(s.base);
 }
 
+static void stop_loop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* A steady 10 s two-way session at a fixed 250 kbit/s on 1 Mbit/s, 100 ms, no loss each way,
+ * except that the clinic's pictures take a path `extra_us` slower than its sound, and the hub's
+ * sound one `extra_us` slower than its pictures (fixed rate: split paths would confuse the
+ * congestion controller's delay estimate). Returns both reports (clinic's: what the clinic
+ * received, where pictures come early; hub's: what the hub received, where they come late). */
+static void lip_sync_session(bool sync, int64_t extra_us, json_t **rclinic, json_t **rhub)
+{
+	struct event_base *base = event_base_new();
+	struct dir ab, ab_video, ba, ba_audio;
+	struct relay_media *a, *b;
+	struct relay_media_config ca = {0}, cb;
+	struct timeval tv = {10, 0};
+	char da[] = "/tmp/test_media_sXXXXXX", db[] = "/tmp/test_media_tXXXXXX";
+
+	assert_non_null(base);
+	assert_non_null(mkdtemp(da));
+	assert_non_null(mkdtemp(db));
+	dir_init(&ab, base, 1000000, 11);
+	dir_init(&ab_video, base, 1000000, 12);
+	dir_init(&ba, base, 1000000, 13);
+	dir_init(&ba_audio, base, 1000000, 14);
+	ab.loss = ab_video.loss = ba.loss = ba_audio.loss = 0; /* steady delays */
+	ab_video.delay_us += extra_us;
+	ab.video_path = &ab_video;
+	ba_audio.delay_us += extra_us;
+	ba.audio_path = &ba_audio;
+	ca.name = "clinic";
+	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
+	ca.audio_path = vec("jfk_16k_mono.wav");
+	ca.record_dir = da;
+	ca.display_width = 160;
+	ca.display_height = 96;
+	ca.ssrc_base = 0x1000;
+	ca.fixed_bps = 250000;
+	ca.no_lip_sync = !sync;
+	ca.send = link_send;
+	ca.send_arg = &ab;
+	cb = ca;
+	cb.name = "hub";
+	cb.record_dir = db;
+	cb.ssrc_base = 0x2000;
+	cb.send_arg = &ba;
+	assert_int_equal(relay_media_new(&a, base, &ca), 0);
+	assert_int_equal(relay_media_new(&b, base, &cb), 0);
+	ab.to = ab_video.to = b;
+	ba.to = ba_audio.to = a;
+	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv), 0);
+	assert_int_equal(relay_media_start(a), 0);
+	assert_int_equal(relay_media_start(b), 0);
+	event_base_dispatch(base);
+	assert_int_equal(relay_media_stop(a), 0);
+	assert_int_equal(relay_media_stop(b), 0);
+	assert_int_equal(relay_media_report(a, 1000000, NULL, rclinic), 0);
+	assert_int_equal(relay_media_report(b, 1000000, NULL, rhub), 0);
+	printf("lip sync %s, one stream %lld ms slower each way:\n", sync ? "on" : "off",
+	       (long long)extra_us / 1000);
+	relay_media_report_print(*rclinic, *rhub, stdout);
+	rm_dir(da);
+	rm_dir(db);
+	relay_media_free(a);
+	relay_media_free(b);
+	dir_free(&ab);
+	dir_free(&ab_video);
+	dir_free(&ba);
+	dir_free(&ba_audio);
+	event_base_free(base);
+}
+
+/* Without lip sync, pictures are shown as soon as they are decoded: where sound is the slower
+ * stream they come well before it, where video is, well after it. With it, the picture is held
+ * for the sound in the first case and the sound waits for the picture (within its cap) in the
+ * second: |skew| p95 <= 80 ms both ways. */
+static void lip_sync_bounds_skew_both_ways(void **state)
+{
+	json_t *off_c, *off_h, *on_c, *on_h;
+	int64_t extra = 170000;
+
+	(void)state;
+	lip_sync_session(false, extra, &off_c, &off_h);
+	lip_sync_session(true, extra, &on_c, &on_h);
+
+	/* without sync: the clinic sees pictures before the sound, the hub after it */
+	assert_false(json_is_true(json_object_get(
+	        json_object_get(json_object_get(off_h, "received"), "lip_sync"), "enabled")));
+	assert_true(jnum(off_c, "received", "lip_sync", "skew_p50_ms") < -50);
+	assert_true(jnum(off_h, "received", "lip_sync", "skew_p50_ms") > 50);
+	assert_true(jnum(off_c, "received", "lip_sync", "skew_abs_p95_ms") > 80);
+	assert_true(jnum(off_h, "received", "lip_sync", "skew_abs_p95_ms") > 80);
+	assert_true(jnum(off_h, "received", "lip_sync", "audio_delay_added_max_ms") == 0);
+
+	/* with sync, both ways */
+	assert_true(json_is_true(json_object_get(
+	        json_object_get(json_object_get(on_h, "received"), "lip_sync"), "enabled")));
+	assert_true(jnum(on_c, "received", "lip_sync", "frames") >= 30);
+	assert_true(jnum(on_h, "received", "lip_sync", "frames") >= 30);
+	assert_true(jnum(on_c, "received", "lip_sync", "skew_abs_p95_ms") <= 80);
+	assert_true(jnum(on_h, "received", "lip_sync", "skew_abs_p95_ms") <= 80);
+	/* the clinic held the early pictures; the hub delayed the sound, within the cap */
+	assert_true(jnum(on_c, "received", "lip_sync", "video_hold_p50_ms") >= 80);
+	assert_true(jnum(on_h, "received", "lip_sync", "audio_delay_added_p50_ms") >= 40);
+	assert_true(jnum(on_h, "received", "lip_sync", "audio_delay_added_max_ms") <= 150);
+	/* and the sound still plays as well */
+	assert_true(jnum(on_h, "received", "audio", "lost_pct") <= 2.0);
+	assert_true(jnum(on_c, "received", "audio", "lost_pct") <= 2.0);
+
+	json_decref(off_c);
+	json_decref(off_h);
+	json_decref(on_c);
+	json_decref(on_h);
+}
+
 static int nosend(const uint8_t *data, size_t len, void *arg)
 {
 	(void)data;
@@ -397,6 +527,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(session_refuses_missing_sources_and_survives_garbage),
 	        cmocka_unit_test(two_way_consult_adapts_to_capacity_drop_and_records),
+	        cmocka_unit_test(lip_sync_bounds_skew_both_ways),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
