@@ -21,6 +21,11 @@
 #define POLL_BATCH 64
 /* Bytes moved between the pair and the stream per step. */
 #define COPY_MAX 16384
+/* Like TCP_NOTSENT_LOWAT on the TCP path: xfer's bytes enter the stream only while fewer than
+ * this many written bytes wait for their first transmission, and the pair holds at most this
+ * much more; the rest waits in xfer's own queue, where its priorities still apply (an urgent
+ * record queued now waits behind ~3 x this, not behind xfer's whole window). */
+#define UNSENT_LOWAT 16384
 
 struct tl_stream {
 	struct sync_tunlink *t;
@@ -31,6 +36,7 @@ struct tl_stream {
 	struct bufferevent *bev; /* our end of the pair; NULL once xfer has closed its end */
 	struct event *timer;
 	uint64_t opened_us;
+	uint64_t written; /* bytes given to relay_stream_write */
 	bool servicing;
 };
 
@@ -140,6 +146,38 @@ static void pair_eventcb(struct bufferevent *bev, short what, void *arg)
 	service(ls);
 }
 
+/* xfer -> stream while the stream's not-yet-sent backlog is below UNSENT_LOWAT. */
+static void refill(struct tl_stream *ls)
+{
+	struct sync_tunlink *t = ls->t;
+	struct evbuffer *in;
+	struct relay_stream_stats ss;
+	size_t n, w;
+
+	if (!ls->bev)
+		return;
+	in = bufferevent_get_input(ls->bev);
+	while ((n = evbuffer_get_length(in)) > 0 && (w = relay_stream_writable(ls->s)) > 0) {
+		uint64_t first_sent, unsent;
+		size_t k, acc;
+
+		relay_stream_stats(ls->s, &ss);
+		first_sent = ss.bytes_sent - ss.bytes_resent;
+		unsent = ls->written > first_sent ? ls->written - first_sent : 0;
+		if (unsent >= UNSENT_LOWAT)
+			break;
+		k = n < w ? n : w;
+		if (k > UNSENT_LOWAT - unsent)
+			k = (size_t)(UNSENT_LOWAT - unsent);
+		evbuffer_copyout(in, t->copy, k);
+		acc = relay_stream_write(ls->s, t->copy, k);
+		evbuffer_drain(in, acc);
+		ls->written += acc;
+		if (acc < k)
+			break;
+	}
+}
+
 /* Moves bytes both ways, sends what the stream has due, re-arms the timer. Ends the stream
  * when it is over. */
 static void service(struct tl_stream *ls)
@@ -152,22 +190,8 @@ static void service(struct tl_stream *ls)
 		return;
 	ls->servicing = true;
 	if (ls->bev) {
-		struct evbuffer *in = bufferevent_get_input(ls->bev);
-		size_t n, w;
+		size_t n;
 
-		/* xfer -> stream, as far as the stream's send buffer takes it; the rest waits in
-		 * the pair (xfer's own window bounds it). */
-		while ((n = evbuffer_get_length(in)) > 0 &&
-		       (w = relay_stream_writable(ls->s)) > 0) {
-			size_t k = n < w ? n : w, acc;
-			if (k > COPY_MAX)
-				k = COPY_MAX;
-			evbuffer_copyout(in, t->copy, k);
-			acc = relay_stream_write(ls->s, t->copy, k);
-			evbuffer_drain(in, acc);
-			if (acc < k)
-				break;
-		}
 		/* stream -> xfer */
 		while ((n = relay_stream_read(ls->s, t->copy, sizeof t->copy)) > 0)
 			if (bufferevent_write(ls->bev, t->copy, n) != 0)
@@ -176,6 +200,7 @@ static void service(struct tl_stream *ls)
 	for (int i = 0; i < POLL_BATCH; i++) {
 		size_t len = 0;
 
+		refill(ls);
 		ret = relay_stream_poll(ls->s, now, t->dgram, sizeof t->dgram, &len, &next);
 		if (ret <= 0)
 			break;
@@ -234,6 +259,9 @@ static int stream_new(struct sync_tunlink *t, uint32_t peer_id, const uint8_t *k
 		goto fail;
 	ls->bev = pair[1];
 	bufferevent_setcb(ls->bev, pair_readcb, NULL, pair_eventcb, ls);
+	/* The pair stops moving xfer's bytes over once this end holds UNSENT_LOWAT: xfer then
+	 * sees its output queue non-empty and produces no more chunks (see UNSENT_LOWAT). */
+	bufferevent_setwatermark(ls->bev, EV_READ, 0, UNSENT_LOWAT);
 	bufferevent_enable(ls->bev, EV_READ | EV_WRITE);
 	*xfer_end = pair[0];
 	ls->next = t->streams;
@@ -552,6 +580,12 @@ void sync_tunlink_stats_get(const struct sync_tunlink *t, struct sync_tunlink_st
 		out->btlbw_bps = ss.btlbw_bps;
 		out->srtt_ms = ss.srtt_ms;
 		out->min_rtt_ms = ss.min_rtt_ms;
+	}
+	{
+		struct relay_tunnel_stats ts;
+
+		relay_tunnel_stats(t->tun, &ts);
+		out->refused = ts.drop_unknown_peer;
 	}
 	out->tunnel_up = !t->cfg.hub && relay_tunnel_peer_is_up(t->tun, CLINIC_PEER_ID);
 }

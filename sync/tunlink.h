@@ -71,6 +71,7 @@ struct sync_tunlink_stats {
 	uint64_t send_errors;         /* relay_tunnel_send failures (datagram lost) */
 	uint64_t tunnel_handshakes;   /* tunnel sessions made */
 	uint64_t tunnel_restarts;     /* clinic: sessions abandoned (dead_ms) */
+	uint64_t refused;             /* hub: tunnel handshakes from keys not allowed */
 	bool tunnel_up;               /* clinic: the tunnel has a session now */
 };
 
