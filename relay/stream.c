@@ -318,7 +318,7 @@ static int64_t min_rtt(const struct relay_stream *s)
 /* Target standing queue: enough that jitter never lets the link idle, small against the RTT. */
 static int64_t queue_target_us(const struct relay_stream *s)
 {
-	return i64max(20000, min_rtt(s) / 8);
+	return i64max(30000, min_rtt(s) / 8);
 }
 
 static uint64_t bw_filter_max(const struct relay_stream *s)
@@ -362,47 +362,40 @@ static uint64_t floor_bps(const struct relay_stream *s)
 	return u64max(f, 16000);
 }
 
+/* Pacing only smooths the sending: in steady state the window below is what holds the rate at
+ * the bottleneck's, clocked by the acknowledgements. */
 static void update_pacing(struct relay_stream *s, int64_t now_us)
 {
-	uint64_t est = s->est_bps, rate;
-	double gain;
+	double gain = s->mode == MODE_STARTUP ? 2.5 : 1.25;
+	uint64_t rate = (uint64_t)((double)s->est_bps * gain);
 
-	if (s->mode == MODE_STARTUP) {
-		gain = 2.0;
-	} else {
-		double mr = (double)min_rtt(s);
-		double qt = (double)queue_target_us(s), k = 0.5, lo = 0.5;
-
-		if (now_us < s->drain_until_us) {
-			/* min-RTT refresh: aim at an empty queue for one round trip, gently */
-			qt = 0;
-			k = 1.0;
-			lo = 0.75;
-		}
-		gain = 1.0 + k * (qt - (double)s->qd_avg_us) / mr;
-		if (gain < lo)
-			gain = lo;
-		if (gain > 1.25)
-			gain = 1.25;
-	}
-	rate = (uint64_t)((double)est * gain);
 	if (s->cfg.max_bps && rate > s->cfg.max_bps)
 		rate = s->cfg.max_bps;
 	s->pacing_bps = u64max(rate, 8000);
 }
 
-static uint64_t cwnd_bytes(const struct relay_stream *s)
+/* In flight: one estimated BDP plus the target queue (plus the receiver's ack delay, during
+ * which delivered bytes still count as in flight). The queue at the bottleneck then settles at
+ * the target whatever the small errors of the estimate: too high by e, the queue is e x BDP
+ * longer; too low (losses hide part of the rate), it is shorter but the link stays busy. */
+static uint64_t cwnd_bytes(const struct relay_stream *s, int64_t now_us)
 {
 	uint64_t bw = s->est_bps, w;
 	uint64_t pkt = s->cfg.mtu + s->cfg.overhead;
+	int64_t span;
 
 	if (s->cfg.max_bps && bw > s->cfg.max_bps)
 		bw = s->cfg.max_bps;
 	if (!s->have_rtt)
 		return u64max(2 * s->cfg.start_bps / 8, 16 * pkt);
-	w = bw / 8 * (uint64_t)s->min_rtt_us / 1000000;
-	w = s->mode == MODE_STARTUP ? 3 * w : 2 * w;
-	return w + 4 * pkt;
+	if (s->mode == MODE_STARTUP)
+		span = 2 * s->min_rtt_us;
+	else if (now_us < s->drain_until_us)
+		span = s->min_rtt_us + MAX_ACK_DELAY_US;
+	else
+		span = s->min_rtt_us + queue_target_us(s) + MAX_ACK_DELAY_US;
+	w = (uint64_t)((double)bw / 8 * (double)span / 1e6);
+	return w + 2 * pkt;
 }
 
 static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_delay, int64_t now_us)
@@ -1267,7 +1260,8 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 
 	/* 3. paced data: lost bytes first, then new bytes */
 	if ((s->lost_pending || has_new_data(s)) && s->sent_count < SENT_MAX &&
-	    (s->inflight + s->cfg.mtu + s->cfg.overhead <= cwnd_bytes(s) || !s->inflight_pkts)) {
+	    (s->inflight + s->cfg.mtu + s->cfg.overhead <= cwnd_bytes(s, now_us) ||
+	     !s->inflight_pkts)) {
 		if (s->next_send_us <= now_us) {
 			struct sent_rec *lr = next_lost(s);
 

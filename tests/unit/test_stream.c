@@ -42,11 +42,11 @@ struct dir {
 	bool blackhole;
 	int64_t busy_until_ns;
 	int64_t last_arrival_us;
-	uint64_t offered, queue_drops, lost, delivered_pkts;
+	uint64_t offered, offered_bytes, queue_drops, lost, delivered_pkts;
 	uint64_t tx_bytes; /* link bytes serialised (lost ones included) */
 	/* measurement window */
 	int64_t win_from_us, win_to_us;
-	uint64_t win_tx_bytes;
+	uint64_t win_tx_bytes, win_pkts, win_lost;
 	double qdelay_sum_ms;
 	uint64_t qdelay_n;
 	double qdelay_max_ms;
@@ -168,6 +168,7 @@ static void link_send(struct sim *m, int from, const uint8_t *d, size_t len)
 	struct pkt *p;
 
 	l->offered++;
+	l->offered_bytes += size;
 	if (l->blackhole)
 		return;
 	backlog = l->busy_until_ns > now_ns
@@ -189,18 +190,24 @@ static void link_send(struct sim *m, int from, const uint8_t *d, size_t len)
 	l->busy_until_ns = start + (int64_t)((double)size * 8e9 / l->rate_bps);
 	l->tx_bytes += size;
 	done_us = l->busy_until_ns / 1000;
-	if (done_us >= l->win_from_us && done_us < l->win_to_us)
+	if (done_us >= l->win_from_us && done_us < l->win_to_us) {
 		l->win_tx_bytes += size;
+		l->win_pkts++;
+	}
 	/* loss after the serialiser */
 	if (l->p_bg > 0) {
 		l->bad = l->bad ? rndf(m) >= l->p_bg : rndf(m) < l->p_gb;
 		if (l->bad) {
 			l->lost++;
+			if (done_us >= l->win_from_us && done_us < l->win_to_us)
+				l->win_lost++;
 			return;
 		}
 	}
 	if (l->loss_random > 0 && rndf(m) < l->loss_random) {
 		l->lost++;
+		if (done_us >= l->win_from_us && done_us < l->win_to_us)
+			l->win_lost++;
 		return;
 	}
 	at = done_us + l->delay_us;
@@ -443,9 +450,9 @@ static void test_transfer_reorder_dup(void **state)
 	transfer_both_ways(0.01, 0.05, 0.03, 4);
 }
 
-/* One direction on the geo-sat link; returns goodput / link rate over [20 s, 120 s). */
+/* One direction on the geo-sat link; returns goodput / link rate over [20 s, 320 s). */
 static double geosat_goodput(double loss, uint64_t seed, double *busy, double *qd_avg_ms,
-                             double *qd_max_ms)
+                             double *qd_max_ms, double *loss_seen)
 {
 	struct sim *m = malloc(sizeof *m);
 	struct relay_stream_config c = default_cfg();
@@ -455,15 +462,16 @@ static double geosat_goodput(double loss, uint64_t seed, double *busy, double *q
 	sim_init(m, seed);
 	geosat(m, loss);
 	m->d[0].win_from_us = 20000000;
-	m->d[0].win_to_us = 120000000;
+	m->d[0].win_to_us = 320000000;
 	sim_open(m, &c);
 	m->to_write[0] = UINT64_MAX / 2;
-	sim_run(m, 120000000, NULL);
+	sim_run(m, 320000000, NULL);
 	assert_false(m->bad_byte);
-	g = (double)m->win_read[1] * 8 / 100.0 / 2e6;
-	*busy = (double)m->d[0].win_tx_bytes * 8 / 100.0 / 2e6;
+	g = (double)m->win_read[1] * 8 / 300.0 / 2e6;
+	*busy = (double)m->d[0].win_tx_bytes * 8 / 300.0 / 2e6;
 	*qd_avg_ms = m->d[0].qdelay_sum_ms / (double)(m->d[0].qdelay_n ? m->d[0].qdelay_n : 1);
 	*qd_max_ms = m->d[0].qdelay_max_ms;
+	*loss_seen = (double)m->d[0].win_lost / (double)m->d[0].win_pkts;
 	sim_free(m);
 	free(m);
 	return g;
@@ -479,26 +487,32 @@ static double ceiling(double loss)
 
 static void test_goodput_geosat_1pct(void **state)
 {
-	double busy, qa, qm, g = geosat_goodput(0.01, 11, &busy, &qa, &qm);
+	double busy, qa, qm, ls, g = geosat_goodput(0.01, 11, &busy, &qa, &qm, &ls);
 
-	printf("  geo-sat 1%% bursty: goodput %.2f %% of link (ceiling %.2f %%, %.1f %% of it), "
-	       "link busy %.2f %%, queue delay avg %.0f ms max %.0f ms\n",
-	       g * 100, ceiling(0.01) * 100, g / ceiling(0.01) * 100, busy * 100, qa, qm);
+	printf("  geo-sat 1%% bursty: goodput %.2f %% of link; ceiling %.2f %% at the nominal "
+	       "loss, %.2f %% at the %.2f %% loss this run drew (%.1f %% of it); link busy "
+	       "%.2f %%, queue delay avg %.0f ms max %.0f ms\n",
+	       g * 100, ceiling(0.01) * 100, ceiling(ls) * 100, ls * 100, g / ceiling(ls) * 100,
+	       busy * 100, qa, qm);
 	assert_true(g >= 0.92);
+	assert_true(g >= 0.97 * ceiling(ls));
 	assert_true(busy >= 0.98);
 	assert_true(qm < 600); /* the queue stays under one BDP */
 }
 
 static void test_goodput_geosat_2pct(void **state)
 {
-	double busy, qa, qm, g = geosat_goodput(0.02, 12, &busy, &qa, &qm);
+	double busy, qa, qm, ls, g = geosat_goodput(0.02, 12, &busy, &qa, &qm, &ls);
 
-	printf("  geo-sat 2%% bursty: goodput %.2f %% of link (ceiling %.2f %%, %.1f %% of it), "
-	       "link busy %.2f %%, queue delay avg %.0f ms max %.0f ms\n",
-	       g * 100, ceiling(0.02) * 100, g / ceiling(0.02) * 100, busy * 100, qa, qm);
+	printf("  geo-sat 2%% bursty: goodput %.2f %% of link; ceiling %.2f %% at the nominal "
+	       "loss, %.2f %% at the %.2f %% loss this run drew (%.1f %% of it); link busy "
+	       "%.2f %%, queue delay avg %.0f ms max %.0f ms\n",
+	       g * 100, ceiling(0.02) * 100, ceiling(ls) * 100, ls * 100, g / ceiling(ls) * 100,
+	       busy * 100, qa, qm);
 	assert_true(g >= 0.91);
+	assert_true(g >= 0.97 * ceiling(ls));
 	assert_true(busy >= 0.98);
-	assert_true(qm < 600);
+	assert_true(qm < 600); /* the queue stays under one BDP */
 }
 
 static void test_capacity_drop(void **state)
@@ -507,6 +521,7 @@ static void test_capacity_drop(void **state)
 	struct relay_stream_config c = default_cfg();
 	struct relay_stream_stats st;
 	int64_t below_at = -1;
+	uint64_t last = 0;
 
 	assert_non_null(m);
 	sim_init(m, 21);
@@ -518,17 +533,19 @@ static void test_capacity_drop(void **state)
 	assert_true(st.btlbw_bps > 1800000);
 	/* the modem's rate drops 4x; its queue (in bytes) stays: now 6 s deep */
 	m->d[0].rate_bps = 500000;
-	for (int64_t t = 40000000; t < 60000000; t += 100000) {
-		sim_run(m, t + 100000, NULL);
-		relay_stream_stats(m->s[0], &st);
-		if (below_at < 0 && st.rate_bps < 500000)
+	last = m->d[0].offered_bytes;
+	for (int64_t t = 40000000; t < 60000000; t += 500000) {
+		/* what the sender puts on the link (queue drops included), per 0.5 s */
+		sim_run(m, t + 500000, NULL);
+		if (below_at < 0 && (double)(m->d[0].offered_bytes - last) * 8 / 0.5 < 500000)
 			below_at = m->now_us;
+		last = m->d[0].offered_bytes;
 	}
 	m->d[0].win_from_us = 60000000;
 	m->d[0].win_to_us = 90000000;
 	sim_run(m, 90000000, NULL);
 	relay_stream_stats(m->s[0], &st);
-	printf("  2 Mbit/s -> 500 kbit/s: pacing below 500 kbit/s %.1f s after the drop; over "
+	printf("  2 Mbit/s -> 500 kbit/s: sending below 500 kbit/s %.1f s after the drop; over "
 	       "[+20 s, +50 s): queue delay avg %.0f ms max %.0f ms, link busy %.1f %%, "
 	       "estimate %llu bit/s\n",
 	       below_at < 0 ? -1.0 : (double)(below_at - 40000000) / 1e6,
@@ -538,7 +555,8 @@ static void test_capacity_drop(void **state)
 	assert_false(m->bad_byte);
 	assert_true(below_at > 0 && below_at - 40000000 <= 5000000);
 	/* the queue does not stay full (a full queue would be 6000 ms) */
-	assert_true(m->d[0].qdelay_sum_ms / (double)m->d[0].qdelay_n < 1000);
+	assert_true(m->d[0].qdelay_sum_ms / (double)m->d[0].qdelay_n < 600);
+	assert_true(m->d[0].qdelay_max_ms < 1000);
 	assert_true(st.btlbw_bps < 600000);
 	/* and the smaller link is still used */
 	assert_true((double)m->d[0].win_tx_bytes * 8 / 30.0 > 0.9 * 500000);
