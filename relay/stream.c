@@ -48,6 +48,7 @@ enum {
 #define MINRTT_EPOCH_US  10000000ll /* min RTT = min over the current and previous epoch */
 #define BW_BUCKETS       10
 #define LOSS_THRESH_PKT  3
+#define PTO_MAX_US       4000000
 
 enum { REC_INFLIGHT, REC_ACKED, REC_LOST, REC_DONE };
 
@@ -99,6 +100,8 @@ struct relay_stream {
 	int64_t last_eliciting_sent_us;
 	uint64_t largest_acked;
 	bool any_acked;
+	uint64_t largest_rec_acked; /* largest acknowledged packet number among tracked ones */
+	bool any_rec_acked;
 	int pto_count;
 	bool pto_probe;
 	int64_t next_send_us; /* pacing */
@@ -494,6 +497,9 @@ static void on_loss_interval(struct relay_stream *s, int64_t now_us)
 			bw_filter_reset(s, s->est_bps, now_us);
 			if (s->mode == MODE_STARTUP)
 				s->mode = MODE_STEADY;
+			/* a loss rate that persists for ~64 round trips whatever the rate is the
+			 * path's, not ours: the baseline follows it slowly */
+			s->loss_base += (frac - s->loss_base) / 64;
 		} else {
 			s->loss_base += (frac - s->loss_base) / 8;
 		}
@@ -610,7 +616,7 @@ static int emit_data(struct relay_stream *s, uint64_t off, uint32_t len, bool re
 	r->first_sent_us = s->first_sent_us;
 	r->state = REC_INFLIGHT;
 	r->limited = (s->cfg.max_bps && s->cfg.max_bps < s->est_bps) ||
-	             (!resend && s->snd_nxt >= s->write_off);
+	             (!resend && (s->snd_nxt >= s->write_off || s->snd_nxt >= s->peer_max_data));
 	s->sent_count++;
 	s->inflight += r->size;
 	s->inflight_pkts++;
@@ -681,7 +687,9 @@ static int64_t pto_us(const struct relay_stream *s)
 	int64_t base = s->srtt_us + i64max(4 * s->rttvar_us, 1000) + MAX_ACK_DELAY_US;
 	int shift = s->pto_count > 6 ? 6 : s->pto_count;
 
-	return base << shift;
+	/* backoff, but a probe at least every PTO_MAX_US: after an outage of the satellite link
+	 * the transfer resumes within seconds, and one probe per few seconds costs nothing */
+	return i64min(base << shift, i64max(base, PTO_MAX_US));
 }
 
 static int64_t loss_delay_us(const struct relay_stream *s)
@@ -966,8 +974,17 @@ static void apply_ack(struct relay_stream *s, const struct ack_frame *a, int64_t
 		s->peer_max_data = a->max_data;
 	if (a->rcv_next > s->st.bytes_acked)
 		s->st.bytes_acked = a->rcv_next;
+	/* RTT from the largest acknowledged packet, or (when that was an untracked ACK or PING of
+	 * ours, common when both sides send) from the newest data packet acknowledged, if newer
+	 * than any before; the ack delay then is not known and counts as RTT (errs high). */
 	if (largest_new)
 		on_rtt_sample(s, now_us - largest_sent_us, a->delay_us, now_us);
+	else if (newest && (!s->any_rec_acked || newest->pn > s->largest_rec_acked))
+		on_rtt_sample(s, now_us - newest->sent_us, 0, now_us);
+	if (newest && (!s->any_rec_acked || newest->pn > s->largest_rec_acked)) {
+		s->largest_rec_acked = newest->pn;
+		s->any_rec_acked = true;
+	}
 	if (newest) {
 		int64_t send_el = newest->sent_us - newest->first_sent_us;
 		int64_t ack_el = now_us - newest->delivered_us;
