@@ -45,7 +45,7 @@ enum {
 #define CLOSE_REPEAT     3
 #define U48_MAX          ((1ull << 48) - 1)
 #define OFF_MAX          U48_MAX
-#define MINRTT_EPOCH_US  10000000ll /* min RTT = min over the current and previous epoch */
+#define MINRTT_EPOCH_US  10000000ll /* see on_rtt_sample() */
 #define BW_BUCKETS       10
 #define LOSS_THRESH_PKT  3
 #define PTO_MAX_US       4000000
@@ -67,6 +67,15 @@ struct sent_rec {
 
 struct pn_range {
 	uint64_t lo, hi;
+};
+
+/* a parsed ACK, validated completely before any of it is applied */
+struct ack_frame {
+	uint64_t largest;
+	int64_t delay_us;
+	uint64_t rcv_next, max_data;
+	uint32_t n;
+	struct pn_range r[256];
 };
 
 enum { MODE_STARTUP, MODE_STEADY };
@@ -109,7 +118,8 @@ struct relay_stream {
 	/* rtt */
 	int64_t srtt_us, rttvar_us, latest_rtt_us, min_rtt_us;
 	bool have_rtt;
-	int64_t ep_min_cur, ep_min_prev, ep_start_us;
+	int64_t ep_min_cur, ep_start_us;
+	int high_epochs;
 	int64_t qd_avg_us; /* smoothed queueing delay estimate */
 
 	/* rate model */
@@ -149,6 +159,7 @@ struct relay_stream {
 	int64_t last_recv_us;
 
 	struct relay_stream_stats st;
+	struct ack_frame ack; /* scratch for relay_stream_input */
 };
 
 const char *relay_stream_strerror(int err)
@@ -263,7 +274,7 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	s->srtt_us = 500000;
 	s->rttvar_us = 250000;
 	s->min_rtt_us = INT64_MAX;
-	s->ep_min_cur = s->ep_min_prev = INT64_MAX;
+	s->ep_min_cur = INT64_MAX;
 	s->ep_start_us = now_us;
 	s->est_bps = c.start_bps;
 	s->pacing_bps = c.start_bps;
@@ -318,10 +329,11 @@ static int64_t min_rtt(const struct relay_stream *s)
 	return s->have_rtt ? s->min_rtt_us : 500000;
 }
 
-/* Target standing queue: enough that jitter never lets the link idle, small against the RTT. */
+/* Target standing queue: enough that jitter, loss and a little queueing on the reverse path
+ * never let the link idle, small against the RTT (100 ms at 600 ms). */
 static int64_t queue_target_us(const struct relay_stream *s)
 {
-	return i64max(30000, min_rtt(s) / 8);
+	return i64max(30000, min_rtt(s) / 6);
 }
 
 static uint64_t bw_filter_max(const struct relay_stream *s)
@@ -408,18 +420,29 @@ static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_de
 	if (latest <= 0)
 		latest = 1;
 	s->latest_rtt_us = latest;
-	/* min RTT: minimum over the current and the previous 10 s epoch */
+	/* min RTT: any lower sample at once. It only rises when three 10 s epochs in a row stayed
+	 * a target queue above it (the path got longer): a plain windowed minimum would creep up
+	 * with the standing queue we keep on purpose, and the window and the queue with it. */
 	if (now_us - s->ep_start_us >= MINRTT_EPOCH_US) {
-		s->ep_min_prev = s->ep_min_cur;
+		if (s->ep_min_cur != INT64_MAX && s->have_rtt &&
+		    s->ep_min_cur > s->min_rtt_us + queue_target_us(s)) {
+			if (++s->high_epochs >= 3) {
+				s->min_rtt_us = s->ep_min_cur;
+				s->high_epochs = 0;
+			}
+		} else {
+			s->high_epochs = 0;
+		}
 		s->ep_min_cur = INT64_MAX;
 		s->ep_start_us = now_us;
-		/* each epoch starts with one gentle drain round so the minimum stays honest */
+		/* each epoch starts with one gentle drain round so its minimum means something */
 		if (s->mode == MODE_STEADY)
 			s->drain_until_us = now_us + min_rtt(s);
 	}
 	if (latest < s->ep_min_cur)
 		s->ep_min_cur = latest;
-	s->min_rtt_us = i64min(s->ep_min_cur, s->ep_min_prev);
+	if (!s->have_rtt || latest < s->min_rtt_us)
+		s->min_rtt_us = latest;
 	adj = latest;
 	if (adj >= s->min_rtt_us + ack_delay)
 		adj -= ack_delay;
@@ -860,14 +883,6 @@ size_t relay_stream_read(struct relay_stream *s, uint8_t *p, size_t cap)
 
 /* ---- input ------------------------------------------------------------------------------ */
 
-struct ack_frame {
-	uint64_t largest;
-	int64_t delay_us;
-	uint64_t rcv_next, max_data;
-	uint32_t n;
-	struct pn_range r[256];
-};
-
 static int parse_ack(struct buf_reader *r, struct relay_stream *s, struct ack_frame *a)
 {
 	uint64_t lo, first;
@@ -1008,7 +1023,7 @@ static void apply_ack(struct relay_stream *s, const struct ack_frame *a, int64_t
 int relay_stream_input(struct relay_stream *s, const uint8_t *d, size_t len, int64_t now_us)
 {
 	struct buf_reader r;
-	static struct ack_frame a; /* 4 KiB: kept off the stack; the module is not thread-safe */
+	struct ack_frame *a = &s->ack; /* 4 KiB: kept off the stack */
 	uint8_t type;
 	uint32_t id;
 	uint64_t pn, off = 0, max_data = 0;
@@ -1046,7 +1061,7 @@ int relay_stream_input(struct relay_stream *s, const uint8_t *d, size_t len, int
 			ret = RELAY_STREAM_EPROTO;
 		break;
 	case T_ACK:
-		ret = parse_ack(&r, s, &a);
+		ret = parse_ack(&r, s, a);
 		break;
 	case T_CLOSE:
 		reason = buf_read_u32(&r);
@@ -1088,7 +1103,7 @@ int relay_stream_input(struct relay_stream *s, const uint8_t *d, size_t len, int
 			s->rx_first_unacked_us = now_us;
 		break;
 	case T_ACK:
-		apply_ack(s, &a, now_us);
+		apply_ack(s, a, now_us);
 		break;
 	case T_CLOSE:
 		s->close_reason = reason;
