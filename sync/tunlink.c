@@ -25,7 +25,8 @@
  * this many written bytes wait for their first transmission, and the pair holds at most this
  * much more; the rest waits in xfer's own queue, where its priorities still apply (an urgent
  * record queued now waits behind ~3 x this, not behind xfer's whole window). */
-#define UNSENT_LOWAT 16384
+#define UNSENT_LOWAT  16384
+#define STREAM_BUFFER (2u << 20)
 
 struct tl_stream {
 	struct sync_tunlink *t;
@@ -235,8 +236,12 @@ static struct tl_stream *stream_find(struct sync_tunlink *t, uint32_t peer_id, u
 static int stream_new(struct sync_tunlink *t, uint32_t peer_id, const uint8_t *key, uint32_t id,
                       bool opener, struct bufferevent **xfer_end, struct tl_stream **out)
 {
+	/* 2 MiB each way (the default 4 MiB costs ~9 MiB per stream): room for ~2 x the BDP of
+	 * a 10 Mbit/s link at 600 ms RTT, more than the satellite links have. */
 	struct relay_stream_config sc = {.idle_timeout_ms = t->cfg.idle_timeout_ms,
-	                                 .max_bps = t->cap_bps};
+	                                 .max_bps = t->cap_bps,
+	                                 .send_buffer = STREAM_BUFFER,
+	                                 .recv_window = STREAM_BUFFER};
 	struct bufferevent *pair[2] = {NULL, NULL};
 	struct tl_stream *ls = calloc(1, sizeof *ls);
 	int ret = -ENOMEM;
