@@ -489,13 +489,14 @@ static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_de
 
 static void on_bw_sample(struct relay_stream *s, uint64_t bps, bool limited, int64_t now_us)
 {
-	/* a sample taken while the cap or the application limited the rate says nothing about
-	 * the path unless it is higher: it neither lowers nor ages the estimate */
+	/* while a standing queue says the path is full, every sample counts (even under a cap) */
+	if (s->high_since_us)
+		s->high_bw = u64max(s->high_bw, bps);
+	/* otherwise a sample taken while the cap or the application limited the rate says nothing
+	 * about the path unless it is higher: it neither lowers nor ages the estimate */
 	if (limited && bps <= bw_filter_max(s))
 		return;
 	bw_filter_add(s, bps, now_us);
-	if (s->high_since_us)
-		s->high_bw = u64max(s->high_bw, bps);
 	if (s->mode == MODE_STARTUP)
 		s->est_bps = u64max(s->cfg.start_bps, bw_filter_max(s));
 	else
