@@ -36,7 +36,7 @@ enum {
 #define DATA_HDR_LEN     (HDR_LEN + 6u)
 #define ACK_FIXED_LEN    (HDR_LEN + 4u + 2u + 6u + 6u + 1u + 4u)
 #define CLOSE_LEN        (HDR_LEN + 4u)
-#define ACK_MAX_RANGES   24u    /* ranges in one ACK (8 bytes each) */
+#define ACK_MAX_RANGES   10u    /* ranges in one ACK (8 bytes each): seconds of bursty loss */
 #define RX_RANGES        32u    /* received packet-number ranges remembered */
 #define SENT_MAX         8192u  /* tracked packets in flight or awaiting retransmission */
 #define INIT_MAX_DATA    65536u /* what an opener may send before OPEN_OK tells the window */
