@@ -38,7 +38,6 @@ enum {
 #define CLOSE_LEN        (HDR_LEN + 4u)
 #define ACK_MAX_RANGES   10u    /* ranges in one ACK (8 bytes each): seconds of bursty loss */
 #define RX_RANGES        32u    /* received packet-number ranges remembered */
-#define SENT_MAX         8192u  /* tracked packets in flight or awaiting retransmission */
 #define INIT_MAX_DATA    65536u /* what an opener may send before OPEN_OK tells the window */
 #define MAX_ACK_DELAY_US 25000
 #define ACK_EVERY        2
@@ -100,8 +99,8 @@ struct relay_stream {
 	uint64_t write_off;
 	uint64_t peer_max_data;
 	uint64_t next_pn;
-	struct sent_rec *sent;
-	uint32_t sent_head, sent_count;
+	struct sent_rec *sent; /* ring of sent_cap records in packet-number order */
+	uint32_t sent_cap, sent_head, sent_count;
 	uint32_t lost_pending;
 	uint64_t inflight; /* link bytes */
 	uint32_t inflight_pkts;
@@ -217,7 +216,7 @@ static uint64_t get_u48(struct buf_reader *r)
 
 static struct sent_rec *rec_at(const struct relay_stream *s, uint32_t i)
 {
-	return &s->sent[(s->sent_head + i) % SENT_MAX];
+	return &s->sent[(s->sent_head + i) % s->sent_cap];
 }
 
 static uint32_t link_size(const struct relay_stream *s, size_t dgram)
@@ -254,7 +253,10 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	s->sbuf = malloc(c.send_buffer);
 	s->rbuf = malloc(c.recv_window);
 	s->rbits = calloc((c.recv_window + 63) / 64, sizeof(uint64_t));
-	s->sent = calloc(SENT_MAX, sizeof *s->sent);
+	/* packet records: twice the full datagrams the send buffer holds (resends, probes and
+	 * short packets); when they run out, sending waits for acknowledgements */
+	s->sent_cap = 2 * (c.send_buffer / (c.mtu - DATA_HDR_LEN)) + 64;
+	s->sent = calloc(s->sent_cap, sizeof *s->sent);
 	if (!s->sbuf || !s->rbuf || !s->rbits || !s->sent) {
 		relay_stream_free(s);
 		return -ENOMEM;
@@ -603,7 +605,7 @@ static void sent_pop_front(struct relay_stream *s)
 
 		if (r->state == REC_INFLIGHT || r->state == REC_LOST)
 			break;
-		s->sent_head = (s->sent_head + 1) % SENT_MAX;
+		s->sent_head = (s->sent_head + 1) % s->sent_cap;
 		s->sent_count--;
 	}
 }
@@ -616,6 +618,8 @@ static int emit_data(struct relay_stream *s, uint64_t off, uint32_t len, bool re
 	struct sent_rec *r;
 	uint8_t *p;
 
+	if (s->sent_count >= s->sent_cap)
+		return 0; /* callers check; never overwrite the oldest record */
 	buf_writer_init(&w, out, cap);
 	r = rec_at(s, s->sent_count);
 	memset(r, 0, sizeof *r);
@@ -684,14 +688,24 @@ static struct sent_rec *next_lost(struct relay_stream *s)
 	return NULL;
 }
 
+/* Room for one more packet record, or the oldest record is a lost one whose resend frees it. */
+static bool ring_room(struct relay_stream *s)
+{
+	return s->sent_count < s->sent_cap ||
+	       (s->lost_pending && s->sent_count && rec_at(s, 0)->state == REC_LOST);
+}
+
 static int send_lost(struct relay_stream *s, struct sent_rec *r, int64_t now_us, uint8_t *out,
                      size_t cap, size_t *olen)
 {
 	uint64_t off = u64max(r->off, s->una);
 	uint32_t len = (uint32_t)(r->off + r->len - off);
 
+	if (s->sent_count >= s->sent_cap && r != rec_at(s, 0))
+		return 0; /* no record free: wait for acknowledgements */
 	r->state = REC_DONE;
 	s->lost_pending--;
+	sent_pop_front(s); /* frees its slot if it was the oldest (a full ring waits on it) */
 	return emit_data(s, off, len, true, now_us, out, cap, olen);
 }
 
@@ -700,6 +714,8 @@ static int send_new(struct relay_stream *s, int64_t now_us, uint8_t *out, size_t
 	uint64_t n = u64min(s->write_off, s->peer_max_data) - s->snd_nxt;
 	uint64_t off = s->snd_nxt;
 
+	if (s->sent_count >= s->sent_cap)
+		return 0;
 	if (n > max_payload(s))
 		n = max_payload(s);
 	s->snd_nxt += n;
@@ -1261,7 +1277,9 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 		struct sent_rec *lr = next_lost(s);
 
 		s->pto_probe = false;
-		if (s->sent_count >= SENT_MAX)
+		if (lr && (s->sent_count < s->sent_cap || lr == rec_at(s, 0)))
+			ret = send_lost(s, lr, now_us, out, cap, len);
+		else if (s->sent_count >= s->sent_cap)
 			ret = emit_small(s, T_PING, 0, out, cap, len);
 		else if (lr)
 			ret = send_lost(s, lr, now_us, out, cap, len);
@@ -1292,12 +1310,13 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 	}
 
 	/* 3. paced data: lost bytes first, then new bytes */
-	if ((s->lost_pending || has_new_data(s)) && s->sent_count < SENT_MAX &&
+	if ((s->lost_pending || has_new_data(s)) && ring_room(s) &&
 	    (s->inflight + s->cfg.mtu + s->cfg.overhead <= cwnd_bytes(s, now_us) ||
 	     !s->inflight_pkts)) {
 		if (s->next_send_us <= now_us) {
 			struct sent_rec *lr = next_lost(s);
 
+			sent_pop_front(s); /* next_lost may have retired the oldest */
 			if (lr)
 				ret = send_lost(s, lr, now_us, out, cap, len);
 			else if (has_new_data(s))
@@ -1316,7 +1335,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 			if (ret < 0)
 				return ret;
 		}
-		if (s->lost_pending || has_new_data(s))
+		if ((s->lost_pending || has_new_data(s)) && ring_room(s))
 			next = i64min(next, s->next_send_us);
 	}
 

@@ -81,9 +81,9 @@ struct relay_stream_config {
 /* Creates a stream. opener: we send OPEN until OPEN_OK (or any packet of the stream) arrives;
  * otherwise the stream was created on a received OPEN and answers OPEN_OK (feed that OPEN to
  * relay_stream_input too: it carries the opener's window).
- * Memory: send_buffer + recv_window * 9 / 8 bytes + 0.6 MiB of packet records, all allocated
- * here. Errors: -EINVAL (mtu < 64 or > 65507, recv_window < 64 KiB, send_buffer < mtu,
- * start_bps < 8000), -ENOMEM. */
+ * Memory, all allocated here: send_buffer * 1.09 (buffer + packet records) + recv_window * 1.125
+ * (buffer + reassembly bitmap) + ~5 KiB. Errors: -EINVAL (mtu < 64 or > 65507, recv_window < 64
+ * KiB, send_buffer < mtu, start_bps < 8000), -ENOMEM. */
 int relay_stream_new(struct relay_stream **out, const struct relay_stream_config *cfg,
                      uint32_t stream_id, bool opener, int64_t now_us)
         __attribute__((warn_unused_result));

@@ -648,6 +648,37 @@ static void test_tail_loss_recovered_by_pto(void **state)
 	free(m);
 }
 
+/* Short writes trickling in: many short packets, few packet records (a 8 KiB send buffer has
+ * 74), 2 % bursty loss and reordering. The record ring fills and sending waits on
+ * acknowledgements; nothing is lost or stuck. */
+static void test_short_packets_fill_record_ring(void **state)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	struct relay_stream_stats st;
+
+	assert_non_null(m);
+	c.send_buffer = 8192;
+	sim_init(m, 91);
+	geosat(m, 0.02);
+	m->d[0].reorder = 0.05;
+	sim_open(m, &c);
+	m->to_write[0] = 60000;
+	m->write_chunk[0] = 7;
+	sim_run(m, 600000000, all_read);
+	relay_stream_stats(m->s[0], &st);
+	printf("  7-byte writes, 8 KiB send buffer: 60000 B in %.1f s in %llu datagrams (%llu "
+	       "lost, %llu B resent)\n",
+	       (double)m->now_us / 1e6, (unsigned long long)st.datagrams_sent,
+	       (unsigned long long)st.datagrams_lost, (unsigned long long)st.bytes_resent);
+	assert_int_equal(m->read_bytes[1], 60000);
+	assert_false(m->bad_byte);
+	assert_int_equal(relay_stream_error(m->s[0]), 0);
+	assert_true(st.datagrams_sent > 2000); /* short packets indeed */
+	sim_free(m);
+	free(m);
+}
+
 static void test_config_checked(void **state)
 {
 	struct relay_stream *s = NULL;
@@ -681,6 +712,7 @@ int main(void)
 	        cmocka_unit_test(test_capacity_rise),
 	        cmocka_unit_test(test_heavy_loss_backs_off),
 	        cmocka_unit_test(test_tail_loss_recovered_by_pto),
+	        cmocka_unit_test(test_short_packets_fill_record_ring),
 	        cmocka_unit_test(test_goodput_geosat_1pct),
 	        cmocka_unit_test(test_goodput_geosat_2pct),
 	        cmocka_unit_test(test_transfer_clean),
