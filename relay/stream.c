@@ -111,6 +111,7 @@ struct relay_stream {
 	uint64_t largest_rec_acked; /* largest acknowledged packet number among tracked ones */
 	bool any_rec_acked;
 	int pto_count;
+	int64_t last_pto_us; /* when a probe timeout last fired */
 	bool pto_probe;
 	int64_t next_send_us; /* pacing */
 
@@ -284,6 +285,7 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	s->delivered_us = now_us;
 	s->first_sent_us = now_us;
 	s->loss_iv_start_us = now_us;
+	s->last_pto_us = INT64_MIN;
 	*out = s;
 	return 0;
 }
@@ -744,7 +746,10 @@ static void declare_lost(struct relay_stream *s, struct sent_rec *r)
 	s->inflight -= r->size;
 	s->inflight_pkts--;
 	s->st.datagrams_lost++;
-	s->iv_lost++;
+	/* packets still out when a probe timeout fired went into an outage, not a queue: they
+	 * do not count toward the congestion loss rate */
+	if (r->sent_us > s->last_pto_us)
+		s->iv_lost++;
 	if (r->off + r->len <= s->una) {
 		r->state = REC_DONE;
 	} else {
@@ -1026,9 +1031,12 @@ static void apply_ack(struct relay_stream *s, const struct ack_frame *a, int64_t
 		s->first_sent_us = newest->sent_us;
 		if (iv > 0 && iv >= min_rtt(s) / 2) {
 			uint64_t bytes = s->delivered - newest->delivered;
+			/* a sample stretched over an outage (no acks for many RTTs) is as limited
+			 * as one of an idle application: it may raise the estimate, not lower it */
+			bool stretched = iv > 4 * i64max(s->srtt_us, min_rtt(s));
 
-			on_bw_sample(s, bytes * 8 * 1000000 / (uint64_t)iv, newest->limited,
-			             now_us);
+			on_bw_sample(s, bytes * 8 * 1000000 / (uint64_t)iv,
+			             newest->limited || stretched, now_us);
 		}
 	}
 	(void)detect_losses(s, now_us);
@@ -1263,6 +1271,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 
 		if (pto_at <= now_us) {
 			s->pto_count++;
+			s->last_pto_us = now_us;
 			s->pto_probe = true;
 			s->last_eliciting_sent_us = now_us;
 			if (!s->inflight_pkts)

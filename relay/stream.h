@@ -29,8 +29,10 @@
  *   probe). Random loss does not lower the rate; a loss rate far above the path's baseline
  *   (> max(20 %, 3 x baseline) over a round trip) cuts the estimate by 15 %; a standing queue
  *   above max(4 x target, min RTT / 2) for a whole round trip re-bases the estimate on the
- *   delivery rate measured meanwhile (capacity drop). Every rate counts `overhead` bytes per
- *   datagram (IPv4 + UDP + tunnel) so the estimate is in link bits.
+ *   delivery rate measured meanwhile (capacity drop). An outage (probe timeouts) lowers
+ *   nothing: packets lost in it are not congestion, samples stretched over it are ignored.
+ *   Every rate counts `overhead` bytes per datagram (IPv4 + UDP + tunnel) so the estimate is in
+ *   link bits.
  *   Flow control: the receiver advertises how many bytes past the read point it will buffer.
  *   Lifecycle: OPEN (opener) / OPEN_OK (acceptor) with the stream id; CLOSE (with a reason) from
  *   either side ends it; a stream that hears nothing for idle_timeout_ms is dead. An opener may

@@ -679,6 +679,45 @@ static void test_short_packets_fill_record_ring(void **state)
 	free(m);
 }
 
+/* A 10 s outage of the link mid-transfer (shorter than the idle timeout): the probe timeout,
+ * capped at 4 s, finds the link again and the transfer resumes at the link rate. */
+static void test_outage_resume(void **state)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	uint64_t at_back, last;
+	int64_t flowing_at = -1, full_at = -1;
+
+	assert_non_null(m);
+	sim_init(m, 85);
+	geosat(m, 0.01);
+	sim_open(m, &c);
+	m->to_write[0] = UINT64_MAX / 2;
+	sim_run(m, 20000000, NULL);
+	m->d[0].blackhole = m->d[1].blackhole = true;
+	sim_run(m, 30000000, NULL);
+	m->d[0].blackhole = m->d[1].blackhole = false;
+	at_back = m->read_bytes[1];
+	last = m->d[0].offered_bytes;
+	for (int64_t t = 30500000; t <= 50000000; t += 500000) {
+		sim_run(m, t, NULL);
+		if (flowing_at < 0 && m->read_bytes[1] > at_back)
+			flowing_at = t;
+		if (full_at < 0 && (double)(m->d[0].offered_bytes - last) * 8 / 0.5 >= 0.9 * 2e6)
+			full_at = t;
+		last = m->d[0].offered_bytes;
+	}
+	printf("  10 s outage: bytes flow again %.1f s after the link returns, 90 %% of the link "
+	       "rate after %.1f s\n",
+	       (double)(flowing_at - 30000000) / 1e6, (double)(full_at - 30000000) / 1e6);
+	assert_int_equal(relay_stream_error(m->s[0]), 0);
+	assert_true(flowing_at > 0 && flowing_at - 30000000 <= 6000000);
+	assert_true(full_at > 0 && full_at - 30000000 <= 8000000);
+	assert_false(m->bad_byte);
+	sim_free(m);
+	free(m);
+}
+
 static void test_config_checked(void **state)
 {
 	struct relay_stream *s = NULL;
@@ -712,6 +751,7 @@ int main(void)
 	        cmocka_unit_test(test_capacity_rise),
 	        cmocka_unit_test(test_heavy_loss_backs_off),
 	        cmocka_unit_test(test_tail_loss_recovered_by_pto),
+	        cmocka_unit_test(test_outage_resume),
 	        cmocka_unit_test(test_short_packets_fill_record_ring),
 	        cmocka_unit_test(test_goodput_geosat_1pct),
 	        cmocka_unit_test(test_goodput_geosat_2pct),
