@@ -74,6 +74,12 @@ static void test_transfer_reorder_dup(void **state)
 	transfer_both_ways(0.01, 0.05, 0.03, 4);
 }
 
+/* Goodput on the geo-sat link over [20 s, 620 s) of one bulk transfer. Physical ceiling
+ * (stream_sim.h ceiling()): 1428 payload bytes per 1500 link bytes x the packets that survive =
+ * 94.25 % at 1 %, 93.30 % at 2 %. Measured: 94.15 % (99.8 % of the ceiling at the loss the run
+ * drew) and 92.91 % (99.5 %), link busy 99.7 / 99.6 %, queue ~100 ms. The thresholds (>= 92 / 91 %
+ * of the link, >= 98 % of the ceiling, link busy >= 98 %, queue < one BDP) leave a margin for
+ * retuning but fail far above TCP BBR's ~82 % / ~75 % in bench/sync.sh. */
 static void test_goodput_geosat_1pct(void **state)
 {
 	double busy, qa, qm, ls;
@@ -81,7 +87,6 @@ static void test_goodput_geosat_1pct(void **state)
 	double g = geosat_goodput(0.01, 11, &busy, &qa, &qm, &ls, &bad);
 
 	assert_false(bad);
-
 	printf("  geo-sat 1%% bursty: goodput %.2f %% of link; ceiling %.2f %% at the nominal "
 	       "loss, %.2f %% at the %.2f %% loss this run drew (%.1f %% of it); link busy "
 	       "%.2f %%, queue delay avg %.0f ms max %.0f ms\n",
@@ -100,7 +105,6 @@ static void test_goodput_geosat_2pct(void **state)
 	double g = geosat_goodput(0.02, 12, &busy, &qa, &qm, &ls, &bad);
 
 	assert_false(bad);
-
 	printf("  geo-sat 2%% bursty: goodput %.2f %% of link; ceiling %.2f %% at the nominal "
 	       "loss, %.2f %% at the %.2f %% loss this run drew (%.1f %% of it); link busy "
 	       "%.2f %%, queue delay avg %.0f ms max %.0f ms\n",
