@@ -36,9 +36,8 @@ enum {
 #define DATA_HDR_LEN     (HDR_LEN + 6u)
 #define ACK_FIXED_LEN    (HDR_LEN + 4u + 2u + 6u + 6u + 1u + 4u)
 #define CLOSE_LEN        (HDR_LEN + 4u)
-#define ACK_MAX_RANGES   24u    /* ranges in one ACK (8 bytes each) */
+#define ACK_MAX_RANGES   10u    /* ranges in one ACK (8 bytes each): seconds of bursty loss */
 #define RX_RANGES        32u    /* received packet-number ranges remembered */
-#define SENT_MAX         8192u  /* tracked packets in flight or awaiting retransmission */
 #define INIT_MAX_DATA    65536u /* what an opener may send before OPEN_OK tells the window */
 #define MAX_ACK_DELAY_US 25000
 #define ACK_EVERY        2
@@ -100,8 +99,8 @@ struct relay_stream {
 	uint64_t write_off;
 	uint64_t peer_max_data;
 	uint64_t next_pn;
-	struct sent_rec *sent;
-	uint32_t sent_head, sent_count;
+	struct sent_rec *sent; /* ring of sent_cap records in packet-number order */
+	uint32_t sent_cap, sent_head, sent_count;
 	uint32_t lost_pending;
 	uint64_t inflight; /* link bytes */
 	uint32_t inflight_pkts;
@@ -112,6 +111,7 @@ struct relay_stream {
 	uint64_t largest_rec_acked; /* largest acknowledged packet number among tracked ones */
 	bool any_rec_acked;
 	int pto_count;
+	int64_t last_pto_us; /* when a probe timeout last fired */
 	bool pto_probe;
 	int64_t next_send_us; /* pacing */
 
@@ -217,7 +217,7 @@ static uint64_t get_u48(struct buf_reader *r)
 
 static struct sent_rec *rec_at(const struct relay_stream *s, uint32_t i)
 {
-	return &s->sent[(s->sent_head + i) % SENT_MAX];
+	return &s->sent[(s->sent_head + i) % s->sent_cap];
 }
 
 static uint32_t link_size(const struct relay_stream *s, size_t dgram)
@@ -254,7 +254,10 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	s->sbuf = malloc(c.send_buffer);
 	s->rbuf = malloc(c.recv_window);
 	s->rbits = calloc((c.recv_window + 63) / 64, sizeof(uint64_t));
-	s->sent = calloc(SENT_MAX, sizeof *s->sent);
+	/* packet records: twice the full datagrams the send buffer holds (resends, probes and
+	 * short packets); when they run out, sending waits for acknowledgements */
+	s->sent_cap = 2 * (c.send_buffer / (c.mtu - DATA_HDR_LEN)) + 64;
+	s->sent = calloc(s->sent_cap, sizeof *s->sent);
 	if (!s->sbuf || !s->rbuf || !s->rbits || !s->sent) {
 		relay_stream_free(s);
 		return -ENOMEM;
@@ -282,6 +285,7 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	s->delivered_us = now_us;
 	s->first_sent_us = now_us;
 	s->loss_iv_start_us = now_us;
+	s->last_pto_us = INT64_MIN;
 	*out = s;
 	return 0;
 }
@@ -489,13 +493,14 @@ static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_de
 
 static void on_bw_sample(struct relay_stream *s, uint64_t bps, bool limited, int64_t now_us)
 {
-	/* a sample taken while the cap or the application limited the rate says nothing about
-	 * the path unless it is higher: it neither lowers nor ages the estimate */
+	/* while a standing queue says the path is full, every sample counts (even under a cap) */
+	if (s->high_since_us)
+		s->high_bw = u64max(s->high_bw, bps);
+	/* otherwise a sample taken while the cap or the application limited the rate says nothing
+	 * about the path unless it is higher: it neither lowers nor ages the estimate */
 	if (limited && bps <= bw_filter_max(s))
 		return;
 	bw_filter_add(s, bps, now_us);
-	if (s->high_since_us)
-		s->high_bw = u64max(s->high_bw, bps);
 	if (s->mode == MODE_STARTUP)
 		s->est_bps = u64max(s->cfg.start_bps, bw_filter_max(s));
 	else
@@ -602,7 +607,7 @@ static void sent_pop_front(struct relay_stream *s)
 
 		if (r->state == REC_INFLIGHT || r->state == REC_LOST)
 			break;
-		s->sent_head = (s->sent_head + 1) % SENT_MAX;
+		s->sent_head = (s->sent_head + 1) % s->sent_cap;
 		s->sent_count--;
 	}
 }
@@ -615,6 +620,8 @@ static int emit_data(struct relay_stream *s, uint64_t off, uint32_t len, bool re
 	struct sent_rec *r;
 	uint8_t *p;
 
+	if (s->sent_count >= s->sent_cap)
+		return 0; /* callers check; never overwrite the oldest record */
 	buf_writer_init(&w, out, cap);
 	r = rec_at(s, s->sent_count);
 	memset(r, 0, sizeof *r);
@@ -683,14 +690,24 @@ static struct sent_rec *next_lost(struct relay_stream *s)
 	return NULL;
 }
 
+/* Room for one more packet record, or the oldest record is a lost one whose resend frees it. */
+static bool ring_room(struct relay_stream *s)
+{
+	return s->sent_count < s->sent_cap ||
+	       (s->lost_pending && s->sent_count && rec_at(s, 0)->state == REC_LOST);
+}
+
 static int send_lost(struct relay_stream *s, struct sent_rec *r, int64_t now_us, uint8_t *out,
                      size_t cap, size_t *olen)
 {
 	uint64_t off = u64max(r->off, s->una);
 	uint32_t len = (uint32_t)(r->off + r->len - off);
 
+	if (s->sent_count >= s->sent_cap && r != rec_at(s, 0))
+		return 0; /* no record free: wait for acknowledgements */
 	r->state = REC_DONE;
 	s->lost_pending--;
+	sent_pop_front(s); /* frees its slot if it was the oldest (a full ring waits on it) */
 	return emit_data(s, off, len, true, now_us, out, cap, olen);
 }
 
@@ -699,6 +716,8 @@ static int send_new(struct relay_stream *s, int64_t now_us, uint8_t *out, size_t
 	uint64_t n = u64min(s->write_off, s->peer_max_data) - s->snd_nxt;
 	uint64_t off = s->snd_nxt;
 
+	if (s->sent_count >= s->sent_cap)
+		return 0;
 	if (n > max_payload(s))
 		n = max_payload(s);
 	s->snd_nxt += n;
@@ -727,7 +746,10 @@ static void declare_lost(struct relay_stream *s, struct sent_rec *r)
 	s->inflight -= r->size;
 	s->inflight_pkts--;
 	s->st.datagrams_lost++;
-	s->iv_lost++;
+	/* packets still out when a probe timeout fired went into an outage, not a queue: they
+	 * do not count toward the congestion loss rate */
+	if (r->sent_us > s->last_pto_us)
+		s->iv_lost++;
 	if (r->off + r->len <= s->una) {
 		r->state = REC_DONE;
 	} else {
@@ -1009,9 +1031,12 @@ static void apply_ack(struct relay_stream *s, const struct ack_frame *a, int64_t
 		s->first_sent_us = newest->sent_us;
 		if (iv > 0 && iv >= min_rtt(s) / 2) {
 			uint64_t bytes = s->delivered - newest->delivered;
+			/* a sample stretched over an outage (no acks for many RTTs) is as limited
+			 * as one of an idle application: it may raise the estimate, not lower it */
+			bool stretched = iv > 4 * i64max(s->srtt_us, min_rtt(s));
 
-			on_bw_sample(s, bytes * 8 * 1000000 / (uint64_t)iv, newest->limited,
-			             now_us);
+			on_bw_sample(s, bytes * 8 * 1000000 / (uint64_t)iv,
+			             newest->limited || stretched, now_us);
 		}
 	}
 	(void)detect_losses(s, now_us);
@@ -1246,6 +1271,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 
 		if (pto_at <= now_us) {
 			s->pto_count++;
+			s->last_pto_us = now_us;
 			s->pto_probe = true;
 			s->last_eliciting_sent_us = now_us;
 			if (!s->inflight_pkts)
@@ -1260,7 +1286,9 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 		struct sent_rec *lr = next_lost(s);
 
 		s->pto_probe = false;
-		if (s->sent_count >= SENT_MAX)
+		if (lr && (s->sent_count < s->sent_cap || lr == rec_at(s, 0)))
+			ret = send_lost(s, lr, now_us, out, cap, len);
+		else if (s->sent_count >= s->sent_cap)
 			ret = emit_small(s, T_PING, 0, out, cap, len);
 		else if (lr)
 			ret = send_lost(s, lr, now_us, out, cap, len);
@@ -1291,12 +1319,13 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 	}
 
 	/* 3. paced data: lost bytes first, then new bytes */
-	if ((s->lost_pending || has_new_data(s)) && s->sent_count < SENT_MAX &&
+	if ((s->lost_pending || has_new_data(s)) && ring_room(s) &&
 	    (s->inflight + s->cfg.mtu + s->cfg.overhead <= cwnd_bytes(s, now_us) ||
 	     !s->inflight_pkts)) {
 		if (s->next_send_us <= now_us) {
 			struct sent_rec *lr = next_lost(s);
 
+			sent_pop_front(s); /* next_lost may have retired the oldest */
 			if (lr)
 				ret = send_lost(s, lr, now_us, out, cap, len);
 			else if (has_new_data(s))
@@ -1315,7 +1344,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 			if (ret < 0)
 				return ret;
 		}
-		if (s->lost_pending || has_new_data(s))
+		if ((s->lost_pending || has_new_data(s)) && ring_room(s))
 			next = i64min(next, s->next_send_us);
 	}
 

@@ -74,6 +74,7 @@ struct sim {
 	uint64_t written[2];    /* bytes written by stream i */
 	uint64_t read_bytes[2]; /* bytes stream i has read (from the peer) */
 	bool reader_paused[2];
+	size_t write_chunk[2]; /* at most this many bytes per application step (0: no limit) */
 	bool bad_byte;
 	int input_errors;
 	int poll_errors[2];
@@ -261,12 +262,16 @@ static inline void app_step(struct sim *m)
 				n = sizeof buf;
 			if (n > m->to_write[i])
 				n = (size_t)m->to_write[i];
+			if (m->write_chunk[i] && n > m->write_chunk[i])
+				n = m->write_chunk[i];
 			for (size_t j = 0; j < n; j++)
 				buf[j] = pattern(i, m->written[i] + j);
 			k = relay_stream_write(s, buf, n);
 			SIM_CHECK(k == n);
 			m->written[i] += k;
 			m->to_write[i] -= k;
+			if (m->write_chunk[i])
+				break;
 		}
 		if (m->reader_paused[i])
 			continue;
