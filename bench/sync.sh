@@ -4,8 +4,11 @@
 # For each loss rate in LOSSES (default "1% 2%"), on the geo-sat profile (600 ms RTT +/- 20 ms,
 # Gilbert-Elliott bursty loss, mean burst 3, 1.5 s modem queue) the same SIZE bytes (default
 # 20 MB of random data) are pushed clinic -> hub by:
-#   pirogue  pirogued clinic -> pirogued hub (Noise IK over TCP, BBR), timed from `case add`
-#            to the case being verified and visible in the hub's inbox;
+#   pirogue  pirogued clinic -> pirogued hub, timed from `case add` to the case being verified
+#            and visible in the hub's inbox, once per [sync] transport:
+#              tcp  Noise IK session over TCP (BBR),
+#              udp  the same session as a reliable stream inside the encrypted UDP tunnel
+#                   (sync/tunlink over relay/stream: our own rate controller);
 #   rsync    rsync client -> rsync daemon over TCP CUBIC, timed around the client. The lab's
 #            namespaces default to the host's congestion control (bbr here) and their sysctl
 #            may not be writable, so a tiny LD_PRELOAD shim sets TCP_CONGESTION=cubic on
@@ -17,18 +20,25 @@
 # in both directions (`--set up.rate=2Mbit`, i.e. the downlink's rate). Goodput is payload bits
 # per second over that link rate (which counts IP bytes, so ~96.5 % is the TCP/IP ceiling with
 # 1448-byte segments).
-# Then: bytes re-sent after a 30 s outage in the middle of a pirogue transfer (hub-side
-# duplicate bytes, target <= 1 chunk, and the clinic's re-sent bytes including those lost in
-# flight when the session died).
+# The udp rows' ceiling is lower than TCP's: each 1500-byte IP packet carries IPv4 + UDP (28) +
+# tunnel (29) + stream DATA header bytes besides the payload, and lost packets use capacity
+# too, so ceiling ~ (stream payload per datagram) / 1500 x (1 - loss) = 1428 / 1500 x (1 - loss):
+# 94.2 % at 1 %, 93.3 % at 2 % (TCP: 1448 / 1500 x (1 - loss) = 95.6 %, 94.6 %).
+# Then: bytes re-sent after a 30 s outage in the middle of a pirogue transfer over the default
+# transport (hub-side duplicate bytes, target <= 1 chunk, and the clinic's re-sent bytes
+# including those lost in flight when the session died).
 #
-# Environment: BUILD, SIZE (bytes), LOSSES, SKIP (regex of tools to skip: pirogue|rsync|nncp|
-# outage). Needs root and the link lab; prints ROW lines (bench/run.sh format).
+# Environment: BUILD, SIZE (bytes), LOSSES, SKIP (regex of tools to skip: pirogue_tcp|
+# pirogue_udp|rsync|nncp|outage; `pirogue` skips both pirogue rows), TRANSPORTS (default
+# "tcp udp"). Needs root and the link lab; prints ROW lines (bench/run.sh format).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 . tests/integration/sync_lib.bash
 SIZE=${SIZE:-20000000}
 LOSSES=${LOSSES:-1% 2%}
 SKIP=${SKIP:-^$}
+TRANSPORTS=${TRANSPORTS:-tcp udp}
+DEFAULT_TRANSPORT=udp # pirogued's [sync] transport default
 RATE_BPS=2000000
 [ "$(id -u)" -eq 0 ] || { echo "bench/sync.sh: needs root (link lab)" >&2; exit 1; }
 need_sync_cli >/dev/null || exit 1
@@ -64,8 +74,12 @@ DEFAULT_CC=$(cat /proc/sys/net/ipv4/tcp_congestion_control)
 mkfile "$payload" "$SIZE"
 $PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || exit 1
 
-run_pirogue() { # -> ms on stdout
+# set_transport tcp|udp — both sites' [sync] transport.
+set_transport() { sed -i "s/^transport = .*/transport = $1/" "$HUBCONF" "$CLINICCONF"; }
+
+run_pirogue() { # TRANSPORT -> ms on stdout
 	local id t0 t1
+	set_transport "$1"
 	hub_start
 	clinic_start
 	up() { [ "$(status_num clinic sessions)" = 1 ]; }
@@ -74,10 +88,16 @@ run_pirogue() { # -> ms on stdout
 	id=$(add_case normal "$payload") || return 1
 	wait_for 1800 hub_has "$id" || return 1
 	t1=$(now_ms)
+	if [ "$1" = udp ]; then
+		echo "# pirogue udp stream (clinic): $($PIROGUE status --config "$CLINICCONF" --json 2>/dev/null |
+			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
+	fi
 	clinic_stop
 	hub_stop
 	echo $((t1 - t0))
 }
+run_pirogue_tcp() { run_pirogue tcp; }
+run_pirogue_udp() { run_pirogue udp; }
 
 run_rsync() {
 	local d=$W/rsync-in t0 t1 pid
@@ -154,7 +174,10 @@ for loss in $LOSSES; do
 	"$LINKSIM" down >/dev/null 2>&1
 	"$LINKSIM" up --profile geo-sat --set up.rate=2Mbit --set "loss=$loss" >/dev/null || exit 1
 	declare -A ms=()
-	for tool in pirogue rsync nncp; do
+	tools=()
+	for tr in $TRANSPORTS; do tools+=("pirogue_$tr"); done
+	tools+=(rsync nncp)
+	for tool in "${tools[@]}"; do
 		[[ $tool =~ $SKIP ]] && continue
 		if t=$(run_$tool) && [ -n "$t" ]; then
 			ms[$tool]=$t
@@ -163,23 +186,39 @@ for loss in $LOSSES; do
 			echo "# $tool loss=$loss: FAILED" >&2
 		fi
 	done
-	for tool in pirogue rsync nncp; do
+	for tool in "${tools[@]}"; do
 		[ -n "${ms[$tool]:-}" ] || continue
-		cc=CUBIC
-		[ $tool = pirogue ] && cc=BBR
+		name=$tool cc=CUBIC
+		[ $tool = pirogue_tcp ] && name="pirogue over tcp" cc=BBR
+		[ $tool = pirogue_udp ] && name="pirogue over udp" cc="tunnel stream"
 		[ $tool = nncp ] && cc="kernel default $(ip netns exec clinic cat /proc/sys/net/ipv4/tcp_congestion_control)"
-		row "sync goodput geo-sat $loss loss: $tool ($cc), $((SIZE / 1000000)) MB" \
+		row "sync goodput geo-sat $loss loss: $name ($cc), $((SIZE / 1000000)) MB" \
 			"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" "link rate" "2.000 Mbit/s" \
 			"$(pct "$SIZE" "${ms[$tool]}")%"
 	done
-	if [ -n "${ms[pirogue]:-}" ]; then
+	dp=pirogue_$DEFAULT_TRANSPORT
+	if [ -n "${ms[$dp]:-}" ]; then
 		for tool in rsync nncp; do
 			[ -n "${ms[$tool]:-}" ] || continue
-			row "sync goodput geo-sat $loss: pirogue vs $tool" \
-				"$(mbps "$SIZE" "${ms[pirogue]}") Mbit/s" "$tool" \
+			row "sync goodput geo-sat $loss: pirogue ($DEFAULT_TRANSPORT) vs $tool" \
+				"$(mbps "$SIZE" "${ms[$dp]}") Mbit/s" "$tool" \
 				"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" \
-				"$(awk -v a="${ms[$tool]}" -v b="${ms[pirogue]}" 'BEGIN{printf "%.2f", a / b}')"
+				"$(awk -v a="${ms[$tool]}" -v b="${ms[$dp]}" 'BEGIN{printf "%.2f", a / b}')"
 		done
+	fi
+	if [ -n "${ms[pirogue_udp]:-}" ]; then
+		# Physical ceiling of the udp path: 1428 payload bytes per 1500-byte IP packet, lost
+		# packets included in what the link carries.
+		ceil=$(awk -v l="${loss%\%}" 'BEGIN { printf "%.1f", 1428 / 1500 * (1 - l / 100) * 100 }')
+		row "sync goodput geo-sat $loss: pirogue over udp vs its ceiling (1428/1500 x (1 - loss))" \
+			"$(pct "$SIZE" "${ms[pirogue_udp]}")%" "ceiling" "$ceil%" \
+			"$(awk -v a="$(pct "$SIZE" "${ms[pirogue_udp]}")" -v b="$ceil" 'BEGIN{printf "%.3f", a / b}')"
+	fi
+	if [ -n "${ms[pirogue_udp]:-}" ] && [ -n "${ms[pirogue_tcp]:-}" ]; then
+		row "sync goodput geo-sat $loss: pirogue udp vs tcp" \
+			"$(mbps "$SIZE" "${ms[pirogue_udp]}") Mbit/s" "pirogue over tcp" \
+			"$(mbps "$SIZE" "${ms[pirogue_tcp]}") Mbit/s" \
+			"$(awk -v a="${ms[pirogue_tcp]}" -v b="${ms[pirogue_udp]}" 'BEGIN{printf "%.2f", a / b}')"
 	fi
 	unset ms
 	"$LINKSIM" down >/dev/null 2>&1
@@ -193,6 +232,7 @@ if ! [[ outage =~ $SKIP ]]; then
 	# Fresh stores so the counters start at zero.
 	rm -rf "$W/hub-store" "$W/clinic-store"
 	$PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || exit 1
+	set_transport "$DEFAULT_TRANSPORT"
 	hub_start
 	clinic_start
 	id=$(add_case normal "$payload")
@@ -207,10 +247,10 @@ if ! [[ outage =~ $SKIP ]]; then
 	resent=$(status_num clinic bytes_resent)
 	disc=$(status_num clinic disconnects)
 	echo "# outage at $t_out: $disc session(s) lost; hub re-received $dup bytes; clinic re-sent $resent bytes" >&2
-	row "sync re-sent after a 30 s outage (hub duplicate bytes, $disc interruption(s))" \
+	row "sync re-sent after a 30 s outage over $DEFAULT_TRANSPORT (hub duplicate bytes, $disc interruption(s))" \
 		"$dup bytes" "one chunk" "$CHUNK_WIRE bytes" \
 		"$(awk -v a="$dup" -v b="$CHUNK_WIRE" 'BEGIN{printf "%.2f", a / b}')"
-	row "sync bytes sent twice after a 30 s outage (clinic, incl. lost in flight)" \
+	row "sync bytes sent twice after a 30 s outage over $DEFAULT_TRANSPORT (clinic, incl. lost in flight)" \
 		"$resent bytes" "one chunk" "$CHUNK_WIRE bytes" \
 		"$(awk -v a="$resent" -v b="$CHUNK_WIRE" 'BEGIN{printf "%.2f", a / b}')"
 	clinic_stop

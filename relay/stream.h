@@ -17,16 +17,30 @@
  *   stream. ACK frames list received packet-number ranges plus the ack delay; RFC 9002 loss
  *   detection (packet threshold 3, time threshold 9/8 RTT, probe timeout for the tail); lost
  *   byte ranges are resent before new data.
- *   Rate: a model-based controller (delivery-rate max filter over ~10 round trips, min-RTT
- *   filter), pacing at the bottleneck estimate with a 1.25 / 0.75 / 1 gain cycle, in-flight
- *   capped at about 2 x BDP; random loss does not lower the rate (only a loss rate far above the
- *   link's, or a rising delay, does); no drain-to-four-packets min-RTT probe. Every rate counts
- *   `overhead` bytes per datagram (IPv4 + UDP + tunnel) so the estimate is in link bits.
+ *   Rate: a model-based controller (delivery-rate max filter over ~10 round trips; min RTT =
+ *   lowest sample, raised only when three 10 s epochs in a row stayed a target queue above
+ *   it, so our own standing queue cannot ratchet it up). Startup paces at 2.5 x the estimate
+ *   until the queue grows (or the rate stops growing, or loss far above the baseline). Then
+ *   in-flight is held at estimate x (min RTT + a target queue of max(min RTT / 6, 30 ms) +
+ *   the 25 ms ack delay), paced at 1.25 x the estimate: ack-clocked, the bottleneck queue
+ *   settles near the target whatever the small errors of the estimate, so the link stays busy
+ *   through jitter and loss while the queue stays far below one BDP. Every 10 s the target is
+ *   0 for one round trip so the min RTT stays honest (a gentle drain, no drain-to-four-packets
+ *   probe). Random loss does not lower the rate; a loss rate far above the path's baseline
+ *   (> max(20 %, 3 x baseline) over a round trip) cuts the estimate by 15 %; a standing queue
+ *   above max(4 x target, min RTT / 2) for a whole round trip re-bases the estimate on the
+ *   delivery rate measured meanwhile (capacity drop). An outage (probe timeouts) lowers
+ *   nothing: packets lost in it are not congestion, samples stretched over it are ignored.
+ *   Every rate counts `overhead` bytes per datagram (IPv4 + UDP + tunnel) so the estimate is in
+ *   link bits.
  *   Flow control: the receiver advertises how many bytes past the read point it will buffer.
  *   Lifecycle: OPEN (opener) / OPEN_OK (acceptor) with the stream id; CLOSE (with a reason) from
- *   either side ends it; a stream that hears nothing for idle_timeout_ms is dead. A new stream
- *   id after a restart of either side starts from offset 0 (the sync protocol above resumes
- *   from its own persisted offsets, so the stream itself keeps nothing on disk).
+ *   either side ends it; a stream that hears nothing for idle_timeout_ms is dead. An opener may
+ *   send up to 64 KiB before the acceptor's window is known (so recv_window >= 64 KiB). Either
+ *   side sends a PING when it has sent nothing for idle_timeout_ms / 4, so an idle but healthy
+ *   stream does not time out. A new stream id after a restart of either side starts from
+ *   offset 0 (the sync protocol above resumes from its own persisted offsets, so the stream
+ *   itself keeps nothing on disk).
  *
  * Core only: no socket, no clock, no event loop — the caller passes the time and moves the
  * datagrams (sync/ joins it to relay_tunnel and a libevent timer). Not thread-safe.
@@ -68,7 +82,11 @@ struct relay_stream_config {
 };
 
 /* Creates a stream. opener: we send OPEN until OPEN_OK (or any packet of the stream) arrives;
- * otherwise the stream was created on a received OPEN and answers OPEN_OK. */
+ * otherwise the stream was created on a received OPEN and answers OPEN_OK (feed that OPEN to
+ * relay_stream_input too: it carries the opener's window).
+ * Memory, all allocated here: send_buffer * 1.09 (buffer + packet records) + recv_window * 1.125
+ * (buffer + reassembly bitmap) + ~5 KiB. Errors: -EINVAL (mtu < 64 or > 65507, recv_window < 64
+ * KiB, send_buffer < mtu, start_bps < 8000), -ENOMEM. */
 int relay_stream_new(struct relay_stream **out, const struct relay_stream_config *cfg,
                      uint32_t stream_id, bool opener, int64_t now_us)
         __attribute__((warn_unused_result));
@@ -81,11 +99,15 @@ bool relay_stream_peek(const uint8_t *d, size_t len, uint8_t *type, uint32_t *st
 bool relay_stream_is_open(const uint8_t *d, size_t len);
 
 /* Feeds one received datagram of this stream. A malformed datagram changes nothing and returns
- * RELAY_STREAM_EMALFORMED (counted in the stats). */
+ * RELAY_STREAM_EMALFORMED (counted in the stats). Likewise refused and counted, with nothing
+ * changed: another stream's id (RELAY_STREAM_ESTREAM), DATA past the window we can buffer
+ * (RELAY_STREAM_EPROTO; the stream stays open, the datagram is dropped). On a stream that has
+ * ended, returns its error. */
 int relay_stream_input(struct relay_stream *s, const uint8_t *d, size_t len, int64_t now_us);
 
 /* The next datagram to send now, if any: 1 with *len set, 0 when nothing is due (then
- * *next_us is when to call again, or INT64_MAX), or a negative error (closed / timed out). */
+ * *next_us is when to call again, or INT64_MAX), or a negative error (closed / timed out;
+ * -ENOBUFS if cap < mtu). Call it until it returns 0, and again after every input and write. */
 int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size_t cap, size_t *len,
                       int64_t *next_us);
 
@@ -94,7 +116,10 @@ size_t relay_stream_write(struct relay_stream *s, const uint8_t *p, size_t n);
 size_t relay_stream_writable(const struct relay_stream *s);
 size_t relay_stream_read(struct relay_stream *s, uint8_t *p, size_t cap);
 size_t relay_stream_readable(const struct relay_stream *s);
-/* Ends the stream: a CLOSE is sent (reason: 0 normal) at the next poll. */
+/* Ends the stream: a CLOSE is sent (reason: 0 normal) at the next poll (three times, back to
+ * back), then poll returns RELAY_STREAM_ECLOSED. Abortive: bytes not yet acknowledged are not
+ * sent any more; for a clean end wait until stats.bytes_acked covers everything written.
+ * Bytes already received stay readable after either side closed. */
 void relay_stream_close(struct relay_stream *s, uint32_t reason);
 /* 0 while open, else why it ended (RELAY_STREAM_ECLOSED, _ETIMEDOUT, _EPROTO). */
 int relay_stream_error(const struct relay_stream *s);

@@ -77,7 +77,8 @@ struct conn {
 	struct event *timer;
 	enum conn_state state;
 	bool initiator;
-	bool limited; /* in the rate-limit group */
+	bool external; /* bev came from cfg.transport (not a TCP socket) */
+	bool limited;  /* in the rate-limit group */
 	uint64_t last_rx_ms;
 	uint8_t peer[SYNC_XFER_KEY_BYTES];
 	struct noise_handshake *hs;
@@ -107,6 +108,7 @@ struct sync_xfer {
 	char *connect_addr, *listen_addr, *congestion;
 	struct sync_xfer_ops ops;
 	void *arg;
+	struct sync_xfer_transport tp; /* tp.connect == NULL: TCP */
 	struct conn *conns;
 	size_t npreauth;
 	struct evconnlistener *listener;
@@ -817,7 +819,8 @@ static int session_up(struct conn *c)
 		if (o != c && o->state == C_UP && !memcmp(o->peer, c->peer, sizeof c->peer))
 			conn_close(o, 0);
 	}
-	if (x->cfg.rate_bytes_per_s && bufferevent_add_to_rate_limit_group(c->bev, x->rl) == 0)
+	if (x->cfg.rate_bytes_per_s && !c->external &&
+	    bufferevent_add_to_rate_limit_group(c->bev, x->rl) == 0)
 		c->limited = true;
 	x->st.connects++;
 	x->st.peers++;
@@ -989,30 +992,37 @@ static void writecb(struct bufferevent *bev, void *arg)
 		conn_close(c, ret);
 }
 
-static void eventcb(struct bufferevent *bev, short what, void *arg)
+/* Clinic: the byte stream to the hub is there: IK message 1 with our timestamp. */
+static int start_handshake(struct conn *c)
 {
-	struct conn *c = arg;
 	struct sync_xfer *x = c->x;
 	uint8_t msg[HS_RECORD_MAX], stamp[8];
 	uint64_t t;
 	size_t len;
 	int ret;
 
+	c->state = C_HANDSHAKE;
+	t = mtime_wall_ms() * 1000;
+	if (t <= x->last_stamp)
+		t = x->last_stamp + 1;
+	x->last_stamp = t;
+	for (int i = 0; i < 8; i++)
+		stamp[i] = (uint8_t)(t >> (56 - 8 * i));
+	ret = noise_handshake_write_message(c->hs, stamp, sizeof stamp, msg, sizeof msg, &len);
+	if (ret == 0)
+		ret = send_wire(c, msg, len);
+	return ret;
+}
+
+static void eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	int ret;
+
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		tune_socket(x, bufferevent_getfd(c->bev));
-		c->state = C_HANDSHAKE;
-		t = mtime_wall_ms() * 1000;
-		if (t <= x->last_stamp)
-			t = x->last_stamp + 1;
-		x->last_stamp = t;
-		for (int i = 0; i < 8; i++)
-			stamp[i] = (uint8_t)(t >> (56 - 8 * i));
-		ret = noise_handshake_write_message(c->hs, stamp, sizeof stamp, msg, sizeof msg,
-		                                    &len);
-		if (ret == 0)
-			ret = send_wire(c, msg, len);
-		if (ret != 0)
+		tune_socket(c->x, bufferevent_getfd(c->bev));
+		if ((ret = start_handshake(c)) != 0)
 			conn_close(c, ret);
 		return;
 	}
@@ -1020,7 +1030,7 @@ static void eventcb(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, -ECONNRESET);
 		return;
 	}
-	conn_close(c, -(EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : EIO));
+	conn_close(c, c->external ? -EIO : -(EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : EIO));
 }
 
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
@@ -1048,18 +1058,27 @@ static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	conn_close(arg, -ETIMEDOUT);
 }
 
-static struct conn *conn_new(struct sync_xfer *x, evutil_socket_t fd, bool initiator)
+/* A connection on the TCP socket fd, or (bev != NULL) on a transport's bufferevent. Either
+ * is owned (closed / freed) from the call on, also on failure. */
+static struct conn *conn_new(struct sync_xfer *x, evutil_socket_t fd, struct bufferevent *bev,
+                             bool initiator)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	struct timeval tv = {x->cfg.connect_timeout_ms / 1000,
 	                     (x->cfg.connect_timeout_ms % 1000) * 1000};
 
-	if (!c)
+	if (!c) {
+		if (bev)
+			bufferevent_free(bev);
+		else if (fd >= 0)
+			evutil_closesocket(fd);
 		return NULL;
+	}
 	c->x = x;
 	c->initiator = initiator;
+	c->external = bev != NULL;
 	c->state = initiator ? C_CONNECTING : C_HANDSHAKE;
-	c->bev = bufferevent_socket_new(x->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bev ? bev : bufferevent_socket_new(x->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(x->base, hs_timeout_cb, c);
 	if (!c->bev || !c->timer ||
 	    noise_handshake_new(&c->hs, NOISE_IK, initiator ? NOISE_INITIATOR : NOISE_RESPONDER,
@@ -1111,6 +1130,11 @@ static void conn_close(struct conn *c, int err)
 	}
 	if (c->limited)
 		bufferevent_remove_from_rate_limit_group(c->bev);
+	/* A transport learns the end from an EOF (its side of a bufferevent_pair gets it). */
+	if (c->external) {
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+		bufferevent_flush(c->bev, EV_WRITE, BEV_FINISHED);
+	}
 	bufferevent_free(c->bev);
 	if (c->timer)
 		event_free(c->timer);
@@ -1141,6 +1165,23 @@ static void connect_now(struct sync_xfer *x)
 
 	if (x->conns)
 		return;
+	if (x->tp.connect) {
+		struct bufferevent *bev = NULL;
+
+		if ((ret = x->tp.connect(x->tp.arg, &bev)) != 0 || !bev) {
+			log_debug("sync: transport cannot connect yet: %s",
+			          sync_xfer_strerror(ret ? ret : -EIO));
+			schedule_reconnect(x);
+			return;
+		}
+		if (!(c = conn_new(x, -1, bev, true))) {
+			schedule_reconnect(x);
+			return;
+		}
+		if ((ret = start_handshake(c)) != 0)
+			conn_close(c, ret);
+		return;
+	}
 	if ((ret = resolve(x->connect_addr, &ss, &sslen)) != 0) {
 		log_warn("sync: cannot resolve hub address %s", x->connect_addr);
 		schedule_reconnect(x);
@@ -1153,7 +1194,7 @@ static void connect_now(struct sync_xfer *x)
 		return;
 	}
 	tune_socket(x, fd);
-	c = conn_new(x, fd, true);
+	c = conn_new(x, fd, NULL, true);
 	if (!c) {
 		schedule_reconnect(x);
 		return;
@@ -1204,8 +1245,21 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	tune_socket(x, fd);
-	if (conn_new(x, fd, false))
+	if (conn_new(x, fd, NULL, false))
 		x->npreauth++;
+}
+
+int sync_xfer_accept(struct sync_xfer *x, struct bufferevent *bev)
+{
+	if (x->cfg.role != SYNC_XFER_HUB || x->npreauth >= PREAUTH_MAX) {
+		bufferevent_flush(bev, EV_WRITE, BEV_FINISHED); /* the transport sees the end */
+		bufferevent_free(bev);
+		return x->cfg.role != SYNC_XFER_HUB ? -EINVAL : -EBUSY;
+	}
+	if (!conn_new(x, -1, bev, false))
+		return -ENOMEM;
+	x->npreauth++;
+	return 0;
 }
 
 /* ---- public ----------------------------------------------------------------------------- */
@@ -1235,9 +1289,12 @@ int sync_xfer_new(struct sync_xfer **out, struct event_base *base,
 	if (!base || !cfg || !ops || !cfg->self || !ops->out_pending || !ops->out_read ||
 	    !ops->out_delivered || !ops->in_begin || !ops->in_write || !ops->in_finish)
 		return -EINVAL;
+	if (cfg->transport && (!cfg->transport->connect || !cfg->transport->set_rate))
+		return -EINVAL;
 	if (cfg->role == SYNC_XFER_CLINIC
-	            ? !cfg->connect_addr
-	            : (cfg->role != SYNC_XFER_HUB || !cfg->listen_addr || !ops->peer_allowed))
+	            ? !cfg->connect_addr && !cfg->transport
+	            : (cfg->role != SYNC_XFER_HUB || (!cfg->listen_addr && !cfg->transport) ||
+	               !ops->peer_allowed))
 		return -EINVAL;
 	if (cfg->chunk > SYNC_FRAME_CHUNK_MAX)
 		return -EINVAL;
@@ -1247,6 +1304,9 @@ int sync_xfer_new(struct sync_xfer **out, struct event_base *base,
 	x->cfg = *cfg;
 	x->ops = *ops;
 	x->arg = ops_arg;
+	if (cfg->transport)
+		x->tp = *cfg->transport;
+	x->cfg.transport = NULL; /* x->tp holds the copy */
 	if (!x->cfg.chunk)
 		x->cfg.chunk = SYNC_XFER_CHUNK_DEFAULT;
 	if (!x->cfg.window)
@@ -1285,10 +1345,14 @@ int sync_xfer_new(struct sync_xfer **out, struct event_base *base,
 		goto out;
 	}
 	x->st.rate_bytes_per_s = cfg->rate_bytes_per_s;
+	if (x->tp.set_rate)
+		x->tp.set_rate(x->tp.arg, cfg->rate_bytes_per_s);
 	if (cfg->role == SYNC_XFER_HUB) {
 		struct sockaddr_storage ss;
 		int sslen;
 
+		if (!x->listen_addr)
+			goto done; /* connections come from the transport only */
 		if ((ret = resolve(x->listen_addr, &ss, &sslen)) != 0)
 			goto out;
 		x->listener = evconnlistener_new_bind(base, accept_cb, x,
@@ -1304,6 +1368,7 @@ int sync_xfer_new(struct sync_xfer **out, struct event_base *base,
 		struct timeval now = {0, 0};
 		evtimer_add(x->reconnect, &now);
 	}
+done:
 	*out = x;
 	x = NULL;
 	ret = 0;
@@ -1379,6 +1444,12 @@ int sync_xfer_set_rate(struct sync_xfer *x, uint64_t bytes_per_s)
 	struct ev_token_bucket_cfg *rlc;
 	int ret;
 
+	if (x->tp.set_rate) {
+		x->tp.set_rate(x->tp.arg, bytes_per_s);
+		x->cfg.rate_bytes_per_s = bytes_per_s;
+		x->st.rate_bytes_per_s = bytes_per_s;
+		return 0;
+	}
 	if (bytes_per_s) {
 		if ((ret = make_rl_cfg(bytes_per_s, &rlc)) != 0)
 			return ret;

@@ -42,6 +42,8 @@
  * uniformly in [d/2, d], d = min(backoff_max, backoff_min * 2^attempt)). TCP_CONGESTION is set
  * to `congestion` when the kernel has it, otherwise the default stays (logged once). The
  * sending rate can be capped at run time (sync_xfer_set_rate, libevent rate-limit group).
+ * Instead of TCP, the connections can run over a transport given in the config (struct
+ * sync_xfer_transport below: the clinic asks it for a bufferevent, the hub is handed them).
  */
 #ifndef PIROGUE_SYNC_XFER_H
 #define PIROGUE_SYNC_XFER_H
@@ -152,8 +154,30 @@ struct sync_xfer_ops {
 	int (*hs_stamp)(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES], uint64_t stamp);
 };
 
+/* Another transport than TCP for the connections (e.g. sync/tunlink: a reliable stream inside
+ * the encrypted UDP tunnel). Everything above the byte stream is unchanged: the Noise IK
+ * handshake, the allow-list check before per-peer state, resume, priorities, keepalives and
+ * dead-link detection, reconnect with backoff. A connection is a struct bufferevent the transport
+ * hands over (xfer owns it from then on); the transport ends a connection by sending EOF
+ * (bufferevent_flush(..., BEV_FINISHED) on a bufferevent_pair) and xfer ends one the same way
+ * before it frees its end. */
+struct bufferevent;
+struct sync_xfer_transport {
+	/* Clinic: a new connection to the hub in *out, usable at once. 0, or a negative error
+	 * (e.g. -ENOTCONN: the link is not up; retried after the backoff). */
+	int (*connect)(void *arg, struct bufferevent **out);
+	/* Caps what this side sends to bytes_per_s (0 = none), on every current and future
+	 * connection (sync_xfer_set_rate; the libevent rate-limit group is not used then). */
+	void (*set_rate)(void *arg, uint64_t bytes_per_s);
+	void *arg;
+};
+
 struct sync_xfer_config {
 	enum sync_xfer_role role;
+	/* NULL: TCP (connect_addr / listen_addr). Else (copied): the clinic connects through
+	 * transport->connect and needs no connect_addr; a hub gets its connections through
+	 * sync_xfer_accept and listens on TCP too only if listen_addr is set. */
+	const struct sync_xfer_transport *transport;
 	const struct keys *self;     /* our keys (borrowed; must outlive the xfer) */
 	struct keys_pub hub;         /* clinic: the pinned hub key */
 	const char *connect_addr;    /* clinic: "host:port" of the hub */
@@ -200,6 +224,11 @@ struct sync_xfer;
 int sync_xfer_new(struct sync_xfer **out, struct event_base *base,
                   const struct sync_xfer_config *cfg, const struct sync_xfer_ops *ops,
                   void *ops_arg) __attribute__((warn_unused_result));
+
+/* Hub: a connection arrived through the transport (see struct sync_xfer_transport); xfer owns
+ * bev from now on (freed also on error). It is handled exactly like an accepted TCP connection.
+ * Errors: -EINVAL (not a hub), -EBUSY (too many connections not yet authenticated), -ENOMEM. */
+int sync_xfer_accept(struct sync_xfer *x, struct bufferevent *bev);
 
 /* Closes every connection and frees; NULL is fine. Nothing durable is touched. */
 void sync_xfer_free(struct sync_xfer *x);

@@ -15,15 +15,24 @@
  *   window (bytes, default 512K)    keepalive (default 5s)    dead_after (default 20s)
  *   backoff_min (500ms)  backoff_max (30s)  congestion (bbr)  status_file
  *   xfer_chunk (bytes per CHUNK message, default 16K: the unit of priority interleave)
+ *   transport (udp|tcp, default udp): udp carries the sync connection as a reliable stream
+ *             inside the encrypted UDP tunnel (sync/tunlink, relay/stream: our own rate
+ *             controller); tcp is the plain TCP connection (BBR). Both keep the Noise IK session
+ *             of sync/xfer inside.
+ *   udp_port (default 7443): the UDP port of the tunnel, hub side ([listen] address on the hub,
+ *             [hub] address on the clinic)
+ * With udp, status.json also has "transport" and a "stream" object (rate, rtt, bytes re-sent).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -34,6 +43,7 @@
 #include "sync/notify.h"
 #include "sync/site.h"
 #include "sync/store.h"
+#include "sync/tunlink.h"
 #include "sync/xfer.h"
 #include "sync/xfer_store.h"
 
@@ -55,6 +65,8 @@ struct daemon {
 	struct sync_store *store;
 	struct sync_xfer_store *xs;
 	struct sync_xfer *xfer;
+	struct sync_tunlink *tl; /* transport = udp */
+	uint64_t tl_sum;         /* its counters at the last status write */
 	struct sync_xfer_ops ops;
 	int notify_fd;
 	struct event *notify_ev, *sigterm, *sigint, *sighup, *status_ev, *purge_ev;
@@ -154,12 +166,18 @@ static void on_event(void *arg, enum sync_xfer_event ev, const uint8_t *peer, co
 static int write_status(struct daemon *d)
 {
 	struct sync_xfer_stats st = {0};
+	struct sync_tunlink_stats ts = {0};
 	json_t *root, *recs;
 	char tmp[4200];
 	int ret = -ENOMEM;
 
 	if (d->xfer)
 		sync_xfer_stats_get(d->xfer, &st);
+	if (d->tl) {
+		sync_tunlink_stats_get(d->tl, &ts);
+		/* Over udp an unknown or revoked key is refused by the tunnel already. */
+		st.refused += ts.refused;
+	}
 	recs = json_array();
 	for (int i = 0; recs && i < MAX_TRACK; i++) {
 		char hex[SYNC_ENV_ID_HEX_LEN];
@@ -191,6 +209,29 @@ static int write_status(struct daemon *d)
 	        recs ? recs : json_array());
 	if (!root)
 		return -ENOMEM;
+	json_object_set_new(root, "transport", json_string(d->tl ? "udp" : "tcp"));
+	if (d->tl) {
+		/* Names distinct from the "xfer" counters (tests grep them by name). */
+		json_object_set_new(
+		        root, "stream",
+		        json_pack(
+		                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		                "s:I, s:I, s:b}",
+		                "rate_bps", (json_int_t)ts.rate_bps, "btlbw_bps",
+		                (json_int_t)ts.btlbw_bps, "rtt_ms", (json_int_t)ts.srtt_ms,
+		                "min_rtt_ms", (json_int_t)ts.min_rtt_ms, "stream_bytes_sent",
+		                (json_int_t)ts.bytes_sent, "stream_bytes_resent",
+		                (json_int_t)ts.bytes_resent, "stream_bytes_received",
+		                (json_int_t)ts.bytes_received, "datagrams_sent",
+		                (json_int_t)ts.datagrams_sent, "datagrams_lost",
+		                (json_int_t)ts.datagrams_lost, "streams", (json_int_t)ts.streams,
+		                "streams_opened", (json_int_t)ts.streams_opened,
+		                "tunnel_handshakes", (json_int_t)ts.tunnel_handshakes,
+		                "tunnel_restarts", (json_int_t)ts.tunnel_restarts,
+		                "drop_unknown_stream", (json_int_t)ts.drop_unknown_stream,
+		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_up",
+		                ts.tunnel_up));
+	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
 	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
 	    rename(tmp, d->status_path) != 0) {
@@ -209,6 +250,18 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (d->tl) { /* the tunnel and its streams change without xfer events too */
+		struct sync_tunlink_stats ts;
+		uint64_t sum;
+
+		sync_tunlink_stats_get(d->tl, &ts);
+		sum = ts.refused + ts.tunnel_handshakes + ts.tunnel_restarts + ts.datagrams_sent +
+		      ts.datagrams_received + ts.streams_opened + ts.streams_ended;
+		if (sum != d->tl_sum) {
+			d->tl_sum = sum;
+			d->status_dirty = true;
+		}
+	}
 	if (!d->status_dirty)
 		return;
 	d->status_dirty = false;
@@ -219,7 +272,8 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- sync engine from the config -------------------------------------------------------- */
 
 static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr, size_t addrlen,
-                       const char **congestion, const char **status_file, char *err)
+                       const char **congestion, const char **status_file, const char **transport,
+                       int64_t *udp_port, char *err)
 {
 	const struct config *c = d->site->cfg;
 	uint64_t window, ka, dead, bmin, bmax, chunk;
@@ -234,8 +288,16 @@ static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr
 	    (ret = config_get_duration_ms(c, "sync", "backoff_min", 500, &bmin, err)) ||
 	    (ret = config_get_duration_ms(c, "sync", "backoff_max", 30000, &bmax, err)) ||
 	    (ret = config_get_str(c, "sync", "congestion", "bbr", congestion, err)) ||
-	    (ret = config_get_str(c, "sync", "status_file", NULL, status_file, err)))
+	    (ret = config_get_str(c, "sync", "status_file", NULL, status_file, err)) ||
+	    (ret = config_get_str(c, "sync", "transport", "udp", transport, err)) ||
+	    (ret = config_get_int(c, "sync", "udp_port", 1, 65535, SYNC_SITE_PORT_DEFAULT, udp_port,
+	                          err)))
 		return ret;
+	if (strcmp(*transport, "udp") && strcmp(*transport, "tcp")) {
+		snprintf(err, CONFIG_ERR_MAX, "%s: [sync] transport must be udp or tcp, not '%s'",
+		         config_name(c), *transport);
+		return CONFIG_EVALUE;
+	}
 	if (window < 65536 || window > (1u << 30) || chunk < 1024 || chunk > SYNC_FRAME_CHUNK_MAX ||
 	    ka < 100 || dead < 2 * ka || bmin < 10 || bmax < bmin || bmax > 3600000) {
 		snprintf(err, CONFIG_ERR_MAX,
@@ -269,15 +331,88 @@ static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr
 /* (Re)builds the engine from d->site when its settings changed (or always if force).
  * *kept says whether the running engine was kept (then it still borrows the keys of the site
  * it was built from). */
+/* ---- udp transport (sync/tunlink) ------------------------------------------------------- */
+
+static bool tl_allow(void *arg, const uint8_t key[32])
+{
+	struct daemon *d = arg;
+
+	/* The same enrolled list xfer checks inside (sync_xfer_store). */
+	return d->xs && sync_xfer_store_ops.peer_allowed(d->xs, key) == 0;
+}
+
+static void tl_accept(void *arg, struct bufferevent *bev)
+{
+	struct daemon *d = arg;
+	int ret;
+
+	if (!d->xfer) {
+		bufferevent_flush(bev, EV_WRITE, BEV_FINISHED); /* the stream ends at once */
+		bufferevent_free(bev);
+		return;
+	}
+	if ((ret = sync_xfer_accept(d->xfer, bev)) != 0)
+		log_warn("sync: stream not accepted: %s", sync_xfer_strerror(ret));
+}
+
+static void tl_up(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->status_dirty = true;
+	if (d->xfer)
+		sync_xfer_kick(d->xfer); /* connect now, not after the backoff */
+}
+
+static int start_tunlink(struct daemon *d, uint16_t port, uint32_t dead_ms, char *err)
+{
+	struct sync_tunlink_config tc = {0};
+	struct addrinfo hints = {0}, *res = NULL;
+	const char *host =
+	        d->role == SYNC_ROLE_HUB ? d->site->listen_address : d->site->hub_address;
+	char ps[8];
+	int ret;
+
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = d->role == SYNC_ROLE_HUB ? AI_PASSIVE : 0;
+	snprintf(ps, sizeof ps, "%u", port);
+	if ((ret = getaddrinfo(host, ps, &hints, &res)) != 0 || !res) {
+		snprintf(err, CONFIG_ERR_MAX, "%s: sync udp address %s: %s",
+		         config_name(d->site->cfg), host, gai_strerror(ret));
+		return SYNC_XFER_EADDR;
+	}
+	tc.hub = d->role == SYNC_ROLE_HUB;
+	tc.self_private = d->site->keys->x25519_sk;
+	tc.hub_public = d->site->hub_pub.x25519;
+	tc.addr = res->ai_addr;
+	tc.addrlen = res->ai_addrlen;
+	tc.allow = tl_allow;
+	tc.accept = tl_accept;
+	tc.on_up = tl_up;
+	tc.arg = d;
+	tc.dead_ms = dead_ms;
+	ret = sync_tunlink_new(&d->tl, d->base, &tc);
+	freeaddrinfo(res);
+	if (ret != 0)
+		snprintf(err, CONFIG_ERR_MAX, "%s: sync udp tunnel on %s:%u: %s",
+		         config_name(d->site->cfg), host, port, sync_tunlink_strerror(ret));
+	return ret;
+}
+
 static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 {
 	struct sync_xfer_config xc;
+	struct sync_xfer_transport tp;
 	char addr[600], key[1024], hubkey[KEYS_PUB_B64_LEN] = "";
-	const char *cong = NULL, *status_file = NULL;
+	const char *cong = NULL, *status_file = NULL, *transport = NULL;
+	int64_t udp_port = 0;
+	bool udp;
 	int ret;
 
-	if ((ret = xfer_config(d, &xc, addr, sizeof addr, &cong, &status_file, err)) != 0)
+	if ((ret = xfer_config(d, &xc, addr, sizeof addr, &cong, &status_file, &transport,
+	                       &udp_port, err)) != 0)
 		return ret;
+	udp = !strcmp(transport, "udp");
 	if (status_file)
 		snprintf(d->status_path, sizeof d->status_path, "%s", status_file);
 	else
@@ -285,20 +420,24 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		         d->site->store_dir);
 	if (d->role == SYNC_ROLE_CLINIC)
 		keys_pub_encode(&d->site->hub_pub, hubkey);
-	snprintf(key, sizeof key, "%s|%s|%s|%u|%u|%u|%u|%u|%u|%s", addr, hubkey, cong, xc.window,
-	         xc.chunk, xc.keepalive_ms, xc.dead_ms, xc.backoff_min_ms, xc.backoff_max_ms,
-	         d->site->key_path);
+	snprintf(key, sizeof key, "%s|%s|%s|%u|%u|%u|%u|%u|%u|%s|%s|%lld", addr, hubkey, cong,
+	         xc.window, xc.chunk, xc.keepalive_ms, xc.dead_ms, xc.backoff_min_ms,
+	         xc.backoff_max_ms, d->site->key_path, transport, (long long)udp_port);
 	*kept = false;
 	if (d->xfer && !force && !strcmp(key, d->net_key)) {
 		*kept = true;
 		if ((ret = sync_xfer_set_rate(d->xfer, d->site->rate_cap)) != 0)
 			return ret;
+		if (d->tl)
+			sync_tunlink_recheck_peers(d->tl);
 		sync_xfer_recheck_peers(d->xfer);
 		sync_xfer_kick(d->xfer);
 		return 0;
 	}
 	sync_xfer_free(d->xfer);
 	d->xfer = NULL;
+	sync_tunlink_free(d->tl);
+	d->tl = NULL;
 	sync_xfer_store_free(d->xs);
 	d->xs = NULL;
 	ret = sync_xfer_store_new(&d->xs, d->store, d->site->keys, xc.role,
@@ -306,6 +445,15 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 	if (ret != 0)
 		return ret;
 	sync_xfer_store_on_event(d->xs, on_event, d);
+	if (udp) {
+		if ((ret = start_tunlink(d, (uint16_t)udp_port, xc.dead_ms, err)) != 0)
+			return ret;
+		sync_tunlink_transport(d->tl, &tp);
+		xc.transport = &tp;
+		/* The hub takes its connections from the tunnel only. */
+		if (d->role == SYNC_ROLE_HUB)
+			xc.listen_addr = NULL;
+	}
 	ret = sync_xfer_new(&d->xfer, d->base, &xc, &sync_xfer_store_ops, d->xs);
 	if (ret != 0) {
 		snprintf(err, CONFIG_ERR_MAX, "%s: sync engine: %s", config_name(d->site->cfg),
@@ -313,7 +461,13 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		return ret;
 	}
 	snprintf(d->net_key, sizeof d->net_key, "%s", key);
-	if (d->role == SYNC_ROLE_HUB)
+	if (udp && d->role == SYNC_ROLE_HUB)
+		log_info("hub listening on %s (udp port %u, sync inside the tunnel)",
+		         d->site->listen_address, sync_tunlink_port(d->tl));
+	else if (udp)
+		log_info("clinic syncing with hub %s (udp port %u, sync inside the tunnel)",
+		         d->site->hub_address, (unsigned)udp_port);
+	else if (d->role == SYNC_ROLE_HUB)
 		log_info("hub listening on %s (port %u)", addr, sync_xfer_listen_port(d->xfer));
 	else
 		log_info("clinic syncing with hub %s", addr);
@@ -350,6 +504,8 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			}
 		}
 	}
+	if (peers && d->tl)
+		sync_tunlink_recheck_peers(d->tl);
 	if (peers && d->xfer)
 		sync_xfer_recheck_peers(d->xfer);
 	if (kick && d->xfer)
@@ -527,6 +683,7 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	sync_xfer_free(d.xfer);
+	sync_tunlink_free(d.tl);
 	sync_xfer_store_free(d.xs);
 	if (d.notify_ev)
 		event_free(d.notify_ev);

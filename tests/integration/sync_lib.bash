@@ -5,6 +5,9 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 HUB_IP=198.51.100.2
+# Which [sync] transport the daemons use: udp (the sync stream inside the encrypted UDP tunnel)
+# or tcp. A test's wrapper may set it (e.g. sync_outage_resume_tcp.sh).
+SYNC_TRANSPORT=${SYNC_TRANSPORT:-udp}
 CHUNK_WIRE=$((65536 + 17)) # one envelope chunk (64 KiB plaintext + secretstream overhead)
 HUB_PID= CLINIC_PID=
 
@@ -21,8 +24,10 @@ need_sync_cli() {
 
 # sync_sites_init [EXTRA_SYNC_LINES] — makes $W with both sites; the hub listens on the lab
 # address; the clinic pins the hub's key. Short keepalives so dead links are seen quickly.
+# Both use [sync] transport = $SYNC_TRANSPORT.
 sync_sites_init() {
 	W=$(mktemp -d /tmp/pirogue-sync.XXXXXX)
+	echo "# sync transport: $SYNC_TRANSPORT" >&2
 	HUB_PUB=$($PIROGUE keygen "$W/hub.key") || return 1
 	CLINIC_PUB=$($PIROGUE keygen "$W/clinic.key") || return 1
 	HUBCONF=$W/hub.conf CLINICCONF=$W/clinic.conf
@@ -36,6 +41,7 @@ sync_sites_init() {
 	address = $HUB_IP
 	port = 7443
 	[sync]
+	transport = $SYNC_TRANSPORT
 	keepalive = 500ms
 	dead_after = 3s
 	${1:-}
@@ -51,6 +57,7 @@ sync_sites_init() {
 	port = 7443
 	public_key = $HUB_PUB
 	[sync]
+	transport = $SYNC_TRANSPORT
 	keepalive = 500ms
 	dead_after = 3s
 	backoff_min = 100ms

@@ -55,4 +55,24 @@ check reply_travels_back_and_case_show_shows_it wait_for 60 answered
 check case_state_answered bash -c "$PIROGUE case show ${ids[0]} --config $CLINICCONF | grep -qi answered"
 dup=$(status_num hub dup_bytes_received)
 check hub_received_no_duplicate_bytes [ "${dup:-x}" = 0 ]
+# status.json names the transport; over udp it has the stream's figures (rate, rtt, re-sent).
+stj() { $PIROGUE status --config "$CLINICCONF" --json 2>/dev/null; }
+has_transport() { stj | grep -Eq "\"transport\": *\"$SYNC_TRANSPORT\""; }
+check status_shows_transport has_transport
+if [ "$SYNC_TRANSPORT" = udp ]; then
+	check status_shows_stream_rate [ "$(status_num clinic rate_bps)" -gt 0 ]
+	has_rtt() { stj | grep -Eq '"rtt_ms": *[0-9]+'; }
+	check status_shows_stream_rtt has_rtt
+	check status_shows_stream_bytes_sent [ "$(status_num clinic stream_bytes_sent)" -gt 50000000 ]
+	has_resent() { stj | grep -Eq '"stream_bytes_resent": *[0-9]+'; }
+	check status_shows_stream_bytes_resent has_resent
+fi
+# A transport pirogued does not know is refused with a message naming the key.
+sed -e 's/^transport = .*/transport = quic/' -e "s|^store = .*|store = $W/bad-store|" \
+	"$CLINICCONF" >"$W/bad.conf"
+bad_refused() {
+	! "$PIROGUED" --role clinic --config "$W/bad.conf" >"$W/bad.log" 2>&1 &&
+		grep -q 'transport must be udp or tcp' "$W/bad.log"
+}
+check unknown_transport_refused bad_refused
 finish
