@@ -91,7 +91,7 @@ metrics() {
 	end=$((start + DURATION * 1000))
 	jq -r '"wire_kbps \(.sent.wire_kbps)"' "$CW/$name-clinic.json"
 	awk -v s="$start" -v e="$end" '$1 >= s && $1 <= e { c += $3; n++ }
-		END { printf "capacity_kbps %.1f\n", n ? c / n / 1000 : 0 }' "$OUT/$name.samples"
+		END { printf("capacity_kbps %.1f\n", n ? c / n / 1000 : 0) }' "$OUT/$name.samples"
 	jq -r '.received | "queue_p50 \(.queue_delay_p50_ms // "nan")",
 		"queue_p95 \(.queue_delay_p95_ms // "nan")",
 		"audio_lost_pct \(.audio.lost_pct // "nan")",
@@ -113,15 +113,19 @@ metrics() {
 						printf "below_s %.2f\n", (t[i] - d) / 1000; exit
 					}
 				}
-				printf "below_s never %.2f\n", (r - d) / 1000
+				printf("below_s never %.2f\n", (r - d) / 1000)
 			}' "$OUT/$name.samples"
 	fi
 }
 
 get() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
 
-row() { # label unit adaptive fixed [lower-is-better]
-	local label=$1 unit=$2 a=$3 f=$4
+num() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9]+$/) print v; else if (v ~ /^[0-9.eE+-]+$/)
+	printf("%.1f\n", v); else print v }'; }
+
+row() { # label unit adaptive fixed
+	local label=$1 unit=$2 a f
+	a=$(num "$3") f=$(num "$4")
 	printf 'ROW\t%s\t%s %s\t%s\t%s %s\t%s\n' "$label" "$a" "$unit" \
 		"fixed ${FIXED_KBPS} kbit/s baseline" "$f" "$unit" \
 		"$(awk -v a="$a" -v f="$f" 'BEGIN { if (a ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && f + 0 != 0)
@@ -146,7 +150,7 @@ for prof in $PROFILES; do
 	a=$OUT/$prof-adaptive.metrics f=$OUT/$prof-fixed.metrics
 	[ -s "$a" ] && [ -s "$f" ] || continue
 	util() { awk -v w="$(get "$1" wire_kbps)" -v c="$(get "$1" capacity_kbps)" \
-		'BEGIN { printf "%.1f", c > 0 ? 100 * w / c : 0 }'; }
+		'BEGIN { printf("%.1f", c > 0 ? 100 * w / c : 0) }'; }
 	row "consult $prof: uplink utilisation (of mean capacity)" "%" "$(util "$a")" "$(util "$f")"
 	row "consult $prof: queueing delay p50" ms "$(get "$a" queue_p50)" "$(get "$f" queue_p50)"
 	row "consult $prof: queueing delay p95" ms "$(get "$a" queue_p95)" "$(get "$f" queue_p95)"

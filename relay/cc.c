@@ -22,6 +22,7 @@
 #define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
 #define QUEUE_OVERUSE_US 400000
 #define PROBES           4
+#define DRAINED_US       50000 /* + one packet time: drained, restore after a deep cut */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -100,6 +101,8 @@ struct cc {
 	int64_t queue_pred_us, prev_queue_us;
 	int64_t last_feedback, last_timeout_cut;
 	int64_t probe_guard_until;
+	bool draining;    /* a decrease left a queue that is being drained */
+	double drain_cap; /* lowest delivery rate seen while that queue kept the link busy */
 
 	struct probe probes[PROBES];
 	int next_cluster;
@@ -237,10 +240,13 @@ static void ack_add(struct cc *cc, int64_t t, uint32_t b)
 	}
 }
 
-/* Delivery rate over the window; 0 until 100 ms of arrivals are known. */
+/* Delivery rate over the window; 0 until 100 ms of arrivals are known. The oldest arrival in
+ * the window only bounds the interval: n packets arrive over n - 1 gaps, and counting all n
+ * over the window reads one packet per window too high (+20 kbit/s at 128 kbit/s). */
 static double acked_bps(const struct cc *cc)
 {
 	int64_t span;
+	uint64_t bytes = cc->ack_sum;
 
 	if (!cc->ack_started)
 		return 0;
@@ -249,7 +255,11 @@ static double acked_bps(const struct cc *cc)
 		return 0;
 	if (span > ACK_WINDOW_US)
 		span = ACK_WINDOW_US;
-	return (double)cc->ack_sum * 8.0 * 1e6 / (double)span;
+	if (cc->ack_n >= 2 && cc->newest_arrival - cc->ack[cc->ack_head].t > 50000) {
+		span = cc->newest_arrival - cc->ack[cc->ack_head].t;
+		bytes -= cc->ack[cc->ack_head].b;
+	}
+	return (double)bytes * 8.0 * 1e6 / (double)span;
 }
 
 /* Delivery rate over the most recent arrivals (at least 250 ms and 8 packets): while a queue
@@ -270,6 +280,8 @@ static double acked_recent_bps(const struct cc *cc)
 		k++;
 		if (k >= 8 && cc->newest_arrival - first >= 250000)
 			break;
+		if (k == cc->ack_n)
+			break; /* fewer packets in the window: its oldest bounds the interval */
 		bytes += cc->ack[i].b; /* the oldest packet bounds the interval, not counted */
 	}
 	if (cc->newest_arrival - first < 50000)
@@ -437,10 +449,16 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		est = 0.95 * recv_rate;
 	cc->probe_guard_until = now + 500000;
 	if (recv_rate < 0.9 * send_rate) {
-		/* The probe filled the link: its delivery rate is the capacity. */
+		/* The probe filled the link: its delivery rate is the capacity. Near the
+		 * capacity already known, that only confirms it: the target stays (raising it to
+		 * 0.95 x would stand a queue). */
+		bool same = cc->link_known && recv_rate < 1.15 * cc->link_cap;
+
 		cc->link_cap = recv_rate;
 		cc->link_var = 0.0025;
 		cc->link_known = true;
+		if (same)
+			return;
 	}
 	if (est > cc->target) {
 		cc->n_probes_ok++;
@@ -499,19 +517,49 @@ static void rate_update(struct cc *cc, int64_t now)
 	if (u == CC_OVERUSE && now < cc->probe_guard_until && q < QUEUE_HOLD_US)
 		u = CC_NORMAL;
 
+	/* Drain, then restore: the deep cut only lasts while the queue drains; once it is gone
+	 * (measured and predicted) the target goes straight back to 0.85 x the capacity the
+	 * link showed while busy (its lowest 250 ms delivery rate then), instead of climbing
+	 * back from the cut for many seconds. */
+	if (cc->draining && cc->queue_us > 100000 && recent > 0 &&
+	    (cc->drain_cap == 0 || recent < cc->drain_cap))
+		cc->drain_cap = recent; /* the lowest: tail drops credited as sent inflate some */
+	/* Drained: what is left is about one packet's serialisation at the low rate (the
+	 * windowed minimum delay was measured when packets crossed the link faster). */
+	if (cc->draining && u != CC_OVERUSE &&
+	    q < DRAINED_US + (cc->drain_cap > 0
+	                              ? (int64_t)(cc->avg_packet_bits * 1e6 / cc->drain_cap)
+	                              : 0)) {
+		cc->draining = false;
+		if (cc->drain_cap > 0) {
+			double r = clamp_rate(cc, BETA * cc->drain_cap);
+
+			if (r > cc->delay_target)
+				cc->delay_target = r;
+			cc->link_cap = cc->drain_cap;
+			cc->link_var = 0.0025;
+			cc->link_known = true;
+			/* the smoothed delivery rate still remembers the cut: it must not make the
+			 * capacity look changed (and growth multiplicative) */
+			cc->acked_smooth = cc->delay_target;
+			cc->state = RC_INCREASE;
+		}
+	}
+
 	switch (u) {
 	case CC_OVERUSE:
 		cc->last_overuse = now;
 		if (recent > 0 && can_reduce(cc, now, recent)) {
 			/* Back off below the bottleneck rate, deeper when the queue (predicted for
-			 * a packet sent now) needs draining within about 2 s. */
-			double beta = 1.0 - (double)q / 2e6;
+			 * a packet sent now) needs draining within about 1.5 s (the rate comes
+			 * back as soon as it has drained, see above). */
+			double beta = 1.0 - (double)q / 1.5e6;
 			double nt, cap;
 
 			if (beta > BETA)
 				beta = BETA;
-			if (beta < 0.5)
-				beta = 0.5;
+			if (beta < 0.35)
+				beta = 0.35;
 			nt = beta * recent;
 			/* The capacity sample: the short window tracks a drop, the long one smooths
 			 * the gaps random loss leaves in it. */
@@ -535,6 +583,12 @@ static void rate_update(struct cc *cc, int64_t now)
 				cc->last_decrease = now;
 				cc->overuses++;
 			}
+			/* A queue to drain: the link is busy until it is gone, so what it
+			 * delivers meanwhile is its capacity (taken below). */
+			if (q > QUEUE_HOLD_US && !cc->draining) {
+				cc->draining = true;
+				cc->drain_cap = 0;
+			}
 		}
 		cc->state = RC_HOLD;
 		break;
@@ -557,10 +611,12 @@ static void rate_update(struct cc *cc, int64_t now)
 		     cc->acked_smooth < cc->link_cap * (sd > 0.1 ? 1 - 3 * sd : 0.7)))
 			cc->link_known = false;
 		if (cc->link_known) {
-			/* Additive near the known capacity: one packet per response time (RTT +
-			 * 100 ms), but at least 2.5 %/s so a GEO sawtooth does not take minutes. */
+			/* Additive near the known capacity: half a packet per response time (RTT
+			 * + 100 ms; a whole one is 10 %/s at 128 kbit/s, which overshoots by a
+			 * standing queue before the gradient shows it), but at least 2.5 %/s so a
+			 * GEO sawtooth does not take minutes. */
 			double resp = (double)(cc->base_rtt + 100000) / 1e6;
-			double inc = cc->avg_packet_bits / resp;
+			double inc = 0.5 * cc->avg_packet_bits / resp;
 
 			if (inc < 0.025 * cc->delay_target)
 				inc = 0.025 * cc->delay_target;
@@ -763,13 +819,14 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
 			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
 			rate = cc->target * 1.5;
-			int64_t quiet = cc->link_known ? 10000000 : 3000000;
-
-			/* Near a known capacity the sawtooth finds it; probing there would only
-			 * add queue, so wait longer (the capacity may have grown meanwhile). */
-			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= quiet &&
-			      now_us - cc->last_probe_at >= 3000000 && cc->queue_us < 30000 &&
-			      cc->queue_pred_us < 30000 && cc->rtt;
+			/* Near a known capacity too: at GEO RTTs the additive sawtooth would take
+			 * tens of seconds to notice that a capacity drop is over, and a 100 ms
+			 * cluster at 1.5x costs at most 50 ms of queue. */
+			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= 3000000 &&
+			      now_us - cc->last_probe_at >= (cc->link_known ? 5000000 : 3000000) &&
+			      (!cc->link_known || cc->target < 0.95 * cc->link_cap) &&
+			      cc->queue_us < 30000 && cc->queue_pred_us < 30000 && !cc->draining &&
+			      cc->rtt;
 		}
 	}
 	if (!due)

@@ -77,6 +77,7 @@ struct sim {
 	int64_t down_from, down_to; /* outage interval */
 	size_t payload;             /* media packet size (default 1200) */
 	int64_t jitter_us;          /* extra one-way delay, uniform 0..jitter_us per packet */
+	int64_t buffer_us;          /* modem buffer (default BUFFER_US) */
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -112,7 +113,7 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 		s->seq++;
 		return;
 	}
-	if (start - s->t > BUFFER_US) {
+	if (start - s->t > s->buffer_us) {
 		s->tail_dropped++; /* modem buffer full */
 		s->seq++;
 		return;
@@ -195,6 +196,7 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 	s->trace = getenv("CC_TRACE") != NULL;
 	s->one_way = ONE_WAY_US;
 	s->payload = PAYLOAD;
+	s->buffer_us = BUFFER_US;
 }
 
 /* Runs the simulation up to `until`, calling probe/pacing/feedback logic every millisecond. */
@@ -474,6 +476,61 @@ static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
 	pacer_free(s.pacer);
 }
 
+/* geo-sat as the consult bench runs it: 512 kbit/s, RTT 600 ms, a 1.5 s modem buffer, the
+ * uplink cut 4x from 20 s to 35 s. The controller must get below the new capacity within 2 s,
+ * drain the queue and come back to the new capacity at once rather than creep up from its deep
+ * cut (from 6 s into the drop on: no second collapse, no standing queue), and find the returned
+ * capacity within a few seconds (probing, not the additive sawtooth). */
+static void test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return(void **state)
+{
+	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {35000000, 512000}};
+	static struct sim s;
+	int64_t below = -1, restored = -1, back = -1, peak_q = 0;
+	uint32_t min_late = UINT32_MAX;
+	double p95;
+
+	(void)state;
+	sim_init(&s, caps, 3, 100000);
+	s.buffer_us = 1500000;
+	s.one_way = 300000;
+	sim_run(&s, 20000000);
+	s.m_start = 26000000;
+	s.m_end = 35000000;
+	while (s.t < 50000000) {
+		uint32_t tg;
+
+		sim_run(&s, s.t + 1000);
+		tg = cc_target_bps(s.cc);
+		if (s.t < 35000000) {
+			if (tg < 128000 && below < 0)
+				below = s.t - 20000000;
+			if (below >= 0 && restored < 0 && s.t - 20000000 > below &&
+			    tg >= 0.8 * 128000)
+				restored = s.t - 20000000;
+			if (s.t >= 26000000 && tg < min_late)
+				min_late = tg;
+		} else if (back < 0 && tg >= 0.8 * 512000) {
+			back = s.t - 35000000;
+		}
+	}
+	for (size_t i = 0; i < s.n_q; i++)
+		if (s.qdelay[i] > peak_q)
+			peak_q = s.qdelay[i];
+	p95 = q_percentile(&s, 0.95);
+	printf("cc-sim: geo drop 512k->128k->512k: below new capacity after %.2f s, back to >= 80 "
+	       "%% of it after %.2f s; 6-15 s into the drop: min target %u bps, queue p95 %.0f ms "
+	       "(peak %.0f ms); capacity back: >= 80 %% of 512k after %.2f s\n",
+	       below / 1e6, restored / 1e6, min_late, p95, peak_q / 1000.0, back / 1e6);
+	assert_true(below >= 0 && below <= 2000000);
+	assert_true(restored >= 0 && restored <= 6000000);
+	assert_true(min_late >= 0.7 * 128000);
+	assert_true(p95 <= 150.0);
+	assert_true(back >= 0 && back <= 8000000);
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
+}
+
 static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 {
 	static const struct cap_step caps[] = {{0, 500000}};
@@ -547,6 +604,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_outage_30s_then_recovers_quickly),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
+	        cmocka_unit_test(test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
 	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
 	};
