@@ -102,7 +102,9 @@ struct cc {
 	int64_t last_feedback, last_timeout_cut;
 	int64_t probe_guard_until;
 	bool draining;    /* a decrease left a queue that is being drained */
-	double drain_cap; /* lowest delivery rate seen while that queue kept the link busy */
+	double drain_cap; /* mean delivery rate while that queue kept the link busy */
+	double drain_sum;
+	unsigned drain_n;
 
 	struct probe probes[PROBES];
 	int next_cluster;
@@ -519,11 +521,13 @@ static void rate_update(struct cc *cc, int64_t now)
 
 	/* Drain, then restore: the deep cut only lasts while the queue drains; once it is gone
 	 * (measured and predicted) the target goes straight back to 0.85 x the capacity the
-	 * link showed while busy (its lowest 250 ms delivery rate then), instead of climbing
-	 * back from the cut for many seconds. */
-	if (cc->draining && cc->queue_us > 100000 && recent > 0 &&
-	    (cc->drain_cap == 0 || recent < cc->drain_cap))
-		cc->drain_cap = recent; /* the lowest: tail drops credited as sent inflate some */
+	 * link showed while busy (the mean of its recent delivery rates then), instead of
+	 * climbing back from the cut for many seconds. */
+	if (cc->draining && cc->queue_us > 100000 && recent > 0) {
+		cc->drain_sum += recent;
+		cc->drain_n++;
+		cc->drain_cap = cc->drain_sum / cc->drain_n;
+	}
 	/* Drained: what is left is about one packet's serialisation at the low rate (the
 	 * windowed minimum delay was measured when packets crossed the link faster). */
 	if (cc->draining && u != CC_OVERUSE &&
@@ -587,7 +591,8 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * delivers meanwhile is its capacity (taken below). */
 			if (q > QUEUE_HOLD_US && !cc->draining) {
 				cc->draining = true;
-				cc->drain_cap = 0;
+				cc->drain_cap = cc->drain_sum = 0;
+				cc->drain_n = 0;
 			}
 		}
 		cc->state = RC_HOLD;
@@ -687,8 +692,10 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 				cc->loss_total++;
 				/* A packet lost on the air still used the bottleneck: credit its
 				 * bytes to the next arrival, or random loss reads as a capacity
-				 * drop. */
-				lost_bytes += s->bytes;
+				 * drop. Not behind a long queue: losses there are mostly the
+				 * modem's tail drops, which never crossed the link. */
+				if (cc->queue_us <= QUEUE_OVERUSE_US)
+					lost_bytes += s->bytes;
 				if (p)
 					p->reported++;
 			}
