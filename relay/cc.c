@@ -826,9 +826,10 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
 			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
 			rate = cc->target * 1.5;
-			/* Near a known capacity too: at GEO RTTs the additive sawtooth would take
-			 * tens of seconds to notice that a capacity drop is over, and a 100 ms
-			 * cluster at 1.5x costs at most 50 ms of queue. */
+			/* Near a known capacity too (every 5 s, while below 0.95 x it): at GEO
+			 * RTTs the additive sawtooth would take tens of seconds to notice that a
+			 * capacity drop is over, and a 100 ms cluster at 1.5x costs at most 50 ms
+			 * of queue. */
 			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= 3000000 &&
 			      now_us - cc->last_probe_at >= (cc->link_known ? 5000000 : 3000000) &&
 			      (!cc->link_known || cc->target < 0.95 * cc->link_cap) &&

@@ -182,10 +182,11 @@ struct relay_media {
 	int64_t known_link_us;
 	uint32_t padding_bps;
 	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
-	uint32_t cc_overuses; /* controller decreases seen by the ladder */
-	int64_t cc_react_us;  /* time of the last one */
-	int64_t lad_queue_us; /* queueing delay at the previous ladder update */
-	unsigned drain_holds; /* ladder updates a downgrade was held off while draining */
+	uint32_t cc_overuses;    /* controller decreases seen by the ladder */
+	int64_t cc_react_us;     /* time of the last one */
+	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
+	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
+	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 
 	/* ---- receiver ---- */
 	struct rtcp_twcc_recorder *twcc;
@@ -371,7 +372,8 @@ static void apply_audio_settings(struct relay_media *m)
  * when the controller believes it knows the link's capacity (it learnt it during a drop that may be
  * over, and near a known capacity it grows slowly and hardly probes); a trial that overshoots ends
  * in a pause. Trials keep the time spent above the media's own rate (exposed to a sudden capacity
- * drop) short. */
+ * drop) short. A controller probe that finds room ends a pause: the trials that failed during a
+ * capacity drop must not gate the climb for 12-24 s once it is over. */
 static void pad_pause(struct relay_media *m, int64_t t)
 {
 	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 3000000;
@@ -391,6 +393,16 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 	                       : CODEC_LADDER_UPGRADE_HOLD_MS * 1000;
 
 	m->queue_updates = cs->queue_us > 150000 ? m->queue_updates + 1 : 0;
+	/* A controller probe that found room (a capacity drop is over, say) ends any pause the
+	 * trials that failed during the drop left: the next trial may start at once. */
+	if (cs->probes_ok != m->probes_ok_seen) {
+		m->probes_ok_seen = cs->probes_ok;
+		if (!m->pad_trial_end) {
+			m->pad_backoff_us = 0;
+			if (m->pad_hold_until > t)
+				m->pad_hold_until = t;
+		}
+	}
 	if (s->index > prev) { /* upgraded */
 		m->pad_backoff_us = 0;
 		m->pad_trial_end = 0;

@@ -22,8 +22,8 @@ consult_sites_init || { fail sites_init; finish; }
 trap '"$LINKSIM" down >/dev/null; rm -rf "$CW"' EXIT
 "$LINKSIM" up --profile geo-sat >/dev/null || { fail linksim_up; finish; }
 
-DROP=4 RESTORE=8
-if consult_run geo 40 $DROP $RESTORE 128kbit 512kbit; then
+DROP=4 RESTORE=8 DUR=${CONSULT_GEOSAT_SECONDS:-40}
+if consult_run geo "$DUR" $DROP $RESTORE 128kbit 512kbit; then
 	pass consult_both_sides_ran
 else
 	fail consult_both_sides_ran "$(tail -3 "$CW"/geo-*.log)"
