@@ -31,7 +31,7 @@ struct sent {
 	int64_t send_us;
 	uint32_t bytes;
 	int cluster;
-	bool valid, acked, lost_counted;
+	bool valid, acked, lost_counted, tail;
 };
 
 struct group {
@@ -54,6 +54,8 @@ struct cc {
 	struct sent sent[SENT_RING];
 	int64_t last_ext;
 	bool any_sent;
+	int64_t reported_ext; /* highest sequence number any feedback covered */
+	bool any_reported;
 	int64_t last_send_us;
 	double avg_packet_bits;
 
@@ -479,6 +481,57 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	}
 }
 
+/* Packets between the last report and this one whose report was lost on the way back (the
+ * receiver reports each packet once): they are neither lost nor known to have arrived late.
+ * Most crossed the link, so their bytes are credited as arrivals spread evenly between the
+ * newest arrival known and this report's first one; else a reverse path that loses feedback
+ * (a rain fade hits both directions, and the far side's media fills the queue its feedback
+ * waits in) reads as the link delivering a fraction of its rate, and the queue prediction
+ * that follows from it is seconds long (a cut to the floor). */
+static void feedback_gap(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n)
+{
+	int64_t first = cc->last_ext + (int16_t)(uint16_t)(pkts[0].seq - (uint16_t)cc->last_ext);
+	int64_t last = cc->last_ext + (int16_t)(uint16_t)(pkts[n - 1].seq - (uint16_t)cc->last_ext);
+	int64_t from, a1 = -1, t0;
+	unsigned k = 0, cnt = 0;
+
+	if (!cc->any_reported) {
+		cc->any_reported = true;
+		cc->reported_ext = last;
+		return;
+	}
+	from = cc->reported_ext + 1;
+	if (last > cc->reported_ext)
+		cc->reported_ext = last;
+	if (first <= from || !cc->ack_started)
+		return;
+	if (first - from >= SENT_RING)
+		from = first - SENT_RING + 1;
+	for (size_t i = 0; i < n; i++)
+		if (pkts[i].received) {
+			a1 = pkts[i].arrival_us;
+			break;
+		}
+	t0 = cc->newest_arrival;
+	if (a1 <= t0)
+		return; /* nothing arrived in this report to place them before */
+	for (int64_t e = from; e < first; e++) {
+		struct sent *s = &cc->sent[e & (SENT_RING - 1)];
+
+		if (s->valid && s->ext == e && !s->acked && !s->lost_counted)
+			cnt++;
+	}
+	for (int64_t e = from; e < first; e++) {
+		struct sent *s = &cc->sent[e & (SENT_RING - 1)];
+
+		if (!s->valid || s->ext != e || s->acked || s->lost_counted)
+			continue;
+		s->acked = true;
+		k++;
+		ack_add(cc, t0 + (a1 - t0) * k / (cnt + 1), s->bytes);
+	}
+}
+
 static bool can_reduce(const struct cc *cc, int64_t now, double acked)
 {
 	int64_t rtt = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
@@ -648,18 +701,19 @@ static void rate_update(struct cc *cc, int64_t now)
 	cc->delay_target = clamp_rate(cc, cc->delay_target);
 
 	/* Loss-based bound over at least 2 s and 50 packets of reports (satellite loss comes in
-	 * bursts: shorter windows see 10 % by chance). Heavy loss (> 10 %), or moderate loss
-	 * (> 3 %) with a queue, caps the rate; up to 5 % with no queue is taken as the link's
-	 * random loss and left to FEC, and lifts the cap. */
+	 * bursts: shorter windows see 10 % by chance). Very heavy loss (> 20 %), or moderate loss
+	 * (> 3 %) with a queue, caps the rate; anything else lifts the cap: loss with no queue is
+	 * the air's (a rain fade loses 10 % at any rate), left to FEC, and a cap compounding on it
+	 * every window took the rate to the floor. */
 	if (cc->loss_start >= 0 && now - cc->loss_start >= 2000000 && cc->loss_total >= 50) {
 		double f = (double)cc->loss_lost / cc->loss_total;
 
 		cc->loss = f;
-		if (f > 0.10 || (f > 0.03 && q > 100000)) {
+		if (f > 0.20 || (f > 0.03 && q > 100000)) {
 			double b = (acked > 0 ? acked : cc->target) * (1 - 0.5 * f);
 
 			cc->loss_bound = b < cc->loss_bound ? b : cc->loss_bound * (1 - 0.5 * f);
-		} else if (f <= 0.05) {
+		} else {
 			cc->loss_bound = INFINITY;
 		}
 		cc->loss_lost = cc->loss_total = 0;
@@ -680,6 +734,7 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		return 0;
 	if (cc->loss_start < 0)
 		cc->loss_start = now_us;
+	feedback_gap(cc, pkts, n);
 	for (size_t i = 0; i < n; i++) {
 		int64_t ext =
 		        cc->last_ext + (int16_t)(uint16_t)(pkts[i].seq - (uint16_t)cc->last_ext);
@@ -697,11 +752,18 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 			continue;
 		p = s->cluster ? probe_find(cc, s->cluster) : NULL;
 		if (!pkts[i].received) {
-			/* Lost only once a later packet got through (else it may be in flight). */
+			/* Lost only once a later packet got through (else it may be in flight).
+			 * Behind a long queue the losses are mostly the modem's tail drops,
+			 * which the delay-based cut is already draining: they are not counted
+			 * in the loss fraction (else the loss bound holds the rate down for
+			 * many seconds after the queue has gone). */
 			if (ext < highest_recv && !s->lost_counted) {
 				s->lost_counted = true;
-				cc->loss_lost++;
-				cc->loss_total++;
+				s->tail = cc->queue_us > QUEUE_OVERUSE_US;
+				if (!s->tail) {
+					cc->loss_lost++;
+					cc->loss_total++;
+				}
 				/* A packet lost on the air still used the bottleneck: credit its
 				 * bytes to the next arrival, or random loss reads as a capacity
 				 * drop. Not behind a long queue: losses there are mostly the
@@ -715,12 +777,16 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		}
 		s->acked = true;
 		if (s->lost_counted) {
-			cc->loss_lost--; /* reordered, not lost */
-			cc->loss_total--;
+			/* reordered, not lost (unless its window has been closed since) */
+			if (!s->tail && cc->loss_lost && cc->loss_total) {
+				cc->loss_lost--;
+				cc->loss_total--;
+			}
 			if (p)
 				p->reported--;
 		}
-		cc->loss_total++;
+		if (cc->queue_us <= QUEUE_OVERUSE_US)
+			cc->loss_total++;
 		ack_add(cc, pkts[i].arrival_us, s->bytes + lost_bytes);
 		lost_bytes = 0;
 		owd_update(cc, pkts[i].arrival_us - s->send_us, now_us);

@@ -78,6 +78,12 @@ struct sim {
 	size_t payload;             /* media packet size (default 1200) */
 	int64_t jitter_us;          /* extra one-way delay, uniform 0..jitter_us per packet */
 	int64_t buffer_us;          /* modem buffer (default BUFFER_US) */
+	int64_t fade_from, fade_to; /* rain fade: other loss parameters meanwhile */
+	double fade_p_gb, fade_p_bg;
+	/* the reverse path congested too (the fade hits both directions and the far side
+	 * overshoots): feedback delayed and lost over [fb_bad_from, fb_bad_to) */
+	int64_t fb_bad_from, fb_bad_to, fb_extra_us;
+	double fb_loss;
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -125,7 +131,10 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 		if (s->n_q < MAX_SAMPLES)
 			s->qdelay[s->n_q++] = start - s->t;
 	}
-	if (s->loss_p_gb > 0) {
+	if (s->t >= s->fade_from && s->t < s->fade_to) {
+		s->ge_bad = s->ge_bad ? rnd(s) >= s->fade_p_bg : rnd(s) < s->fade_p_gb;
+		lost = s->ge_bad;
+	} else if (s->loss_p_gb > 0) {
 		s->ge_bad = s->ge_bad ? rnd(s) >= s->loss_p_bg : rnd(s) < s->loss_p_gb;
 		lost = s->ge_bad;
 	}
@@ -155,6 +164,11 @@ static void receiver_feedback(struct sim *s)
 		return;
 	m->len = buf_writer_len(&w);
 	m->deliver = s->t + s->one_way;
+	if (s->t >= s->fb_bad_from && s->t < s->fb_bad_to) {
+		if (rnd(s) < s->fb_loss)
+			return; /* reported, never heard of again */
+		m->deliver += s->fb_extra_us;
+	}
 	s->fbq_n++;
 }
 
@@ -533,6 +547,74 @@ static void test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return(void *
 	pacer_free(s.pacer);
 }
 
+/* geo-sat-rainfade's fade: 512k -> 128k with 10 % loss in bursts of 3 (1 % outside the fade)
+ * for 20 s. The fade's loss is on the air, behind no queue: it must not hold the rate far
+ * below the fade's capacity (a loss bound compounding every 2 s window took the target to
+ * 40-50 kbit/s, or to the 16 kbit/s floor, where audio alone no longer fits). The fade hits
+ * both directions, and the far side's media fills the queue our feedback waits in: with
+ * bad_reverse, for the fade's first 5 s feedback comes 1.5 s late and 3 reports in 4 are
+ * lost (as seen in the lab); reports lost on the way back must not read as the link
+ * delivering a quarter of its rate. */
+static void rain_fade(bool bad_reverse)
+{
+	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {40000000, 512000}};
+	static struct sim s;
+	int64_t below = -1;
+	uint32_t min_late = UINT32_MAX;
+	double util, p95;
+
+	sim_init(&s, caps, 3, 100000);
+	s.buffer_us = 1500000;
+	s.one_way = 325000;
+	s.loss_p_bg = 1.0 / 3.0;
+	s.loss_p_gb = 0.01 * s.loss_p_bg / 0.99;
+	s.fade_from = 20000000;
+	s.fade_to = 40000000;
+	s.fade_p_bg = 1.0 / 3.0;
+	s.fade_p_gb = 0.10 * s.fade_p_bg / 0.90;
+	if (bad_reverse) {
+		s.fb_bad_from = 20000000;
+		s.fb_bad_to = 25000000;
+		s.fb_extra_us = 1500000;
+		s.fb_loss = 0.75;
+	}
+	sim_run(&s, 20000000);
+	s.m_start = 26000000;
+	s.m_end = 40000000;
+	while (s.t < 40000000) {
+		uint32_t tg;
+
+		sim_run(&s, s.t + 1000);
+		tg = cc_target_bps(s.cc);
+		if (tg < 128000 && below < 0)
+			below = s.t - 20000000;
+		if (s.t >= 28000000 && tg < min_late)
+			min_late = tg;
+	}
+	util = s.served_bits / (128000.0 * 14.0);
+	p95 = q_percentile(&s, 0.95);
+	printf("cc-sim: rain fade 512k->128k, 10 %% bursty loss%s: below the fade capacity after "
+	       "%.2f s; 6-20 s into the fade: utilisation %.1f %%, queue p95 %.0f ms; 8-20 s: "
+	       "min target %u bps\n",
+	       bad_reverse ? ", reverse path late and lossy for 5 s" : "", below / 1e6, util * 100,
+	       p95, min_late);
+	/* the first feedback that shows the fade comes 1.5 s late with a bad reverse path */
+	assert_true(below >= 0 && below <= (bad_reverse ? 3000000 : 2000000));
+	assert_true(util >= 0.75);
+	assert_true(min_late >= 0.5 * 128000);
+	assert_true(p95 <= 300.0);
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
+}
+
+static void test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity(void **state)
+{
+	(void)state;
+	rain_fade(false);
+	rain_fade(true);
+}
+
 static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 {
 	static const struct cap_step caps[] = {{0, 500000}};
@@ -608,6 +690,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
+	        cmocka_unit_test(test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity),
 	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
