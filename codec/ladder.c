@@ -130,11 +130,20 @@ int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t 
 		if (!s->holding) {
 			s->holding = true;
 			s->hold_since_ms = now_ms;
-		} else if (now_ms - s->hold_since_ms >= hold) {
-			idx++;
-			s->upgrades++;
-			/* The next rung up has to earn its own hold from now on. */
-			s->hold_since_ms = now_ms;
+			s->hold_min_bps = link_bps;
+		} else {
+			if (link_bps < s->hold_min_bps)
+				s->hold_min_bps = link_bps;
+			if (now_ms - s->hold_since_ms >= hold) {
+				/* As high as the estimate held all through the hold: a link that
+				 * came back climbs in one step, not one hold per rung. */
+				while (idx + 1 < NRUNGS &&
+				       s->hold_min_bps >= upgrade_threshold(idx + 1))
+					idx++;
+				s->upgrades++;
+				/* The next rung up has to earn its own hold from now on. */
+				s->holding = false;
+			}
 		}
 	} else {
 		s->holding = false;

@@ -27,12 +27,14 @@
  * frame cannot be re-sent in time, so FEC must really be on.
  *
  * Hysteresis (codec_ladder_update): downgrade at once when the estimate falls below the current
- * rung's cost, straight to the highest rung that fits; upgrade one rung at a time, and only
- * after the estimate has stayed at or above the next rung's cost plus
- * CODEC_LADDER_UPGRADE_MARGIN_PCT for max(CODEC_LADDER_UPGRADE_HOLD_MS, 4 RTTs) without a
- * break. The dead band between "cost" and "cost + margin" and the hold are what keep a noisy
- * estimate from making it flap. The state is a small struct the caller owns; time is passed in
- * (ms, any monotonic origin), so it is deterministic and testable.
+ * rung's cost, straight to the highest rung that fits; upgrade only after the estimate has
+ * stayed at or above the next rung's cost plus CODEC_LADDER_UPGRADE_MARGIN_PCT for
+ * max(CODEC_LADDER_UPGRADE_HOLD_MS, 4 RTTs) without a break, and then straight to the highest
+ * rung whose cost plus margin the estimate stayed above all through that hold (a link that
+ * comes back after a fade climbs back in one hold, not one hold per rung); the next upgrade
+ * needs a hold of its own. The dead band between "cost" and "cost + margin" and the hold are
+ * what keep a noisy estimate from making it flap. The state is a small struct the caller owns; time
+ * is passed in (ms, any monotonic origin), so it is deterministic and testable.
  */
 #ifndef PIROGUE_CODEC_LADDER_H
 #define PIROGUE_CODEC_LADDER_H
@@ -47,7 +49,7 @@
 #define CODEC_LADDER_VIDEO_PAYLOAD      1200  /* max VP8 payload bytes per RTP packet */
 #define CODEC_LADDER_AUDIO_FLOOR_BPS    20000 /* Opus rate every rung with video keeps */
 #define CODEC_LADDER_UPGRADE_MARGIN_PCT 15    /* estimate must exceed next cost by this much */
-#define CODEC_LADDER_UPGRADE_HOLD_MS    4000  /* ... for this long (or 4 RTTs if longer) */
+#define CODEC_LADDER_UPGRADE_HOLD_MS    2500  /* ... for this long (or 4 RTTs if longer) */
 #define CODEC_LADDER_FEC_RTT_MS         250   /* at or above this RTT, audio FEC is always on */
 #define CODEC_LADDER_FEC_MIN_LOSS_PCT   6     /* expected loss given to Opus when FEC is on */
 #define CODEC_LADDER_FEC_MAX_LOSS_PCT   30    /* cap on the expected loss given to Opus */
@@ -112,6 +114,7 @@ struct codec_ladder_state {
 	bool started;   /* false until the first update */
 	bool holding;   /* estimate has been above the next rung's threshold since... */
 	uint64_t hold_since_ms;
+	uint32_t hold_min_bps;         /* ... and its lowest value since then */
 	uint64_t last_ms;              /* time of the last update */
 	unsigned upgrades, downgrades; /* rung changes so far (for stats and tests) */
 };

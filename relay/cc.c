@@ -22,6 +22,7 @@
 #define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
 #define QUEUE_OVERUSE_US 400000
 #define PROBES           4
+#define DRAINED_US       50000 /* + one packet time: drained, restore after a deep cut */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -30,7 +31,7 @@ struct sent {
 	int64_t send_us;
 	uint32_t bytes;
 	int cluster;
-	bool valid, acked, lost_counted;
+	bool valid, acked, lost_counted, tail;
 };
 
 struct group {
@@ -53,6 +54,8 @@ struct cc {
 	struct sent sent[SENT_RING];
 	int64_t last_ext;
 	bool any_sent;
+	int64_t reported_ext; /* highest sequence number any feedback covered */
+	bool any_reported;
 	int64_t last_send_us;
 	double avg_packet_bits;
 
@@ -100,6 +103,12 @@ struct cc {
 	int64_t queue_pred_us, prev_queue_us;
 	int64_t last_feedback, last_timeout_cut;
 	int64_t probe_guard_until;
+	double probe_ok_bps; /* rate the last successful probe showed the link delivers */
+	int64_t probe_ok_at;
+	bool draining;    /* a decrease left a queue that is being drained */
+	double drain_cap; /* mean delivery rate while that queue kept the link busy */
+	double drain_sum;
+	unsigned drain_n;
 
 	struct probe probes[PROBES];
 	int next_cluster;
@@ -157,6 +166,7 @@ int cc_new(struct cc **out, const struct cc_config *cfg)
 	cc->initial_probes = c.probing ? 2 : 0;
 	cc->next_probe_at = INT64_MIN / 2;
 	cc->last_probe_at = INT64_MIN / 2;
+	cc->probe_ok_at = INT64_MIN / 2;
 	*out = cc;
 	return 0;
 }
@@ -237,10 +247,13 @@ static void ack_add(struct cc *cc, int64_t t, uint32_t b)
 	}
 }
 
-/* Delivery rate over the window; 0 until 100 ms of arrivals are known. */
+/* Delivery rate over the window; 0 until 100 ms of arrivals are known. The oldest arrival in
+ * the window only bounds the interval: n packets arrive over n - 1 gaps, and counting all n
+ * over the window reads one packet per window too high (+20 kbit/s at 128 kbit/s). */
 static double acked_bps(const struct cc *cc)
 {
 	int64_t span;
+	uint64_t bytes = cc->ack_sum;
 
 	if (!cc->ack_started)
 		return 0;
@@ -249,7 +262,11 @@ static double acked_bps(const struct cc *cc)
 		return 0;
 	if (span > ACK_WINDOW_US)
 		span = ACK_WINDOW_US;
-	return (double)cc->ack_sum * 8.0 * 1e6 / (double)span;
+	if (cc->ack_n >= 2 && cc->newest_arrival - cc->ack[cc->ack_head].t > 50000) {
+		span = cc->newest_arrival - cc->ack[cc->ack_head].t;
+		bytes -= cc->ack[cc->ack_head].b;
+	}
+	return (double)bytes * 8.0 * 1e6 / (double)span;
 }
 
 /* Delivery rate over the most recent arrivals (at least 250 ms and 8 packets): while a queue
@@ -270,6 +287,8 @@ static double acked_recent_bps(const struct cc *cc)
 		k++;
 		if (k >= 8 && cc->newest_arrival - first >= 250000)
 			break;
+		if (k == cc->ack_n)
+			break; /* fewer packets in the window: its oldest bounds the interval */
 		bytes += cc->ack[i].b; /* the oldest packet bounds the interval, not counted */
 	}
 	if (cc->newest_arrival - first < 50000)
@@ -437,13 +456,21 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		est = 0.95 * recv_rate;
 	cc->probe_guard_until = now + 500000;
 	if (recv_rate < 0.9 * send_rate) {
-		/* The probe filled the link: its delivery rate is the capacity. */
+		/* The probe filled the link: its delivery rate is the capacity. Near the
+		 * capacity already known, that only confirms it: the target stays (raising it to
+		 * 0.95 x would stand a queue). */
+		bool same = cc->link_known && recv_rate < 1.15 * cc->link_cap;
+
 		cc->link_cap = recv_rate;
 		cc->link_var = 0.0025;
 		cc->link_known = true;
+		if (same)
+			return;
 	}
 	if (est > cc->target) {
 		cc->n_probes_ok++;
+		cc->probe_ok_bps = est;
+		cc->probe_ok_at = now;
 		cc->target = cc->delay_target = clamp_rate(cc, est);
 		if (recv_rate >= 0.9 * send_rate)
 			cc->link_known = false;
@@ -451,6 +478,57 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		 */
 		if (recv_rate >= 0.9 * send_rate && est >= 0.8 * p->rate)
 			cc->next_probe_at = p->last_send;
+	}
+}
+
+/* Packets between the last report and this one whose report was lost on the way back (the
+ * receiver reports each packet once): they are neither lost nor known to have arrived late.
+ * Most crossed the link, so their bytes are credited as arrivals spread evenly between the
+ * newest arrival known and this report's first one; else a reverse path that loses feedback
+ * (a rain fade hits both directions, and the far side's media fills the queue its feedback
+ * waits in) reads as the link delivering a fraction of its rate, and the queue prediction
+ * that follows from it is seconds long (a cut to the floor). */
+static void feedback_gap(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n)
+{
+	int64_t first = cc->last_ext + (int16_t)(uint16_t)(pkts[0].seq - (uint16_t)cc->last_ext);
+	int64_t last = cc->last_ext + (int16_t)(uint16_t)(pkts[n - 1].seq - (uint16_t)cc->last_ext);
+	int64_t from, a1 = -1, t0;
+	unsigned k = 0, cnt = 0;
+
+	if (!cc->any_reported) {
+		cc->any_reported = true;
+		cc->reported_ext = last;
+		return;
+	}
+	from = cc->reported_ext + 1;
+	if (last > cc->reported_ext)
+		cc->reported_ext = last;
+	if (first <= from || !cc->ack_started)
+		return;
+	if (first - from >= SENT_RING)
+		from = first - SENT_RING + 1;
+	for (size_t i = 0; i < n; i++)
+		if (pkts[i].received) {
+			a1 = pkts[i].arrival_us;
+			break;
+		}
+	t0 = cc->newest_arrival;
+	if (a1 <= t0)
+		return; /* nothing arrived in this report to place them before */
+	for (int64_t e = from; e < first; e++) {
+		struct sent *s = &cc->sent[e & (SENT_RING - 1)];
+
+		if (s->valid && s->ext == e && !s->acked && !s->lost_counted)
+			cnt++;
+	}
+	for (int64_t e = from; e < first; e++) {
+		struct sent *s = &cc->sent[e & (SENT_RING - 1)];
+
+		if (!s->valid || s->ext != e || s->acked || s->lost_counted)
+			continue;
+		s->acked = true;
+		k++;
+		ack_add(cc, t0 + (a1 - t0) * k / (cnt + 1), s->bytes);
 	}
 }
 
@@ -499,19 +577,51 @@ static void rate_update(struct cc *cc, int64_t now)
 	if (u == CC_OVERUSE && now < cc->probe_guard_until && q < QUEUE_HOLD_US)
 		u = CC_NORMAL;
 
+	/* Drain, then restore: the deep cut only lasts while the queue drains; once it is gone
+	 * (measured and predicted) the target goes straight back to 0.85 x the capacity the
+	 * link showed while busy (the mean of its recent delivery rates then), instead of
+	 * climbing back from the cut for many seconds. */
+	if (cc->draining && cc->queue_us > 100000 && recent > 0) {
+		cc->drain_sum += recent;
+		cc->drain_n++;
+		cc->drain_cap = cc->drain_sum / cc->drain_n;
+	}
+	/* Drained: what is left is about one packet's serialisation at the low rate (the
+	 * windowed minimum delay was measured when packets crossed the link faster). */
+	if (cc->draining && u != CC_OVERUSE &&
+	    q < DRAINED_US + (cc->drain_cap > 0
+	                              ? (int64_t)(cc->avg_packet_bits * 1e6 / cc->drain_cap)
+	                              : 0)) {
+		cc->draining = false;
+		if (cc->drain_cap > 0) {
+			double r = clamp_rate(cc, BETA * cc->drain_cap);
+
+			if (r > cc->delay_target)
+				cc->delay_target = r;
+			cc->link_cap = cc->drain_cap;
+			cc->link_var = 0.0025;
+			cc->link_known = true;
+			/* the smoothed delivery rate still remembers the cut: it must not make the
+			 * capacity look changed (and growth multiplicative) */
+			cc->acked_smooth = cc->delay_target;
+			cc->state = RC_INCREASE;
+		}
+	}
+
 	switch (u) {
 	case CC_OVERUSE:
 		cc->last_overuse = now;
 		if (recent > 0 && can_reduce(cc, now, recent)) {
 			/* Back off below the bottleneck rate, deeper when the queue (predicted for
-			 * a packet sent now) needs draining within about 2 s. */
-			double beta = 1.0 - (double)q / 2e6;
+			 * a packet sent now) needs draining within about 1.5 s (the rate comes
+			 * back as soon as it has drained, see above). */
+			double beta = 1.0 - (double)q / 1.5e6;
 			double nt, cap;
 
 			if (beta > BETA)
 				beta = BETA;
-			if (beta < 0.5)
-				beta = 0.5;
+			if (beta < 0.35)
+				beta = 0.35;
 			nt = beta * recent;
 			/* The capacity sample: the short window tracks a drop, the long one smooths
 			 * the gaps random loss leaves in it. */
@@ -535,6 +645,13 @@ static void rate_update(struct cc *cc, int64_t now)
 				cc->last_decrease = now;
 				cc->overuses++;
 			}
+			/* A queue to drain: the link is busy until it is gone, so what it
+			 * delivers meanwhile is its capacity (taken below). */
+			if (q > QUEUE_HOLD_US && !cc->draining) {
+				cc->draining = true;
+				cc->drain_cap = cc->drain_sum = 0;
+				cc->drain_n = 0;
+			}
 		}
 		cc->state = RC_HOLD;
 		break;
@@ -557,10 +674,12 @@ static void rate_update(struct cc *cc, int64_t now)
 		     cc->acked_smooth < cc->link_cap * (sd > 0.1 ? 1 - 3 * sd : 0.7)))
 			cc->link_known = false;
 		if (cc->link_known) {
-			/* Additive near the known capacity: one packet per response time (RTT +
-			 * 100 ms), but at least 2.5 %/s so a GEO sawtooth does not take minutes. */
+			/* Additive near the known capacity: half a packet per response time (RTT
+			 * + 100 ms; a whole one is 10 %/s at 128 kbit/s, which overshoots by a
+			 * standing queue before the gradient shows it), but at least 2.5 %/s so a
+			 * GEO sawtooth does not take minutes. */
 			double resp = (double)(cc->base_rtt + 100000) / 1e6;
-			double inc = cc->avg_packet_bits / resp;
+			double inc = 0.5 * cc->avg_packet_bits / resp;
 
 			if (inc < 0.025 * cc->delay_target)
 				inc = 0.025 * cc->delay_target;
@@ -568,25 +687,33 @@ static void rate_update(struct cc *cc, int64_t now)
 		} else {
 			cc->delay_target *= pow(1.12, dt);
 		}
-		/* Never run far ahead of what the link delivers. */
-		if (cc->delay_target > 1.5 * acked + 10000)
-			cc->delay_target = 1.5 * acked + 10000;
+		/* Never run far ahead of what the link delivers, or (for 5 s) than what the last
+		 * successful probe showed it delivers: media that does not fill the target
+		 * (a low ladder rung after a capacity drop) must still be able to see that the
+		 * capacity came back. */
+		double ahead = 1.5 * acked + 10000;
+
+		if (now - cc->probe_ok_at < 5000000 && cc->probe_ok_bps > ahead)
+			ahead = cc->probe_ok_bps;
+		if (cc->delay_target > ahead)
+			cc->delay_target = ahead;
 	}
 	cc->delay_target = clamp_rate(cc, cc->delay_target);
 
 	/* Loss-based bound over at least 2 s and 50 packets of reports (satellite loss comes in
-	 * bursts: shorter windows see 10 % by chance). Heavy loss (> 10 %), or moderate loss
-	 * (> 3 %) with a queue, caps the rate; up to 5 % with no queue is taken as the link's
-	 * random loss and left to FEC, and lifts the cap. */
+	 * bursts: shorter windows see 10 % by chance). Very heavy loss (> 20 %), or moderate loss
+	 * (> 3 %) with a queue, caps the rate; anything else lifts the cap: loss with no queue is
+	 * the air's (a rain fade loses 10 % at any rate), left to FEC, and a cap compounding on it
+	 * every window took the rate to the floor. */
 	if (cc->loss_start >= 0 && now - cc->loss_start >= 2000000 && cc->loss_total >= 50) {
 		double f = (double)cc->loss_lost / cc->loss_total;
 
 		cc->loss = f;
-		if (f > 0.10 || (f > 0.03 && q > 100000)) {
+		if (f > 0.20 || (f > 0.03 && q > 100000)) {
 			double b = (acked > 0 ? acked : cc->target) * (1 - 0.5 * f);
 
 			cc->loss_bound = b < cc->loss_bound ? b : cc->loss_bound * (1 - 0.5 * f);
-		} else if (f <= 0.05) {
+		} else {
 			cc->loss_bound = INFINITY;
 		}
 		cc->loss_lost = cc->loss_total = 0;
@@ -607,6 +734,7 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		return 0;
 	if (cc->loss_start < 0)
 		cc->loss_start = now_us;
+	feedback_gap(cc, pkts, n);
 	for (size_t i = 0; i < n; i++) {
 		int64_t ext =
 		        cc->last_ext + (int16_t)(uint16_t)(pkts[i].seq - (uint16_t)cc->last_ext);
@@ -624,15 +752,24 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 			continue;
 		p = s->cluster ? probe_find(cc, s->cluster) : NULL;
 		if (!pkts[i].received) {
-			/* Lost only once a later packet got through (else it may be in flight). */
+			/* Lost only once a later packet got through (else it may be in flight).
+			 * Behind a long queue the losses are mostly the modem's tail drops,
+			 * which the delay-based cut is already draining: they are not counted
+			 * in the loss fraction (else the loss bound holds the rate down for
+			 * many seconds after the queue has gone). */
 			if (ext < highest_recv && !s->lost_counted) {
 				s->lost_counted = true;
-				cc->loss_lost++;
-				cc->loss_total++;
+				s->tail = cc->queue_us > QUEUE_OVERUSE_US;
+				if (!s->tail) {
+					cc->loss_lost++;
+					cc->loss_total++;
+				}
 				/* A packet lost on the air still used the bottleneck: credit its
 				 * bytes to the next arrival, or random loss reads as a capacity
-				 * drop. */
-				lost_bytes += s->bytes;
+				 * drop. Not behind a long queue: losses there are mostly the
+				 * modem's tail drops, which never crossed the link. */
+				if (cc->queue_us <= QUEUE_OVERUSE_US)
+					lost_bytes += s->bytes;
 				if (p)
 					p->reported++;
 			}
@@ -640,12 +777,16 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		}
 		s->acked = true;
 		if (s->lost_counted) {
-			cc->loss_lost--; /* reordered, not lost */
-			cc->loss_total--;
+			/* reordered, not lost (unless its window has been closed since) */
+			if (!s->tail && cc->loss_lost && cc->loss_total) {
+				cc->loss_lost--;
+				cc->loss_total--;
+			}
 			if (p)
 				p->reported--;
 		}
-		cc->loss_total++;
+		if (cc->queue_us <= QUEUE_OVERUSE_US)
+			cc->loss_total++;
 		ack_add(cc, pkts[i].arrival_us, s->bytes + lost_bytes);
 		lost_bytes = 0;
 		owd_update(cc, pkts[i].arrival_us - s->send_us, now_us);
@@ -763,13 +904,15 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
 			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
 			rate = cc->target * 1.5;
-			int64_t quiet = cc->link_known ? 10000000 : 3000000;
-
-			/* Near a known capacity the sawtooth finds it; probing there would only
-			 * add queue, so wait longer (the capacity may have grown meanwhile). */
-			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= quiet &&
-			      now_us - cc->last_probe_at >= 3000000 && cc->queue_us < 30000 &&
-			      cc->queue_pred_us < 30000 && cc->rtt;
+			/* Near a known capacity too (every 5 s, while below 0.95 x it): at GEO
+			 * RTTs the additive sawtooth would take tens of seconds to notice that a
+			 * capacity drop is over, and a 100 ms cluster at 1.5x costs at most 50 ms
+			 * of queue. */
+			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= 3000000 &&
+			      now_us - cc->last_probe_at >= (cc->link_known ? 5000000 : 3000000) &&
+			      (!cc->link_known || cc->target < 0.95 * cc->link_cap) &&
+			      cc->queue_us < 30000 && cc->queue_pred_us < 30000 && !cc->draining &&
+			      cc->rtt;
 		}
 	}
 	if (!due)

@@ -12,8 +12,12 @@
  *   - an AIMD rate controller on the measured acknowledged rate (multiplicative growth while the
  *     link capacity is unknown, additive near it, decrease to 0.85 x acked rate, deeper while a
  *     queue must drain);
- *   - a loss-based bound that only bites on heavy loss (> 10 %) or on moderate loss (> 3 %)
- *     together with queueing, so random satellite loss does not collapse the rate;
+ *   - a loss-based bound that only bites on very heavy loss (> 20 %) or on moderate loss
+ *     (> 3 %) together with queueing, so random satellite loss (10 % in a rain fade) does not
+ *     collapse the rate; losses behind a queue over 400 ms (tail drops the delay-based cut
+ *     already drains) are left out of the loss fraction;
+ *   - packets whose report was lost on the way back count as delivered (spread between the
+ *     arrivals around them), so a lossy reverse path does not read as a capacity drop;
  *   - probing: clusters sent at a higher rate whose delivery rate lifts the estimate at once.
  * Every rate is a wire rate: each packet counts its size plus cfg.overhead_bytes (IPv4 20 + UDP 8
  * + tunnel 24 + RTP 12 = 64 by default). Time is passed in explicitly (microseconds, any

@@ -214,6 +214,11 @@ struct relay_media {
 	int64_t known_link_us;
 	uint32_t padding_bps;
 	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
+	uint32_t cc_overuses;    /* controller decreases seen by the ladder */
+	int64_t cc_react_us;     /* time of the last one */
+	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
+	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
+	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 
 	/* ---- receiver ---- */
 	struct rtcp_twcc_recorder *twcc;
@@ -406,7 +411,8 @@ static void apply_audio_settings(struct relay_media *m)
  * when the controller believes it knows the link's capacity (it learnt it during a drop that may be
  * over, and near a known capacity it grows slowly and hardly probes); a trial that overshoots ends
  * in a pause. Trials keep the time spent above the media's own rate (exposed to a sudden capacity
- * drop) short. */
+ * drop) short. A controller probe that finds room ends a pause: the trials that failed during a
+ * capacity drop must not gate the climb for 12-24 s once it is over. */
 static void pad_pause(struct relay_media *m, int64_t t)
 {
 	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 3000000;
@@ -417,7 +423,7 @@ static void pad_pause(struct relay_media *m, int64_t t)
 }
 
 static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stats *cs,
-                          const struct codec_ladder_settings *s, uint32_t extras)
+                          const struct codec_ladder_settings *s, unsigned prev, uint32_t extras)
 {
 	const struct codec_ladder_rung *next = codec_ladder_rung_get(s->index + 1);
 	uint32_t want = 0, have, pad = 0;
@@ -426,13 +432,23 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 	                       : CODEC_LADDER_UPGRADE_HOLD_MS * 1000;
 
 	m->queue_updates = cs->queue_us > 150000 ? m->queue_updates + 1 : 0;
-	if (s->index > m->set.index) { /* upgraded */
+	/* A controller probe that found room (a capacity drop is over, say) ends any pause the
+	 * trials that failed during the drop left: the next trial may start at once. */
+	if (cs->probes_ok != m->probes_ok_seen) {
+		m->probes_ok_seen = cs->probes_ok;
+		if (!m->pad_trial_end) {
+			m->pad_backoff_us = 0;
+			if (m->pad_hold_until > t)
+				m->pad_hold_until = t;
+		}
+	}
+	if (s->index > prev) { /* upgraded */
 		m->pad_backoff_us = 0;
 		m->pad_trial_end = 0;
 		m->pad_hold_until = t + 2000000;
 	} else if (m->pad_trial_end && (m->queue_updates >= 2 || t >= m->pad_trial_end)) {
 		pad_pause(m, t);
-	} else if (s->index < m->set.index) {
+	} else if (s->index < prev) {
 		m->pad_trial_end = 0;
 		m->pad_hold_until = t + 1500000;
 	}
@@ -452,22 +468,70 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 	pacer_set_padding(m->pacer, pad);
 }
 
+/* The rung the encoders really use for ladder rung `idx`: a live rung larger than the camera's
+ * picture buys no resolution (video_configure never upscales), so when a lower live rung has a
+ * higher frame rate, that one is used, with the bits the larger rung would have had (see
+ * video_fill). E.g. with the 320x192 reference clip, 270p-7.5 runs as 180p-15 and 360p-7.5
+ * as 270p-15 (encoded at 320x192): never fewer pictures for resolution that is not there. */
+static unsigned effective_rung(const struct relay_media *m, unsigned idx)
+{
+	const struct codec_ladder_rung *r = codec_ladder_rung_get(idx), *b = r;
+	unsigned best = idx;
+
+	if (!r || r->mode != CODEC_LADDER_LIVE || !m->src.width ||
+	    (r->width <= m->src.width && r->height <= m->src.height))
+		return idx;
+	for (unsigned j = idx; j-- > 0;) {
+		const struct codec_ladder_rung *c = codec_ladder_rung_get(j);
+
+		if (c->mode == CODEC_LADDER_LIVE &&
+		    (uint64_t)c->fps_num * b->fps_den > (uint64_t)b->fps_num * c->fps_den) {
+			best = j;
+			b = c;
+		}
+	}
+	return best;
+}
+
+/* The VP8 bitrate: the rung's, plus most of what the link has left over the rung's cost (the
+ * ladder's steps are coarse: 136 -> 164 -> 232 kbit/s), at most 1.6 x the rung's own rate. */
+static void video_fill(struct relay_media *m, uint32_t link)
+{
+	uint32_t cost = codec_ladder_rung_link_bps(&m->set.rung), base, v;
+	const struct codec_ladder_rung *r = codec_ladder_rung_get(m->set.index);
+
+	if (m->set.rung.mode != CODEC_LADDER_LIVE || !r)
+		return;
+	base = r->video_bps;
+	v = base;
+	if (link > cost)
+		v += (link - cost) / 10 * 8;
+	if (v > base / 10 * 16)
+		v = base / 10 * 16;
+	/* the encoder is reconfigured on every change: only for a change over 10 % */
+	if (v > m->set.rung.video_bps / 10 * 11 || v < m->set.rung.video_bps / 10 * 9 ||
+	    m->set.rung.video_bps < base)
+		m->set.rung.video_bps = v;
+}
+
 static void ladder_update(struct relay_media *m, int64_t t)
 {
 	struct cc_stats cs;
-	struct codec_ladder_settings s;
+	struct codec_ladder_settings s, eff;
 	uint32_t link, link_in, est;
-	unsigned prev = m->set.index, k;
+	unsigned prev = m->set.index, lprev = m->ladder.index, k, ei;
+	bool draining;
 
 	cc_get_stats(m->cc, &cs);
 	if (t / 1000000 != m->last_dbg_s) {
 		m->last_dbg_s = t / 1000000;
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
-		        "usage %d probes %u/%u rung %s pad %u",
+		        "usage %d probes %u/%u rung %s (vp8 %u) pad %u drain holds %u",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
-		        cs.probes_ok, cs.probes, m->set.rung.name, m->padding_bps);
+		        cs.probes_ok, cs.probes, m->set.rung.name, m->set.rung.video_bps,
+		        m->padding_bps, m->drain_holds);
 	}
 	if (m->cfg.fixed_bps)
 		return;
@@ -513,16 +577,37 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	m->red_on = m->loss_mem >= 0.005;
 	if (m->red_on && link > m->set.rung.audio_bps + 2000)
 		link -= m->set.rung.audio_bps + 2000;
+	/* Drain hold: once the controller has cut its rate (a decrease within the last 6 s) and
+	 * the queue that made it is shrinking, the low target only drains that queue (the
+	 * controller restores its rate as soon as the queue is gone): the ladder keeps its rung
+	 * meanwhile instead of stepping down update after update (the pacer still sends at the
+	 * target; the video encoder skips pictures while its queue is long). */
+	if (cs.overuses != m->cc_overuses) {
+		m->cc_overuses = cs.overuses;
+		m->cc_react_us = t;
+	}
+	draining = m->cc_react_us && t - m->cc_react_us < 6000000 && cs.queue_us > 30000 &&
+	           cs.queue_us <= m->lad_queue_us && cs.usage != CC_OVERUSE;
+	m->lad_queue_us = cs.queue_us;
+	if (draining && link < codec_ladder_rung_link_bps(codec_ladder_rung_get(lprev))) {
+		link = codec_ladder_rung_link_bps(codec_ladder_rung_get(lprev));
+		m->drain_holds++;
+	}
 	if (codec_ladder_update(&m->ladder, (uint64_t)t / 1000, link, m->loss_mem,
 	                        (uint32_t)(cs.rtt_us / 1000), &s))
 		return;
-	upgrade_probe(m, t, &cs, &s, link_in - link);
+	upgrade_probe(m, t, &cs, &s, lprev, link_in - link);
 	fec_encoder_set_k(&m->fec, k);
+	ei = effective_rung(m, s.index);
+	if (ei != s.index &&
+	    !codec_ladder_settings_for(ei, m->loss_mem, (uint32_t)(cs.rtt_us / 1000), &eff))
+		s = eff;
 	if (s.index != prev || s.audio_fec != m->set.audio_fec ||
 	    s.audio_loss_pct != m->set.audio_loss_pct) {
 		m->set = s;
 		apply_audio_settings(m);
 	}
+	video_fill(m, link);
 	if (s.index != prev) {
 		log_info("%s: ladder %s -> %s (target %u bit/s, loss %.3f, rtt %lld ms)", m->name,
 		         codec_ladder_rung_get(prev)->name, s.rung.name, cs.target_bps, cs.loss,

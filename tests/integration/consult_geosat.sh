@@ -1,21 +1,21 @@
 #!/bin/bash
-# consult_geosat: a 40 s two-way `pirogue consult` over geo-sat (512 kbit/s up, 2 Mbit/s down,
+# consult_geosat: a 20 s two-way `pirogue consult` over geo-sat (512 kbit/s up, 2 Mbit/s down,
 # RTT 600 ms, 1 % bursty loss) with the clinic's uplink cut to 128 kbit/s (4x) from 4 s to
 # 8 s. Checks, from the consult's own JSON reports and recordings: both sides' recordings
 # decode (ffmpeg, an outside decoder), audio frames lost after recovery <= 2 % each way, the
-# clinic's ladder stepped down during the drop and back up after it, and lip sync (the A/V skew,
-# recomputed here from frames.csv to check the report's figure): |skew| p50 <= 80 ms each way,
-# and |skew| p95 <= 150 ms on the hub->clinic direction, whose capacity stays put (the aim is
-# 80 ms, ITU-R BT.1359 detectability being about +45/-125 ms; the check allows for a loaded
-# machine, see the measurements below; test_media/test_jitter check the sync itself tightly). On the clinic->hub direction, the one with the drop, the
-# p95 is printed but not checked: there pictures arrive 1-4 s late during and after the drop
-# (queue, stills), and lip sync deliberately delays audio by at most 150 ms for video; measured
-# over seven runs: 7.3-172 ms (one above 80 ms: 172). The hub->clinic p95 measured 6.7-11.5 ms in
-# six runs and 101 ms once, in a full-suite run on a loaded machine.
-# 40 s rather than the issue's 20 s: measured on geo-sat, the ladder first climbs again 7-15 s
-# after the capacity returns (it keeps stepping down while the 1.5 s modem queue drains), so a
-# 20 s run (12 s after the drop) failed that check about one time in three. Faster recovery is
-# open work on issue 5; this test keeps checking that recovery happens at all.
+# clinic's ladder stepped down during the drop and back up after it (within the 12 s left:
+# measured, the first step up comes 4.8-6.4 s after the capacity returns; it came 7-15 s after
+# before the controller restored its rate once the modem queue drained and probed for the
+# return, which is why this test used to run 40 s; CONSULT_GEOSAT_SECONDS=N runs it longer),
+# and lip sync (the A/V skew, recomputed here from frames.csv to check the report's figure):
+# |skew| p50 <= 80 ms each way, and |skew| p95 <= 150 ms on the hub->clinic direction, whose
+# capacity stays put (the aim is 80 ms, ITU-R BT.1359 detectability being about +45/-125 ms;
+# the check allows for a loaded machine; test_media/test_jitter check the sync itself tightly).
+# On the clinic->hub direction, the one with the drop, the p95 is printed but not checked:
+# there pictures arrive 1-4 s late during and after the drop (queue, stills), and lip sync
+# deliberately delays audio by at most 150 ms for video; measured over seven 40 s runs:
+# 7.3-172 ms (one above 80 ms). The hub->clinic p95 measured 6.7-11.5 ms in six runs and
+# 101 ms once, in a full-suite run on a loaded machine.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/consult_lib.bash"
 need_root
@@ -30,8 +30,8 @@ consult_sites_init || { fail sites_init; finish; }
 trap '"$LINKSIM" down >/dev/null; rm -rf "$CW"' EXIT
 "$LINKSIM" up --profile geo-sat >/dev/null || { fail linksim_up; finish; }
 
-DROP=4 RESTORE=8
-if consult_run geo 40 $DROP $RESTORE 128kbit 512kbit; then
+DROP=4 RESTORE=8 DUR=${CONSULT_GEOSAT_SECONDS:-20}
+if consult_run geo "$DUR" $DROP $RESTORE 128kbit 512kbit; then
 	pass consult_both_sides_ran
 else
 	fail consult_both_sides_ran "$(tail -3 "$CW"/geo-*.log)"

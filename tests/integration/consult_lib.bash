@@ -10,6 +10,10 @@
 #   left in $CW/NAME-{clinic,hub}.json, recordings in $CW/NAME-{clinic,hub}/, logs in
 #   $CW/NAME-{clinic,hub}.log. Utilisation is reported against the uplink's time-weighted mean
 #   capacity (clinic) and the downlink's rate (hub). Returns non-zero if either side failed.
+#   DROP_AT, RESTORE_AT, LOW_RATE and HIGH_RATE all "-": no scripted drop, the uplink keeps the
+#   profile's own rate (or trace, fades, outages); utilisation is then against $CONSULT_UP_KBPS
+#   if set, else the uplink's configured rate. $CW/NAME-timeline gets the wall-clock time the
+#   sessions started ("session started") and of each scripted rate change.
 
 CONSULT_VIDEO=${CONSULT_VIDEO:-$VECTORS/media/CiscoVT2people_320x192_12fps.y4m}
 CONSULT_AUDIO=${CONSULT_AUDIO:-$VECTORS/media/jfk_16k_mono.wav}
@@ -57,10 +61,16 @@ consult_run() {
 	shift 6
 	# capacities for the utilisation figures: the uplink's time-weighted mean over the run
 	# (clinic), the downlink's rate (hub)
-	up=$(awk -v d="$dur" -v a="$drop" -v b="$restore" -v lo="$(_kbps "$low")" \
-		-v hi="$(_kbps "$high")" 'BEGIN { print (a * hi + (b - a) * lo + (d - b) * hi) / d }')
+	if [ "$drop" = - ]; then
+		up=${CONSULT_UP_KBPS:-$(_kbps "$("$LINKSIM" stats --json | jq -r .up.params.rate_bps)")}
+	else
+		up=$(awk -v d="$dur" -v a="$drop" -v b="$restore" -v lo="$(_kbps "$low")" \
+			-v hi="$(_kbps "$high")" 'BEGIN { print (a * hi + (b - a) * lo + (d - b) * hi) / d }')
+	fi
 	down=$(_kbps "$("$LINKSIM" stats --json | jq -r .down.params.rate_bps)")
-	"$LINKSIM" set "up.rate=$high" >/dev/null || return 1
+	if [ "$high" != - ]; then
+		"$LINKSIM" set "up.rate=$high" >/dev/null || return 1
+	fi
 	"$LINKSIM" exec hub -- "$PIROGUE" consult --config "$CW/hub.conf" --listen \
 		--video "$CONSULT_VIDEO" --audio "$CONSULT_AUDIO" --record "$CW/$name-hub" \
 		--duration "$dur" --wait 30 --json "$CW/$name-hub.json" \
@@ -75,6 +85,12 @@ consult_run() {
 		kill "$hub_pid" "$clinic_pid" 2>/dev/null
 		wait "$hub_pid" "$clinic_pid"
 		return 1
+	fi
+	echo "$(date -u +%T.%N | cut -c1-12) session started" >>"$CW/$name-timeline"
+	if [ "$drop" = - ]; then
+		wait "$clinic_pid" || rc=1
+		wait "$hub_pid" || rc=1
+		return $rc
 	fi
 	# the scripted capacity drop: a timeline, not a wait for a condition
 	sleep "$drop"

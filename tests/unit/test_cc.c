@@ -77,6 +77,13 @@ struct sim {
 	int64_t down_from, down_to; /* outage interval */
 	size_t payload;             /* media packet size (default 1200) */
 	int64_t jitter_us;          /* extra one-way delay, uniform 0..jitter_us per packet */
+	int64_t buffer_us;          /* modem buffer (default BUFFER_US) */
+	int64_t fade_from, fade_to; /* rain fade: other loss parameters meanwhile */
+	double fade_p_gb, fade_p_bg;
+	/* the reverse path congested too (the fade hits both directions and the far side
+	 * overshoots): feedback delayed and lost over [fb_bad_from, fb_bad_to) */
+	int64_t fb_bad_from, fb_bad_to, fb_extra_us;
+	double fb_loss;
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -112,7 +119,7 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 		s->seq++;
 		return;
 	}
-	if (start - s->t > BUFFER_US) {
+	if (start - s->t > s->buffer_us) {
 		s->tail_dropped++; /* modem buffer full */
 		s->seq++;
 		return;
@@ -124,7 +131,10 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 		if (s->n_q < MAX_SAMPLES)
 			s->qdelay[s->n_q++] = start - s->t;
 	}
-	if (s->loss_p_gb > 0) {
+	if (s->t >= s->fade_from && s->t < s->fade_to) {
+		s->ge_bad = s->ge_bad ? rnd(s) >= s->fade_p_bg : rnd(s) < s->fade_p_gb;
+		lost = s->ge_bad;
+	} else if (s->loss_p_gb > 0) {
 		s->ge_bad = s->ge_bad ? rnd(s) >= s->loss_p_bg : rnd(s) < s->loss_p_gb;
 		lost = s->ge_bad;
 	}
@@ -154,6 +164,11 @@ static void receiver_feedback(struct sim *s)
 		return;
 	m->len = buf_writer_len(&w);
 	m->deliver = s->t + s->one_way;
+	if (s->t >= s->fb_bad_from && s->t < s->fb_bad_to) {
+		if (rnd(s) < s->fb_loss)
+			return; /* reported, never heard of again */
+		m->deliver += s->fb_extra_us;
+	}
 	s->fbq_n++;
 }
 
@@ -195,6 +210,7 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 	s->trace = getenv("CC_TRACE") != NULL;
 	s->one_way = ONE_WAY_US;
 	s->payload = PAYLOAD;
+	s->buffer_us = BUFFER_US;
 }
 
 /* Runs the simulation up to `until`, calling probe/pacing/feedback logic every millisecond. */
@@ -474,6 +490,131 @@ static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
 	pacer_free(s.pacer);
 }
 
+/* geo-sat as the consult bench runs it: 512 kbit/s, RTT 600 ms, a 1.5 s modem buffer, the
+ * uplink cut 4x from 20 s to 35 s. The controller must get below the new capacity within 2 s,
+ * drain the queue and come back to the new capacity at once rather than creep up from its deep
+ * cut (from 6 s into the drop on: no second collapse, no standing queue), and find the returned
+ * capacity within a few seconds (probing, not the additive sawtooth). */
+static void test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return(void **state)
+{
+	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {35000000, 512000}};
+	static struct sim s;
+	int64_t below = -1, restored = -1, back = -1, peak_q = 0;
+	uint32_t min_late = UINT32_MAX;
+	double p95;
+
+	(void)state;
+	sim_init(&s, caps, 3, 100000);
+	s.buffer_us = 1500000;
+	s.one_way = 300000;
+	sim_run(&s, 20000000);
+	s.m_start = 26000000;
+	s.m_end = 35000000;
+	while (s.t < 50000000) {
+		uint32_t tg;
+
+		sim_run(&s, s.t + 1000);
+		tg = cc_target_bps(s.cc);
+		if (s.t < 35000000) {
+			if (tg < 128000 && below < 0)
+				below = s.t - 20000000;
+			if (below >= 0 && restored < 0 && s.t - 20000000 > below &&
+			    tg >= 0.8 * 128000)
+				restored = s.t - 20000000;
+			if (s.t >= 26000000 && tg < min_late)
+				min_late = tg;
+		} else if (back < 0 && tg >= 0.8 * 512000) {
+			back = s.t - 35000000;
+		}
+	}
+	for (size_t i = 0; i < s.n_q; i++)
+		if (s.qdelay[i] > peak_q)
+			peak_q = s.qdelay[i];
+	p95 = q_percentile(&s, 0.95);
+	printf("cc-sim: geo drop 512k->128k->512k: below new capacity after %.2f s, back to >= 80 "
+	       "%% of it after %.2f s; 6-15 s into the drop: min target %u bps, queue p95 %.0f ms "
+	       "(peak %.0f ms); capacity back: >= 80 %% of 512k after %.2f s\n",
+	       below / 1e6, restored / 1e6, min_late, p95, peak_q / 1000.0, back / 1e6);
+	assert_true(below >= 0 && below <= 2000000);
+	assert_true(restored >= 0 && restored <= 6000000);
+	assert_true(min_late >= 0.7 * 128000);
+	/* no standing queue: at 128 kbit/s one 1264-byte packet takes 79 ms on the link, so
+	 * 200 ms is about two packets waiting (before the restore it stood at 270-600 ms) */
+	assert_true(p95 <= 200.0);
+	assert_true(back >= 0 && back <= 8000000);
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
+}
+
+/* geo-sat-rainfade's fade: 512k -> 128k with 10 % loss in bursts of 3 (1 % outside the fade)
+ * for 20 s. The fade's loss is on the air, behind no queue: it must not hold the rate far
+ * below the fade's capacity (a loss bound compounding every 2 s window took the target to
+ * 40-50 kbit/s, or to the 16 kbit/s floor, where audio alone no longer fits). The fade hits
+ * both directions, and the far side's media fills the queue our feedback waits in: with
+ * bad_reverse, for the fade's first 5 s feedback comes 1.5 s late and 3 reports in 4 are
+ * lost (as seen in the lab); reports lost on the way back must not read as the link
+ * delivering a quarter of its rate. */
+static void rain_fade(bool bad_reverse)
+{
+	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {40000000, 512000}};
+	static struct sim s;
+	int64_t below = -1;
+	uint32_t min_late = UINT32_MAX;
+	double util, p95;
+
+	sim_init(&s, caps, 3, 100000);
+	s.buffer_us = 1500000;
+	s.one_way = 325000;
+	s.loss_p_bg = 1.0 / 3.0;
+	s.loss_p_gb = 0.01 * s.loss_p_bg / 0.99;
+	s.fade_from = 20000000;
+	s.fade_to = 40000000;
+	s.fade_p_bg = 1.0 / 3.0;
+	s.fade_p_gb = 0.10 * s.fade_p_bg / 0.90;
+	if (bad_reverse) {
+		s.fb_bad_from = 20000000;
+		s.fb_bad_to = 25000000;
+		s.fb_extra_us = 1500000;
+		s.fb_loss = 0.75;
+	}
+	sim_run(&s, 20000000);
+	s.m_start = 26000000;
+	s.m_end = 40000000;
+	while (s.t < 40000000) {
+		uint32_t tg;
+
+		sim_run(&s, s.t + 1000);
+		tg = cc_target_bps(s.cc);
+		if (tg < 128000 && below < 0)
+			below = s.t - 20000000;
+		if (s.t >= 28000000 && tg < min_late)
+			min_late = tg;
+	}
+	util = s.served_bits / (128000.0 * 14.0);
+	p95 = q_percentile(&s, 0.95);
+	printf("cc-sim: rain fade 512k->128k, 10 %% bursty loss%s: below the fade capacity after "
+	       "%.2f s; 6-20 s into the fade: utilisation %.1f %%, queue p95 %.0f ms; 8-20 s: "
+	       "min target %u bps\n",
+	       bad_reverse ? ", reverse path late and lossy for 5 s" : "", below / 1e6, util * 100,
+	       p95, min_late);
+	/* the first feedback that shows the fade comes 1.5 s late with a bad reverse path */
+	assert_true(below >= 0 && below <= (bad_reverse ? 3000000 : 2000000));
+	assert_true(util >= 0.75);
+	assert_true(min_late >= 0.5 * 128000);
+	assert_true(p95 <= 300.0);
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
+}
+
+static void test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity(void **state)
+{
+	(void)state;
+	rain_fade(false);
+	rain_fade(true);
+}
+
 static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 {
 	static const struct cap_step caps[] = {{0, 500000}};
@@ -505,6 +646,41 @@ static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 	cc_free(s.cc);
 	rtcp_twcc_recorder_free(s.rec);
 	pacer_free(s.pacer);
+}
+
+/* Feedback lost on the way back: the receiver reports each packet once, so packets 10-29
+ * are never reported. They crossed the link; the delivery rate must not read as half of it. */
+static void test_cc_lost_feedback_is_not_a_capacity_drop(void **state)
+{
+	struct cc *cc;
+	struct cc_config cfg;
+	struct rtcp_twcc_pkt p[10];
+	struct cc_stats st;
+
+	(void)state;
+	cc_config_default(&cfg);
+	cfg.probing = false;
+	assert_int_equal(cc_new(&cc, &cfg), 0);
+	/* 1264 wire bytes every 10 ms: 1.0112 Mbit/s; 300 ms each way */
+	for (int i = 0; i < 40; i++)
+		cc_on_packet_sent(cc, (uint16_t)(65530 + i), 1200, i * 10000, 0);
+	for (int r = 0; r < 4; r++) {
+		if (r == 1 || r == 2)
+			continue; /* these two reports are lost */
+		for (int j = 0; j < 10; j++) {
+			int i = r * 10 + j;
+
+			p[j] = (struct rtcp_twcc_pkt){.seq = (uint16_t)(65530 + i),
+			                              .received = true,
+			                              .arrival_us = 300000 + i * 10000};
+		}
+		assert_int_equal(cc_on_feedback(cc, p, 10, 600000 + r * 100000 + 90000), 0);
+	}
+	cc_get_stats(cc, &st);
+	printf("cc-sim: 2 of 4 reports lost: delivery rate %u bps (sent at 1011200)\n",
+	       st.acked_bps);
+	assert_true(st.acked_bps >= 0.95 * 1011200 && st.acked_bps <= 1.05 * 1011200);
+	cc_free(cc);
 }
 
 static void test_cc_feedback_timeout_halves_target(void **state)
@@ -547,8 +723,11 @@ int main(void)
 	        cmocka_unit_test(test_cc_outage_30s_then_recovers_quickly),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
+	        cmocka_unit_test(test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
+	        cmocka_unit_test(test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity),
 	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
+	        cmocka_unit_test(test_cc_lost_feedback_is_not_a_capacity_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

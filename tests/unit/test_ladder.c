@@ -357,7 +357,8 @@ static struct run run_trace(uint32_t (*rate)(uint64_t t, uint32_t *seed), uint64
 	uint64_t last_change = 0;
 	uint64_t hold =
 	        rtt * 4 > CODEC_LADDER_UPGRADE_HOLD_MS ? rtt * 4 : CODEC_LADDER_UPGRADE_HOLD_MS;
-	uint32_t seed = 42;
+	uint32_t seed = 42, recent[1024];
+	size_t n = 0;
 	unsigned prev = 0, naive_prev = 0;
 
 	codec_ladder_state_init(&st);
@@ -369,12 +370,19 @@ static struct run run_trace(uint32_t (*rate)(uint64_t t, uint32_t *seed), uint64
 			r.naive++;
 		naive_prev = naive;
 		assert_int_equal(codec_ladder_update(&st, t, bps, 0.01, rtt, &s), 0);
+		recent[n++ % 1024] = bps;
 		if (t > 0 && s.index != prev) {
 			r.changes++;
 			if (s.index > prev) {
 				r.ups++;
-				assert_int_equal(s.index, prev + 1); /* one rung at a time */
 				assert_true(t - last_change >= hold);
+				/* no higher than the estimate held through the hold */
+				for (size_t i = 0; i <= hold / step_ms && i < n && i < 1024; i++)
+					assert_true(
+					        recent[(n - 1 - i) % 1024] >=
+					        (uint64_t)cost(s.index) *
+					                (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) /
+					                100);
 			} else {
 				r.downs++;
 			}
@@ -467,10 +475,11 @@ static void test_upgrades_are_slower_than_downgrades(void **state)
 	assert_true(s.link_bps <= 60000);
 	start = s.index;
 
-	/* Capacity returns: one rung per hold time (4 RTTs = 2.6 s < 4 s here). */
+	/* Capacity returns: after one hold (max(2.5 s, 4 RTTs = 2.6 s) here), straight back to
+	 * the top, not one hold per rung. */
 	for (t = 200; t <= 200000; t += 100) {
 		assert_int_equal(codec_ladder_update(&st, t, 2000000, 0.01, 650, &s), 0);
-		if (t < 200 + CODEC_LADDER_UPGRADE_HOLD_MS)
+		if (t < 200 + 4 * 650)
 			assert_int_equal(s.index, start); /* not before the hold */
 		if (s.index == top && !t_top)
 			t_top = t;
@@ -478,7 +487,21 @@ static void test_upgrades_are_slower_than_downgrades(void **state)
 	print_message("down to %s in 1 estimate; back to the top in %llu ms\n",
 	              codec_ladder_rung_get(start)->name, (unsigned long long)(t_top - 200));
 	assert_true(t_top > 0);
-	assert_true(t_top - 200 >= (uint64_t)(top - start) * CODEC_LADDER_UPGRADE_HOLD_MS);
+	assert_true(t_top - 200 >= 4 * 650 && t_top - 200 <= 4 * 650 + 200);
+	assert_int_equal(st.upgrades, 1);
+
+	/* A partial return climbs as far as the estimate held, no further. */
+	codec_ladder_state_init(&st);
+	assert_int_equal(codec_ladder_update(&st, 0, cost(8), 0, 600, &s), 0);
+	assert_int_equal(codec_ladder_update(&st, 100, cost(2), 0, 600, &s), 0);
+	assert_int_equal(s.index, 2);
+	for (t = 200; t <= 200 + CODEC_LADDER_UPGRADE_HOLD_MS; t += 100) {
+		/* one dip in the hold to rung 6's threshold: the climb stops there */
+		uint32_t bps = t == 1000 ? cost(6) * 116 / 100 : cost(8) * 2;
+
+		assert_int_equal(codec_ladder_update(&st, t, bps, 0, 600, &s), 0);
+	}
+	assert_int_equal(s.index, 6);
 
 	/* A single upward spike is not enough. */
 	codec_ladder_state_init(&st);
@@ -545,7 +568,8 @@ static void test_long_rtt_lengthens_the_upgrade_hold(void **state)
 		assert_int_equal(s.index, start); /* 4 x 1500 ms */
 	}
 	assert_int_equal(codec_ladder_update(&st, t, 2000000, 0, 1500, &s), 0);
-	assert_int_equal(s.index, start + 1);
+	assert_int_equal(s.index, codec_ladder_pick(2000000 * 100 /
+	                                            (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT)));
 }
 
 static void test_update_refuses_bad_input_and_keeps_its_state(void **state)

@@ -1,0 +1,171 @@
+#!/bin/bash
+# bench/consult.sh — live consultation quality (issue 5) over the link lab, adaptive against the
+# fixed-bitrate baseline.
+#
+# For each linksim profile in PROFILES (default: geo-sat geo-sat-rainfade 4g-edge outage) the lab
+# is brought up fresh and a two-way `pirogue consult` with the reference clips runs for DURATION s
+# (default 60) through tests/integration/consult_lib.bash: once adaptive, once with
+# `--fixed-bitrate FIXED_KBPS` (default 256, no adaptation, no FEC/redundancy) — the anchor.
+# Schedules, scaled to DURATION (times from the session's start, D = DURATION):
+#   geo-sat           the uplink is cut 4x (512 -> 128 kbit/s) from D/4 to D/2 (scripted drop)
+#   geo-sat-rainfade  one rain fade (128 kbit/s, 10 % loss) from D/4 for D/3
+#   4g-edge           the profile's trace and handover gaps as they come
+#   outage            one outage from D/4 for D/4
+# (the lab's fade/outage times count from `linksim up`; the session starts a few seconds later,
+# so the fade/outage is placed LAB_LEAD s, default 4, later than the session time above.)
+#
+# Rows (one set per profile, clinic -> hub, the direction the schedules act on; every figure but
+# two is the consult's own --json report): link utilisation (the clinic's wire rate from its
+# report over the uplink's mean capacity during the session, sampled from `linksim stats` every
+# 250 ms: the fade/outage/trace included), queueing delay p50/p95 and audio lost after recovery,
+# video fps, freezes, PSNR-Y as viewed and mouth-to-ear p50/p95 (the hub's report); geo-sat only:
+# time from the scripted drop until the clinic's sending rate (IP bytes entering the link
+# emulator's uplink, over 500 ms windows) first falls below the new capacity ("never" = not
+# while the drop lasted; the value then is the drop's length).
+# Needs root, takes the lab lock. Logs and reports go to $BUILD/bench-logs/consult/.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+. tests/integration/lib.bash
+. tests/integration/consult_lib.bash
+DURATION=${DURATION:-60}
+FIXED_KBPS=${FIXED_KBPS:-256}
+PROFILES=${PROFILES:-geo-sat geo-sat-rainfade 4g-edge outage}
+LAB_LEAD=${LAB_LEAD:-4}
+OUT=$BUILD/bench-logs/consult
+[ "$(id -u)" -eq 0 ] || { echo "bench/consult.sh: needs root" >&2; exit 1; }
+[ -x "$LINKSIM" ] && [ -x "$PIROGUE" ] || { echo "bench/consult.sh: build first" >&2; exit 1; }
+for t in jq awk; do
+	command -v $t >/dev/null || { echo "bench/consult.sh: $t missing" >&2; exit 1; }
+done
+mkdir -p "$OUT"
+lab_lock
+"$LINKSIM" down >/dev/null 2>&1
+consult_sites_init || exit 1
+trap '"$LINKSIM" down >/dev/null 2>&1; rm -rf "$CW"' EXIT
+echo "load before: $(uptime)" >&2
+
+q() { awk -v d="$DURATION" "BEGIN { printf \"%g\", $1 }"; } # q EXPR-of-d
+
+# sampler FILE — one line every 250 ms: wall ms, emulator uplink in_bytes, capacity now (bit/s)
+sampler() {
+	while :; do
+		"$LINKSIM" stats --json 2>/dev/null |
+			jq -r --arg t "$(date +%s%3N)" \
+				'"\($t) \(.up.in_bytes) \(if .up.in_outage then 0 else .up.rate_bps_now end)"'
+		sleep 0.25
+	done >"$1"
+}
+
+tod_ms() { # HH:MM:SS.mmm of today (UTC) -> epoch ms
+	date -u -d "$(date -u +%F) $1" +%s%3N
+}
+
+# run_mode PROFILE MODE [consult options] — one session; leaves $CW/PROFILE-MODE-* and
+# $OUT/PROFILE-MODE.samples
+run_mode() {
+	local prof=$1 mode=$2 name=$1-$2 spid rc=0 sets=()
+	shift 2
+	case $prof in
+	geo-sat-rainfade) sets=(--set "fade=$(q "$LAB_LEAD + d / 4")s+$(q "d / 3")s") ;;
+	outage) sets=(--set "outage=$(q "$LAB_LEAD + d / 4")s+$(q "d / 4")s") ;;
+	esac
+	"$LINKSIM" down >/dev/null 2>&1
+	"$LINKSIM" up --profile "$prof" "${sets[@]}" >/dev/null || return 1
+	sampler "$OUT/$name.samples" &
+	spid=$!
+	if [ "$prof" = geo-sat ]; then
+		consult_run "$name" "$DURATION" "$(q "d / 4")" "$(q "d / 2")" 128kbit 512kbit "$@" || rc=1
+	else
+		consult_run "$name" "$DURATION" - - - - "$@" || rc=1
+	fi
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	cp "$CW/$name"-*.json "$CW/$name"-*.log "$CW/$name-timeline" "$OUT/" 2>/dev/null
+	return $rc
+}
+
+# metric PROFILE MODE — prints "key value" lines for one session
+metrics() {
+	local name=$1-$2 start end drop restore
+	start=$(tod_ms "$(awk '/session started/ { print $1 }' "$CW/$name-timeline")")
+	end=$((start + DURATION * 1000))
+	jq -r '"wire_kbps \(.sent.wire_kbps)"' "$CW/$name-clinic.json"
+	awk -v s="$start" -v e="$end" '$1 >= s && $1 <= e { c += $3; n++ }
+		END { printf("capacity_kbps %.1f\n", n ? c / n / 1000 : 0) }' "$OUT/$name.samples"
+	jq -r '.received | "queue_p50 \(.queue_delay_p50_ms // "nan")",
+		"queue_p95 \(.queue_delay_p95_ms // "nan")",
+		"audio_lost_pct \(.audio.lost_pct // "nan")",
+		"m2e_p50 \(.audio.mouth_to_ear_p50_ms // "nan")",
+		"m2e_p95 \(.audio.mouth_to_ear_p95_ms // "nan")",
+		"fps \(.video.fps // "nan")", "freezes \(.video.freezes // "nan")",
+		"psnr \(.video.psnr_y_db // "nan")"' "$CW/$name-hub.json"
+	if grep -q "uplink -> 128kbit" "$CW/$name-timeline"; then
+		drop=$(tod_ms "$(awk '/uplink -> 128kbit/ { print $1 }' "$CW/$name-timeline")")
+		restore=$(tod_ms "$(awk '/uplink -> 512kbit/ { print $1 }' "$CW/$name-timeline")")
+		# sending rate over 500 ms windows ending at each sample after the drop
+		awk -v d="$drop" -v r="$restore" '{ t[NR] = $1; b[NR] = $2 }
+			END {
+				for (i = 2; i <= NR; i++) {
+					if (t[i] < d + 250 || t[i] > r) continue
+					for (j = i - 1; j > 1 && t[i] - t[j] < 500; j--) ;
+					if (t[i] - t[j] < 300) continue
+					if ((b[i] - b[j]) * 8 / (t[i] - t[j]) <= 128) {
+						printf "below_s %.2f\n", (t[i] - d) / 1000; exit
+					}
+				}
+				printf("below_s never %.2f\n", (r - d) / 1000)
+			}' "$OUT/$name.samples"
+	fi
+}
+
+get() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
+
+num() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9]+$/) print v; else if (v ~ /^[0-9.eE+-]+$/)
+	printf("%.1f\n", v); else print v }'; }
+
+row() { # label unit adaptive fixed
+	local label=$1 unit=$2 a f
+	a=$(num "$3") f=$(num "$4")
+	printf 'ROW\t%s\t%s %s\t%s\t%s %s\t%s\n' "$label" "$a" "$unit" \
+		"fixed ${FIXED_KBPS} kbit/s baseline" "$f" "$unit" \
+		"$(awk -v a="$a" -v f="$f" 'BEGIN { if (a ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && f + 0 != 0)
+			printf "%.2fx", a / f; else print "-" }')"
+}
+
+status=0
+for prof in $PROFILES; do
+	for mode in adaptive fixed; do
+		opts=()
+		[ $mode = fixed ] && opts=(--fixed-bitrate "$FIXED_KBPS")
+		echo "bench/consult: $prof $mode ${DURATION} s ... (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+		if ! run_mode "$prof" "$mode" "${opts[@]}"; then
+			echo "bench/consult: $prof $mode failed:" >&2
+			tail -3 "$CW/$prof-$mode"-*.log >&2
+			status=1
+			continue
+		fi
+		metrics "$prof" "$mode" >"$OUT/$prof-$mode.metrics"
+		cat "$OUT/$prof-$mode.metrics" >&2
+	done
+	a=$OUT/$prof-adaptive.metrics f=$OUT/$prof-fixed.metrics
+	[ -s "$a" ] && [ -s "$f" ] || continue
+	util() { awk -v w="$(get "$1" wire_kbps)" -v c="$(get "$1" capacity_kbps)" \
+		'BEGIN { printf("%.1f", c > 0 ? 100 * w / c : 0) }'; }
+	row "consult $prof: uplink utilisation (of mean capacity)" "%" "$(util "$a")" "$(util "$f")"
+	row "consult $prof: queueing delay p50" ms "$(get "$a" queue_p50)" "$(get "$f" queue_p50)"
+	row "consult $prof: queueing delay p95" ms "$(get "$a" queue_p95)" "$(get "$f" queue_p95)"
+	if [ "$prof" = geo-sat ]; then
+		below() { awk '$1 == "below_s" { print ($2 == "never" ? "never(>" $3 ")" : $2) }' "$1"; }
+		row "consult $prof: time to send below new capacity after 4x drop" s \
+			"$(below "$a")" "$(below "$f")"
+	fi
+	row "consult $prof: audio frames lost after recovery" % \
+		"$(get "$a" audio_lost_pct)" "$(get "$f" audio_lost_pct)"
+	row "consult $prof: video delivered" fps "$(get "$a" fps)" "$(get "$f" fps)"
+	row "consult $prof: video freezes" "" "$(get "$a" freezes)" "$(get "$f" freezes)"
+	row "consult $prof: PSNR-Y as viewed (320x180)" dB "$(get "$a" psnr)" "$(get "$f" psnr)"
+	row "consult $prof: mouth-to-ear p50" ms "$(get "$a" m2e_p50)" "$(get "$f" m2e_p50)"
+	row "consult $prof: mouth-to-ear p95" ms "$(get "$a" m2e_p95)" "$(get "$f" m2e_p95)"
+done
+echo "load after: $(uptime)" >&2
+exit $status
