@@ -699,8 +699,12 @@ out:
 		event_free(d.purge_ev);
 	if (d.notify_fd >= 0 && d.site)
 		sync_notify_close(d.notify_fd, d.site->store_dir);
-	if (d.base)
+	if (d.base) {
+		/* Freed bufferevent-pair ends (sync over udp) with deferred callbacks still pending
+		 * are released by one more pass of the loop. */
+		event_base_loop(d.base, EVLOOP_NONBLOCK);
 		event_base_free(d.base);
+	}
 	sync_store_close(d.store);
 	sync_site_free(d.site);
 	return status;

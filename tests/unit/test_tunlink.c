@@ -235,6 +235,8 @@ static int teardown(void **state)
 		bufferevent_free(l->accepted);
 	sync_tunlink_free(l->tc);
 	sync_tunlink_free(l->th);
+	/* Freed pair ends with deferred callbacks still pending are released by the loop. */
+	event_base_loop(l->base, EVLOOP_NONBLOCK);
 	evbuffer_free(l->got);
 	free(l->mc.out);
 	free(l->mc.in);
