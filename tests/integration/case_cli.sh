@@ -68,6 +68,16 @@ check case_show_json_parts bash -c "$P case show $ID1 --json | python3 -c 'impor
 out=$($P case show 0123456789 2>&1); rc=$?
 check case_show_unknown_exit1 test "$rc" -eq 1
 check case_show_unknown_prefixed bash -c "[[ '$out' == 'pirogue case show: '* ]]"
+check case_show_unknown_says_no_such_case test "$out" = 'pirogue case show: 0123456789: no such case'
+out=$($P case show zz 2>&1)
+check case_show_bad_id_message test "$out" = 'pirogue case show: zz: not a case id (hex, at least 8 digits)'
+out=$($P case retry $ID1 2>&1); rc=$?
+check case_retry_not_refused_exit1 test "$rc" -eq 1
+check case_retry_not_refused_message bash -c "[[ '$out' == 'pirogue case retry: '*' is queued, not refused: nothing to retry' ]]"
+out=$($P case retry 0123456789 2>&1)
+check case_retry_unknown_message test "$out" = 'pirogue case retry: 0123456789: no such case or reply sent from this site'
+out=$($P inbox show 0123456789 2>&1)
+check inbox_show_unknown_message test "$out" = 'pirogue inbox show: 0123456789: no such record in the inbox'
 $P case add >/dev/null 2>&1; check case_add_nothing_is_usage test $? -eq 2
 $P case add --priority whenever --title x >/dev/null 2>&1; check bad_priority_is_usage test $? -eq 2
 out=$($P case add --title x --file "$T/missing.pdf" 2>&1); rc=$?

@@ -16,6 +16,11 @@
 /* Prints a JSON value (indented, sorted keys) on stdout for --json and takes ownership of it
  * (NULL, as from a failed json_pack, is reported as a failure). Returns CMD_OK or CMD_FAIL. */
 int cmd_print_json(json_t *o);
+/* Prints "pirogue CMD: ARG: reason" for a failed record lookup (sync_store_find/get or the
+ * caller's own filter): r == 0 or SYNC_ENOTFOUND print `missing`; `noun` names what an id
+ * should be ("case", "record"). */
+void cmd_record_error(const char *cmd, const char *arg, int r, const char *noun,
+                      const char *missing);
 
 /* Default config path when --config is not given. */
 #define CMD_DEFAULT_CONFIG "/etc/pirogue/pirogue.conf"

@@ -344,11 +344,7 @@ static int case_show(int argc, char **argv)
 	}
 	if ((r = sync_store_find(store, argv[optind], id)) != 0 ||
 	    (r = sync_store_get(store, id, &info)) != 0) {
-		fprintf(stderr, "pirogue case show: %s: %s\n", argv[optind],
-		        r == -EINVAL          ? "not a case id (hex, at least 8 digits)"
-		        : r == SYNC_EEXIST    ? "ambiguous prefix (give more digits)"
-		        : r == SYNC_ENOTFOUND ? "no such case"
-		                              : sync_strerror(r));
+		cmd_record_error("case show", argv[optind], r, "case", "no such case");
 		goto out;
 	}
 	if (info.kind != SYNC_ENV_CASE) {
@@ -430,11 +426,8 @@ static int case_retry(int argc, char **argv)
 	if ((r = sync_store_find(store, argv[optind], id)) != 0 ||
 	    (r = sync_store_get(store, id, &info)) != 0 ||
 	    (info.dir != SYNC_OUTBOX && (r = SYNC_ENOTFOUND))) {
-		fprintf(stderr, "pirogue case retry: %s: %s\n", argv[optind],
-		        r == -EINVAL          ? "not a case id (hex, at least 8 digits)"
-		        : r == SYNC_EEXIST    ? "ambiguous prefix (give more digits)"
-		        : r == SYNC_ENOTFOUND ? "no such case or reply sent from this site"
-		                              : sync_strerror(r));
+		cmd_record_error("case retry", argv[optind], r, "case",
+		                 "no such case or reply sent from this site");
 		goto out;
 	}
 	if (info.state != SYNC_ST_REFUSED) {

@@ -38,6 +38,7 @@ static const char *peer_name(struct sync_store *s, const struct keys_pub *pub, s
 static int resolve(struct sync_store *s, const char *arg, const char *who, uint8_t *id,
                    struct sync_record_info *info)
 {
+	char cmd[32];
 	int r;
 
 	if ((r = sync_store_find(s, arg, id)) == 0 && (r = sync_store_get(s, id, info)) == 0 &&
@@ -45,11 +46,8 @@ static int resolve(struct sync_store *s, const char *arg, const char *who, uint8
 		return 0;
 	if (r == 0)
 		r = SYNC_ENOTFOUND;
-	fprintf(stderr, "pirogue inbox %s: %s: %s\n", who, arg,
-	        r == -EINVAL          ? "not a record id (hex, at least 8 digits)"
-	        : r == SYNC_EEXIST    ? "ambiguous prefix (give more digits)"
-	        : r == SYNC_ENOTFOUND ? "no such record in the inbox"
-	                              : sync_strerror(r));
+	snprintf(cmd, sizeof cmd, "inbox %s", who);
+	cmd_record_error(cmd, arg, r, "record", "no such record in the inbox");
 	return r;
 }
 

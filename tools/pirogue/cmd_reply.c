@@ -91,11 +91,8 @@ int cmd_reply(int argc, char **argv)
 	if ((r = sync_store_find(store, argv[optind], cid)) != 0 ||
 	    (r = sync_store_get(store, cid, &info)) != 0 || info.dir != SYNC_INBOX ||
 	    info.kind != SYNC_ENV_CASE || info.state == SYNC_ST_RECEIVING) {
-		fprintf(stderr, "pirogue reply: %s: %s\n", argv[optind],
-		        r == -EINVAL                    ? "not a case id (hex, at least 8 digits)"
-		        : r == SYNC_EEXIST              ? "ambiguous prefix (give more digits)"
-		        : r == 0 || r == SYNC_ENOTFOUND ? "no such received case in the inbox"
-		                                        : sync_strerror(r));
+		cmd_record_error("reply", argv[optind], r, "case",
+		                 "no such received case in the inbox");
 		goto out;
 	}
 	title = cp.title;

@@ -1,9 +1,11 @@
+#include <errno.h>
 /* tools/pirogue/main.c — the `pirogue` CLI: a table of subcommands that also writes the usage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tools/pirogue/cmd.h"
+#include "sync/store.h"
 
 static const struct {
 	const char *name;
@@ -20,6 +22,20 @@ static const struct {
         {"media", cmd_media, "encode, decode, transcode VP8/Opus media files; measure PSNR/SSIM"},
         {"consult", cmd_consult, "run a two-way live consultation from files and record it"},
 };
+
+void cmd_record_error(const char *cmd, const char *arg, int r, const char *noun,
+                      const char *missing)
+{
+	if (r == -EINVAL)
+		fprintf(stderr, "pirogue %s: %s: not a %s id (hex, at least 8 digits)\n", cmd, arg,
+		        noun);
+	else if (r == SYNC_EEXIST)
+		fprintf(stderr, "pirogue %s: %s: ambiguous prefix (give more digits)\n", cmd, arg);
+	else if (r == 0 || r == SYNC_ENOTFOUND)
+		fprintf(stderr, "pirogue %s: %s: %s\n", cmd, arg, missing);
+	else
+		fprintf(stderr, "pirogue %s: %s: %s\n", cmd, arg, sync_strerror(r));
+}
 
 int cmd_print_json(json_t *o)
 {
