@@ -1223,20 +1223,32 @@ int sync_store_out_chunk(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTE
 	return ret;
 }
 
+/* Begins a write transaction and reads record `id`, which must be in direction `dir`
+ * (SYNC_OUTBOX / SYNC_INBOX, else SYNC_ENOTFOUND): 0 with *txn open for the caller to commit
+ * or abort, or an error with nothing left open. */
+static int row_begin(struct sync_store *s, const uint8_t *id, int dir, MDB_txn **txn, struct row *r)
+{
+	int ret;
+
+	if ((ret = txn_begin(s, 0, txn)) != 0)
+		return ret;
+	if ((ret = row_get(s, *txn, id, r)) == 0 && r->dir != dir)
+		ret = SYNC_ENOTFOUND;
+	if (ret != 0) {
+		mdb_txn_abort(*txn);
+		*txn = NULL;
+	}
+	return ret;
+}
+
 int sync_store_out_ack(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTES], uint32_t acked)
 {
 	MDB_txn *txn;
 	struct row r;
 	int ret;
 
-	if ((ret = txn_begin(s, 0, &txn)) != 0)
+	if ((ret = row_begin(s, id, SYNC_OUTBOX, &txn, &r)) != 0)
 		return ret;
-	if ((ret = row_get(s, txn, id, &r)) != 0)
-		goto out;
-	if (r.dir != SYNC_OUTBOX) {
-		ret = SYNC_ENOTFOUND;
-		goto out;
-	}
 	if (acked > r.count) {
 		ret = -EINVAL;
 		goto out;
@@ -1266,14 +1278,8 @@ int sync_store_out_delivered(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_
 	struct row r;
 	int ret;
 
-	if ((ret = txn_begin(s, 0, &txn)) != 0)
+	if ((ret = row_begin(s, id, SYNC_OUTBOX, &txn, &r)) != 0)
 		return ret;
-	if ((ret = row_get(s, txn, id, &r)) != 0)
-		goto out;
-	if (r.dir != SYNC_OUTBOX) {
-		ret = SYNC_ENOTFOUND;
-		goto out;
-	}
 	if (r.state == SYNC_ST_DELIVERED || r.state == SYNC_ST_ANSWERED) {
 		ret = 0;
 		goto out;
@@ -1297,14 +1303,8 @@ int sync_store_out_refused(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BY
 	struct row r;
 	int ret;
 
-	if ((ret = txn_begin(s, 0, &txn)) != 0)
+	if ((ret = row_begin(s, id, SYNC_OUTBOX, &txn, &r)) != 0)
 		return ret;
-	if ((ret = row_get(s, txn, id, &r)) != 0)
-		goto out;
-	if (r.dir != SYNC_OUTBOX) {
-		ret = SYNC_ENOTFOUND;
-		goto out;
-	}
 	if (r.state == SYNC_ST_DELIVERED || r.state == SYNC_ST_ANSWERED) {
 		ret = 0; /* the peer has it: a late refusal changes nothing */
 		goto out;
@@ -1333,14 +1333,8 @@ int sync_store_out_retry(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYTE
 	struct row r;
 	int ret, rc;
 
-	if ((ret = txn_begin(s, 0, &txn)) != 0)
+	if ((ret = row_begin(s, id, SYNC_OUTBOX, &txn, &r)) != 0)
 		return ret;
-	if ((ret = row_get(s, txn, id, &r)) != 0)
-		goto out;
-	if (r.dir != SYNC_OUTBOX) {
-		ret = SYNC_ENOTFOUND;
-		goto out;
-	}
 	if (r.state != SYNC_ST_REFUSED) {
 		ret = SYNC_ESTATE;
 		goto out;
@@ -1805,14 +1799,8 @@ int sync_store_recv_abort(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYT
 	struct row r;
 	int ret;
 
-	if ((ret = txn_begin(s, 0, &txn)) != 0)
+	if ((ret = row_begin(s, id, SYNC_INBOX, &txn, &r)) != 0)
 		return ret;
-	if ((ret = row_get(s, txn, id, &r)) != 0)
-		goto out;
-	if (r.dir != SYNC_INBOX) {
-		ret = SYNC_ENOTFOUND;
-		goto out;
-	}
 	if (r.state != SYNC_ST_RECEIVING) {
 		ret = SYNC_ESTATE; /* finished records are never deleted here */
 		goto out;
