@@ -393,6 +393,17 @@ static void update_pacing(struct relay_stream *s, int64_t now_us)
 	s->pacing_bps = u64max(rate, 8000);
 }
 
+/* A datagram of len bytes left now: the next paced one waits for its bits at the pacing rate
+ * (at most 5 ms of unused time is credited, so a late timer never becomes a burst). */
+static void charge_pacer(struct relay_stream *s, size_t len, int64_t now_us)
+{
+	uint64_t bits = (uint64_t)(len + s->cfg.overhead) * 8;
+
+	update_pacing(s, now_us);
+	s->next_send_us = i64max(s->next_send_us, now_us - 5000) +
+	                  (int64_t)(bits * 1000000 / s->pacing_bps);
+}
+
 /* In flight: one estimated BDP plus the target queue (plus the receiver's ack delay, during
  * which delivered bytes still count as in flight). The queue at the bottleneck then settles at
  * the target whatever the small errors of the estimate: too high by e, the queue is e x BDP
@@ -1271,6 +1282,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 
 		if (pto_at <= now_us) {
 			s->pto_count++;
+			s->st.probes++;
 			s->last_pto_us = now_us;
 			s->pto_probe = true;
 			s->last_eliciting_sent_us = now_us;
@@ -1311,6 +1323,10 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 			}
 		}
 		if (ret > 0) {
+			/* the probe leaves now, but its bits delay the next paced datagram: else
+			 * probes, frequent when acknowledgements come late (a loaded machine), add
+			 * to the paced rate and break a cap */
+			charge_pacer(s, *len, now_us);
 			s->st.datagrams_sent++;
 			s->last_sent_us = now_us;
 		}
@@ -1331,11 +1347,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 			else if (has_new_data(s))
 				ret = send_new(s, now_us, out, cap, len);
 			if (ret > 0) {
-				uint64_t bits = (uint64_t)(*len + s->cfg.overhead) * 8;
-
-				update_pacing(s, now_us);
-				s->next_send_us = i64max(s->next_send_us, now_us - 5000) +
-				                  (int64_t)(bits * 1000000 / s->pacing_bps);
+				charge_pacer(s, *len, now_us);
 				s->st.datagrams_sent++;
 				s->last_sent_us = now_us;
 				*next_us = now_us;

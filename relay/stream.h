@@ -133,6 +133,7 @@ struct relay_stream_stats {
 	uint64_t bytes_acked;    /* in-order stream bytes the peer has acknowledged */
 	uint64_t bytes_received; /* stream payload bytes received, duplicates included */
 	uint64_t datagrams_sent, datagrams_received, datagrams_lost, datagrams_malformed;
+	uint64_t probes;    /* probe timeouts fired (RFC 9002 PTO) */
 	uint64_t rate_bps;  /* current pacing rate (link bits/s) */
 	uint64_t btlbw_bps; /* bottleneck estimate (link bits/s) */
 	uint32_t srtt_ms, min_rtt_ms;

@@ -65,17 +65,19 @@ static int64_t now_us(void)
 	return (int64_t)mtime_now_us();
 }
 
-static void fold_stats(struct sync_tunlink *t, const struct relay_stream *s)
+/* Adds one stream's counters to *dst. */
+static void add_stream_stats(struct sync_tunlink_stats *dst, const struct relay_stream *s)
 {
 	struct relay_stream_stats ss;
 
 	relay_stream_stats(s, &ss);
-	t->st.bytes_sent += ss.bytes_sent;
-	t->st.bytes_resent += ss.bytes_resent;
-	t->st.bytes_received += ss.bytes_received;
-	t->st.datagrams_sent += ss.datagrams_sent;
-	t->st.datagrams_received += ss.datagrams_received;
-	t->st.datagrams_lost += ss.datagrams_lost;
+	dst->bytes_sent += ss.bytes_sent;
+	dst->bytes_resent += ss.bytes_resent;
+	dst->bytes_received += ss.bytes_received;
+	dst->datagrams_sent += ss.datagrams_sent;
+	dst->datagrams_received += ss.datagrams_received;
+	dst->datagrams_lost += ss.datagrams_lost;
+	dst->probes += ss.probes;
 }
 
 /* Ends a stream: xfer's end sees EOF, everything of the stream is freed. */
@@ -95,7 +97,7 @@ static void stream_end(struct tl_stream *ls, int why)
 		bufferevent_flush(ls->bev, EV_WRITE, BEV_FINISHED);
 		bufferevent_free(ls->bev);
 	}
-	fold_stats(t, ls->s);
+	add_stream_stats(&t->st, ls->s);
 	relay_stream_free(ls->s);
 	event_free(ls->timer);
 	t->st.streams--;
@@ -565,15 +567,7 @@ void sync_tunlink_stats_get(const struct sync_tunlink *t, struct sync_tunlink_st
 
 	*out = t->st;
 	for (const struct tl_stream *ls = t->streams; ls; ls = ls->next) {
-		struct relay_stream_stats ss;
-
-		relay_stream_stats(ls->s, &ss);
-		out->bytes_sent += ss.bytes_sent;
-		out->bytes_resent += ss.bytes_resent;
-		out->bytes_received += ss.bytes_received;
-		out->datagrams_sent += ss.datagrams_sent;
-		out->datagrams_received += ss.datagrams_received;
-		out->datagrams_lost += ss.datagrams_lost;
+		add_stream_stats(out, ls->s);
 		if (!newest || ls->opened_us > newest->opened_us)
 			newest = ls;
 	}

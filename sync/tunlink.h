@@ -66,6 +66,7 @@ struct sync_tunlink_stats {
 	uint64_t bytes_sent, bytes_resent; /* stream payload, all streams ever */
 	uint64_t bytes_received;
 	uint64_t datagrams_sent, datagrams_received, datagrams_lost;
+	uint64_t probes;              /* stream probe timeouts fired */
 	uint64_t drop_unknown_stream; /* stream datagram of no live stream, not an OPEN */
 	uint64_t drop_not_stream;     /* tunnel payload that is no stream datagram */
 	uint64_t send_errors;         /* relay_tunnel_send failures (datagram lost) */

@@ -521,6 +521,7 @@ static bool xfer_delivered(struct lab *l)
 static void test_rate_cap(void **state)
 {
 	struct lab *l = *state;
+	struct sync_tunlink_stats ts;
 	uint64_t t0, ms;
 
 	start_xfer(l);
@@ -531,7 +532,12 @@ static void test_rate_cap(void **state)
 	sync_xfer_kick(l->xc);
 	assert_true(run_until(l, xfer_delivered, 30000));
 	ms = mtime_now_ms() - t0;
-	print_message("# 100 KB at a 25 KB/s cap: %llu ms\n", (unsigned long long)ms);
+	sync_tunlink_stats_get(l->tc, &ts);
+	print_message("# 100 KB at a 25 KB/s cap: %llu ms (%llu datagrams, %llu B, %llu B re-sent, "
+	              "%llu probes)\n",
+	              (unsigned long long)ms, (unsigned long long)ts.datagrams_sent,
+	              (unsigned long long)ts.bytes_sent, (unsigned long long)ts.bytes_resent,
+	              (unsigned long long)ts.probes);
 	assert_true(ms >= 3000);
 	assert_true(ms < 12000);
 }

@@ -75,6 +75,9 @@ struct sim {
 	uint64_t read_bytes[2]; /* bytes stream i has read (from the peer) */
 	bool reader_paused[2];
 	size_t write_chunk[2]; /* at most this many bytes per application step (0: no limit) */
+	/* a process that is not scheduled: stream i neither reads nor sends for stall_len_us out of
+	 * every stall_period_us (0: never stalls); what arrives meanwhile waits */
+	int64_t stall_period_us[2], stall_len_us[2];
 	bool bad_byte;
 	int input_errors;
 	int poll_errors[2];
@@ -292,6 +295,17 @@ static inline void app_step(struct sim *m)
 }
 
 /* Runs until `until_us` or until done() says so (checked every event). */
+/* When stream i's current stall ends, or 0 if it is not stalled now. */
+static inline int64_t stall_end(const struct sim *m, int i)
+{
+	int64_t ph;
+
+	if (!m->stall_period_us[i])
+		return 0;
+	ph = m->now_us % m->stall_period_us[i];
+	return ph < m->stall_len_us[i] ? m->now_us - ph + m->stall_len_us[i] : 0;
+}
+
 static inline void sim_run(struct sim *m, int64_t until_us, bool (*done)(struct sim *))
 {
 	uint8_t out[2048];
@@ -301,7 +315,13 @@ static inline void sim_run(struct sim *m, int64_t until_us, bool (*done)(struct 
 
 		while (m->nheap && m->heap[0]->at_us <= m->now_us) {
 			struct sim_pkt *p = heap_pop(m);
+			int64_t resume = stall_end(m, p->to);
 
+			if (resume) {
+				p->at_us = resume;
+				heap_push(m, p);
+				continue;
+			}
 			if (m->s[p->to] &&
 			    relay_stream_input(m->s[p->to], p->data, p->len, m->now_us) != 0)
 				m->input_errors++;
@@ -313,6 +333,11 @@ static inline void sim_run(struct sim *m, int64_t until_us, bool (*done)(struct 
 
 			if (!m->s[i])
 				continue;
+			if (stall_end(m, i)) {
+				if (stall_end(m, i) < next)
+					next = stall_end(m, i);
+				continue;
+			}
 			for (int guard = 0; guard < 100000; guard++) {
 				size_t len = 0;
 				int r = relay_stream_poll(m->s[i], m->now_us, out, sizeof out, &len,
