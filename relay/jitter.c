@@ -771,6 +771,12 @@ int64_t jb_sync_video_due(const struct jb_sync *s, int64_t capture_us, int64_t r
 	return due;
 }
 
+bool jb_sync_video_late(const struct jb_sync *s, int64_t capture_us, int64_t ready_us,
+                        int64_t now_us)
+{
+	return sync_audio_known(s, now_us) && capture_us + s->audio_delay < ready_us;
+}
+
 int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_target_us)
 {
 	int64_t tmp[SYNC_HIST], v, late, target, want,

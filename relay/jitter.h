@@ -206,6 +206,10 @@ void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us
  * it follows the audio delay. */
 int64_t jb_sync_video_due(const struct jb_sync *s, int64_t capture_us, int64_t ready_us,
                           int64_t now_us);
+/* True when that frame was ready only after the sound captured with it had played (audio
+ * delay known): it can only be shown late, out of sync by (ready - capture) - audio delay. */
+bool jb_sync_video_late(const struct jb_sync *s, int64_t capture_us, int64_t ready_us,
+                        int64_t now_us);
 /* The floor for the audio jitter buffer's target (0: none), given the target the jitter alone
  * asks for; recomputed at most every interval_us. */
 int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_target_us);

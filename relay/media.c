@@ -1463,7 +1463,13 @@ static void video_show_head(struct relay_media *m, int64_t wall)
 	(void)vec_push(&m->vhold, wall - v->ready);
 	if (v->capture >= 0)
 		(void)avvec_push(&m->av_video, v->capture, wall);
-	log_frame(m, 'v', v->idx, v->ts, v->capture, wall, "show");
+	/* "late": decoded only after its sound played, so shown out of sync (a picture that
+	 * waited for a retransmission or behind a queue); "show": shown with its sound */
+	log_frame(m, 'v', v->idx, v->ts, v->capture, wall,
+	          m->sync && v->capture >= 0 &&
+	                          jb_sync_video_late(m->sync, v->capture, v->ready, wall)
+	                  ? "late"
+	                  : "show");
 	if (m->ry4m && v->pic) {
 		rc = codec_y4m_writer_write(m->ry4m, v->pic);
 		if (rc && !m->rec_err)

@@ -18,8 +18,9 @@
  * frames.csv: kind (a/v), source index (video: the sender's picture number in its looped
  * source; audio: the frame's first sample at 48 kHz, i.e. its RTP timestamp), RTP timestamp,
  * capture and playout times (wall-clock microseconds; capture -1 when unknown) and how it
- * was played (show / play / fec / red / lost / gap / stretch / underrun). With a reference
- * clip the report also writes psnr.csv (source index, index shown, PSNR-Y).
+ * was played (video: show, or late when decoded only after its sound had played; audio: play /
+ * fec / red / lost / gap / stretch / underrun). With a reference clip the report also writes
+ * psnr.csv (source index, index shown, PSNR-Y).
  *
  * Lip sync (relay/jitter's jb_sync): both streams' RTP timestamps are mapped to the sender's
  * capture clock through its sender reports; a decoded picture is held until the audio captured

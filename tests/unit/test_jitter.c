@@ -449,16 +449,21 @@ static void test_jitter_sync_picture_due_with_its_sound(void **state)
 	jb_sync_audio_played(s, 1000000, 1400000); /* audio delay 400 ms */
 	/* early picture: held to capture + 400 ms */
 	assert_int_equal(jb_sync_video_due(s, 1100000, 1300000, 1400000), 1500000);
-	/* late picture: at once */
+	assert_false(jb_sync_video_late(s, 1100000, 1300000, 1400000));
+	/* late picture: at once, and said to be late */
 	assert_int_equal(jb_sync_video_due(s, 1100000, 1600000, 1600000), 1600000);
+	assert_true(jb_sync_video_late(s, 1100000, 1600000, 1600000));
+	/* ready just as its sound plays: on time */
+	assert_false(jb_sync_video_late(s, 1100000, 1500000, 1500000));
 	/* the audio delay grows: so does the hold */
 	jb_sync_audio_played(s, 1020000, 1470000);
 	assert_int_equal(jb_sync_video_due(s, 1100000, 1300000, 1470000), 1550000);
 	/* a 2 s audio delay: held at most 1 s */
 	jb_sync_audio_played(s, 1040000, 3040000);
 	assert_int_equal(jb_sync_video_due(s, 1100000, 1300000, 3040000), 2300000);
-	/* no sound played for more than 1 s: not held */
+	/* no sound played for more than 1 s: not held, and not late (nothing to be in sync with) */
 	assert_int_equal(jb_sync_video_due(s, 3000000, 4100000, 4100000), 4100000);
+	assert_false(jb_sync_video_late(s, 1000000, 4100000, 4100000));
 	jb_sync_free(s);
 }
 
