@@ -117,7 +117,7 @@ struct cc {
 	int initial_probes;
 
 	uint32_t overuses, n_probes, n_probes_ok;
-	uint32_t noise_holds;
+	uint32_t noise_holds, queue_cuts;
 };
 
 void cc_config_default(struct cc_config *cfg)
@@ -675,6 +675,8 @@ static void rate_update(struct cc *cc, int64_t now)
 				cc->delay_target = nt;
 				cc->last_decrease = now;
 				cc->overuses++;
+				if (cc->usage != CC_OVERUSE)
+					cc->queue_cuts++;
 			}
 			/* A queue to drain: the link is busy until it is gone, so what it
 			 * delivers meanwhile is its capacity (taken below). */
@@ -979,6 +981,7 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->queue_us = cc->queue_pred_us > cc->queue_us ? cc->queue_pred_us : cc->queue_us;
 	st->overuses = cc->overuses;
 	st->noise_holds = cc->noise_holds;
+	st->queue_cuts = cc->queue_cuts;
 	st->probes = cc->n_probes;
 	st->probes_ok = cc->n_probes_ok;
 }

@@ -84,6 +84,12 @@ struct sim {
 	 * overshoots): feedback delayed and lost over [fb_bad_from, fb_bad_to) */
 	int64_t fb_bad_from, fb_bad_to, fb_extra_us;
 	double fb_loss;
+	/* linksim's jitter (tools/linksim/model.c): the one-way delay follows a piecewise-linear
+	 * curve through random points in [-jitter_pl_us, +jitter_pl_us] every 100 ms, so it
+	 * rises and falls for 100 ms at a time (a delay gradient) without reordering */
+	int64_t jitter_pl_us;
+	double jpl_a, jpl_b;
+	int64_t jpl_seg;
 	/* an application-limited source: media at this wire rate (0 = saturating) */
 	double source_bps, source_credit;
 };
@@ -147,6 +153,18 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 	f->seq = s->seq;
 	f->arrive =
 	        depart + s->one_way + (s->jitter_us ? (int64_t)(rnd(s) * (double)s->jitter_us) : 0);
+	if (s->jitter_pl_us) {
+		int64_t seg = depart / 100000;
+
+		while (s->jpl_seg < seg) {
+			s->jpl_a = s->jpl_b;
+			s->jpl_b = (2 * rnd(s) - 1) * (double)s->jitter_pl_us;
+			s->jpl_seg++;
+		}
+		f->arrive +=
+		        (int64_t)(s->jpl_a + (s->jpl_b - s->jpl_a) *
+		                                     (double)(depart - seg * 100000) / 100000.0);
+	}
 	f->lost = lost;
 	s->seq++;
 }
@@ -317,7 +335,8 @@ static double q_percentile(struct sim *s, double p)
 
 /* Steady state on capacity c with the given one-way delay: utilisation and queueing delay
  * p95 over 60 s after 15 s of start-up. */
-static void steady(double c, int64_t one_way, double loss, int64_t jitter, const char *name)
+static void steady(double c, int64_t one_way, double loss, int64_t jitter, int64_t jitter_pl,
+                   const char *name)
 {
 	static struct cap_step caps[1];
 	static struct sim s;
@@ -328,6 +347,7 @@ static void steady(double c, int64_t one_way, double loss, int64_t jitter, const
 	sim_init(&s, caps, 1, 100000);
 	s.one_way = one_way;
 	s.jitter_us = jitter;
+	s.jitter_pl_us = jitter_pl;
 	if (loss > 0) {
 		/* Gilbert-Elliott: mean burst 3 packets (p_bg 1/3), stationary loss `loss`. */
 		s.loss_p_bg = 1.0 / 3.0;
@@ -364,28 +384,35 @@ static void steady(double c, int64_t one_way, double loss, int64_t jitter, const
 
 static void test_cc_steady_state_uses_80_percent_with_low_queue(void **state)
 {
-	steady(500000, 300000, 0, 0, "steady");
+	steady(500000, 300000, 0, 0, 0, "steady");
 }
 
 static void test_cc_steady_state_geo_uplink_256k_rtt_800ms(void **state)
 {
-	steady(256000, 400000, 0, 0, "steady-256k-800ms");
+	steady(256000, 400000, 0, 0, 0, "steady-256k-800ms");
 }
 
 static void test_cc_steady_state_geo_downlink_2M_rtt_600ms(void **state)
 {
-	steady(2000000, 300000, 0, 0, "steady-2M-600ms");
+	steady(2000000, 300000, 0, 0, 0, "steady-2M-600ms");
 }
 
 static void test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat(void **state)
 {
 	/* geo-sat: 512 kbit/s uplink, 600 ms +- 20 ms, 1 % bursty loss. */
-	steady(512000, 290000, 0.01, 20000, "geo-sat-like jitter+loss");
+	steady(512000, 290000, 0.01, 20000, 0, "geo-sat-like jitter+loss");
+}
+
+/* geo-sat as the lab makes it: linksim's jitter (+-10 ms each way along a piecewise-linear
+ * curve, a delay gradient for 100 ms at a time) and 1 % bursty loss. */
+static void test_cc_linksim_jitter_geo_sat(void **state)
+{
+	steady(512000, 300000, 0.01, 0, 10000, "geo-sat linksim jitter+loss");
 }
 
 static void test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate(void **state)
 {
-	steady(512000, 350000, 0.02, 0, "2 % bursty loss");
+	steady(512000, 350000, 0.02, 0, 0, "2 % bursty loss");
 }
 
 static void test_cc_small_packets_count_per_packet_overhead(void **state)
@@ -760,6 +787,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_steady_state_geo_uplink_256k_rtt_800ms),
 	        cmocka_unit_test(test_cc_steady_state_geo_downlink_2M_rtt_600ms),
 	        cmocka_unit_test(test_cc_random_bursty_loss_2pct_rtt_700ms_keeps_rate),
+	        cmocka_unit_test(test_cc_linksim_jitter_geo_sat),
 	        cmocka_unit_test(test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat),
 	        cmocka_unit_test(test_cc_small_packets_count_per_packet_overhead),
 	        cmocka_unit_test(test_cc_outage_30s_then_recovers_quickly),
