@@ -897,10 +897,8 @@ static void video_capture(struct relay_media *m, int64_t t)
 			codec_vp8_enc_request_keyframe(m->venc);
 		/* the pacer dropped a stale picture that later ones depend on: it drops dependent
 		 * pictures until a keyframe, so this one must be one (no PLI round trip) */
-		if (ps.chain_broken[PACER_VIDEO]) {
+		if (ps.chain_broken[PACER_VIDEO])
 			codec_vp8_enc_request_keyframe(m->venc);
-			m->keyframes_forced++;
-		}
 		m->video_was_off = false;
 		if (codec_i420_view(&src, m->src_buf, m->src.width, m->src.height) ||
 		    codec_i420_view(&dst, m->enc_buf, m->vcfg.width, m->vcfg.height) ||
@@ -916,6 +914,8 @@ static void video_capture(struct relay_media *m, int64_t t)
 		m->st.tx_video_frames++;
 		if (vp.keyframe)
 			m->st.tx_keyframes++;
+		if (vp.keyframe && ps.chain_broken[PACER_VIDEO])
+			m->keyframes_forced++;
 		video_send_frame(m, &vp, (uint32_t)index, cap, t);
 	}
 }
