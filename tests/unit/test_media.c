@@ -601,10 +601,10 @@ static void after_outage(const char *dir, int64_t from, int64_t m2e_from, int64_
 
 /* A two-way adaptive session over a 600 ms RTT link that goes down both ways for 8 s. The
  * senders' pacers drop what goes stale meanwhile (whole pictures, then a keyframe), so after
- * the link returns the hub shows pictures again within 6 s, the first at most 1.5 s old, and
- * the sound it plays from 2 s after the return on is no more than 1.2 s old (mouth-to-ear;
- * 300 ms of it propagation): without the deadlines (and the receiver's restart after the gap)
- * the backlog of the outage played 8.4 s late here. */
+ * the link returns the hub shows pictures again within 6 s, the first at most 2 s old, and
+ * the sound it plays from 2 s after the return on is no more than 1.5 s old (mouth-to-ear;
+ * 300 ms of it propagation; 0.88-1.0 s here): without the deadlines (and the receiver's restart
+ * after the gap) the backlog of the outage played 8.4 s late here. */
 static void outage_then_pictures_and_fresh_sound_again(void **state)
 {
 	struct outage o;
@@ -675,9 +675,9 @@ static void outage_then_pictures_and_fresh_sound_again(void **state)
 	/* the time to the first picture is mostly the controller's climb from its 16 kbit/s
 	 * floor (the keyframe squeezes through beside the sound): 4.2 s here */
 	assert_true(first_pic >= 0 && first_pic - o.up_wall_us <= 6000000);
-	assert_true(first_age <= 1500000);
+	assert_true(first_age <= 2000000);
 	assert_true(audio_n > 100);
-	assert_true(m2e_max <= 1200000);
+	assert_true(m2e_max <= 1500000);
 	/* the clinic's pacer dropped stale media and made a keyframe for it */
 	relay_media_stats(a, &sa);
 	assert_true(sa.pacer_stale_packets > 0);
