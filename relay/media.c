@@ -63,6 +63,25 @@
 #define FREEZE_US     600000
 #define TGT_HIST      5      /* ladder updates (200 ms apart) the estimate is held over */
 #define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
+/* Deadlines at the pacer, from capture (relay/pacer drops what is older, whole pictures and
+ * the pictures that depend on them; the encoder then makes a keyframe).
+ * Audio: the receiver's jitter buffer holds at most 1 s of delay (jb_audio max_delay_us);
+ * ~300 ms of it is the satellite hop's propagation and at least 90-210 ms its own target
+ * (RED's reach + 30 ms at 20-60 ms frames), so audio that waited more than ~400-500 ms here
+ * arrives beyond anything the buffer can hold, and every such packet played adds its wait to
+ * the mouth-to-ear delay of all the audio behind it until the buffer sheds it (one frame in
+ * ten). 400 ms leaves a margin for the path's own jitter.
+ * Video: a picture older than a freeze (FREEZE_US) is worth less than the next keyframe; in
+ * normal running the encoder keeps the video queue under VQUEUE_MAX_US at the target rate, so
+ * even a halved rate (the controller's timeout cut) leaves a picture waiting under 2 x 250 ms:
+ * only a stall (an outage, a deep cut) makes a picture this old. Lip sync cannot help either:
+ * it stops delaying audio for pictures that lag by more than 2 x SYNC_AUDIO_MAX. */
+#define AUDIO_STALE_US 400000
+#define VIDEO_STALE_US 600000
+/* Receiver: when the audio buffer has run dry and the next packet is this far past the audio
+ * last played, the frames between are gone (an outage; the sender dropped what went stale):
+ * playout restarts at that packet instead of concealing the whole gap first. */
+#define AUDIO_RESYNC_US 500000
 
 /* Failures of these calls are counted by the callee or harmless (duplicates, late packets). */
 #define IGNORE(x)                                                                                  \
@@ -142,6 +161,8 @@ struct red_entry {
 struct vhist {
 	bool valid;
 	uint16_t seq;
+	uint64_t frame;      /* pacer frame number */
+	int64_t deadline_us; /* pacer deadline of its picture */
 	size_t len;
 	uint8_t data[PKT_MAX];
 };
@@ -188,6 +209,7 @@ struct relay_media {
 	size_t enc_cap;
 	uint16_t video_seq, fec_seq, pad_seq, twcc_seq;
 	uint16_t picture_id;
+	uint64_t vframe; /* pacer frame number of the last picture sent */
 	bool video_was_off;
 	struct fec_encoder fec;
 	int64_t fec_group_us;
@@ -214,11 +236,12 @@ struct relay_media {
 	int64_t known_link_us;
 	uint32_t padding_bps;
 	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
-	uint32_t cc_overuses;    /* controller decreases seen by the ladder */
-	int64_t cc_react_us;     /* time of the last one */
-	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
-	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
-	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
+	uint32_t cc_overuses;      /* controller decreases seen by the ladder */
+	int64_t cc_react_us;       /* time of the last one */
+	int64_t lad_queue_us;      /* queueing delay at the previous ladder update */
+	unsigned drain_holds;      /* ladder updates a downgrade was held off while draining */
+	uint32_t probes_ok_seen;   /* controller probes that found room, seen by the trials */
+	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
 
 	/* ---- receiver ---- */
 	struct rtcp_twcc_recorder *twcc;
@@ -266,6 +289,7 @@ struct relay_media {
 	uint64_t audio_lost;    /* frames lost after every recovery */
 	uint64_t audio_shrink;
 	uint64_t audio_underrun; /* frames concealed while the buffer was empty */
+	uint64_t audio_resyncs;  /* playout restarts after a gap (AUDIO_RESYNC_US) */
 
 	/* recorder */
 	int16_t *rec_pcm;
@@ -359,9 +383,9 @@ static int send_raw(struct relay_media *m, const uint8_t *data, size_t len)
 static void schedule_pacer(struct relay_media *m);
 
 static int enqueue(struct relay_media *m, enum pacer_class cls, const uint8_t *pkt, size_t len,
-                   int kind)
+                   int kind, const struct pacer_media *pm)
 {
-	int rc = pacer_enqueue(m->pacer, cls, pkt, len, (uint64_t)kind, now_us());
+	int rc = pacer_enqueue_media(m->pacer, cls, pkt, len, (uint64_t)kind, pm, now_us());
 
 	schedule_pacer(m);
 	return rc;
@@ -630,6 +654,7 @@ static void audio_capture(struct relay_media *m, int64_t t)
 	uint8_t opus[CODEC_OPUS_PACKET_MAX], payload[PKT_MAX], pkt[PKT_MAX];
 	size_t olen, plen, len;
 	struct red_entry *r = NULL;
+	struct pacer_media pm = {0, 0, PACER_INDEPENDENT | PACER_DROPPABLE};
 	int rc;
 
 	if (!m->oenc)
@@ -674,7 +699,9 @@ static void audio_capture(struct relay_media *m, int64_t t)
 		}
 		rc = build_rtp(pkt, sizeof pkt, &len, r ? PT_RED : PT_OPUS, false, m->audio_seq++,
 		               m->audio_ts, m->cfg.ssrc_base + 1, payload, plen, false, 0);
-		if (!rc && enqueue(m, PACER_AUDIO, pkt, len, K_AUDIO) == 0) {
+		pm.deadline_us = m->start_us + (int64_t)(m->audio_ts + samples) * 1000000 / 48000 +
+		                 AUDIO_STALE_US;
+		if (!rc && enqueue(m, PACER_AUDIO, pkt, len, K_AUDIO, &pm) == 0) {
 			m->sent_audio = true;
 			m->audio_pkts++;
 			m->audio_octets += (uint32_t)plen;
@@ -748,8 +775,12 @@ static int read_source_frame(struct relay_media *m)
 }
 
 static void video_send_frame(struct relay_media *m, const struct codec_vp8_packet *vp,
-                             uint32_t index, int64_t t)
+                             uint32_t index, int64_t cap, int64_t t)
 {
+	struct pacer_media pm = {++m->vframe, cap + VIDEO_STALE_US,
+	                         (vp->keyframe ? PACER_INDEPENDENT : 0) |
+	                                 (vp->droppable ? PACER_DROPPABLE : 0)};
+	struct pacer_media fm = {m->vframe, pm.deadline_us, 0};
 	struct rtp_vp8_packetizer pk;
 	struct rtp_vp8_desc d = {0};
 	uint8_t payload[PKT_MAX], pkt[PKT_MAX], rep[PKT_MAX + FEC_HEADER];
@@ -779,7 +810,7 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		if (build_rtp(pkt, sizeof pkt, &len, PT_VP8, last, seq, ts, m->cfg.ssrc_base + 2,
 		              payload, plen, true, index))
 			return;
-		if (enqueue(m, PACER_VIDEO, pkt, len, K_VIDEO)) {
+		if (enqueue(m, PACER_VIDEO, pkt, len, K_VIDEO, &pm)) {
 			log_debug("%s: video queue full, picture cut", m->name);
 			return;
 		}
@@ -789,6 +820,8 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		h = &m->vh[seq % HIST_VIDEO];
 		h->valid = true;
 		h->seq = seq;
+		h->frame = pm.frame;
+		h->deadline_us = pm.deadline_us;
 		h->len = len;
 		memcpy(h->data, pkt, len);
 		if (vp->temporal_id != 0 || m->cfg.fixed_bps || m->fec.k == 0)
@@ -802,7 +835,7 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		if (rl > 0 &&
 		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
 		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
-		    !enqueue(m, PACER_RTX, pkt, len, K_FEC))
+		    !enqueue(m, PACER_RTX, pkt, len, K_FEC, &fm))
 			m->st.tx_fec_packets++;
 	}
 }
@@ -843,6 +876,7 @@ static void video_capture(struct relay_media *m, int64_t t)
 		}
 		if (cap < m->venc_next_us)
 			continue;
+		pacer_expire(m->pacer, t);
 		pacer_get_stats(m->pacer, &ps);
 		if (ps.queued_bytes[PACER_VIDEO] * 8ull * 1000000 /
 		                    (cc_target_bps(m->cc) ? cc_target_bps(m->cc) : 1) >
@@ -862,6 +896,10 @@ static void video_capture(struct relay_media *m, int64_t t)
 			continue;
 		if (r->mode == CODEC_LADDER_STILLS || m->video_was_off)
 			codec_vp8_enc_request_keyframe(m->venc);
+		/* the pacer dropped a stale picture that later ones depend on: it drops dependent
+		 * pictures until a keyframe, so this one must be one (no PLI round trip) */
+		if (ps.chain_broken[PACER_VIDEO])
+			codec_vp8_enc_request_keyframe(m->venc);
 		m->video_was_off = false;
 		if (codec_i420_view(&src, m->src_buf, m->src.width, m->src.height) ||
 		    codec_i420_view(&dst, m->enc_buf, m->vcfg.width, m->vcfg.height) ||
@@ -877,7 +915,9 @@ static void video_capture(struct relay_media *m, int64_t t)
 		m->st.tx_video_frames++;
 		if (vp.keyframe)
 			m->st.tx_keyframes++;
-		video_send_frame(m, &vp, (uint32_t)index, t);
+		if (vp.keyframe && ps.chain_broken[PACER_VIDEO])
+			m->keyframes_forced++;
+		video_send_frame(m, &vp, (uint32_t)index, cap, t);
 	}
 }
 
@@ -951,6 +991,15 @@ static int64_t wall_of_ntp(uint64_t ntp)
 	return sec * 1000000 + (int64_t)(((ntp & 0xffffffffull) * 1000000) >> 32);
 }
 
+uint32_t relay_media_rtp_ts(int64_t elapsed_us, unsigned clock_hz)
+{
+	/* 64 bits: elapsed_us x clock_hz overflows after ~6 years at 90 kHz; the RTP timestamp
+	 * itself wraps modulo 2^32 as the media's own do */
+	uint64_t e = elapsed_us > 0 ? (uint64_t)elapsed_us : 0;
+
+	return (uint32_t)(e * clock_hz / 1000000);
+}
+
 static void send_rtcp(struct relay_media *m, int64_t t, bool with_sr)
 {
 	uint8_t buf[PKT_MAX];
@@ -961,14 +1010,13 @@ static void send_rtcp(struct relay_media *m, int64_t t, bool with_sr)
 	buf_writer_init(&w, buf, sizeof buf);
 	if (with_sr) {
 		int64_t wall = t + m->wall_off_us;
-		uint32_t dt = (uint32_t)(t - m->start_us);
 
 		if (m->sent_audio && !rtcp_write_sr(&w, m->cfg.ssrc_base + 1, ntp_of_wall(wall),
-		                                    (uint32_t)((uint64_t)dt * 48 / 1000),
+		                                    relay_media_rtp_ts(t - m->start_us, 48000),
 		                                    m->audio_pkts, m->audio_octets, NULL, 0))
 			any = true;
 		if (m->sent_video && !rtcp_write_sr(&w, m->cfg.ssrc_base + 2, ntp_of_wall(wall),
-		                                    (uint32_t)((uint64_t)dt * 9 / 100),
+		                                    relay_media_rtp_ts(t - m->start_us, 90000),
 		                                    m->video_pkts, m->video_octets, NULL, 0))
 			any = true;
 	}
@@ -1058,8 +1106,11 @@ static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, i
 			for (size_t i = 0; i < n; i++) {
 				struct vhist *h = &m->vh[lost[i] % HIST_VIDEO];
 
-				if (h->valid && h->seq == lost[i])
-					(void)enqueue(m, PACER_RTX, h->data, h->len, K_RTX);
+				if (h->valid && h->seq == lost[i]) {
+					struct pacer_media rm = {h->frame, h->deadline_us, 0};
+
+					(void)enqueue(m, PACER_RTX, h->data, h->len, K_RTX, &rm);
+				}
 			}
 		} else if (p.type == RTCP_PSFB && p.count == RTCP_PSFB_PLI) {
 			m->st.pli_received++;
@@ -1123,6 +1174,33 @@ static int audio_jb_for(struct relay_media *m, unsigned samples, uint32_t ts, st
 	return 0;
 }
 
+/* The audio buffer has run dry (the player conceals without advancing, waiting for the next
+ * frame) and a packet arrives far past what was played last: the frames between will not
+ * come (an outage, and the sender dropped what went stale meanwhile). Playing on from where
+ * playout stopped would conceal the whole gap first and then play everything that late; a
+ * fresh buffer starts from this packet instead. */
+static void audio_resync(struct relay_media *m, uint32_t ts)
+{
+	struct jb_audio_stats st;
+
+	if (!m->jba || !m->playing || !m->have_last_play_ts ||
+	    (int32_t)(ts - m->last_play_ts) <= (int32_t)(AUDIO_RESYNC_US * 48 / 1000))
+		return;
+	jb_audio_get_stats(m->jba, &st);
+	if (st.buffered_us)
+		return;
+	if (m->jba_next) {
+		jb_audio_get_stats(m->jba_next, &st);
+		if (st.buffered_us)
+			return;
+	}
+	jb_audio_free(m->jba);
+	jb_audio_free(m->jba_next);
+	m->jba = m->jba_next = NULL;
+	m->have_last_play_ts = false;
+	m->audio_resyncs++;
+}
+
 static void audio_input(struct relay_media *m, const struct rtp_packet *p, int64_t t)
 {
 	const uint8_t *prim = p->payload;
@@ -1131,6 +1209,7 @@ static void audio_input(struct relay_media *m, const struct rtp_packet *p, int64
 	struct jb_audio *jb;
 
 	m->peer_audio_ssrc = p->ssrc;
+	audio_resync(m, p->timestamp);
 	if (p->payload_type == PT_RED) { /* RFC 2198 */
 		struct buf_reader r;
 		uint32_t hdr[4], offs[4];
@@ -1910,6 +1989,7 @@ int relay_media_stop(struct relay_media *m)
 void relay_media_stats(const struct relay_media *m, struct relay_media_stats *out)
 {
 	struct cc_stats cs;
+	struct pacer_stats ps;
 
 	*out = m->st;
 	cc_get_stats(m->cc, &cs);
@@ -1921,6 +2001,15 @@ void relay_media_stats(const struct relay_media *m, struct relay_media_stats *ou
 	out->target_bps = cs.target_bps;
 	out->rtt_us = cs.rtt_us;
 	out->loss = cs.loss;
+	pacer_get_stats(m->pacer, &ps);
+	out->pacer_stale_packets = 0;
+	out->pacer_stale_bytes = 0;
+	for (int c = 0; c < PACER_NCLASS; c++) {
+		out->pacer_stale_packets += ps.stale_packets[c];
+		out->pacer_stale_bytes += ps.stale_bytes[c];
+	}
+	out->pacer_stale_pictures = ps.stale_frames[PACER_VIDEO];
+	out->keyframes_forced = m->keyframes_forced;
 }
 
 void relay_media_free(struct relay_media *m)
@@ -2194,6 +2283,13 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "loss_pct", json_real(st.loss * 100));
 	json_object_set_new(tx, "pli_received", json_integer((json_int_t)st.pli_received));
 	json_object_set_new(tx, "nack_received", json_integer((json_int_t)st.nack_received));
+	json_object_set_new(tx, "pacer_dropped_stale_packets",
+	                    json_integer((json_int_t)st.pacer_stale_packets));
+	json_object_set_new(tx, "pacer_dropped_stale_bytes",
+	                    json_integer((json_int_t)st.pacer_stale_bytes));
+	json_object_set_new(tx, "pacer_dropped_stale_pictures",
+	                    json_integer((json_int_t)st.pacer_stale_pictures));
+	json_object_set_new(tx, "keyframes_forced", json_integer((json_int_t)st.keyframes_forced));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
 	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
@@ -2240,6 +2336,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	                    json_real(afr ? 100.0 * (double)m->audio_lost / (double)afr : 100));
 	json_object_set_new(au, "dropped_to_shrink", json_integer((json_int_t)m->audio_shrink));
 	json_object_set_new(au, "underrun_concealed", json_integer((json_int_t)m->audio_underrun));
+	json_object_set_new(au, "resyncs_after_gap", json_integer((json_int_t)m->audio_resyncs));
 	qsort(m->m2e.v, m->m2e.n, sizeof *m->m2e.v, cmp64);
 	if (m->m2e.n) {
 		json_object_set_new(au, "mouth_to_ear_p50_ms",
@@ -2349,6 +2446,10 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "link utilisation (%)", "sent.link_utilisation_pct");
 	row(f, a, b, "FEC packets sent", "sent.fec_packets");
 	row(f, a, b, "audio frames with redundancy", "sent.red_frames");
+	row(f, a, b, "pacer: stale packets dropped", "sent.pacer_dropped_stale_packets");
+	row(f, a, b, "pacer: stale bytes dropped", "sent.pacer_dropped_stale_bytes");
+	row(f, a, b, "pacer: stale pictures dropped", "sent.pacer_dropped_stale_pictures");
+	row(f, a, b, "keyframes forced by stale drops", "sent.keyframes_forced");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
 	row(f, a, b, "ladder: final rung", "ladder.final");
@@ -2363,6 +2464,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "audio lost after recovery (%)", "received.audio.lost_pct");
 	row(f, a, b, "audio frames dropped to cut delay", "received.audio.dropped_to_shrink");
 	row(f, a, b, "audio underrun concealment (frames)", "received.audio.underrun_concealed");
+	row(f, a, b, "audio playout restarts after a gap", "received.audio.resyncs_after_gap");
 	row(f, a, b, "mouth-to-ear p50 (ms)", "received.audio.mouth_to_ear_p50_ms");
 	row(f, a, b, "mouth-to-ear p95 (ms)", "received.audio.mouth_to_ear_p95_ms");
 	row(f, a, b, "video frames shown", "received.video.frames_shown");

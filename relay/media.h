@@ -85,6 +85,10 @@ struct relay_media_stats {
 	uint64_t audio_played, audio_fec, audio_red, audio_concealed;
 	uint64_t video_decoded, video_dropped, video_fec_recovered, video_corrupt;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
+	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
+	 * video pictures older than 600 ms or depending on one that was, their FEC and
+	 * retransmissions), and the keyframes made so the receiver can decode again */
+	uint64_t pacer_stale_packets, pacer_stale_bytes, pacer_stale_pictures, keyframes_forced;
 	unsigned rung;         /* current ladder rung index */
 	const char *rung_name; /* static */
 	unsigned ladder_downgrades, ladder_upgrades;
@@ -123,6 +127,11 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 void relay_media_report_print(const json_t *report, const json_t *baseline, void *file);
 
 const char *relay_media_strerror(int err);
+
+/* The RTP timestamp (clock_hz: 48000 audio, 90000 video) of the instant elapsed_us after the
+ * session's start, as the sender stamps its media and its sender reports: modulo 2^32, right
+ * for any session length (elapsed_us x clock_hz is computed in 64 bits). */
+uint32_t relay_media_rtp_ts(int64_t elapsed_us, unsigned clock_hz);
 
 /* Stops (if needed) and frees; NULL is fine. */
 void relay_media_free(struct relay_media *m);

@@ -25,6 +25,10 @@ struct node {
 	struct node *next;
 	uint64_t tag;
 	int64_t queued_at;
+	uint64_t frame;
+	int64_t deadline;
+	unsigned flags;
+	bool first; /* the frame's first packet: its deadline is judged here */
 	size_t len;
 	uint8_t data[];
 };
@@ -50,6 +54,10 @@ struct pacer {
 	int64_t probe_end;
 	/* padding has its own bucket so it never exceeds padding_bps */
 	double pad_credit;
+	/* stale media */
+	uint64_t last_frame[PACER_NCLASS];     /* frame of the last packet queued (or dropped) */
+	uint64_t dropping_frame[PACER_NCLASS]; /* frame being dropped as it is queued, or 0 */
+	uint64_t video_dropped_upto;           /* highest video frame dropped */
 	struct pacer_stats st;
 };
 
@@ -132,15 +140,143 @@ void pacer_probe(struct pacer *p, int cluster, uint32_t rate_bps, unsigned min_p
 		p->credit = 0;
 }
 
-int pacer_enqueue(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, size_t len,
-                  uint64_t tag, int64_t now_us)
+/* Removes n (after prev, or the head when prev is NULL) from f and frees it. */
+static void unlink_node(struct fifo *f, struct node *prev, struct node *n)
 {
+	if (prev)
+		prev->next = n->next;
+	else
+		f->head = n->next;
+	if (f->tail == n)
+		f->tail = prev;
+	f->bytes -= n->len;
+	f->packets--;
+	free(n);
+}
+
+static void count_stale(struct pacer *p, int cls, size_t len)
+{
+	p->st.stale_packets[cls]++;
+	p->st.stale_bytes[cls] += len;
+}
+
+/* A video frame up to `frame` was dropped: retransmissions and FEC of it are useless. */
+static void video_frame_dropped(struct pacer *p, uint64_t frame)
+{
+	struct fifo *f = &p->q[PACER_RTX];
+	struct node *prev = NULL, *n = f->head;
+
+	if (frame > p->video_dropped_upto)
+		p->video_dropped_upto = frame;
+	while (n) {
+		struct node *next = n->next;
+
+		if (n->frame && n->frame <= p->video_dropped_upto) {
+			count_stale(p, PACER_RTX, n->len);
+			unlink_node(f, prev, n);
+		} else {
+			prev = n;
+		}
+		n = next;
+	}
+}
+
+/* Drops the frame starting at the head of class c (all of it is queued: its first packet is
+ * the head); when later frames depend on it, drops them too up to the next independent one,
+ * or marks the chain broken when there is none. */
+static void drop_head_frame(struct pacer *p, int c)
+{
+	struct fifo *f = &p->q[c];
+	bool chain = false;
+
+	do {
+		struct node *n = f->head;
+		uint64_t frame = n->frame;
+		unsigned flags = n->flags;
+
+		if (chain && (flags & PACER_INDEPENDENT)) {
+			p->st.chain_broken[c] = false;
+			return;
+		}
+		do {
+			count_stale(p, c, n->len);
+			unlink_node(f, NULL, n);
+			n = f->head;
+		} while (frame && n && !n->first && n->frame == frame);
+		if (c != PACER_RTX)
+			p->st.stale_frames[c]++;
+		if (c == PACER_VIDEO && frame)
+			video_frame_dropped(p, frame);
+		if (!(flags & PACER_DROPPABLE) && c != PACER_RTX)
+			chain = true;
+	} while (chain && f->head);
+	if (chain)
+		p->st.chain_broken[c] = true;
+}
+
+static void expire(struct pacer *p, int64_t now)
+{
+	for (int c = 0; c < PACER_PADDING; c++) {
+		struct fifo *f = &p->q[c];
+
+		while (f->head && f->head->first && f->head->deadline < now)
+			drop_head_frame(p, c);
+	}
+}
+
+void pacer_expire(struct pacer *p, int64_t now_us)
+{
+	expire(p, now_us);
+}
+
+int pacer_enqueue_media(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, size_t len,
+                        uint64_t tag, const struct pacer_media *pm, int64_t now_us)
+{
+	static const struct pacer_media plain = {0, INT64_MAX, PACER_INDEPENDENT | PACER_DROPPABLE};
 	struct fifo *f;
 	struct node *n;
+	bool first;
 
 	if ((unsigned)cls >= PACER_NCLASS || !pkt || len == 0)
 		return PACER_EINVAL;
+	if (!pm)
+		pm = &plain;
+	expire(p, now_us);
 	f = &p->q[cls];
+	first = cls == PACER_RTX || !pm->frame || pm->frame != p->last_frame[cls];
+	p->last_frame[cls] = pm->frame;
+	if (cls == PACER_RTX && pm->frame && pm->frame <= p->video_dropped_upto) {
+		count_stale(p, cls, len);
+		return 0;
+	}
+	if (!first && p->dropping_frame[cls] == pm->frame) {
+		count_stale(p, cls, len);
+		return 0;
+	}
+	if (first) {
+		bool stale = pm->deadline_us < now_us;
+
+		p->dropping_frame[cls] = 0;
+		if (cls != PACER_RTX && p->st.chain_broken[cls]) {
+			if (pm->flags & PACER_INDEPENDENT)
+				p->st.chain_broken[cls] = false;
+			else
+				stale = true;
+		}
+		if (stale) {
+			count_stale(p, cls, len);
+			if (cls != PACER_RTX) {
+				p->st.stale_frames[cls]++;
+				if (!(pm->flags & PACER_DROPPABLE))
+					p->st.chain_broken[cls] = true;
+			}
+			if (cls == PACER_VIDEO && pm->frame)
+				video_frame_dropped(p, pm->frame);
+			if (pm->frame && cls != PACER_RTX)
+				p->dropping_frame[cls] = pm->frame;
+			return 0;
+		}
+	}
 	if (f->bytes + len > p->cfg.queue_limit[cls]) {
 		p->st.dropped_full++;
 		return PACER_EFULL;
@@ -151,6 +287,10 @@ int pacer_enqueue(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, siz
 	n->next = NULL;
 	n->tag = tag;
 	n->queued_at = now_us;
+	n->frame = pm->frame;
+	n->deadline = pm->deadline_us;
+	n->flags = pm->flags;
+	n->first = first;
 	n->len = len;
 	memcpy(n->data, pkt, len);
 	if (f->tail)
@@ -161,6 +301,12 @@ int pacer_enqueue(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, siz
 	f->bytes += len;
 	f->packets++;
 	return 0;
+}
+
+int pacer_enqueue(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, size_t len,
+                  uint64_t tag, int64_t now_us)
+{
+	return pacer_enqueue_media(p, cls, pkt, len, tag, NULL, now_us);
 }
 
 static bool probing(const struct pacer *p, int64_t now)
@@ -214,6 +360,7 @@ int64_t pacer_next_time(struct pacer *p, int64_t now_us)
 	uint32_t rate;
 
 	refill(p, now_us);
+	expire(p, now_us);
 	want_padding =
 	        first_class(p) < 0 && (probing(p, now_us) || (p->padding_bps && p->pad_credit > 0));
 	if (first_class(p) < 0 && !want_padding) {
@@ -237,6 +384,7 @@ int pacer_next(struct pacer *p, int64_t now_us, uint8_t *buf, size_t cap, struct
 	bool probe;
 
 	refill(p, now_us);
+	expire(p, now_us);
 	if (p->credit <= 0)
 		return 0;
 	probe = probing(p, now_us);

@@ -7,6 +7,14 @@
  * most `burst_bytes` of credit; a packet goes when the credit is positive and is charged in full,
  * so bursts stay below credit + one packet. During a probe the rate is the probe's and the sent
  * packets are tagged with its cluster id (padding fills in when nothing is queued).
+ *
+ * Live media goes stale: packets queued with pacer_enqueue_media() carry a deadline and belong
+ * to a frame; a frame whose first packet is still queued when its deadline passes is dropped
+ * whole (a frame whose first packet has left is sent whole: the receiver cannot decode part of
+ * one), and so is every later frame of its class that depends on it, up to the next
+ * independent one (a keyframe), plus the RTX-class packets (retransmissions, FEC) of those
+ * frames. The caller sees a broken chain in the stats (chain_broken) and makes its next frame
+ * independent. Drops happen in pacer_enqueue*, pacer_next_time, pacer_next and pacer_expire.
  */
 #ifndef PIROGUE_RELAY_PACER_H
 #define PIROGUE_RELAY_PACER_H
@@ -49,7 +57,31 @@ struct pacer_stats {
 	uint64_t sent_packets[PACER_NCLASS];
 	uint64_t sent_wire_bytes;
 	uint64_t dropped_full;
+	/* dropped unsent: past their deadline, or part of a frame that depends on (RTX: repairs)
+	 * one that was */
+	uint64_t stale_packets[PACER_NCLASS];
+	uint64_t stale_bytes[PACER_NCLASS]; /* packet bytes (no overhead) */
+	uint64_t stale_frames[PACER_NCLASS];
+	/* a frame that later ones depend on was dropped: until an independent frame is queued,
+	 * dependent ones are dropped as they are queued */
+	bool chain_broken[PACER_NCLASS];
 	int64_t oldest_us; /* enqueue time of the oldest queued packet, or -1 */
+};
+
+/* pacer_media.flags */
+#define PACER_INDEPENDENT 1u /* depends on no earlier frame (a keyframe, an audio packet) */
+#define PACER_DROPPABLE   2u /* no later frame depends on it (non-reference, audio) */
+
+/* What a media packet belongs to (pacer_enqueue_media). */
+struct pacer_media {
+	/* Frame number: > 0 and increasing within the class; consecutive packets with the same
+	 * number form a frame, dropped whole. For PACER_RTX the number of the PACER_VIDEO frame
+	 * the packet repairs or retransmits: it is dropped with that frame, and at once when
+	 * queued for a frame number not above the highest video frame dropped so far. 0: a
+	 * frame of its own, no dependencies. */
+	uint64_t frame;
+	int64_t deadline_us; /* the frame is useless after this time; INT64_MAX = never */
+	unsigned flags;      /* PACER_INDEPENDENT, PACER_DROPPABLE */
 };
 
 /* What pacer_next() handed out. */
@@ -83,6 +115,18 @@ void pacer_probe(struct pacer *p, int cluster, uint32_t rate_bps, unsigned min_p
  * PACER_EFULL (queue limit), PACER_EINVAL, -ENOMEM. */
 int pacer_enqueue(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, size_t len,
                   uint64_t tag, int64_t now_us) __attribute__((warn_unused_result));
+
+/* As pacer_enqueue, for a packet of live media (see struct pacer_media; NULL = as
+ * pacer_enqueue). Packets past their deadline are dropped first, so stale ones never make a
+ * fresh one fail with PACER_EFULL. A packet dropped at once (a dependent frame while the chain
+ * is broken, an RTX packet of a dropped frame, or one already past its deadline) is counted in
+ * the stale_* stats and 0 is returned. Returns 0, PACER_EFULL, PACER_EINVAL, -ENOMEM. */
+int pacer_enqueue_media(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, size_t len,
+                        uint64_t tag, const struct pacer_media *pm, int64_t now_us)
+        __attribute__((warn_unused_result));
+
+/* Drops what is past its deadline at now_us (see above). */
+void pacer_expire(struct pacer *p, int64_t now_us);
 
 /* Earliest time (us) at which pacer_next() will hand out a packet: now_us or later, or
  * INT64_MAX when nothing is queued and no padding or probe is due. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec/ivf.h"
@@ -46,6 +47,8 @@ struct dir {
 	unsigned seed;
 	struct dir *video_path; /* when set, VP8 and FEC packets take this (slower) path */
 	struct dir *audio_path; /* when set, Opus and RED packets take this one */
+	bool down;              /* an outage: everything sent is lost */
+	uint64_t outage_lost;
 };
 
 static int64_t now(void)
@@ -98,6 +101,10 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	if (d->audio_path && len >= 2 && ((data[1] & 0x7f) == 111 || (data[1] & 0x7f) == 63))
 		return link_send(data, len, d->audio_path);
 	d->sent++;
+	if (d->down) {
+		d->outage_lost++;
+		return 0;
+	}
 	if (len > sizeof p->data || d->n == d->cap)
 		return -ENOBUFS;
 	start = d->busy_until > t ? d->busy_until : t;
@@ -522,12 +529,201 @@ static void session_refuses_missing_sources_and_survives_garbage(void **state)
 	event_base_free(b);
 }
 
+/* ---- after an outage ---- */
+
+struct outage {
+	struct event_base *base;
+	struct dir ab, ba;
+	int64_t t0, down_at, up_at, end_at;
+	int64_t up_wall_us; /* wall clock when the link came back */
+};
+
+static int64_t wall_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void outage_control(evutil_socket_t fd, short what, void *arg)
+{
+	struct outage *o = arg;
+	int64_t t = now() - o->t0;
+
+	(void)fd;
+	(void)what;
+	if (!o->ab.down && t >= o->down_at && t < o->up_at)
+		o->ab.down = o->ba.down = true;
+	if (o->ab.down && t >= o->up_at) {
+		o->ab.down = o->ba.down = false;
+		o->up_wall_us = wall_now_us();
+	}
+	if (t >= o->end_at)
+		event_base_loopbreak(o->base);
+}
+
+/* From a receiver's frames.csv: the first picture shown after `from` (wall us; -1 if none)
+ * and its age then (playout - capture), and the worst mouth-to-ear of the audio played from
+ * `m2e_from` on. */
+static void after_outage(const char *dir, int64_t from, int64_t m2e_from, int64_t *first_pic,
+                         int64_t *first_age, int64_t *m2e_max, unsigned *audio_n)
+{
+	char path[4096], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/frames.csv", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	*first_pic = -1;
+	*m2e_max = 0;
+	*audio_n = 0;
+	while (fgets(line, sizeof line, f)) {
+		char kind, how[32];
+		unsigned idx, ts;
+		long long cap, play;
+
+		if (sscanf(line, "%c,%u,%u,%lld,%lld,%31s", &kind, &idx, &ts, &cap, &play, how) !=
+		    6)
+			continue;
+		if (kind == 'v' && play >= from && *first_pic < 0) {
+			*first_pic = play;
+			*first_age = cap >= 0 ? play - cap : INT64_MAX;
+		}
+		if (kind == 'a' && play >= m2e_from && cap >= 0) {
+			if (play - cap > *m2e_max)
+				*m2e_max = play - cap;
+			(*audio_n)++;
+		}
+	}
+	fclose(f);
+}
+
+/* A two-way adaptive session over a 600 ms RTT link that goes down both ways for 8 s. The
+ * senders' pacers drop what goes stale meanwhile (whole pictures, then a keyframe), so after
+ * the link returns the hub shows pictures again within 6 s, the first at most 2 s old, and
+ * the sound it plays from 2 s after the return on is no more than 1.5 s old (mouth-to-ear;
+ * 300 ms of it propagation; 0.88-1.0 s here): without the deadlines (and the receiver's restart
+ * after the gap) the backlog of the outage played 8.4 s late here. */
+static void outage_then_pictures_and_fresh_sound_again(void **state)
+{
+	struct outage o;
+	struct relay_media_config ca = {0}, cb;
+	struct relay_media *a, *b;
+	struct relay_media_stats sa;
+	char da[] = "/tmp/test_media_oXXXXXX", db[] = "/tmp/test_media_pXXXXXX";
+	struct event *ctl;
+	struct timeval tv = {0, 50000};
+	json_t *ra, *rb;
+	int64_t first_pic, first_age, m2e_max;
+	unsigned audio_n;
+
+	(void)state;
+	assert_non_null(mkdtemp(da));
+	assert_non_null(mkdtemp(db));
+	memset(&o, 0, sizeof o);
+	o.base = event_base_new();
+	assert_non_null(o.base);
+	dir_init(&o.ab, o.base, 400000, 21);
+	dir_init(&o.ba, o.base, 400000, 22);
+	o.ab.delay_us = o.ba.delay_us = 300000;
+	o.ab.loss = o.ba.loss = 0;
+	o.down_at = 5000000;
+	o.up_at = 13000000;
+	o.end_at = 21000000;
+	ca.name = "clinic";
+	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
+	ca.audio_path = vec("jfk_16k_mono.wav");
+	ca.record_dir = da;
+	ca.display_width = 160;
+	ca.display_height = 96;
+	ca.ssrc_base = 0x1000;
+	ca.start_bps = 200000;
+	ca.send = link_send;
+	ca.send_arg = &o.ab;
+	cb = ca;
+	cb.name = "hub";
+	cb.record_dir = db;
+	cb.ssrc_base = 0x2000;
+	cb.send_arg = &o.ba;
+	assert_int_equal(relay_media_new(&a, o.base, &ca), 0);
+	assert_int_equal(relay_media_new(&b, o.base, &cb), 0);
+	o.ab.to = b;
+	o.ba.to = a;
+	ctl = event_new(o.base, -1, EV_PERSIST, outage_control, &o);
+	assert_non_null(ctl);
+	event_add(ctl, &tv);
+	o.t0 = now();
+	assert_int_equal(relay_media_start(a), 0);
+	assert_int_equal(relay_media_start(b), 0);
+	event_base_dispatch(o.base);
+	assert_int_equal(relay_media_stop(a), 0);
+	assert_int_equal(relay_media_stop(b), 0);
+	assert_int_equal(relay_media_report(a, 400000, NULL, &ra), 0);
+	assert_int_equal(relay_media_report(b, 400000, NULL, &rb), 0);
+	printf("8 s outage both ways, 600 ms RTT:\n");
+	relay_media_report_print(ra, rb, stdout);
+	assert_true(o.up_wall_us > 0);
+	assert_true(o.ab.outage_lost > 0);
+
+	after_outage(db, o.up_wall_us, o.up_wall_us + 2000000, &first_pic, &first_age, &m2e_max,
+	             &audio_n);
+	printf("  hub: first picture %.2f s after the link came back, %.0f ms old; mouth-to-ear "
+	       "max from +2 s: %.0f ms over %u frames\n",
+	       first_pic < 0 ? -1.0 : (double)(first_pic - o.up_wall_us) / 1e6,
+	       first_pic < 0 ? -1.0 : (double)first_age / 1000, (double)m2e_max / 1000, audio_n);
+	/* the time to the first picture is mostly the controller's climb from its 16 kbit/s
+	 * floor (the keyframe squeezes through beside the sound): 4.2 s here */
+	assert_true(first_pic >= 0 && first_pic - o.up_wall_us <= 6000000);
+	assert_true(first_age <= 2000000);
+	assert_true(audio_n > 100);
+	assert_true(m2e_max <= 1500000);
+	/* the clinic's pacer dropped stale media and made a keyframe for it */
+	relay_media_stats(a, &sa);
+	assert_true(sa.pacer_stale_packets > 0);
+	assert_true(sa.pacer_stale_bytes > sa.pacer_stale_packets);
+	assert_true(jnum(ra, "sent", "pacer_dropped_stale_packets", NULL) > 0);
+
+	json_decref(ra);
+	json_decref(rb);
+	rm_dir(da);
+	rm_dir(db);
+	relay_media_free(a);
+	relay_media_free(b);
+	event_free(ctl);
+	dir_free(&o.ab);
+	dir_free(&o.ba);
+	event_base_free(o.base);
+}
+
+/* Sender reports map RTP timestamps to the capture clock: the conversion from the time since
+ * the session's start must not wrap with the microseconds (a 32-bit count did after 71.6
+ * minutes), only modulo 2^32 of the RTP clock as the media's own timestamps do. */
+static void rtp_timestamps_right_in_long_sessions(void **state)
+{
+	int64_t min72 = 72ll * 60 * 1000000, h25 = 25ll * 3600 * 1000000;
+
+	(void)state;
+	assert_int_equal(relay_media_rtp_ts(0, 48000), 0);
+	assert_int_equal(relay_media_rtp_ts(20000, 48000), 960);
+	assert_int_equal(relay_media_rtp_ts(min72, 48000), 207360000u);
+	assert_int_equal(relay_media_rtp_ts(min72, 90000), 388800000u);
+	/* as the video timestamps (90 kHz: capture offset x 9 / 100) and the audio sample
+	 * counter wrap: modulo 2^32 */
+	assert_int_equal(relay_media_rtp_ts(h25, 90000), (uint32_t)(h25 * 9 / 100));
+	assert_int_equal(relay_media_rtp_ts(h25, 48000), (uint32_t)(h25 * 48 / 1000));
+	assert_int_equal(relay_media_rtp_ts(h25 + 123457, 48000),
+	                 (uint32_t)((h25 + 123457) * 48 / 1000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(session_refuses_missing_sources_and_survives_garbage),
 	        cmocka_unit_test(two_way_consult_adapts_to_capacity_drop_and_records),
 	        cmocka_unit_test(lip_sync_bounds_skew_both_ways),
+	        cmocka_unit_test(outage_then_pictures_and_fresh_sound_again),
+	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);

@@ -1,4 +1,5 @@
-/* tests/unit/test_pacer.c — pacing rate, burst bound, priorities, limits, probing, padding. */
+/* tests/unit/test_pacer.c — pacing rate, burst bound, priorities, limits, probing, padding,
+ * stale media (deadlines, whole frames, dependency chains, RTX of dropped frames). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +207,247 @@ static void test_pacer_padding_rate_limited_when_idle(void **state)
 	pacer_free(p);
 }
 
+/* ---- stale media ---- */
+
+#define T_CLS(tag)   ((int)((tag) >> 56))
+#define T_FRAME(tag) (((tag) >> 8) & 0xffffffffffull)
+#define T_PKT(tag)   ((int)((tag)&0xff))
+
+static uint64_t mktag(int cls, uint64_t frame, int pkt)
+{
+	return (uint64_t)cls << 56 | frame << 8 | (uint64_t)pkt;
+}
+
+static void put_media(struct pacer *p, enum pacer_class c, uint64_t frame, int pkts, size_t len,
+                      int64_t deadline, unsigned flags, int64_t now)
+{
+	uint8_t pkt[1500];
+	struct pacer_media pm = {frame, deadline, flags};
+
+	memset(pkt, 0x5a, sizeof pkt);
+	for (int i = 0; i < pkts; i++)
+		assert_int_equal(pacer_enqueue_media(p, c, pkt, len, mktag(c, frame, i), &pm, now),
+		                 0);
+}
+
+#define NFR 200
+
+/* A live session's media (audio 20 ms packets, 400 ms deadline; video 15 fps, three packets a
+ * picture, 600 ms deadline, a keyframe first and whenever the caller sees the chain broken)
+ * while the rate falls to 16 kbit/s for 3 s (an outage: the controller at its floor) and then
+ * comes back at 400 kbit/s. Nothing leaves after its deadline but the tail of a picture that
+ * had started; pictures leave whole or not at all; no picture leaves after a dropped one until
+ * a keyframe; the counters add up. */
+static void test_pacer_outage_backlog_leaves_nothing_stale(void **state)
+{
+	struct pacer_config cfg = {.rate_bps = 400000, .queue_limit = {0, 1 << 20, 0, 0}};
+	struct pacer *p;
+	struct pacer_stats st;
+	struct pacer_pkt out;
+	uint8_t buf[1500];
+	int64_t t = 0, next_audio = 0, next_video = 0, vdeadline[NFR], vqueued[NFR];
+	uint64_t frame = 0, audio_n = 0, audio_sent = 0, video_sent = 0, stale_seen = 0;
+	uint64_t audio_in = 0, video_in = 0, last_ok_video = 0;
+	int sent_pkts[NFR] = {0};
+	bool key[NFR] = {false}, broken_since_sent = false, want_key = true;
+	int64_t max_audio_age = 0, recovered_at = -1;
+
+	(void)state;
+	assert_int_equal(pacer_new(&p, &cfg), 0);
+	while (t < 6000000) {
+		/* the caller: media as it is produced */
+		if (t >= next_audio) {
+			put_media(p, PACER_AUDIO, 0, 1, 100, next_audio + 400000,
+			          PACER_INDEPENDENT | PACER_DROPPABLE, t);
+			audio_n++;
+			audio_in++;
+			next_audio += 20000;
+		}
+		if (t >= next_video && frame + 1 < NFR) {
+			pacer_get_stats(p, &st);
+			if (st.chain_broken[PACER_VIDEO])
+				want_key = true;
+			frame++;
+			key[frame] = want_key;
+			vdeadline[frame] = next_video + 600000;
+			vqueued[frame] = t;
+			put_media(p, PACER_VIDEO, frame, 3, 1000, vdeadline[frame],
+			          want_key ? PACER_INDEPENDENT : 0, t);
+			video_in += 3;
+			want_key = false;
+			next_video += 66667;
+		}
+		if (t == 1000000)
+			pacer_set_rate(p, 16000);
+		if (t == 4000000)
+			pacer_set_rate(p, 400000);
+		while (pacer_next(p, t, buf, sizeof buf, &out) == 1) {
+			uint64_t f = T_FRAME(out.tag);
+
+			if (out.cls == PACER_AUDIO) {
+				audio_sent++;
+				if (out.queued_us > max_audio_age)
+					max_audio_age = out.queued_us;
+				continue;
+			}
+			assert_int_equal(out.cls, PACER_VIDEO);
+			video_sent++;
+			sent_pkts[f]++;
+			/* the picture's first packet leaves by its deadline */
+			if (T_PKT(out.tag) == 0) {
+				assert_true(t <= vdeadline[f]);
+				/* after a dropped picture, only a keyframe restarts the chain */
+				pacer_get_stats(p, &st);
+				if (st.stale_frames[PACER_VIDEO] > stale_seen) {
+					stale_seen = st.stale_frames[PACER_VIDEO];
+					broken_since_sent = true;
+				}
+				if (broken_since_sent) {
+					assert_true(key[f]);
+					broken_since_sent = false;
+				} else if (last_ok_video) {
+					assert_int_equal(f, last_ok_video + 1);
+				}
+				last_ok_video = f;
+				if (t > 4000000 && recovered_at < 0)
+					recovered_at = t;
+			}
+		}
+		t += 1000;
+	}
+	pacer_get_stats(p, &st);
+	/* audio: nothing older than its 400 ms deadline left (queued at production time) */
+	assert_true(max_audio_age <= 400000);
+	assert_true(st.stale_packets[PACER_AUDIO] > 50); /* 3 s at 16 kbit/s cannot carry it */
+	assert_int_equal(st.stale_bytes[PACER_AUDIO], st.stale_packets[PACER_AUDIO] * 100);
+	assert_int_equal(audio_sent + st.stale_packets[PACER_AUDIO] +
+	                         st.queued_packets[PACER_AUDIO],
+	                 audio_in);
+	/* video: whole pictures or nothing (the last one may still be leaving) */
+	for (uint64_t f = 1; f < frame; f++)
+		assert_true(sent_pkts[f] == 0 || sent_pkts[f] == 3);
+	assert_true(st.stale_frames[PACER_VIDEO] > 0);
+	assert_int_equal(st.stale_bytes[PACER_VIDEO], st.stale_packets[PACER_VIDEO] * 1000);
+	assert_int_equal(video_sent + st.stale_packets[PACER_VIDEO] +
+	                         st.queued_packets[PACER_VIDEO],
+	                 video_in);
+	/* after the stall pictures flow again within a picture or two of the rate's return */
+	assert_true(recovered_at >= 0 && recovered_at < 4200000);
+	assert_false(st.chain_broken[PACER_VIDEO]);
+	(void)vqueued;
+	(void)audio_n;
+	pacer_free(p);
+}
+
+/* A picture whose first packet left in time is finished even after its deadline; a stale
+ * non-reference picture goes alone; a stale reference picture takes the dependent ones
+ * queued behind it, up to the next keyframe. */
+static void test_pacer_frames_drop_whole_and_follow_dependencies(void **state)
+{
+	struct pacer *p = mk(80000); /* 10 bytes/ms: a 1000-byte packet + 64 every ~106 ms */
+	struct pacer_stats st;
+	struct pacer_pkt out;
+	uint8_t buf[1500];
+	uint64_t order[32];
+	int n = 0;
+	int64_t t;
+
+	(void)state;
+	/* frame 1: 5 packets, deadline 100 ms: the first leaves at 0 (burst), the rest later */
+	put_media(p, PACER_VIDEO, 1, 5, 1000, 100000, PACER_INDEPENDENT, 0);
+	/* frame 2: non-reference, stale by the time it reaches the head */
+	put_media(p, PACER_VIDEO, 2, 2, 1000, 150000, PACER_DROPPABLE, 0);
+	/* frame 3: reference, fresh until 10 s */
+	put_media(p, PACER_VIDEO, 3, 1, 1000, 10000000, 0, 0);
+	for (t = 0; t < 2000000 && n < 32; t += 1000)
+		while (pacer_next(p, t, buf, sizeof buf, &out) == 1)
+			order[n++] = out.tag;
+	/* frame 1 whole (5 packets over ~500 ms though its deadline was 100 ms), then frame 3 */
+	assert_int_equal(n, 6);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(order[i], mktag(PACER_VIDEO, 1, i));
+	assert_int_equal(order[5], mktag(PACER_VIDEO, 3, 0));
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.stale_frames[PACER_VIDEO], 1);
+	assert_int_equal(st.stale_packets[PACER_VIDEO], 2);
+	assert_int_equal(st.stale_bytes[PACER_VIDEO], 2000);
+	assert_false(st.chain_broken[PACER_VIDEO]);
+
+	/* a stale reference frame 4 with dependent frames 5, 6 and keyframe 7 behind it */
+	put_media(p, PACER_VIDEO, 4, 2, 1000, t + 1000, 0, t);
+	put_media(p, PACER_VIDEO, 5, 2, 1000, t + 10000000, PACER_DROPPABLE, t);
+	put_media(p, PACER_VIDEO, 6, 1, 1000, t + 10000000, 0, t);
+	put_media(p, PACER_VIDEO, 7, 2, 1000, t + 10000000, PACER_INDEPENDENT, t);
+	put_media(p, PACER_VIDEO, 8, 1, 1000, t + 10000000, 0, t);
+	pacer_expire(p, t + 2000);
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.stale_frames[PACER_VIDEO], 1 + 3);
+	assert_int_equal(st.stale_packets[PACER_VIDEO], 2 + 5);
+	assert_int_equal(st.queued_packets[PACER_VIDEO], 3);
+	assert_false(st.chain_broken[PACER_VIDEO]);
+	n = 0;
+	for (t += 2000; n < 3; t += 1000)
+		while (pacer_next(p, t, buf, sizeof buf, &out) == 1)
+			order[n++] = out.tag;
+	assert_int_equal(order[0], mktag(PACER_VIDEO, 7, 0));
+	assert_int_equal(order[2], mktag(PACER_VIDEO, 8, 0));
+
+	/* no keyframe queued behind a stale reference frame: the chain stays broken and
+	 * dependent frames queued later are dropped as they come, until a keyframe */
+	put_media(p, PACER_VIDEO, 9, 1, 1000, t + 1000, 0, t);
+	pacer_expire(p, t + 2000);
+	pacer_get_stats(p, &st);
+	assert_true(st.chain_broken[PACER_VIDEO]);
+	put_media(p, PACER_VIDEO, 10, 3, 1000, t + 10000000, 0, t + 2000);
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.queued_packets[PACER_VIDEO], 0);
+	assert_int_equal(st.stale_frames[PACER_VIDEO], 1 + 3 + 2);
+	assert_int_equal(st.stale_packets[PACER_VIDEO], 2 + 5 + 1 + 3);
+	put_media(p, PACER_VIDEO, 11, 2, 1000, t + 10000000, PACER_INDEPENDENT, t + 2000);
+	pacer_get_stats(p, &st);
+	assert_false(st.chain_broken[PACER_VIDEO]);
+	assert_int_equal(st.queued_packets[PACER_VIDEO], 2);
+	pacer_free(p);
+}
+
+/* Retransmissions and FEC of a dropped video frame go with it, and are refused when queued
+ * for it later; those of later frames stay. A packet already past its deadline when queued
+ * is not queued. */
+static void test_pacer_rtx_of_dropped_frames_goes_too(void **state)
+{
+	struct pacer *p = mk(100000);
+	struct pacer_stats st;
+
+	(void)state;
+	put_media(p, PACER_VIDEO, 1, 2, 1000, 50000, PACER_INDEPENDENT, 0);
+	put_media(p, PACER_RTX, 1, 1, 500, 50000, 0, 0); /* FEC of frame 1 */
+	put_media(p, PACER_RTX, 2, 1, 500, 10000000, 0, 0);
+	/* nothing is sent before the video frame's deadline */
+	put_media(p, PACER_AUDIO, 0, 1, 1200, 10000000, PACER_INDEPENDENT | PACER_DROPPABLE, 0);
+	pacer_expire(p, 60000);
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.stale_frames[PACER_VIDEO], 1);
+	assert_int_equal(st.stale_packets[PACER_RTX], 1);
+	assert_int_equal(st.stale_bytes[PACER_RTX], 500);
+	assert_int_equal(st.queued_packets[PACER_RTX], 1);
+	/* a NACK for frame 1 arriving now: refused at once, counted */
+	put_media(p, PACER_RTX, 1, 1, 900, 10000000, 0, 60000);
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.stale_packets[PACER_RTX], 2);
+	assert_int_equal(st.queued_packets[PACER_RTX], 1);
+	/* already past its deadline when queued */
+	put_media(p, PACER_AUDIO, 0, 1, 80, 50000, PACER_INDEPENDENT | PACER_DROPPABLE, 60000);
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.stale_packets[PACER_AUDIO], 1);
+	assert_int_equal(st.queued_packets[PACER_AUDIO], 1);
+	/* plain pacer_enqueue never expires */
+	fill(p, PACER_VIDEO, 1, 700, 60000);
+	pacer_expire(p, INT64_MAX - 1);
+	pacer_get_stats(p, &st);
+	assert_int_equal(st.queued_packets[PACER_VIDEO], 1);
+	pacer_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +457,9 @@ int main(void)
 	        cmocka_unit_test(test_pacer_queue_limit_rejects_and_keeps_state),
 	        cmocka_unit_test(test_pacer_probe_tags_cluster_and_pads_at_probe_rate),
 	        cmocka_unit_test(test_pacer_padding_rate_limited_when_idle),
+	        cmocka_unit_test(test_pacer_outage_backlog_leaves_nothing_stale),
+	        cmocka_unit_test(test_pacer_frames_drop_whole_and_follow_dependencies),
+	        cmocka_unit_test(test_pacer_rtx_of_dropped_frames_goes_too),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
