@@ -21,7 +21,6 @@
 #define OWD_BUCKET_US    5000000 /* windowed minimum one-way delay over 25-30 s */
 #define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
 #define QUEUE_OVERUSE_US 400000
-#define QUEUE_NOISE_US   60000 /* less queue than this may be the path's jitter */
 #define PROBES           4
 #define DRAINED_US       50000 /* + one packet time: drained, restore after a deep cut */
 
@@ -117,7 +116,7 @@ struct cc {
 	int initial_probes;
 
 	uint32_t overuses, n_probes, n_probes_ok;
-	uint32_t noise_holds, queue_cuts;
+	uint32_t queue_cuts;
 };
 
 void cc_config_default(struct cc_config *cfg)
@@ -534,23 +533,6 @@ static void feedback_gap(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t
 	}
 }
 
-/* What was sent (wire bits/s) over the last second. */
-static double send_rate_bps(const struct cc *cc, int64_t now)
-{
-	uint64_t bytes = 0;
-
-	if (!cc->any_sent)
-		return 0;
-	for (int64_t e = cc->last_ext; e > cc->last_ext - SENT_RING; e--) {
-		const struct sent *s = &cc->sent[e & (SENT_RING - 1)];
-
-		if (!s->valid || s->ext != e || s->send_us < now - 1000000)
-			break;
-		bytes += s->bytes;
-	}
-	return (double)bytes * 8;
-}
-
 static bool can_reduce(const struct cc *cc, int64_t now, double acked)
 {
 	int64_t rtt = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
@@ -595,18 +577,6 @@ static void rate_update(struct cc *cc, int64_t now)
 			cc->probe_guard_until = now + 500000;
 	if (u == CC_OVERUSE && now < cc->probe_guard_until && q < QUEUE_HOLD_US)
 		u = CC_NORMAL;
-	/* A delay gradient alone, with less queue than the path's own jitter makes (geo-sat:
-	 * +-20 ms), while the media sends well under the target: the trendline fires on that
-	 * jitter every few seconds, and the cut (to 0.85 x the delivery rate, i.e. the media's
-	 * own rate when the ladder does not fill the target) then takes the target down to what
-	 * the media happened to send and marks it as the link's capacity: in the lab the uplink
-	 * stayed half used. Hold instead (no cut, no growth). When the target is really being
-	 * sent, a gradient still cuts at once: a capacity drop shows there first. */
-	if (u == CC_OVERUSE && cc->usage == CC_OVERUSE && q < QUEUE_NOISE_US &&
-	    send_rate_bps(cc, now) < 0.8 * cc->delay_target) {
-		u = CC_UNDERUSE;
-		cc->noise_holds++;
-	}
 
 	/* Drain, then restore: the deep cut only lasts while the queue drains; once it is gone
 	 * (measured and predicted) the target goes straight back to 0.85 x the capacity the
@@ -980,7 +950,6 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->rtt_us = cc->rtt;
 	st->queue_us = cc->queue_pred_us > cc->queue_us ? cc->queue_pred_us : cc->queue_us;
 	st->overuses = cc->overuses;
-	st->noise_holds = cc->noise_holds;
 	st->queue_cuts = cc->queue_cuts;
 	st->probes = cc->n_probes;
 	st->probes_ok = cc->n_probes_ok;

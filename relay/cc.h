@@ -61,7 +61,6 @@ struct cc_stats {
 	int64_t rtt_us;          /* smoothed RTT from feedback (0 until known) */
 	int64_t queue_us;        /* one-way delay above its windowed minimum */
 	uint32_t overuses;       /* decreases so far */
-	uint32_t noise_holds;    /* gradient overuses held, not cut (see cc.c) */
 	uint32_t queue_cuts;     /* of the decreases, those the queue made (no gradient) */
 	uint32_t probes;         /* probe clusters started / succeeded */
 	uint32_t probes_ok;

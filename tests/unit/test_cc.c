@@ -90,8 +90,6 @@ struct sim {
 	int64_t jitter_pl_us;
 	double jpl_a, jpl_b;
 	int64_t jpl_seg;
-	/* an application-limited source: media at this wire rate (0 = saturating) */
-	double source_bps, source_credit;
 };
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -276,11 +274,6 @@ static void sim_run(struct sim *s, int64_t until)
 		 * probe when the source has nothing). A saturating video source keeps two
 		 * packets queued. */
 		pacer_set_rate(s->pacer, target);
-		if (s->source_bps) {
-			s->source_credit += s->source_bps / 1000;
-			if (s->source_credit > 20000)
-				s->source_credit = 20000;
-		}
 		{
 			uint32_t rate;
 			unsigned min_packets;
@@ -297,11 +290,7 @@ static void sim_run(struct sim *s, int64_t until)
 			struct pacer_pkt out;
 
 			pacer_get_stats(s->pacer, &ps);
-			while (ps.queued_packets[PACER_VIDEO] < 2 &&
-			       (!s->source_bps || s->source_credit >= 0)) {
-				if (s->source_bps)
-					s->source_credit -=
-					        (double)(s->payload + CC_OVERHEAD_DEFAULT) * 8;
+			while (ps.queued_packets[PACER_VIDEO] < 2) {
 				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, media,
 				                               s->payload, 0, s->t),
 				                 0);
@@ -653,37 +642,6 @@ static void test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity(void **stat
 	rain_fade(true);
 }
 
-/* Media that does not fill the target (the ladder's rungs are coarse: 250 of 512 kbit/s here)
- * on a path with geo-sat's jitter (0..40 ms): the delay gradient fires on the jitter now and
- * then; that must not cut the target to 0.85 x what the media sends and call it the link's
- * capacity (in the lab that kept the uplink half used), so the target stays above the media. */
-static void test_cc_app_limited_media_is_not_cut_on_jitter(void **state)
-{
-	static struct cap_step caps[1] = {{0, 512000}};
-	static struct sim s;
-	struct cc_stats st;
-	uint32_t min_target = UINT32_MAX;
-
-	(void)state;
-	sim_init(&s, caps, 1, 300000);
-	s.jitter_us = 40000;
-	s.source_bps = 250000;
-	sim_run(&s, 15000000);
-	while (s.t < 75000000) {
-		sim_run(&s, s.t + 1000);
-		if (cc_target_bps(s.cc) < min_target)
-			min_target = cc_target_bps(s.cc);
-	}
-	cc_get_stats(s.cc, &st);
-	printf("cc-sim: media at 250k of C=512k, 0..40 ms jitter, t=15..75s: min target %u bps, "
-	       "%u decreases, %u gradient signals held\n",
-	       min_target, st.overuses, st.noise_holds);
-	assert_true(min_target >= 250000);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
-}
-
 static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 {
 	static const struct cap_step caps[] = {{0, 500000}};
@@ -795,7 +753,6 @@ int main(void)
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
-	        cmocka_unit_test(test_cc_app_limited_media_is_not_cut_on_jitter),
 	        cmocka_unit_test(test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity),
 	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
 	        cmocka_unit_test(test_cc_lost_feedback_is_not_a_capacity_drop),
