@@ -66,8 +66,10 @@
  *    is fine, duplicates and packets older than the window are dropped and counted.
  *  - Keepalives: after receiving data, if nothing is sent within keepalive_ms an empty transport
  *    message is sent; the clinic also sends one whenever it has sent nothing for
- *    persistent_keepalive_ms (holds the NAT mapping). If data was sent and nothing received for
- *    keepalive_ms + rekey_timeout_ms, a new handshake starts.
+ *    persistent_keepalive_ms (holds the NAT mapping). If nothing authenticated was received for
+ *    keepalive_ms + rekey_timeout_ms after the first data packet sent since the last receive
+ *    (later sends do not push this back), a new handshake starts: a peer that restarted and
+ *    lost the session is reached again even while data is sent continuously.
  *  - Roaming: an authenticated, non-replayed transport packet (or handshake message) from a new
  *    source address moves the peer's endpoint there; a packet failing any check never does.
  *

@@ -947,6 +947,112 @@ static void test_core_keepalive_sent_when_idle(void **state)
 	env_free(e);
 }
 
+/* The hub restarts (loses every session) while the clinic sends every 200 ms, never pausing:
+ * the clinic re-handshakes keepalive + rekey timeout after its first unanswered send (15 s with
+ * the defaults; later sends do not push that back), and data flows again. */
+static void test_core_restarted_hub_rehandshaken_while_sending(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	struct relay_tunnel_config hc;
+	uint64_t restart, took = 0;
+	uint32_t seq = 0;
+
+	(void)state;
+	connect_env(e);
+	e->now += 1000;
+	assert_int_equal(send_seq(e, 0, 1, seq++), 0);
+	assert_int_equal(e->s[1].last_seq, 0);
+	relay_tunnel_free(e->s[1].t);
+	cfg_hub(&hc, &e->hk, &e->allow);
+	assert_int_equal(relay_tunnel_core_new(&e->s[1].t, &hc), 0);
+	restart = e->now;
+	/* Virtual 100 ms ticks on both sides (as the event layer), a send every 200 ms. */
+	while (e->now - restart < 200000) {
+		e->now += 100;
+		if ((e->now - restart) % 200 == 0)
+			(void)send_seq(e, 0, 1, seq++);
+		tick(e, 0);
+		tick(e, 1);
+		if (stats_of(e, 0).handshakes_initiated > 1) {
+			took = e->now - restart;
+			break;
+		}
+	}
+	print_message("# restarted hub re-handshaken %llu ms after the restart (sending every "
+	              "200 ms)\n",
+	              (unsigned long long)took);
+	assert_true(took > 0);
+	assert_true(took >= 15000 - 200 && took <= 15000 + 300);
+	assert_int_equal(stats_of(e, 0).handshakes_completed, 2);
+	assert_true(stats_of(e, 1).drop_unknown_index > 50); /* the old session's packets */
+	assert_true(relay_tunnel_peer_is_up(e->s[1].t, hub_peer_id(e)));
+	assert_int_equal(send_seq(e, 0, 1, 4242), 0);
+	assert_int_equal(e->s[1].last_seq, 4242);
+	assert_int_equal(send_seq(e, 1, hub_peer_id(e), 77), 0);
+	assert_int_equal(e->s[0].last_seq, 77);
+	env_free(e);
+}
+
+/* The same continuous sending to a hub that is alive: its passive keepalives (keepalive_ms after
+ * data with nothing to send back) answer in time, so no handshake is made before the rekey. */
+static void test_core_live_hub_no_rehandshake_while_sending(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	uint64_t t0;
+	uint32_t seq = 0;
+
+	(void)state;
+	connect_env(e);
+	t0 = e->now;
+	while (e->now - t0 < 100000) {
+		e->now += 100;
+		if ((e->now - t0) % 200 == 0)
+			assert_int_equal(send_seq(e, 0, 1, seq++), 0);
+		tick(e, 0);
+		tick(e, 1);
+	}
+	assert_int_equal(stats_of(e, 0).handshakes_initiated, 1);
+	assert_int_equal(stats_of(e, 1).handshakes_initiated, 0);
+	assert_true(stats_of(e, 1).keepalives_sent >= 9);
+	assert_int_equal(e->s[1].delivered, (int)seq);
+	env_free(e);
+}
+
+/* The timer fires once per unanswered stretch: while the hub stays unreachable, the clinic's
+ * handshake is retried every rekey_timeout_ms (not restarted by each send), and once the hub
+ * answers the session is used again. */
+static void test_core_unanswered_sends_start_handshake_then_retries(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	uint64_t t0;
+	uint32_t seq = 0;
+	int inits = 0, last = -1;
+
+	(void)state;
+	connect_env(e);
+	e->hold = true; /* the link is down from now on */
+	t0 = e->now;
+	while (e->now - t0 < 30000) {
+		e->now += 100;
+		if ((e->now - t0) % 200 == 0)
+			(void)send_seq(e, 0, 1, seq++);
+		tick(e, 0);
+	}
+	for (int i = 0; i < e->nheld; i++)
+		if (e->held_len[i] == RELAY_TUNNEL_INIT_LEN)
+			last = i, inits++;
+	/* Armed by the send at 0.2 s: first initiation at 15.2 s, retries at 20.2 and 25.2 s. */
+	assert_int_equal(inits, 3);
+	assert_int_equal(stats_of(e, 0).handshakes_initiated, 1 + 3);
+	/* The link is back: the pending initiation gets through, data flows on the new session. */
+	e->hold = false;
+	assert_int_equal(inject(e, 1, e->held[last], e->held_len[last], &e->s[0].addr), 0);
+	assert_int_equal(stats_of(e, 0).handshakes_completed, 2);
+	assert_int_equal(send_seq(e, 0, 1, 4242), 0);
+	assert_int_equal(e->s[1].last_seq, 4242);
+	env_free(e);
+}
+
 static void test_core_malformed_datagrams_dropped(void **state)
 {
 	struct env *e = env_new(NULL, NULL);
@@ -1677,6 +1783,9 @@ int main(void)
 	        cmocka_unit_test(test_core_crossing_handshakes_settle_on_one_session),
 	        cmocka_unit_test(test_core_rekey_on_time_and_expiry),
 	        cmocka_unit_test(test_core_keepalive_sent_when_idle),
+	        cmocka_unit_test(test_core_restarted_hub_rehandshaken_while_sending),
+	        cmocka_unit_test(test_core_live_hub_no_rehandshake_while_sending),
+	        cmocka_unit_test(test_core_unanswered_sends_start_handshake_then_retries),
 	        cmocka_unit_test(test_core_malformed_datagrams_dropped),
 	        cmocka_unit_test(test_core_lost_initiation_is_retried),
 	        cmocka_unit_test(test_core_hub_serves_many_clinics),
