@@ -216,7 +216,7 @@ static int write_status(struct daemon *d)
 		        root, "stream",
 		        json_pack(
 		                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		                "s:I, s:I, s:b}",
+		                "s:I, s:b}",
 		                "rate_bps", (json_int_t)ts.rate_bps, "btlbw_bps",
 		                (json_int_t)ts.btlbw_bps, "rtt_ms", (json_int_t)ts.srtt_ms,
 		                "min_rtt_ms", (json_int_t)ts.min_rtt_ms, "stream_bytes_sent",
@@ -227,7 +227,6 @@ static int write_status(struct daemon *d)
 		                (json_int_t)ts.datagrams_lost, "streams", (json_int_t)ts.streams,
 		                "streams_opened", (json_int_t)ts.streams_opened,
 		                "tunnel_handshakes", (json_int_t)ts.tunnel_handshakes,
-		                "tunnel_restarts", (json_int_t)ts.tunnel_restarts,
 		                "drop_unknown_stream", (json_int_t)ts.drop_unknown_stream,
 		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_up",
 		                ts.tunnel_up));
@@ -255,7 +254,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 		uint64_t sum;
 
 		sync_tunlink_stats_get(d->tl, &ts);
-		sum = ts.refused + ts.tunnel_handshakes + ts.tunnel_restarts + ts.datagrams_sent +
+		sum = ts.refused + ts.tunnel_handshakes + ts.datagrams_sent +
 		      ts.datagrams_received + ts.streams_opened + ts.streams_ended;
 		if (sum != d->tl_sum) {
 			d->tl_sum = sum;
@@ -364,7 +363,7 @@ static void tl_up(void *arg)
 		sync_xfer_kick(d->xfer); /* connect now, not after the backoff */
 }
 
-static int start_tunlink(struct daemon *d, uint16_t port, uint32_t dead_ms, char *err)
+static int start_tunlink(struct daemon *d, uint16_t port, char *err)
 {
 	struct sync_tunlink_config tc = {0};
 	struct addrinfo hints = {0}, *res = NULL;
@@ -390,7 +389,6 @@ static int start_tunlink(struct daemon *d, uint16_t port, uint32_t dead_ms, char
 	tc.accept = tl_accept;
 	tc.on_up = tl_up;
 	tc.arg = d;
-	tc.dead_ms = dead_ms;
 	ret = sync_tunlink_new(&d->tl, d->base, &tc);
 	freeaddrinfo(res);
 	if (ret != 0)
@@ -446,7 +444,7 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		return ret;
 	sync_xfer_store_on_event(d->xs, on_event, d);
 	if (udp) {
-		if ((ret = start_tunlink(d, (uint16_t)udp_port, xc.dead_ms, err)) != 0)
+		if ((ret = start_tunlink(d, (uint16_t)udp_port, err)) != 0)
 			return ret;
 		sync_tunlink_transport(d->tl, &tp);
 		xc.transport = &tp;
