@@ -771,7 +771,8 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	buf_reader_init(&r, ts_buf, sizeof ts_buf);
 	ts = buf_read_u64_le(&r);
 	p = peer_by_key(t, rs);
-	if (p != NULL && ts <= p->last_init_ts) {
+	if (t->cfg.stamp ? t->cfg.stamp(rs, ts, t->cfg.arg) != 0
+	                 : p != NULL && ts <= p->last_init_ts) {
 		t->st.drop_stale_initiation++;
 		ret = RELAY_TUNNEL_EREPLAY;
 		goto out;
