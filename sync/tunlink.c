@@ -358,6 +358,13 @@ static bool on_allow(const uint8_t key[NOISE_KEY_LEN], void *arg)
 	return t->cfg.allow(t->cfg.arg, key);
 }
 
+static int on_stamp(const uint8_t key[NOISE_KEY_LEN], uint64_t ts, void *arg)
+{
+	struct sync_tunlink *t = arg;
+
+	return t->cfg.stamp(t->cfg.arg, key, ts);
+}
+
 int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
                      const struct sync_tunlink_config *cfg)
 {
@@ -392,6 +399,7 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 		tc->bind_addr = (struct sockaddr *)&t->peer_addr;
 		tc->bind_addrlen = cfg->addrlen;
 		tc->allow = on_allow;
+		tc->stamp = cfg->stamp ? on_stamp : NULL;
 	} else {
 		t->any.ss_family = cfg->addr->sa_family;
 		tc->bind_addr = (struct sockaddr *)&t->any;
@@ -532,6 +540,7 @@ void sync_tunlink_stats_get(const struct sync_tunlink *t, struct sync_tunlink_st
 
 		relay_tunnel_stats(t->tun, &ts);
 		out->refused = ts.drop_unknown_peer;
+		out->replays = ts.drop_stale_initiation;
 		out->tunnel_handshakes = ts.handshakes_completed;
 	}
 	out->tunnel_up = !t->cfg.hub && relay_tunnel_peer_is_up(t->tun, CLINIC_PEER_ID);

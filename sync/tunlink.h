@@ -45,6 +45,10 @@ struct sync_tunlink_config {
 	socklen_t addrlen;
 	/* hub: is this initiator key allowed (enrolled, not revoked)? Required. */
 	bool (*allow)(void *arg, const uint8_t key[32]);
+	/* hub, optional: durable replay protection of tunnel handshakes (relay_tunnel stamp
+	 * hook): 0 if `stamp` is newer than the last one accepted from `key` and is now recorded,
+	 * non-zero to refuse the handshake. NULL: the tunnel keeps the last one in memory. */
+	int (*stamp)(void *arg, const uint8_t key[32], uint64_t stamp);
 	/* hub: a new connection (xfer's end of a new stream; the callee owns it). Required. */
 	void (*accept)(void *arg, struct bufferevent *bev);
 	/* clinic: the tunnel has a usable session now (e.g. kick the reconnect). Optional. */
@@ -70,6 +74,7 @@ struct sync_tunlink_stats {
 	uint64_t send_errors;         /* relay_tunnel_send failures (datagram lost) */
 	uint64_t tunnel_handshakes;   /* tunnel sessions made (rekeys and re-handshakes too) */
 	uint64_t refused;             /* hub: tunnel handshakes from keys not allowed */
+	uint64_t replays;             /* hub: tunnel handshakes refused for their timestamp */
 	bool tunnel_up;               /* clinic: the tunnel has a session now */
 };
 

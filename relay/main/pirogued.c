@@ -216,7 +216,7 @@ static int write_status(struct daemon *d)
 		        root, "stream",
 		        json_pack(
 		                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		                "s:I, s:b}",
+		                "s:I, s:I, s:b}",
 		                "rate_bps", (json_int_t)ts.rate_bps, "btlbw_bps",
 		                (json_int_t)ts.btlbw_bps, "rtt_ms", (json_int_t)ts.srtt_ms,
 		                "min_rtt_ms", (json_int_t)ts.min_rtt_ms, "stream_bytes_sent",
@@ -228,8 +228,8 @@ static int write_status(struct daemon *d)
 		                "streams_opened", (json_int_t)ts.streams_opened,
 		                "tunnel_handshakes", (json_int_t)ts.tunnel_handshakes,
 		                "drop_unknown_stream", (json_int_t)ts.drop_unknown_stream,
-		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_up",
-		                ts.tunnel_up));
+		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_replays",
+		                (json_int_t)ts.replays, "tunnel_up", ts.tunnel_up));
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
 	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
@@ -254,7 +254,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 		uint64_t sum;
 
 		sync_tunlink_stats_get(d->tl, &ts);
-		sum = ts.refused + ts.tunnel_handshakes + ts.datagrams_sent +
+		sum = ts.refused + ts.replays + ts.tunnel_handshakes + ts.datagrams_sent +
 		      ts.datagrams_received + ts.streams_opened + ts.streams_ended;
 		if (sum != d->tl_sum) {
 			d->tl_sum = sum;
@@ -340,6 +340,15 @@ static bool tl_allow(void *arg, const uint8_t key[32])
 	return d->xs && sync_xfer_store_ops.peer_allowed(d->xs, key) == 0;
 }
 
+/* The tunnel's handshake timestamps live in the store next to xfer's (own namespace), so a
+ * recorded initiation is refused after a restart too, and re-enrolment resets them. */
+static int tl_stamp(void *arg, const uint8_t key[32], uint64_t stamp)
+{
+	struct daemon *d = arg;
+
+	return d->xs ? sync_xfer_store_tunnel_stamp(d->xs, key, stamp) : -EINVAL;
+}
+
 static void tl_accept(void *arg, struct bufferevent *bev)
 {
 	struct daemon *d = arg;
@@ -386,6 +395,7 @@ static int start_tunlink(struct daemon *d, uint16_t port, char *err)
 	tc.addr = res->ai_addr;
 	tc.addrlen = res->ai_addrlen;
 	tc.allow = tl_allow;
+	tc.stamp = tl_stamp;
 	tc.accept = tl_accept;
 	tc.on_up = tl_up;
 	tc.arg = d;
