@@ -72,8 +72,13 @@ struct peer {
 	uint8_t cookie[MAC_LEN];
 	uint64_t cookie_ms;
 	bool has_cookie;
-	uint64_t last_tx_ms, last_rx_ms, last_data_tx_ms;
+	uint64_t last_tx_ms;
 	uint64_t keepalive_due_ms; /* 0: none due */
+	/* WireGuard's new-handshake timer: armed (at unanswered_ms) by the first data packet sent
+	 * since the last authenticated packet received, not pushed back by later sends, disarmed
+	 * by any authenticated packet received (transport or handshake) and when it fires. */
+	bool unanswered;
+	uint64_t unanswered_ms;
 };
 
 /* Token bucket (milli-tokens) for the handshakes of one source network under load. */
@@ -537,10 +542,12 @@ static int session_send(struct relay_tunnel *t, struct peer *p, struct session *
 	p->keepalive_due_ms = 0;
 	t->st.tx_packets++;
 	t->st.tx_bytes += len;
-	if (len)
-		p->last_data_tx_ms = now;
-	else
+	if (len == 0)
 		t->st.keepalives_sent++;
+	else if (!p->unanswered) {
+		p->unanswered = true;
+		p->unanswered_ms = now;
+	}
 	return 0;
 }
 
@@ -764,7 +771,8 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	buf_reader_init(&r, ts_buf, sizeof ts_buf);
 	ts = buf_read_u64_le(&r);
 	p = peer_by_key(t, rs);
-	if (p != NULL && ts <= p->last_init_ts) {
+	if (t->cfg.stamp ? t->cfg.stamp(rs, ts, t->cfg.arg) != 0
+	                 : p != NULL && ts <= p->last_init_ts) {
 		t->st.drop_stale_initiation++;
 		ret = RELAY_TUNNEL_EREPLAY;
 		goto out;
@@ -831,7 +839,7 @@ static int input_init(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	t->st.sessions++;
 	s = NULL;
 	p->last_init_ts = ts;
-	p->last_rx_ms = now;
+	p->unanswered = false; /* authenticated packet received */
 	p->last_tx_ms = now;
 	set_endpoint(t, p, from, fromlen);
 	t->st.handshakes_answered++;
@@ -894,7 +902,7 @@ static int input_response(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	pending_free(p->hs); /* its index now belongs to the session */
 	p->hs = NULL;
 	set_endpoint(t, p, from, fromlen);
-	p->last_rx_ms = now;
+	p->unanswered = false; /* authenticated packet received */
 	session_promote(t, p, s, now, acts);
 	/* Confirm the session to the responder at once (it switches on our first packet). */
 	if (session_send(t, p, s, NULL, 0, now, acts) != 0)
@@ -986,7 +994,7 @@ static int input_data(struct relay_tunnel *t, const uint8_t *d, size_t len,
 		session_promote(t, p, s, now, acts);
 	}
 	set_endpoint(t, p, from, fromlen);
-	p->last_rx_ms = now;
+	p->unanswered = false; /* authenticated packet received */
 	t->st.rx_packets++;
 	t->st.rx_bytes += ptlen;
 	if (ptlen == 0) {
@@ -1110,12 +1118,19 @@ static int tick_peer(struct relay_tunnel *t, struct peer *p, uint64_t now,
 			ret = handshake_start(t, p, now, acts);
 		}
 	} else if (p->hs == NULL) {
-		bool dead = p->cur && p->last_data_tx_ms > p->last_rx_ms &&
-		            now - p->last_data_tx_ms >=
+		/* Data sent and nothing authenticated back for keepalive + rekey timeout since
+		 * the first unanswered send (the peer may have restarted and lost the session):
+		 * later sends do not push this back, or a sender that never pauses (a stream
+		 * retrying) would never re-handshake. */
+		bool dead = p->cur && p->unanswered &&
+		            now - p->unanswered_ms >=
 		                    (uint64_t)t->cfg.keepalive_ms + t->cfg.rekey_timeout_ms;
 		if ((p->persistent && !session_can_send(t, p->cur, now)) || dead ||
-		    rekey_due(t, p, now))
+		    rekey_due(t, p, now)) {
+			if (dead)
+				p->unanswered = false; /* fired: the next data send re-arms it */
 			ret = handshake_start(t, p, now, acts);
+		}
 	}
 	if (ret == -ENOMEM)
 		return ret;

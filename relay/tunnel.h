@@ -12,10 +12,13 @@
  *    The Noise prologue is "pirogue-tunnel-v1" || sender_index (4), so the index is
  *    authenticated. The encrypted Noise payload is an 8-byte timestamp (wall-clock ns, strictly
  *    increasing per initiator): the responder accepts an initiation from a peer only if its
- *    timestamp is newer than the last one accepted (replayed initiations are dropped). As in
- *    WireGuard this needs a sane wall clock on the initiator: a clinic whose clock went back
- *    (no RTC, no NTP yet) is not answered until its clock passes the last accepted timestamp
- *    or the hub forgets the peer (relay_tunnel_peer_remove, restart).
+ *    timestamp is newer than the last one accepted (replayed initiations are dropped). The
+ *    last accepted one is kept in memory, or, with the stamp hook of the config, wherever the
+ *    hook keeps it (a hub: its store, so a recorded initiation is refused after a restart too).
+ *    As in WireGuard this needs a sane wall clock on the initiator: a clinic whose clock went
+ *    back (no RTC, no NTP yet) is not answered until its clock passes the last accepted
+ *    timestamp or the record is reset (in memory: relay_tunnel_peer_remove, restart; the
+ *    sync store: re-enrolment).
  *  2 RESPONSE (RELAY_TUNNEL_RESP_LEN = 89 bytes)
  *      type=2 (1) | receiver_index (4) | Noise IK msg 2 (48 + 4 = 52) | mac1 (16) | mac2 (16)
  *    receiver_index is the initiator's sender_index; the encrypted Noise payload is the
@@ -66,8 +69,10 @@
  *    is fine, duplicates and packets older than the window are dropped and counted.
  *  - Keepalives: after receiving data, if nothing is sent within keepalive_ms an empty transport
  *    message is sent; the clinic also sends one whenever it has sent nothing for
- *    persistent_keepalive_ms (holds the NAT mapping). If data was sent and nothing received for
- *    keepalive_ms + rekey_timeout_ms, a new handshake starts.
+ *    persistent_keepalive_ms (holds the NAT mapping). If nothing authenticated was received for
+ *    keepalive_ms + rekey_timeout_ms after the first data packet sent since the last receive
+ *    (later sends do not push this back), a new handshake starts: a peer that restarted and
+ *    lost the session is reached again even while data is sent continuously.
  *  - Roaming: an authenticated, non-replayed transport packet (or handshake message) from a new
  *    source address moves the peer's endpoint there; a packet failing any check never does.
  *
@@ -166,6 +171,12 @@ typedef void relay_tunnel_recv_h(uint32_t peer_id, const uint8_t key[NOISE_KEY_L
 /* The peer gained (up = true) or lost its last usable session. */
 typedef void relay_tunnel_state_h(uint32_t peer_id, const uint8_t key[NOISE_KEY_LEN], bool up,
                                   void *arg);
+/* Durable replay protection of initiations (e.g. the sync store, so that it survives a
+ * restart): an authenticated initiation from an allowed key carries timestamp ts. Return 0 if
+ * ts is newer than the last one accepted from that key and is now recorded; non-zero refuses
+ * the initiation (a replay, or a clock that went back; also when the record cannot be
+ * checked). Called before any per-peer state exists. */
+typedef int relay_tunnel_stamp_h(const uint8_t key[NOISE_KEY_LEN], uint64_t ts, void *arg);
 
 /* All durations in milliseconds; a zero field takes the default shown. */
 struct relay_tunnel_config {
@@ -180,6 +191,9 @@ struct relay_tunnel_config {
 	socklen_t bind_addrlen;
 	/* Hub only (required): allow-list check. */
 	relay_tunnel_allow_h *allow;
+	/* Optional (gets `arg`): when set it is the initiation timestamp check, the only one;
+	 * when NULL the last accepted timestamp is kept per peer in memory (lost at restart). */
+	relay_tunnel_stamp_h *stamp;
 	/* Event layer: optional callbacks (all get `arg`). */
 	relay_tunnel_recv_h *recv;
 	relay_tunnel_state_h *state;
@@ -222,7 +236,8 @@ struct relay_tunnel_stats {
 	uint64_t drop_rate_limited;     /* under load, valid mac2, source over its rate */
 	uint64_t drop_handshake;        /* Noise refused msg 1 / msg 2 */
 	uint64_t drop_unknown_peer;     /* static key not allowed: unknown or revoked */
-	uint64_t drop_stale_initiation; /* initiation timestamp not newer (replayed) */
+	uint64_t drop_stale_initiation; /* initiation timestamp not newer (replayed), or refused
+	                                 * by the stamp hook */
 	uint64_t drop_unknown_index;    /* no session / pending handshake with that index */
 	uint64_t drop_replay;           /* transport counter seen or outside the window */
 	uint64_t drop_decrypt;          /* transport packet failed authentication (tamper) */

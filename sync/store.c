@@ -51,7 +51,8 @@
 #define ROW_VERSION           1
 #define IO_BLOCK              (1024 * 1024)
 
-/* DB_STAMPS: peer X25519 key -> be64 last accepted handshake timestamp (hub). */
+/* DB_STAMPS: peer X25519 key -> be64 last accepted handshake timestamp (hub), sync/xfer's;
+ * STAMP_TUNNEL || key -> the same for the UDP tunnel (see stamp_key). */
 enum { DB_RECS, DB_QUEUE, DB_REFS, DB_DONE, DB_PEERS, DB_PKEYS, DB_STAMPS, DB_COUNT };
 static const char *const db_names[DB_COUNT] = {"recs",  "queue", "refs",    "done",
                                                "peers", "pkeys", "hsstamps"};
@@ -2396,6 +2397,42 @@ static int peer_decode(struct sync_peer *p, const MDB_val *k, const MDB_val *v)
 	return 0;
 }
 
+/* One table, two namespaces: sync/xfer's stamps under the bare key (as they always were), the
+ * tunnel's under a one-byte prefix. They cannot share a row: they are separate sequences (a
+ * sync engine's handshakes, a tunnel's initiations) in different units (xfer: wall-clock us,
+ * tunnel: ns), so the tunnel's would make every xfer handshake look replayed. */
+#define STAMP_TUNNEL  't'
+#define STAMP_KEY_MAX (1 + KEYS_X25519_BYTES)
+
+static MDB_val stamp_key(bool tunnel, const uint8_t x25519[KEYS_X25519_BYTES],
+                         uint8_t buf[STAMP_KEY_MAX])
+{
+	MDB_val k = {KEYS_X25519_BYTES, buf};
+
+	if (tunnel) {
+		buf[0] = STAMP_TUNNEL;
+		memcpy(buf + 1, x25519, KEYS_X25519_BYTES);
+		k.mv_size++;
+	} else {
+		memcpy(buf, x25519, KEYS_X25519_BYTES);
+	}
+	return k;
+}
+
+/* Forgets both stamps of a key inside txn (enrolment). */
+static int stamps_clear(struct sync_store *s, MDB_txn *txn, const uint8_t x25519[KEYS_X25519_BYTES])
+{
+	uint8_t buf[STAMP_KEY_MAX];
+
+	for (int tunnel = 0; tunnel < 2; tunnel++) {
+		MDB_val k = stamp_key(tunnel, x25519, buf);
+		int rc = mdb_del(txn, s->dbi[DB_STAMPS], &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return lmdb_err(rc);
+	}
+	return 0;
+}
+
 int sync_store_peer_enroll(struct sync_store *s, const char *name, const struct keys_pub *pub)
 {
 	MDB_txn *txn;
@@ -2412,11 +2449,11 @@ int sync_store_peer_enroll(struct sync_store *s, const char *name, const struct 
 	if (rc == 0) {
 		if ((ret = peer_decode(&p, &k, &v)) != 0)
 			goto out;
-		if (!p.revoked || memcmp(&p.pub, pub, sizeof *pub) != 0) {
+		if (memcmp(&p.pub, pub, sizeof *pub) != 0) {
 			ret = SYNC_EEXIST;
 			goto out;
 		}
-		p.revoked = false; /* re-enrolling a revoked key under its name */
+		p.revoked = false; /* re-enrolling a key under its name (un-revokes it) */
 		p.revoked_ms = 0;
 	} else if (rc != MDB_NOTFOUND) {
 		ret = lmdb_err(rc);
@@ -2438,6 +2475,10 @@ int sync_store_peer_enroll(struct sync_store *s, const char *name, const struct 
 	v.mv_size = strlen(name);
 	v.mv_data = (void *)name;
 	if ((ret = lmdb_err(mdb_put(txn, s->dbi[DB_PKEYS], &kk, &v, 0))) != 0)
+		goto out;
+	/* A fresh start for its replay protection: a clinic whose clock went back is refused
+	 * (its handshakes look replayed) until re-enrolled. */
+	if ((ret = stamps_clear(s, txn, pub->x25519)) != 0)
 		goto out;
 	ret = txn_commit(txn);
 	txn = NULL;
@@ -2542,10 +2583,11 @@ int sync_store_peer_list(struct sync_store *s, struct sync_peer **out, size_t *n
 
 /* --- handshake replay protection ------------------------------------------------------------ */
 
-int sync_store_hs_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
-                        uint64_t stamp)
+static int stamp_check(struct sync_store *s, bool tunnel, const uint8_t x25519[KEYS_X25519_BYTES],
+                       uint64_t stamp)
 {
-	MDB_val k = {KEYS_X25519_BYTES, (void *)x25519}, v;
+	uint8_t kb[STAMP_KEY_MAX];
+	MDB_val k = stamp_key(tunnel, x25519, kb), v;
 	uint8_t b[8];
 	MDB_txn *txn;
 	int ret, rc;
@@ -2572,4 +2614,16 @@ out:
 	if (txn)
 		mdb_txn_abort(txn);
 	return ret;
+}
+
+int sync_store_hs_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        uint64_t stamp)
+{
+	return stamp_check(s, false, x25519, stamp);
+}
+
+int sync_store_tunnel_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                            uint64_t stamp)
+{
+	return stamp_check(s, true, x25519, stamp);
 }

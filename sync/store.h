@@ -24,8 +24,9 @@
  * Delivered outbox records are purged (chunks and header; the summary row too) after the
  * retention time (sync_store_purge). Refused outbox records and inbox records are kept.
  *
- * Hub: the last accepted Noise handshake timestamp of each peer key is kept too (replay
- * protection of the first handshake message across restarts; see sync_store_hs_stamp).
+ * Hub: the last accepted Noise handshake timestamp of each peer key is kept too, one for
+ * sync/xfer's handshake and one for the UDP tunnel's (replay protection of the first handshake
+ * message across restarts; see sync_store_hs_stamp); (re-)enrolment resets both.
  *
  * Ownership: everything returned to the caller is a copy it owns unless said otherwise; data
  * read inside an LMDB transaction never escapes it.
@@ -281,6 +282,10 @@ int sync_store_recv_abort(struct sync_store *s, const uint8_t id[SYNC_ENV_ID_BYT
  * and returns SYNC_EREPLAY. Errors: SYNC_EREPLAY, SYNC_EMAPFULL, SYNC_ELMDB. */
 int sync_store_hs_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
                         uint64_t stamp) __attribute__((warn_unused_result));
+/* The same for the UDP tunnel's initiations (relay/tunnel.h, stamp hook), kept apart from the
+ * above: another sequence (per tunnel, not per sync engine) in another unit (ns, not us). */
+int sync_store_tunnel_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                            uint64_t stamp) __attribute__((warn_unused_result));
 
 /* --- queries (CLI) -------------------------------------------------------------------------- */
 
@@ -337,8 +342,10 @@ struct sync_peer {
 	uint64_t revoked_ms;
 };
 
-/* Enrolls a peer. Errors: -EINVAL (bad name), SYNC_EEXIST (name or key already enrolled;
- * re-enrolling a revoked key under the same name un-revokes it). */
+/* Enrolls a peer, or re-enrolls it (same name and key, revoked or not: un-revokes it). Either
+ * way the key's handshake timestamps are forgotten (sync_store_hs_stamp, _tunnel_stamp), so a
+ * clinic whose clock went back is admitted again. Errors: -EINVAL (bad name), SYNC_EEXIST (the
+ * name is enrolled with another key, or the key under another name). */
 int sync_store_peer_enroll(struct sync_store *s, const char *name, const struct keys_pub *pub)
         __attribute__((warn_unused_result));
 /* Revokes by name (kept in the list, flagged). Errors: SYNC_ENOTFOUND. Idempotent. */

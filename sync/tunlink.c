@@ -49,8 +49,6 @@ struct sync_tunlink {
 	uint8_t *sk;                            /* sodium_malloc: our private key (tc too) */
 	uint8_t hub_pub[NOISE_KEY_LEN];
 	struct relay_tunnel *tun;
-	struct event *watch; /* clinic: dead-session watch */
-	uint64_t last_rx_packets, last_rx_ms;
 	struct tl_stream *streams;
 	uint64_t cap_bps;
 	struct sync_tunlink_stats st; /* counters of ended streams are folded in here */
@@ -345,7 +343,6 @@ static void on_state(uint32_t peer_id, const uint8_t key[NOISE_KEY_LEN], bool up
 
 	(void)key;
 	if (up) {
-		t->st.tunnel_handshakes++;
 		if (!t->cfg.hub && t->cfg.on_up)
 			t->cfg.on_up(t->cfg.arg);
 		return;
@@ -361,40 +358,11 @@ static bool on_allow(const uint8_t key[NOISE_KEY_LEN], void *arg)
 	return t->cfg.allow(t->cfg.arg, key);
 }
 
-/* Clinic: relay_tunnel starts a new handshake on a silent peer only once it has sent no data
- * for keepalive + rekey timeout, which a stream retrying its OPEN never does; so a hub that
- * restarted (and forgot the session) would never be reached again. Watch the tunnel's received
- * packets ourselves and start over with a fresh tunnel (the streams keep their state). */
-static void watch_cb(evutil_socket_t fd, short what, void *arg)
+static int on_stamp(const uint8_t key[NOISE_KEY_LEN], uint64_t ts, void *arg)
 {
 	struct sync_tunlink *t = arg;
-	struct relay_tunnel_stats ts;
-	struct relay_tunnel *nt;
-	uint64_t now = mtime_now_ms();
-	int ret;
 
-	(void)fd;
-	(void)what;
-	relay_tunnel_stats(t->tun, &ts);
-	if (ts.rx_packets != t->last_rx_packets || !t->streams ||
-	    !relay_tunnel_peer_is_up(t->tun, CLINIC_PEER_ID)) {
-		t->last_rx_packets = ts.rx_packets;
-		t->last_rx_ms = now;
-		return;
-	}
-	if (now - t->last_rx_ms < t->cfg.dead_ms)
-		return;
-	if ((ret = relay_tunnel_new(&nt, t->base, &t->tc)) != 0) {
-		log_warn("tunlink: cannot restart the tunnel: %s", sync_tunlink_strerror(ret));
-		return;
-	}
-	log_info("tunlink: nothing from the hub for %llu ms: new tunnel session",
-	         (unsigned long long)(now - t->last_rx_ms));
-	relay_tunnel_free(t->tun);
-	t->tun = nt;
-	t->st.tunnel_restarts++;
-	t->last_rx_packets = 0;
-	t->last_rx_ms = now;
+	return t->cfg.stamp(t->cfg.arg, key, ts);
 }
 
 int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
@@ -414,8 +382,6 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 	t->cfg = *cfg;
 	if (!t->cfg.streams_per_peer)
 		t->cfg.streams_per_peer = 4;
-	if (!t->cfg.dead_ms)
-		t->cfg.dead_ms = 15000;
 	if (!(t->sk = sodium_malloc(NOISE_KEY_LEN))) {
 		free(t);
 		return -ENOMEM;
@@ -433,6 +399,7 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 		tc->bind_addr = (struct sockaddr *)&t->peer_addr;
 		tc->bind_addrlen = cfg->addrlen;
 		tc->allow = on_allow;
+		tc->stamp = cfg->stamp ? on_stamp : NULL;
 	} else {
 		t->any.ss_family = cfg->addr->sa_family;
 		tc->bind_addr = (struct sockaddr *)&t->any;
@@ -449,16 +416,6 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 		free(t);
 		return ret;
 	}
-	if (!cfg->hub) {
-		struct timeval half = {0, 500000};
-
-		t->last_rx_ms = mtime_now_ms();
-		if (!(t->watch = event_new(base, -1, EV_PERSIST, watch_cb, t)) ||
-		    event_add(t->watch, &half) != 0) {
-			sync_tunlink_free(t);
-			return -ENOMEM;
-		}
-	}
 	*out = t;
 	return 0;
 }
@@ -469,8 +426,6 @@ void sync_tunlink_free(struct sync_tunlink *t)
 		return;
 	while (t->streams)
 		stream_close_now(t->streams, 0);
-	if (t->watch)
-		event_free(t->watch);
 	relay_tunnel_free(t->tun);
 	sodium_free(t->sk);
 	free(t);
@@ -585,6 +540,8 @@ void sync_tunlink_stats_get(const struct sync_tunlink *t, struct sync_tunlink_st
 
 		relay_tunnel_stats(t->tun, &ts);
 		out->refused = ts.drop_unknown_peer;
+		out->replays = ts.drop_stale_initiation;
+		out->tunnel_handshakes = ts.handshakes_completed;
 	}
 	out->tunnel_up = !t->cfg.hub && relay_tunnel_peer_is_up(t->tun, CLINIC_PEER_ID);
 }

@@ -16,7 +16,9 @@
  * A stream that ends (closed by the peer, idle timeout, protocol error, tunnel peer down) sends
  * EOF to its xfer end, so xfer drops the connection and its reconnect/resume logic runs; xfer
  * closing its end closes the stream (a CLOSE goes to the peer). The xfer rate cap becomes the
- * streams' cap (relay_stream_set_cap, 8 x bytes/s as link bits/s).
+ * streams' cap (relay_stream_set_cap, 8 x bytes/s as link bits/s). A hub that restarted (and
+ * forgot the tunnel session) is handled by the tunnel itself: the clinic's next data goes
+ * unanswered and relay_tunnel re-handshakes keepalive + rekey timeout (15 s) after it.
  *
  * Not thread-safe; everything runs on the given event_base. Errors: 0, -errno,
  * RELAY_TUNNEL_E* or RELAY_STREAM_E* (sync_tunlink_strerror).
@@ -43,6 +45,10 @@ struct sync_tunlink_config {
 	socklen_t addrlen;
 	/* hub: is this initiator key allowed (enrolled, not revoked)? Required. */
 	bool (*allow)(void *arg, const uint8_t key[32]);
+	/* hub, optional: durable replay protection of tunnel handshakes (relay_tunnel stamp
+	 * hook): 0 if `stamp` is newer than the last one accepted from `key` and is now recorded,
+	 * non-zero to refuse the handshake. NULL: the tunnel keeps the last one in memory. */
+	int (*stamp)(void *arg, const uint8_t key[32], uint64_t stamp);
 	/* hub: a new connection (xfer's end of a new stream; the callee owns it). Required. */
 	void (*accept)(void *arg, struct bufferevent *bev);
 	/* clinic: the tunnel has a usable session now (e.g. kick the reconnect). Optional. */
@@ -50,10 +56,6 @@ struct sync_tunlink_config {
 	void *arg;
 	uint32_t streams_per_peer; /* streams a hub keeps per peer, oldest closed first: 4 */
 	uint32_t idle_timeout_ms;  /* stream idle timeout: 0 = relay_stream's default */
-	/* clinic: a tunnel session that brought nothing for this long while streams wait on it
-	 * is abandoned and a new handshake made (the hub may have restarted and forgotten it):
-	 * 15000 */
-	uint32_t dead_ms;
 };
 
 /* Counters since sync_tunlink_new; rate/rtt are those of the most recently opened live
@@ -70,9 +72,9 @@ struct sync_tunlink_stats {
 	uint64_t drop_unknown_stream; /* stream datagram of no live stream, not an OPEN */
 	uint64_t drop_not_stream;     /* tunnel payload that is no stream datagram */
 	uint64_t send_errors;         /* relay_tunnel_send failures (datagram lost) */
-	uint64_t tunnel_handshakes;   /* tunnel sessions made */
-	uint64_t tunnel_restarts;     /* clinic: sessions abandoned (dead_ms) */
+	uint64_t tunnel_handshakes;   /* tunnel sessions made (rekeys and re-handshakes too) */
 	uint64_t refused;             /* hub: tunnel handshakes from keys not allowed */
+	uint64_t replays;             /* hub: tunnel handshakes refused for their timestamp */
 	bool tunnel_up;               /* clinic: the tunnel has a session now */
 };
 

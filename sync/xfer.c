@@ -858,9 +858,10 @@ static int start_keepalive(struct conn *c)
 
 /* A captured IK message 1 reads successfully again when replayed (Noise property): the clinic
  * puts a strictly increasing timestamp in its payload and the hub refuses non-increasing ones,
- * as WireGuard does. Only allowed peers get an entry. The last accepted timestamp is kept in
- * memory (a replay costs no store write) and, through ops->hs_stamp, durably: a message
- * recorded before a hub restart is refused after it too. */
+ * as WireGuard does. Only allowed peers get an entry. The last accepted timestamp is kept
+ * durably through ops->hs_stamp (a message recorded before a hub restart is refused after it
+ * too; a re-enrolment resets it) and in memory, which decides alone without the hook or when
+ * the store cannot say. */
 static int check_stamp(struct sync_xfer *x, const uint8_t *peer, const uint8_t payload[8])
 {
 	uint64_t t = 0;
@@ -873,16 +874,23 @@ static int check_stamp(struct sync_xfer *x, const uint8_t *peer, const uint8_t p
 	for (size_t i = 0; i < x->nstamps; i++)
 		if (!memcmp(x->stamps[i].peer, peer, SYNC_XFER_KEY_BYTES))
 			e = &x->stamps[i];
-	ret = e && t <= e->stamp ? 1 : x->ops.hs_stamp ? x->ops.hs_stamp(x->arg, peer, t) : 0;
-	if (ret < 0)
-		log_error(
-		        "sync: handshake timestamp not checked against the store; in-memory check "
-		        "only");
+	/* The store decides when there is one (it logs a refusal, naming the clinic): its record
+	 * outlives a restart and re-enrolment resets it, which memory here would not see. */
+	ret = x->ops.hs_stamp ? x->ops.hs_stamp(x->arg, peer, t) : -1;
+	if (ret < 0) {
+		if (x->ops.hs_stamp)
+			log_error("sync: handshake timestamp not checked against the store; "
+			          "in-memory check only");
+		ret = e && t <= e->stamp;
+		if (ret) {
+			peer_hex(peer, hex);
+			log_warn(
+			        "sync: replayed or stale handshake from %s… refused (its timestamp "
+			        "is not newer than the last accepted one)",
+			        hex);
+		}
+	}
 	if (ret > 0) {
-		peer_hex(peer, hex);
-		log_warn("sync: replayed or stale handshake from %s… refused (its timestamp is not "
-		         "newer than the last accepted one)",
-		         hex);
 		x->st.replays++;
 		return SYNC_XFER_EPROTO;
 	}

@@ -535,15 +535,46 @@ static int xs_in_finish(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES],
 	return 0;
 }
 
+/* A handshake refused for its timestamp: the operator's way out, naming the clinic. */
+static void stamp_refused(struct sync_xfer_store *a, const uint8_t peer[SYNC_XFER_KEY_BYTES],
+                          const char *what)
+{
+	struct sync_peer p;
+	char key[KEYS_PUB_B64_LEN] = "?";
+
+	if (sync_store_peer_check(a->st, peer, &p) != SYNC_ENOTFOUND)
+		keys_pub_encode(&p.pub, key);
+	else
+		snprintf(p.name, sizeof p.name, "(not enrolled)");
+	log_warn("sync: clinic %s: %s handshake timestamp older than the last accepted one: "
+	         "replay, or the clinic's clock went back; re-enrol it to reset (pirogue enroll "
+	         "%s --name %s)",
+	         p.name, what, key, p.name);
+}
+
 static int xs_hs_stamp(void *arg, const uint8_t peer[SYNC_XFER_KEY_BYTES], uint64_t stamp)
 {
 	struct sync_xfer_store *a = arg;
 	int ret = sync_store_hs_stamp(a->st, peer, stamp);
 
-	if (ret == SYNC_EREPLAY)
+	if (ret == SYNC_EREPLAY) {
+		stamp_refused(a, peer, "sync");
 		return 1;
+	}
 	if (ret != 0)
 		log_error("sync: recording the handshake timestamp: %s", sync_strerror(ret));
+	return ret;
+}
+
+int sync_xfer_store_tunnel_stamp(struct sync_xfer_store *a, const uint8_t peer[32], uint64_t stamp)
+{
+	int ret = sync_store_tunnel_stamp(a->st, peer, stamp);
+
+	if (ret == SYNC_EREPLAY)
+		stamp_refused(a, peer, "tunnel");
+	else if (ret != 0)
+		log_error("sync: recording the tunnel handshake timestamp (handshake refused): %s",
+		          sync_strerror(ret));
 	return ret;
 }
 

@@ -23,7 +23,8 @@
  * REFUSED with the peer's reason code (sync_store_out_refused): not offered again.
  *
  * Hub: the last accepted handshake timestamp per clinic key is kept in the store
- * (sync_store_hs_stamp, one small durable write per accepted handshake).
+ * (sync_store_hs_stamp, one small durable write per accepted handshake). A handshake refused
+ * for its timestamp is logged as a warning naming the clinic (re-enrolment resets it).
  */
 #ifndef PIROGUE_SYNC_XFER_STORE_H
 #define PIROGUE_SYNC_XFER_STORE_H
@@ -53,6 +54,14 @@ void sync_xfer_store_on_event(struct sync_xfer_store *a,
                               void (*cb)(void *arg, enum sync_xfer_event ev, const uint8_t *peer,
                                          const uint8_t *id, int64_t a, int64_t b),
                               void *arg);
+
+/* Hub: the UDP tunnel's initiation timestamp check (relay/tunnel.h stamp hook, through
+ * sync/tunlink), kept in the store apart from xfer's (sync_store_tunnel_stamp). Returns 0 if
+ * newer than the last accepted one from that clinic and now recorded; otherwise the handshake
+ * is to be refused: SYNC_EREPLAY (logged as a warning naming the clinic), or a store error
+ * (logged: an initiation that cannot be checked durably is not answered; it is retried). */
+int sync_xfer_store_tunnel_stamp(struct sync_xfer_store *a, const uint8_t peer[32], uint64_t stamp)
+        __attribute__((warn_unused_result));
 
 /* Frees the caches; NULL is fine. */
 void sync_xfer_store_free(struct sync_xfer_store *a);

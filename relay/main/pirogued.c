@@ -227,10 +227,9 @@ static int write_status(struct daemon *d)
 		                (json_int_t)ts.datagrams_lost, "streams", (json_int_t)ts.streams,
 		                "streams_opened", (json_int_t)ts.streams_opened,
 		                "tunnel_handshakes", (json_int_t)ts.tunnel_handshakes,
-		                "tunnel_restarts", (json_int_t)ts.tunnel_restarts,
 		                "drop_unknown_stream", (json_int_t)ts.drop_unknown_stream,
-		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_up",
-		                ts.tunnel_up));
+		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_replays",
+		                (json_int_t)ts.replays, "tunnel_up", ts.tunnel_up));
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
 	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
@@ -255,7 +254,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 		uint64_t sum;
 
 		sync_tunlink_stats_get(d->tl, &ts);
-		sum = ts.refused + ts.tunnel_handshakes + ts.tunnel_restarts + ts.datagrams_sent +
+		sum = ts.refused + ts.replays + ts.tunnel_handshakes + ts.datagrams_sent +
 		      ts.datagrams_received + ts.streams_opened + ts.streams_ended;
 		if (sum != d->tl_sum) {
 			d->tl_sum = sum;
@@ -341,6 +340,15 @@ static bool tl_allow(void *arg, const uint8_t key[32])
 	return d->xs && sync_xfer_store_ops.peer_allowed(d->xs, key) == 0;
 }
 
+/* The tunnel's handshake timestamps live in the store next to xfer's (own namespace), so a
+ * recorded initiation is refused after a restart too, and re-enrolment resets them. */
+static int tl_stamp(void *arg, const uint8_t key[32], uint64_t stamp)
+{
+	struct daemon *d = arg;
+
+	return d->xs ? sync_xfer_store_tunnel_stamp(d->xs, key, stamp) : -EINVAL;
+}
+
 static void tl_accept(void *arg, struct bufferevent *bev)
 {
 	struct daemon *d = arg;
@@ -364,7 +372,7 @@ static void tl_up(void *arg)
 		sync_xfer_kick(d->xfer); /* connect now, not after the backoff */
 }
 
-static int start_tunlink(struct daemon *d, uint16_t port, uint32_t dead_ms, char *err)
+static int start_tunlink(struct daemon *d, uint16_t port, char *err)
 {
 	struct sync_tunlink_config tc = {0};
 	struct addrinfo hints = {0}, *res = NULL;
@@ -387,10 +395,10 @@ static int start_tunlink(struct daemon *d, uint16_t port, uint32_t dead_ms, char
 	tc.addr = res->ai_addr;
 	tc.addrlen = res->ai_addrlen;
 	tc.allow = tl_allow;
+	tc.stamp = tl_stamp;
 	tc.accept = tl_accept;
 	tc.on_up = tl_up;
 	tc.arg = d;
-	tc.dead_ms = dead_ms;
 	ret = sync_tunlink_new(&d->tl, d->base, &tc);
 	freeaddrinfo(res);
 	if (ret != 0)
@@ -446,7 +454,7 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		return ret;
 	sync_xfer_store_on_event(d->xs, on_event, d);
 	if (udp) {
-		if ((ret = start_tunlink(d, (uint16_t)udp_port, xc.dead_ms, err)) != 0)
+		if ((ret = start_tunlink(d, (uint16_t)udp_port, err)) != 0)
 			return ret;
 		sync_tunlink_transport(d->tl, &tp);
 		xc.transport = &tp;

@@ -107,6 +107,7 @@ check unenrolled_clinic_refused test $? -eq 3
 check nothing_stored_from_unenrolled bash -c "[ -z \"\$($P inbox list ${H[*]} --json | python3 -c 'import json,sys; print(*json.load(sys.stdin))')\" ]"
 check enroll_clinic $P enroll "${H[@]}" "$CPUB" --name ile
 $P enroll "${H[@]}" "$CPUB" --name ile2 >/dev/null 2>&1; check enroll_same_key_twice_fails test $? -eq 1
+check reenrol_same_key_and_name bash -c "[ \"\$($P enroll ${H[*]} '$CPUB' --name ile)\" = 'enrolled ile' ]"
 $P enroll "${H[@]}" "not-a-key" --name x >/dev/null 2>&1; check enroll_bad_key_is_usage test $? -eq 2
 check move_clinic_to_hub bash -c "[ \$('$MOVE' '$T/clinic.conf' '$T/hub.conf' | wc -l) -eq 4 ]"
 check case_list_delivered bash -c "$P case list --json | python3 -c 'import json,sys; a=json.load(sys.stdin); assert len(a)==4 and all(r[\"state\"]==\"delivered\" and r[\"progress\"]==100 for r in a)'"

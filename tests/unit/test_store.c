@@ -900,6 +900,45 @@ static void test_handshake_stamps_are_kept_per_key_across_reopen(void **state)
 	assert_int_equal(sync_store_hs_stamp(f->h, k1, 1002), SYNC_EREPLAY);
 }
 
+/* The tunnel's stamps are kept apart from xfer's (another sequence, another unit); enrolling a
+ * key again (revoked or not) resets both: a clinic whose clock went back is admitted again. */
+static void test_tunnel_stamps_apart_and_reset_by_reenrolment(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t *k = f->clinic->pub.x25519;
+	uint64_t ns = 1700000000000000000ull, us = ns / 1000;
+
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-1", &f->clinic->pub), 0);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns), 0);
+	assert_int_equal(sync_store_hs_stamp(f->h, k, us), 0); /* not shadowed by the tunnel's */
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns), SYNC_EREPLAY);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns - 1), SYNC_EREPLAY);
+	assert_int_equal(sync_store_hs_stamp(f->h, k, us), SYNC_EREPLAY);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns + 1), 0);
+	/* across a reopen */
+	sync_store_close(f->h);
+	assert_int_equal(sync_store_open(&f->h, f->hdir, 0, 1ull << 30), 0);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns + 1), SYNC_EREPLAY);
+	/* The clinic's clock went back an hour: refused (both) until re-enrolled. */
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns - 3600000000000ull), SYNC_EREPLAY);
+	assert_int_equal(sync_store_hs_stamp(f->h, k, us - 3600000000ull), SYNC_EREPLAY);
+	/* Another key under that name, or that key under another name: refused, nothing reset. */
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-1", &f->hub->pub), SYNC_EEXIST);
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-2", &f->clinic->pub), SYNC_EEXIST);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns - 3600000000000ull), SYNC_EREPLAY);
+	/* Re-enrolment of the enrolled clinic: accepted, both stamps forgotten. */
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-1", &f->clinic->pub), 0);
+	assert_int_equal(sync_store_peer_check(f->h, k, NULL), 0);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, ns - 3600000000000ull), 0);
+	assert_int_equal(sync_store_hs_stamp(f->h, k, us - 3600000000ull), 0);
+	/* ...and of a revoked one: un-revoked, stamps forgotten too. */
+	assert_int_equal(sync_store_peer_revoke(f->h, "ile-1"), 0);
+	assert_int_equal(sync_store_peer_enroll(f->h, "ile-1", &f->clinic->pub), 0);
+	assert_int_equal(sync_store_peer_check(f->h, k, NULL), 0);
+	assert_int_equal(sync_store_tunnel_stamp(f->h, k, 5), 0);
+	assert_int_equal(sync_store_hs_stamp(f->h, k, 5), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -918,6 +957,7 @@ int main(void)
 	        T(test_record_failing_verification_at_finish_is_deleted),
 	        T(test_map_full_gives_clear_error_and_outbox_unchanged),
 	        T(test_allow_list_enroll_revoke_check),
+	        T(test_tunnel_stamps_apart_and_reset_by_reenrolment),
 	        T(test_retention_purges_delivered_records_only_after_the_delay),
 	        T(test_reply_travels_back_and_marks_case_answered),
 	        T(test_notify_reaches_a_listener_and_is_harmless_without_one),

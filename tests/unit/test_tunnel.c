@@ -41,6 +41,10 @@ struct allow_list {
 	bool revoked[ALLOW_MAX];
 	int n;
 	int calls;
+	/* What a store behind the stamp hook keeps (survives a "restart" of the tunnel). */
+	uint64_t stamp[ALLOW_MAX];
+	int stamp_calls;
+	bool stamp_fail; /* the store cannot say */
 };
 
 static bool allow_cb(const uint8_t key[NOISE_KEY_LEN], void *arg)
@@ -52,6 +56,24 @@ static bool allow_cb(const uint8_t key[NOISE_KEY_LEN], void *arg)
 		if (memcmp(l->keys[i], key, NOISE_KEY_LEN) == 0)
 			return !l->revoked[i];
 	return false;
+}
+
+static int stamp_cb(const uint8_t key[NOISE_KEY_LEN], uint64_t ts, void *arg)
+{
+	struct allow_list *l = arg;
+
+	l->stamp_calls++;
+	if (l->stamp_fail)
+		return -EIO;
+	for (int i = 0; i < l->n; i++) {
+		if (memcmp(l->keys[i], key, NOISE_KEY_LEN) != 0)
+			continue;
+		if (ts <= l->stamp[i])
+			return 1;
+		l->stamp[i] = ts;
+		return 0;
+	}
+	return 1;
 }
 
 static struct sockaddr_in addr4(const char *ip, uint16_t port)
@@ -448,6 +470,86 @@ static void test_core_replayed_initiation_gets_no_answer(void **state)
 	                 RELAY_TUNNEL_EREPLAY);
 	assert_int_equal(e->nheld, 2); /* no second response */
 	assert_int_equal(stats_of(e, 1).drop_stale_initiation, 1);
+	env_free(e);
+}
+
+/* A new hub core with the same keys and allow-list (a restart), with or without the hook. */
+static void hub_restart(struct env *e, bool hook)
+{
+	struct relay_tunnel_config hc;
+
+	relay_tunnel_free(e->s[1].t);
+	cfg_hub(&hc, &e->hk, &e->allow);
+	hc.stamp = hook ? stamp_cb : NULL;
+	assert_int_equal(relay_tunnel_core_new(&e->s[1].t, &hc), 0);
+}
+
+/* With the stamp hook the last accepted timestamp lives where the hook keeps it: a recorded
+ * initiation is refused after a restart (nothing allocated, counted); the hook refusing (or
+ * failing) refuses; and the hook alone decides, so resetting its record (re-enrolment) lets an
+ * older timestamp in again on the running hub (a clinic whose clock went back). */
+static void test_core_stamp_hook_refuses_replay_after_restart(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	uint8_t init[RELAY_TUNNEL_INIT_LEN];
+	struct relay_tunnel_stats st;
+	int n0;
+
+	(void)state;
+	hub_restart(e, true);
+	e->hold = true;
+	tick(e, 0);
+	assert_int_equal(e->nheld, 1);
+	memcpy(init, e->held[0], sizeof init);
+	assert_int_equal(inject(e, 1, init, sizeof init, &e->s[0].addr), 0);
+	assert_int_equal(e->nheld, 2); /* answered */
+	assert_int_equal(e->allow.stamp_calls, 1);
+	assert_true(e->allow.stamp[0] > 0);
+
+	/* Restart: the replayed initiation is refused, nothing allocated, no answer. */
+	hub_restart(e, true);
+	assert_int_equal(inject(e, 1, init, sizeof init, &e->s[0].addr), RELAY_TUNNEL_EREPLAY);
+	assert_int_equal(e->nheld, 2);
+	relay_tunnel_stats(e->s[1].t, &st);
+	assert_int_equal(st.drop_stale_initiation, 1);
+	assert_int_equal(st.peers_allocated, 0);
+	assert_int_equal(st.sessions, 0);
+	assert_int_equal(st.handshakes_answered, 0);
+
+	/* A fresh initiation (newer timestamp) is refused too while the hook says no... */
+	e->allow.stamp_fail = true;
+	e->now += 5000;
+	tick(e, 0); /* retry: a new initiation */
+	assert_int_equal(e->nheld, 3);
+	assert_int_equal(inject(e, 1, e->held[2], e->held_len[2], &e->s[0].addr),
+	                 RELAY_TUNNEL_EREPLAY);
+	assert_int_equal(e->nheld, 3);
+	assert_int_equal(stats_of(e, 1).drop_stale_initiation, 2);
+	assert_int_equal(stats_of(e, 1).peers_allocated, 0);
+	/* ...and accepted once it answers again: data flows. */
+	e->allow.stamp_fail = false;
+	e->now += 5000;
+	tick(e, 0);
+	e->hold = false;
+	assert_int_equal(inject(e, 1, e->held[3], e->held_len[3], &e->s[0].addr), 0);
+	assert_true(relay_tunnel_peer_is_up(e->s[0].t, 1));
+	assert_int_equal(send_seq(e, 0, 1, 5), 0);
+	assert_int_equal(e->s[1].last_seq, 5);
+
+	/* The record reset (re-enrolment) on the running hub: an older timestamp is accepted,
+	 * although this hub's memory has seen newer ones. */
+	e->hold = true;
+	n0 = e->nheld;
+	assert_int_equal(inject(e, 1, init, sizeof init, &e->s[0].addr), RELAY_TUNNEL_EREPLAY);
+	e->allow.stamp[0] = 0;
+	assert_int_equal(inject(e, 1, init, sizeof init, &e->s[0].addr), 0);
+	assert_int_equal(e->nheld, n0 + 1);
+	assert_int_equal(e->held_len[n0], RELAY_TUNNEL_RESP_LEN);
+
+	/* Control: without the hook (memory only) the replay is answered after a restart. */
+	hub_restart(e, false);
+	assert_int_equal(inject(e, 1, init, sizeof init, &e->s[0].addr), 0);
+	assert_int_equal(stats_of(e, 1).handshakes_answered, 1);
 	env_free(e);
 }
 
@@ -944,6 +1046,112 @@ static void test_core_keepalive_sent_when_idle(void **state)
 	tick(e, 0);
 	assert_int_equal(stats_of(e, 0).keepalives_sent, 3);
 	assert_int_equal(stats_of(e, 1).keepalives_received, 3);
+	env_free(e);
+}
+
+/* The hub restarts (loses every session) while the clinic sends every 200 ms, never pausing:
+ * the clinic re-handshakes keepalive + rekey timeout after its first unanswered send (15 s with
+ * the defaults; later sends do not push that back), and data flows again. */
+static void test_core_restarted_hub_rehandshaken_while_sending(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	struct relay_tunnel_config hc;
+	uint64_t restart, took = 0;
+	uint32_t seq = 0;
+
+	(void)state;
+	connect_env(e);
+	e->now += 1000;
+	assert_int_equal(send_seq(e, 0, 1, seq++), 0);
+	assert_int_equal(e->s[1].last_seq, 0);
+	relay_tunnel_free(e->s[1].t);
+	cfg_hub(&hc, &e->hk, &e->allow);
+	assert_int_equal(relay_tunnel_core_new(&e->s[1].t, &hc), 0);
+	restart = e->now;
+	/* Virtual 100 ms ticks on both sides (as the event layer), a send every 200 ms. */
+	while (e->now - restart < 200000) {
+		e->now += 100;
+		if ((e->now - restart) % 200 == 0)
+			(void)send_seq(e, 0, 1, seq++);
+		tick(e, 0);
+		tick(e, 1);
+		if (stats_of(e, 0).handshakes_initiated > 1) {
+			took = e->now - restart;
+			break;
+		}
+	}
+	print_message("# restarted hub re-handshaken %llu ms after the restart (sending every "
+	              "200 ms)\n",
+	              (unsigned long long)took);
+	assert_true(took > 0);
+	assert_true(took >= 15000 - 200 && took <= 15000 + 300);
+	assert_int_equal(stats_of(e, 0).handshakes_completed, 2);
+	assert_true(stats_of(e, 1).drop_unknown_index > 50); /* the old session's packets */
+	assert_true(relay_tunnel_peer_is_up(e->s[1].t, hub_peer_id(e)));
+	assert_int_equal(send_seq(e, 0, 1, 4242), 0);
+	assert_int_equal(e->s[1].last_seq, 4242);
+	assert_int_equal(send_seq(e, 1, hub_peer_id(e), 77), 0);
+	assert_int_equal(e->s[0].last_seq, 77);
+	env_free(e);
+}
+
+/* The same continuous sending to a hub that is alive: its passive keepalives (keepalive_ms after
+ * data with nothing to send back) answer in time, so no handshake is made before the rekey. */
+static void test_core_live_hub_no_rehandshake_while_sending(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	uint64_t t0;
+	uint32_t seq = 0;
+
+	(void)state;
+	connect_env(e);
+	t0 = e->now;
+	while (e->now - t0 < 100000) {
+		e->now += 100;
+		if ((e->now - t0) % 200 == 0)
+			assert_int_equal(send_seq(e, 0, 1, seq++), 0);
+		tick(e, 0);
+		tick(e, 1);
+	}
+	assert_int_equal(stats_of(e, 0).handshakes_initiated, 1);
+	assert_int_equal(stats_of(e, 1).handshakes_initiated, 0);
+	assert_true(stats_of(e, 1).keepalives_sent >= 9);
+	assert_int_equal(e->s[1].delivered, (int)seq);
+	env_free(e);
+}
+
+/* The timer fires once per unanswered stretch: while the hub stays unreachable, the clinic's
+ * handshake is retried every rekey_timeout_ms (not restarted by each send), and once the hub
+ * answers the session is used again. */
+static void test_core_unanswered_sends_start_handshake_then_retries(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	uint64_t t0;
+	uint32_t seq = 0;
+	int inits = 0, last = -1;
+
+	(void)state;
+	connect_env(e);
+	e->hold = true; /* the link is down from now on */
+	t0 = e->now;
+	while (e->now - t0 < 30000) {
+		e->now += 100;
+		if ((e->now - t0) % 200 == 0)
+			(void)send_seq(e, 0, 1, seq++);
+		tick(e, 0);
+	}
+	for (int i = 0; i < e->nheld; i++)
+		if (e->held_len[i] == RELAY_TUNNEL_INIT_LEN)
+			last = i, inits++;
+	/* Armed by the send at 0.2 s: first initiation at 15.2 s, retries at 20.2 and 25.2 s. */
+	assert_int_equal(inits, 3);
+	assert_int_equal(stats_of(e, 0).handshakes_initiated, 1 + 3);
+	/* The link is back: the pending initiation gets through, data flows on the new session. */
+	e->hold = false;
+	assert_int_equal(inject(e, 1, e->held[last], e->held_len[last], &e->s[0].addr), 0);
+	assert_int_equal(stats_of(e, 0).handshakes_completed, 2);
+	assert_int_equal(send_seq(e, 0, 1, 4242), 0);
+	assert_int_equal(e->s[1].last_seq, 4242);
 	env_free(e);
 }
 
@@ -1666,6 +1874,7 @@ int main(void)
 	        cmocka_unit_test(test_core_flipped_bit_anywhere_dropped_session_survives),
 	        cmocka_unit_test(test_core_tampered_handshake_dropped_genuine_still_works),
 	        cmocka_unit_test(test_core_replayed_initiation_gets_no_answer),
+	        cmocka_unit_test(test_core_stamp_hook_refuses_replay_after_restart),
 	        cmocka_unit_test(test_core_roaming_moves_endpoint_only_when_authenticated),
 	        cmocka_unit_test(test_core_roaming_to_ipv6_address),
 	        cmocka_unit_test(test_core_cookie_under_load_allocates_nothing),
@@ -1677,6 +1886,9 @@ int main(void)
 	        cmocka_unit_test(test_core_crossing_handshakes_settle_on_one_session),
 	        cmocka_unit_test(test_core_rekey_on_time_and_expiry),
 	        cmocka_unit_test(test_core_keepalive_sent_when_idle),
+	        cmocka_unit_test(test_core_restarted_hub_rehandshaken_while_sending),
+	        cmocka_unit_test(test_core_live_hub_no_rehandshake_while_sending),
+	        cmocka_unit_test(test_core_unanswered_sends_start_handshake_then_retries),
 	        cmocka_unit_test(test_core_malformed_datagrams_dropped),
 	        cmocka_unit_test(test_core_lost_initiation_is_retried),
 	        cmocka_unit_test(test_core_hub_serves_many_clinics),

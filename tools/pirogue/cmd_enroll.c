@@ -20,8 +20,10 @@ static void enroll_usage(FILE *f)
 	        "       pirogue enroll --list [--config FILE] [--json]\n"
 	        "       pirogue revoke NAME [--config FILE] [--json]\n"
 	        "  enroll  admits a clinic (its 88-character public key from `pirogue keygen`)\n"
-	        "          under NAME ([A-Za-z0-9_.-], up to %d characters); re-enrolling a\n"
-	        "          revoked clinic with the same key lifts the revocation\n"
+	        "          under NAME ([A-Za-z0-9_.-], up to %d characters); enrolling an\n"
+	        "          enrolled or revoked clinic again (same key and name) lifts a\n"
+	        "          revocation and resets its handshake timestamps (a clinic whose\n"
+	        "          clock went back is refused as a replay until then)\n"
 	        "  revoke  refuses that clinic from its next handshake on (a connected one is\n"
 	        "          dropped by the running daemon)\n"
 	        "  --config default: $PIROGUE_CONFIG or %s\n",
