@@ -400,8 +400,8 @@ static void charge_pacer(struct relay_stream *s, size_t len, int64_t now_us)
 	uint64_t bits = (uint64_t)(len + s->cfg.overhead) * 8;
 
 	update_pacing(s, now_us);
-	s->next_send_us = i64max(s->next_send_us, now_us - 5000) +
-	                  (int64_t)(bits * 1000000 / s->pacing_bps);
+	s->next_send_us =
+	        i64max(s->next_send_us, now_us - 5000) + (int64_t)(bits * 1000000 / s->pacing_bps);
 }
 
 /* In flight: one estimated BDP plus the target queue (plus the receiver's ack delay, during
