@@ -508,11 +508,11 @@ static void yield_apply(struct daemon *d, enum sync_yield_change ch)
 	if (d->xfer && (ret = sync_xfer_set_rate(d->xfer, cap)) != 0)
 		log_warn("sync: cannot set the rate cap: %s", sync_xfer_strerror(ret));
 	if (ch == SYNC_YIELD_START)
-		log_info("sync yielding to a consultation: capped at %llu kbit/s",
-		         (unsigned long long)(cap * 8 / 1000));
+		log_info("sync yielding to a consultation: capped at %.1f kbit/s",
+		         (double)cap * 8 / 1000);
 	else if (ch == SYNC_YIELD_UPDATE)
-		log_debug("sync yielding to a consultation: capped at %llu kbit/s",
-		          (unsigned long long)(cap * 8 / 1000));
+		log_debug("sync yielding to a consultation: capped at %.1f kbit/s",
+		          (double)cap * 8 / 1000);
 	else
 		log_info("sync yield ended (%s): rate cap back to %s%llu B/s",
 		         ch == SYNC_YIELD_RELEASED ? "consultation over" : "lease expired",
