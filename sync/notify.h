@@ -18,7 +18,7 @@
  *                           when the lease runs out unrenewed the configured rate_cap is back
  *     "yield end"           the consultation is over: the configured rate_cap is back now
  *     "rate BYTES"          sets the sync rate cap to BYTES bytes/s (0 = none) until the next
- *                           reload (a debugging aid)
+ *                           reload or change of yield (a debugging aid)
  * The receiver must ignore unknown words (future use). The socket file is created with mode
  * 0600 inside the 0700 store directory, so only the site's user can poke.
  */

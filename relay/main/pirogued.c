@@ -514,9 +514,9 @@ static void yield_apply(struct daemon *d, enum sync_yield_change ch)
 		log_debug("sync yielding to a consultation: capped at %.1f kbit/s",
 		          (double)cap * 8 / 1000);
 	else
-		log_info("sync yield ended (%s): rate cap back to %s%llu B/s",
+		log_info("sync yield ended (%s): rate cap back to %llu B/s (0: none)",
 		         ch == SYNC_YIELD_RELEASED ? "consultation over" : "lease expired",
-		         cap ? "" : "none, ", (unsigned long long)cap);
+		         (unsigned long long)cap);
 }
 
 static void yield_msg(struct daemon *d, const char *msg)

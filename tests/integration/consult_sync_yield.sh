@@ -8,6 +8,7 @@
 #      recovery <= 2 % each way, and the clinic->hub queue p95 is at most the baseline's + 400 ms
 #      (measured: see the commit; the bound allows for a loaded machine); after the consult
 #      the cap is lifted at once ("yield end": inactive, xfer rate cap back to none);
+#      `pirogue status` says so, and the hub's consult made the hub's pirogued yield too;
 #   3. a consult killed with -9 while yielding: pirogued lifts the cap by itself once the
 #      lease (2.5 s) runs out unrenewed;
 #   4. the case arrives intact (exported bytes compare).
@@ -50,6 +51,10 @@ crun=$!
 # sample the clinic's status (written at most once a second) while the consult runs
 : >"$W/samples"
 check yielding_reported wait_for 30 yielding
+$PIROGUE status --config "$CLINICCONF" >"$W/status.txt" 2>&1
+sed 's/^/# /' "$W/status.txt"
+check status_text_says_yielding grep -Eq "^sync yielding to a consultation: capped at [0-9]+ kbit/s" "$W/status.txt"
+check status_text_has_udp_stream grep -Eq "^udp stream: rate [0-9]+ kbit/s .* RTT [0-9]+ ms .* re-sent" "$W/status.txt"
 while kill -0 $crun 2>/dev/null; do
 	echo "$(date +%s%N) $(sj '[.yield.active, .yield.cap_bps, .stream.stream_bytes_sent, .updated_ms] | @tsv')" >>"$W/samples"
 	sleep 1
@@ -74,6 +79,7 @@ check sync_within_the_caps_during_consult awk "BEGIN { exit !($n >= 5 && $allowe
 check cap_lifted_after_consult wait_for 5 not_yielding
 check yield_logged grep -q "sync yielding to a consultation: capped at" "$W/clinic.log"
 check yield_end_logged grep -q "sync yield ended (consultation over)" "$W/clinic.log"
+check hub_daemon_yielded_too grep -q "sync yield ended (consultation over)" "$W/hub.log"
 for side in clinic hub; do
 	lost=$(jq -r '.received.audio.lost_pct' "$W/sync-$side.json" 2>/dev/null)
 	frames=$(jq -r '.received.audio.frames' "$W/sync-$side.json" 2>/dev/null)
