@@ -12,6 +12,13 @@
  *     "reply <32 hex id>"   a reply was queued (outbox)
  *     "peers"               the allow-list changed (enroll/revoke): re-check connected peers
  *                           (a revoked clinic's session must be closed)
+ *     "yield BITS LEASE_MS" a live consultation (`pirogue consult`) asks the sync transfer to
+ *                           send at most BITS bit/s for the next LEASE_MS ms (100..60000),
+ *                           renewed about every 500 ms while its media flows (sync/yield.h);
+ *                           when the lease runs out unrenewed the configured rate_cap is back
+ *     "yield end"           the consultation is over: the configured rate_cap is back now
+ *     "rate BYTES"          sets the sync rate cap to BYTES bytes/s (0 = none) until the next
+ *                           reload or change of yield (a debugging aid)
  * The receiver must ignore unknown words (future use). The socket file is created with mode
  * 0600 inside the 0700 store directory, so only the site's user can poke.
  */

@@ -87,6 +87,7 @@ struct conn {
 	uint8_t *pt;   /* plaintext of what we send (SYNC_FRAME_MSG_MAX) */
 	uint8_t *rxpt; /* plaintext of what we receive (views of decoded frames point here) */
 	struct ev_token_bucket_cfg *peer_rl; /* cap the peer asked for (RATE), owned */
+	uint64_t peer_rate;                  /* the same over a transport: bytes/s, 0 = none */
 	uint8_t *wire;                       /* 2 + NOISE_MSG_MAX */
 	uint8_t *chunk;                      /* cfg.chunk bytes */
 	struct out_rec *outs;
@@ -741,8 +742,23 @@ static int on_delivered(struct conn *c, const struct sync_frame_delivered *d)
 
 /* ---- session ---------------------------------------------------------------------------- */
 
+/* Over a transport, the cap it applies is the lowest of ours (sync_xfer_set_rate) and those
+ * the live sessions' peers asked for (RATE). The transport's cap covers all its connections:
+ * on a hub with several clinics, one clinic's RATE slows the others too (a per-connection cap
+ * would need one in struct sync_xfer_transport). */
+static void tp_apply_rate(struct sync_xfer *x)
+{
+	uint64_t r = x->cfg.rate_bytes_per_s;
+
+	for (struct conn *c = x->conns; c; c = c->next)
+		if (c->state == C_UP && c->peer_rate && (!r || c->peer_rate < r))
+			r = c->peer_rate;
+	x->tp.set_rate(x->tp.arg, r);
+}
+
 static int on_message(struct conn *c, const uint8_t *p, size_t len)
 {
+	struct sync_xfer *x = c->x;
 	struct sync_frame f;
 	int ret;
 
@@ -773,6 +789,12 @@ static int on_message(struct conn *c, const uint8_t *p, size_t len)
 	case SYNC_MSG_RATE: {
 		/* The peer asks us to slow down (e.g. its live media needs the link). */
 		struct ev_token_bucket_cfg *cfg = NULL;
+		if (x->tp.set_rate) {
+			/* A transport's bufferevent_pair is not the wire: cap the transport. */
+			c->peer_rate = f.u.rate.bytes_per_s;
+			tp_apply_rate(x);
+			return 0;
+		}
 		if (f.u.rate.bytes_per_s && (ret = make_rl_cfg(f.u.rate.bytes_per_s, &cfg)) != 0)
 			return ret;
 		/* libevent keeps the cfg pointer: the old one is freed only once replaced. */
@@ -1151,6 +1173,8 @@ static void conn_close(struct conn *c, int err)
 	noise_cipher_free(c->rx);
 	if (c->peer_rl)
 		ev_token_bucket_cfg_free(c->peer_rl);
+	if (c->peer_rate && c->state == C_UP) /* its peer's RATE no longer holds */
+		tp_apply_rate(x);
 	free(c->pt);
 	free(c->rxpt);
 	free(c->wire);
@@ -1453,9 +1477,9 @@ int sync_xfer_set_rate(struct sync_xfer *x, uint64_t bytes_per_s)
 	int ret;
 
 	if (x->tp.set_rate) {
-		x->tp.set_rate(x->tp.arg, bytes_per_s);
 		x->cfg.rate_bytes_per_s = bytes_per_s;
 		x->st.rate_bytes_per_s = bytes_per_s;
+		tp_apply_rate(x);
 		return 0;
 	}
 	if (bytes_per_s) {
@@ -1477,6 +1501,25 @@ int sync_xfer_set_rate(struct sync_xfer *x, uint64_t bytes_per_s)
 	x->cfg.rate_bytes_per_s = bytes_per_s;
 	x->st.rate_bytes_per_s = bytes_per_s;
 	return 0;
+}
+
+int sync_xfer_ask_rate(struct sync_xfer *x, uint64_t bytes_per_s)
+{
+	struct sync_frame f = {.type = SYNC_MSG_RATE};
+	int ret, first = 0;
+
+	f.u.rate.bytes_per_s = bytes_per_s;
+	for (struct conn *c = x->conns, *nx; c; c = nx) {
+		nx = c->next;
+		if (c->state != C_UP)
+			continue;
+		if ((ret = send_msg(c, &f)) != 0) {
+			conn_close(c, ret);
+			if (!first)
+				first = ret;
+		}
+	}
+	return first;
 }
 
 uint16_t sync_xfer_listen_port(const struct sync_xfer *x)

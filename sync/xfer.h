@@ -237,6 +237,12 @@ void sync_xfer_free(struct sync_xfer *x);
  * new; a clinic that is waiting to reconnect tries at once (backoff reset). */
 void sync_xfer_kick(struct sync_xfer *x);
 
+/* Asks every live session's peer to cap what it sends us to bytes_per_s (0: lift the cap): a
+ * RATE message. The peer applies it to that session (over TCP, a libevent rate limit on the
+ * connection; over a transport, the transport's cap, see set_rate) until it ends or a new
+ * RATE. Returns 0 or the first error (that session is closed). */
+int sync_xfer_ask_rate(struct sync_xfer *x, uint64_t bytes_per_s);
+
 /* Asks peer_allowed again for every live session and closes those now refused (after a
  * reload of the allow-list). */
 void sync_xfer_recheck_peers(struct sync_xfer *x);

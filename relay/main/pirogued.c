@@ -22,6 +22,12 @@
  *   udp_port (default 7443): the UDP port of the tunnel, hub side ([listen] address on the hub,
  *             [hub] address on the clinic)
  * With udp, status.json also has "transport" and a "stream" object (rate, rtt, bytes re-sent).
+ *
+ * Yielding to a consultation (sync/yield.h): `pirogue consult` renews a lease on the control
+ * socket ("yield BITS_PER_S LEASE_MS") while its media flows; the transfer is capped at the
+ * lower of that and [sync] rate_cap until "yield end" or until the lease runs out unrenewed
+ * (the consult died), then the configured cap is back. status.json: "yield" {active, cap_bps
+ * (applied), asked_bps (the lease's), lease_left_ms}.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +52,7 @@
 #include "sync/tunlink.h"
 #include "sync/xfer.h"
 #include "sync/xfer_store.h"
+#include "sync/yield.h"
 
 #define MAX_TRACK 256
 
@@ -70,6 +77,8 @@ struct daemon {
 	struct sync_xfer_ops ops;
 	int notify_fd;
 	struct event *notify_ev, *sigterm, *sigint, *sighup, *status_ev, *purge_ev;
+	struct sync_yield *yield; /* a consultation's lease on the link (sync/yield.h) */
+	struct event *yield_ev;   /* fires when the lease may have run out */
 	char status_path[4096];
 	bool status_dirty;
 	struct track tracks[MAX_TRACK];
@@ -210,6 +219,17 @@ static int write_status(struct daemon *d)
 	if (!root)
 		return -ENOMEM;
 	json_object_set_new(root, "transport", json_string(d->tl ? "udp" : "tcp"));
+	{
+		uint64_t bps, left;
+		bool on = sync_yield_active(d->yield, mtime_now_ms(), &bps, &left);
+		/* cap_bps: what sync is held to (the lower of the lease and rate_cap), bits/s */
+		json_object_set_new(
+		        root, "yield",
+		        json_pack("{s:b, s:I, s:I, s:I}", "active", on, "cap_bps",
+		                  (json_int_t)(on ? sync_yield_cap(d->yield, d->site->rate_cap) * 8
+		                                  : 0),
+		                  "asked_bps", (json_int_t)bps, "lease_left_ms", (json_int_t)left));
+	}
 	if (d->tl) {
 		/* Names distinct from the "xfer" counters (tests grep them by name). */
 		json_object_set_new(
@@ -312,7 +332,7 @@ static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr
 	xc->dead_ms = (uint32_t)dead;
 	xc->backoff_min_ms = (uint32_t)bmin;
 	xc->backoff_max_ms = (uint32_t)bmax;
-	xc->rate_bytes_per_s = d->site->rate_cap;
+	xc->rate_bytes_per_s = sync_yield_cap(d->yield, d->site->rate_cap);
 	xc->congestion = *congestion;
 	if (d->role == SYNC_ROLE_CLINIC) {
 		xc->hub = d->site->hub_pub;
@@ -434,7 +454,8 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 	*kept = false;
 	if (d->xfer && !force && !strcmp(key, d->net_key)) {
 		*kept = true;
-		if ((ret = sync_xfer_set_rate(d->xfer, d->site->rate_cap)) != 0)
+		if ((ret = sync_xfer_set_rate(d->xfer,
+		                              sync_yield_cap(d->yield, d->site->rate_cap))) != 0)
 			return ret;
 		if (d->tl)
 			sync_tunlink_recheck_peers(d->tl);
@@ -482,6 +503,67 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 	return 0;
 }
 
+/* ---- yielding to a consultation (sync/yield.h) ------------------------------------------ */
+
+static void yield_apply(struct daemon *d, enum sync_yield_change ch)
+{
+	uint64_t cap = sync_yield_cap(d->yield, d->site->rate_cap);
+	int ret;
+
+	if (ch == SYNC_YIELD_SAME)
+		return;
+	d->status_dirty = true;
+	if (d->xfer && (ret = sync_xfer_set_rate(d->xfer, cap)) != 0)
+		log_warn("sync: cannot set the rate cap: %s", sync_xfer_strerror(ret));
+	if (ch == SYNC_YIELD_START)
+		log_info("sync yielding to a consultation: capped at %.1f kbit/s",
+		         (double)cap * 8 / 1000);
+	else if (ch == SYNC_YIELD_UPDATE)
+		log_debug("sync yielding to a consultation: capped at %.1f kbit/s",
+		          (double)cap * 8 / 1000);
+	else
+		log_info("sync yield ended (%s): rate cap back to %llu B/s (0: none)",
+		         ch == SYNC_YIELD_RELEASED ? "consultation over" : "lease expired",
+		         (unsigned long long)cap);
+}
+
+static void yield_msg(struct daemon *d, const char *msg)
+{
+	uint64_t bps;
+	uint32_t lease;
+	struct timeval tv;
+
+	if (sync_yield_parse(msg, &bps, &lease) != 0) {
+		log_warn("control socket: bad message '%s' (want yield BITS_PER_S LEASE_MS | yield "
+		         "end)",
+		         msg);
+		return;
+	}
+	yield_apply(d, sync_yield_apply(d->yield, mtime_now_ms(), bps, lease));
+	if (bps) { /* (re)armed at every renewal: fires only once the lease ran out */
+		tv.tv_sec = lease / 1000;
+		tv.tv_usec = (suseconds_t)(lease % 1000) * 1000;
+		evtimer_add(d->yield_ev, &tv);
+	} else {
+		evtimer_del(d->yield_ev);
+	}
+}
+
+static void yield_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t left = 0;
+
+	(void)fd;
+	(void)what;
+	yield_apply(d, sync_yield_tick(d->yield, mtime_now_ms()));
+	if (sync_yield_active(d->yield, mtime_now_ms(), NULL, &left)) { /* a timer ran early */
+		struct timeval tv = {(time_t)(left / 1000),
+		                     (suseconds_t)(left % 1000) * 1000 + 1000};
+		evtimer_add(d->yield_ev, &tv);
+	}
+}
+
 /* ---- control socket, signals, timers ---------------------------------------------------- */
 
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
@@ -510,6 +592,8 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 				log_info("sync rate cap now %llu bytes/s", r);
 				d->status_dirty = true;
 			}
+		} else if (!strncmp(msg, "yield ", 6)) {
+			yield_msg(d, msg);
 		}
 	}
 	if (peers && d->tl)
@@ -669,9 +753,10 @@ int main(int argc, char **argv)
 	d.sighup = evsignal_new(d.base, SIGHUP, hup_cb, &d);
 	d.status_ev = event_new(d.base, -1, EV_PERSIST, status_cb, &d);
 	d.purge_ev = event_new(d.base, -1, EV_PERSIST, purge_cb, &d);
-	if (!d.notify_ev || !d.sigterm || !d.sigint || !d.sighup || !d.status_ev || !d.purge_ev ||
-	    event_add(d.notify_ev, NULL) || event_add(d.sigterm, NULL) ||
-	    event_add(d.sigint, NULL) || event_add(d.sighup, NULL) ||
+	d.yield_ev = evtimer_new(d.base, yield_cb, &d);
+	if (sync_yield_new(&d.yield) != 0 || !d.yield_ev || !d.notify_ev || !d.sigterm ||
+	    !d.sigint || !d.sighup || !d.status_ev || !d.purge_ev || event_add(d.notify_ev, NULL) ||
+	    event_add(d.sigterm, NULL) || event_add(d.sigint, NULL) || event_add(d.sighup, NULL) ||
 	    event_add(d.status_ev, &one_s) || event_add(d.purge_ev, &hour)) {
 		log_error("cannot set up events");
 		goto out;
@@ -705,6 +790,9 @@ out:
 		event_free(d.status_ev);
 	if (d.purge_ev)
 		event_free(d.purge_ev);
+	if (d.yield_ev)
+		event_free(d.yield_ev);
+	sync_yield_free(d.yield);
 	if (d.notify_fd >= 0 && d.site)
 		sync_notify_close(d.notify_fd, d.site->store_dir);
 	if (d.base) {

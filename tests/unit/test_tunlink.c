@@ -550,6 +550,54 @@ static void test_rate_cap(void **state)
 	assert_true(ms < 12000);
 }
 
+/* The peer's RATE (sync_xfer_ask_rate at the hub) caps the clinic's udp stream: 100 KB at
+ * 25 KB/s takes >= 3 s. Before RATE went through the transport it set a libevent limit on the
+ * bufferevent_pair, which the stream did not see (well under 1 s). Lifting it (RATE 0)
+ * restores the clinic's own cap (none here): the next 100 KB goes fast. */
+static bool never(struct lab *l)
+{
+	(void)l;
+	return false;
+}
+
+static void test_peer_rate_caps_stream(void **state)
+{
+	struct lab *l = *state;
+	struct sync_xfer_stats xs;
+	uint64_t t0, ms, ms2;
+
+	start_xfer(l);
+	assert_true(run_until(l, sessions_up, 10000));
+	assert_int_equal(sync_xfer_ask_rate(l->xh, 25000), 0);
+	run_until(l, never, 300); /* the RATE crosses */
+	add_record(&l->mc, 100000);
+	t0 = mtime_now_ms();
+	sync_xfer_kick(l->xc);
+	assert_true(run_until(l, xfer_delivered, 30000));
+	ms = mtime_now_ms() - t0;
+	sync_xfer_stats_get(l->xc, &xs);
+	assert_int_equal(xs.rate_bytes_per_s, 0); /* its own cap is unchanged */
+	assert_int_equal(sync_xfer_ask_rate(l->xh, 0), 0);
+	run_until(l, never, 300);
+	/* a second record: both in-memory stores forget the first */
+	free(l->mc.out);
+	free(l->mh.in);
+	l->mh.in = NULL;
+	l->mh.in_durable = 0;
+	l->mh.imported = false;
+	l->mc.delivered = false;
+	add_record(&l->mc, 100000);
+	t0 = mtime_now_ms();
+	sync_xfer_kick(l->xc);
+	assert_true(run_until(l, xfer_delivered, 30000));
+	ms2 = mtime_now_ms() - t0;
+	print_message("# 100 KB after the peer's RATE 25 KB/s: %llu ms; after RATE 0: %llu ms\n",
+	              (unsigned long long)ms, (unsigned long long)ms2);
+	assert_true(ms >= 3000);
+	assert_true(ms < 12000);
+	assert_true(ms2 < ms);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +608,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_stream_end_drops_xfer_session, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_rate_cap, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_peer_rate_caps_stream, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

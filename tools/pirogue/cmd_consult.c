@@ -9,6 +9,18 @@
  * default 7444), beside pirogued's sync flow; moving the media session into pirogued, on the
  * daemon's one UDP flow per clinic-hub pair, is left for later.
  *
+ * The sync transfer yields to the consultation: every YIELD_PERIOD_MS while media flows, the
+ * command tells its own site's pirogued (the control socket in the store dir, sync/notify.h)
+ * how much of the link sync may use, as a lease: "yield BITS_PER_S YIELD_LEASE_MS" with
+ * BITS_PER_S = the media controller's target (relay/cc: what it estimates this session can
+ * send on the link) minus what the media sent over the last period, at least YIELD_FLOOR_PCT %
+ * of the target and SYNC_YIELD_MIN_BPS (8 kbit/s). The floor keeps the sync session alive
+ * (keepalives, acknowledgements, its own RTT and loss estimates) and costs the media at most
+ * 5 %, less than one ladder step. The first message, before any media rate is measured, asks
+ * for the floor. "yield end" when the session ends; a consult that dies stops renewing and
+ * pirogued lifts the cap itself YIELD_LEASE_MS later. --no-yield turns this off (for
+ * comparisons). No pirogued running is fine.
+ *
  * Config keys read here besides [site]/[hub]/[listen] (sync/site.h):
  *   [consult] port = 7444        UDP port the hub listens on for consultations (both ends)
  */
@@ -25,13 +37,19 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/mtime.h"
 #include "relay/media.h"
 #include "relay/tunnel.h"
 #include "sync/site.h"
+#include "sync/notify.h"
 #include "sync/store.h"
+#include "sync/yield.h"
 #include "tools/pirogue/cmd.h"
 
 #define CONSULT_PORT_DEFAULT 7444
+#define YIELD_PERIOD_MS      500
+#define YIELD_LEASE_MS       2500 /* five periods: a stalled loop does not lift the cap */
+#define YIELD_FLOOR_PCT      5
 
 static void consult_usage(FILE *f)
 {
@@ -39,7 +57,7 @@ static void consult_usage(FILE *f)
 	        "usage: pirogue consult [--config FILE] [--listen] --video IN.y4m --audio IN.wav\n"
 	        "                       --record DIR [--duration S] [--fixed-bitrate KBPS]\n"
 	        "                       [--report] [--json FILE] [--peer-video REF.y4m]\n"
-	        "                       [--link-kbps K] [--wait S] [--display WxH]\n"
+	        "                       [--link-kbps K] [--wait S] [--display WxH] [--no-yield]\n"
 	        "       pirogue consult --print-report A.json [B.json]\n"
 	        "  Runs a two-way live consultation from files: the clinic requests it (opens the\n"
 	        "  tunnel to its hub), the hub accepts it (--listen, enrolled clinics only). Both\n"
@@ -54,6 +72,8 @@ static void consult_usage(FILE *f)
 	        "  --link-kbps K       uplink capacity, for the utilisation figure\n"
 	        "  --wait S            give up if the peer has not come within S s (default 60)\n"
 	        "  --display WxH       size of the recorded Y4M (default 320x180)\n"
+	        "  --no-yield          do not ask this site's pirogued to cap the sync transfer\n"
+	        "                      while media flows (it does by default, see README)\n"
 	        "  --print-report      print saved report(s) side by side (adaptive, baseline)\n"
 	        "  config: [consult] port (UDP, default %d), [site], [hub] / [listen]\n",
 	        CONSULT_PORT_DEFAULT);
@@ -64,11 +84,50 @@ struct consult {
 	struct relay_tunnel *tun;
 	struct relay_media *media;
 	struct sync_store *store;
-	struct event *end_ev, *wait_ev, *sig_int, *sig_term;
+	struct event *end_ev, *wait_ev, *sig_int, *sig_term, *yield_ev;
 	uint32_t peer_id;
 	bool peer_known, started, failed;
 	double duration;
+	const char *store_dir;         /* whose pirogued is told to yield (NULL: --no-yield) */
+	uint64_t yield_wire, yield_us; /* media wire bytes and time at the last message */
+	bool yield_warned;
 };
+
+static void yield_send(struct consult *c, const char *msg)
+{
+	int rc = sync_notify_send(c->store_dir, msg);
+
+	log_debug("consult: to pirogued: %s (%d)", msg, rc);
+	if (rc < 0 && !c->yield_warned) {
+		log_warn("consult: cannot tell pirogued to yield (%s): %s", c->store_dir,
+		         strerror(-rc));
+		c->yield_warned = true;
+	}
+}
+
+/* Every YIELD_PERIOD_MS while media flows: renews the lease (see the top comment). */
+static void yield_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct consult *c = arg;
+	struct relay_media_stats st;
+	uint64_t now = mtime_now_us(), sent = UINT64_MAX, bps, floor;
+	char msg[SYNC_NOTIFY_MSG_MAX + 1];
+
+	(void)fd;
+	(void)what;
+	relay_media_stats(c->media, &st);
+	if (c->yield_us && now > c->yield_us)
+		sent = (st.tx_wire_bytes - c->yield_wire) * 8 * 1000000 / (now - c->yield_us);
+	c->yield_wire = st.tx_wire_bytes;
+	c->yield_us = now;
+	floor = (uint64_t)st.target_bps * YIELD_FLOOR_PCT / 100;
+	if (floor < SYNC_YIELD_MIN_BPS)
+		floor = SYNC_YIELD_MIN_BPS;
+	bps = sent < st.target_bps ? st.target_bps - sent : 0;
+	snprintf(msg, sizeof msg, "yield %llu %u", (unsigned long long)(bps > floor ? bps : floor),
+	         YIELD_LEASE_MS);
+	yield_send(c, msg);
+}
 
 static bool allow_cb(const uint8_t key[NOISE_KEY_LEN], void *arg)
 {
@@ -128,6 +187,12 @@ static void state_cb(uint32_t peer_id, const uint8_t key[NOISE_KEY_LEN], bool up
 		c->failed = true;
 		event_base_loopbreak(c->base);
 		return;
+	}
+	if (c->store_dir) {
+		tv.tv_sec = 0;
+		tv.tv_usec = YIELD_PERIOD_MS * 1000;
+		yield_cb(-1, 0, c);
+		event_add(c->yield_ev, &tv);
 	}
 	tv.tv_sec = (time_t)c->duration;
 	tv.tv_usec = (suseconds_t)((c->duration - (double)tv.tv_sec) * 1e6);
@@ -195,12 +260,13 @@ int cmd_consult(int argc, char **argv)
 	        {"wait", required_argument, NULL, 'w'},
 	        {"display", required_argument, NULL, 'D'},
 	        {"print-report", no_argument, NULL, 'P'},
+	        {"no-yield", no_argument, NULL, 'Y'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *cfg_opt = NULL, *video = NULL, *audio = NULL, *record = NULL, *json_out = NULL,
 	           *peer_video = NULL;
-	bool listen = false, report = false, print = false;
+	bool listen = false, report = false, print = false, yield = true;
 	double duration = 20, wait = 60, fixed = 0, link = 0;
 	int dw = 0, dh = 0, ch, ret = CMD_FAIL, rc;
 	char err[SYNC_SITE_ERR_MAX], path[4200], *end;
@@ -266,6 +332,9 @@ int cmd_consult(int argc, char **argv)
 			break;
 		case 'P':
 			print = true;
+			break;
+		case 'Y':
+			yield = false;
 			break;
 		case 'h':
 			consult_usage(stdout);
@@ -360,8 +429,10 @@ int cmd_consult(int argc, char **argv)
 	c.wait_ev = evtimer_new(c.base, wait_cb, &c);
 	c.sig_int = evsignal_new(c.base, SIGINT, end_cb, &c);
 	c.sig_term = evsignal_new(c.base, SIGTERM, end_cb, &c);
-	if (!c.end_ev || !c.wait_ev || !c.sig_int || !c.sig_term)
+	c.yield_ev = event_new(c.base, -1, EV_PERSIST, yield_cb, &c);
+	if (!c.end_ev || !c.wait_ev || !c.sig_int || !c.sig_term || !c.yield_ev)
 		goto out;
+	c.store_dir = yield ? site->store_dir : NULL;
 	evsignal_add(c.sig_int, NULL);
 	evsignal_add(c.sig_term, NULL);
 	rc = relay_tunnel_new(&c.tun, c.base, &tc);
@@ -375,6 +446,10 @@ int cmd_consult(int argc, char **argv)
 	log_info("consult: %s, waiting for the %s", listen ? "listening" : "calling the hub",
 	         listen ? "clinic" : "hub's answer");
 	event_base_dispatch(c.base);
+	if (c.started && c.store_dir) {
+		event_del(c.yield_ev);
+		yield_send(&c, "yield end");
+	}
 	if (!c.started)
 		goto out;
 	rc = relay_media_stop(c.media);
@@ -411,6 +486,8 @@ out:
 		event_free(c.sig_int);
 	if (c.sig_term)
 		event_free(c.sig_term);
+	if (c.yield_ev)
+		event_free(c.yield_ev);
 	if (c.base)
 		event_base_free(c.base);
 	sync_store_close(c.store);

@@ -17,7 +17,9 @@ static void status_usage(FILE *f)
 	fprintf(f, "usage: pirogue status [--config FILE] [--json]\n"
 	           "  Shows the sync state the running pirogued last wrote (at most 1 s old):\n"
 	           "  sessions, bytes sent and re-sent after interruptions, duplicate bytes\n"
-	           "  received, reconnects, refused peers, and each record in flight.\n"
+	           "  received, reconnects, refused peers, over udp the stream (rate, RTT, bytes\n"
+	           "  re-sent), whether sync is yielding to a consultation, and each record in\n"
+	           "  flight.\n"
 	           "  --json   print the status file as JSON (adds \"running\": true|false)\n");
 }
 
@@ -39,7 +41,7 @@ int cmd_status(int argc, char **argv)
 	const char *status_file = NULL;
 	struct sync_site *site = NULL;
 	char err[SYNC_SITE_ERR_MAX], path[4200];
-	json_t *root = NULL, *x, *recs;
+	json_t *root = NULL, *x, *recs, *st, *y;
 	json_error_t jerr;
 	bool json = false, running;
 	int c, ret = CMD_FAIL;
@@ -106,6 +108,22 @@ int cmd_status(int argc, char **argv)
 	       "cap %lld B/s\n",
 	       geti(x, "connects"), geti(x, "disconnects"), geti(x, "refused"), geti(x, "replays"),
 	       geti(x, "rate_bytes_per_s"));
+	if ((st = json_object_get(root, "stream")))
+		printf("udp stream: rate %lld kbit/s (bottleneck %lld kbit/s), RTT %lld ms (min "
+		       "%lld), "
+		       "%lld bytes sent, %lld re-sent, %lld received%s\n",
+		       geti(st, "rate_bps") / 1000, geti(st, "btlbw_bps") / 1000,
+		       geti(st, "rtt_ms"), geti(st, "min_rtt_ms"), geti(st, "stream_bytes_sent"),
+		       geti(st, "stream_bytes_resent"), geti(st, "stream_bytes_received"),
+		       /* tunnel_up is the clinic's (it makes the session) */
+		       strcmp(json_string_value(json_object_get(root, "role")) ?: "", "clinic") ? ""
+		       : json_is_true(json_object_get(st, "tunnel_up")) ? "; tunnel up"
+		                                                        : "; tunnel down");
+	y = json_object_get(root, "yield");
+	if (json_is_true(json_object_get(y, "active")))
+		printf("sync yielding to a consultation: capped at %lld kbit/s (lease %lld ms "
+		       "left)\n",
+		       geti(y, "cap_bps") / 1000, geti(y, "lease_left_ms"));
 	recs = json_object_get(root, "records");
 	for (size_t i = 0; i < json_array_size(recs); i++) {
 		json_t *r = json_array_get(recs, i);
