@@ -45,9 +45,11 @@ check nothing_created_by_failed_up nothing_left
 "$LINKSIM" up --profile lan >/dev/null 2>&1
 check second_up_refused [ $? -eq 1 ]
 check lab_still_works_after_refused_up "$LINKSIM" exec clinic -- ping -n -c 2 -i 0.2 -W 2 -q 198.51.100.2
-"$LINKSIM" exec hub -- sleep 300 &
+# a duration no other process on the machine uses (the pgrep below looks machine-wide)
+SLEEPER="sleep 300.$$"
+"$LINKSIM" exec hub -- $SLEEPER &
 # wait until it has entered the namespace and exec'd (else `down` can run before it is there)
-wait_for 5 pgrep -f '^sleep 300$' >/dev/null || fail sleeper_started
+wait_for 5 pgrep -f "^$SLEEPER\$" >/dev/null || fail sleeper_started
 pid=$(cat /run/pirogue-linksim/emu.pid)
 kill -9 "$pid"
 wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"
@@ -55,7 +57,7 @@ check lab_broken_after_kill9 bash -c "! '$LINKSIM' exec clinic -- ping -n -c 1 -
 "$LINKSIM" down
 check down_after_kill9_succeeds [ $? -eq 0 ]
 check down_after_kill9_leaves_nothing nothing_left
-check down_killed_processes_in_namespace bash -c "! pgrep -f '^sleep 300$' >/dev/null"
+check down_killed_processes_in_namespace bash -c "! pgrep -f '^$SLEEPER\$' >/dev/null"
 "$LINKSIM" down
 check down_is_idempotent [ $? -eq 0 ]
 
