@@ -19,18 +19,43 @@ linksim_setup
 tmp=$(mktemp -d)
 trap '"$LINKSIM" down; rm -rf "$tmp"' EXIT
 
-"$LINKSIM" up --profile geo-sat --set up.loss=5% --set up.burst=0 >/dev/null ||
-	{ fail linksim_up; finish; }
-"$LINKSIM" exec hub -- iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
-"$LINKSIM" exec clinic -- iperf3 -s -1 -p 5202 >/dev/null 2>&1 &
-wait_for 5 port_listening hub 5201 && wait_for 5 port_listening clinic 5202 ||
-	{ fail iperf3_servers_start; finish; }
-"$LINKSIM" exec clinic -- iperf3 -c 198.51.100.2 -p 5201 -u -R -b 1M -l 100 -t 12 \
-	--connect-timeout 5000 -J >"$tmp/down.json" 2>&1 &
-down_pid=$!
-"$LINKSIM" exec hub -- iperf3 -c 198.51.100.1 -p 5202 -u -R -b 360K -l 100 -t 12 \
-	--connect-timeout 5000 -J >"$tmp/up.json" 2>&1
-wait $down_pid
+# A CI run saw the down flow carry no packets at all ("lost 0 of 0", the emulator 0 loss drops:
+# the flow never started). Most likely iperf3's UDP start: the client sends one datagram that
+# the server must answer, and over these lossy links (5 % up) it is lost now and then; not
+# confirmed (the failed run's JSON was not kept; the message is printed now). A flow that never
+# started says nothing about the emulator, so such a run is done again on a fresh lab (fresh
+# counters), up to three times; the third failure fails the test.
+run_flows() {
+	"$LINKSIM" down >/dev/null 2>&1
+	"$LINKSIM" up --profile geo-sat --set up.loss=5% --set up.burst=0 >/dev/null || return 2
+	"$LINKSIM" exec hub -- iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+	"$LINKSIM" exec clinic -- iperf3 -s -1 -p 5202 >/dev/null 2>&1 &
+	wait_for 5 port_listening hub 5201 && wait_for 5 port_listening clinic 5202 || return 3
+	"$LINKSIM" exec clinic -- iperf3 -c 198.51.100.2 -p 5201 -u -R -b 1M -l 100 -t 12 \
+		--connect-timeout 5000 -J >"$tmp/down.json" 2>&1 &
+	down_pid=$!
+	"$LINKSIM" exec hub -- iperf3 -c 198.51.100.1 -p 5202 -u -R -b 360K -l 100 -t 12 \
+		--connect-timeout 5000 -J >"$tmp/up.json" 2>&1
+	wait $down_pid
+	for j in down up; do
+		[ "$(jq '.end.sum.packets // 0' "$tmp/$j.json" 2>/dev/null)" -gt 0 ] || {
+			echo "attempt $attempt: the $j flow carried no packets:" \
+				"$(jq -r '.error // "no result"' "$tmp/$j.json" 2>/dev/null | head -1)"
+			return 1
+		}
+	done
+}
+for attempt in 1 2 3; do
+	run_flows
+	rc=$?
+	[ $rc -eq 1 ] || break
+	pkill -f 'iperf3 -s -1 -p 520[12]' 2>/dev/null
+	sleep 1
+done
+case $rc in
+2) fail linksim_up; finish ;;
+3) fail iperf3_servers_start; finish ;;
+esac
 
 judge() { # judge NAME JSON DIR
 	local name=$1 json=$2 dir=$3 n lost p b tol emu
