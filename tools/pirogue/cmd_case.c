@@ -316,11 +316,33 @@ out:
 	return ret;
 }
 
-static int case_show(int argc, char **argv)
+/* `case show|retry [options] ID`: parses the options and opens the site (no keys needed) and
+ * its store. Returns -1 when the caller goes on (the ID is argv[optind]; it closes *store and
+ * frees *site), else the exit status. */
+static int open_for_record(int argc, char **argv, const char *action, bool *json,
+                           struct sync_site **site, struct sync_store **store)
 {
 	const char *cfg = NULL;
-	bool json = false;
 	char err[SYNC_SITE_ERR_MAX];
+	int ret;
+
+	if ((ret = parse_common(argc, argv, &cfg, json)) >= 0)
+		return ret;
+	if (optind + 1 != argc) {
+		case_usage(stderr);
+		return CMD_USAGE;
+	}
+	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), SYNC_SITE_NO_KEYS,
+	                       site, store, err) != 0) {
+		fprintf(stderr, "pirogue %s: %s\n", action, err);
+		return CMD_FAIL;
+	}
+	return -1;
+}
+
+static int case_show(int argc, char **argv)
+{
+	bool json = false;
 	struct sync_site *site = NULL;
 	struct sync_store *store = NULL;
 	struct sync_record_info info;
@@ -330,18 +352,9 @@ static int case_show(int argc, char **argv)
 	json_t *o = NULL, *arr;
 	int ret, r;
 
-	if ((ret = parse_common(argc, argv, &cfg, &json)) >= 0)
+	if ((ret = open_for_record(argc, argv, "case show", &json, &site, &store)) >= 0)
 		return ret;
-	if (optind + 1 != argc) {
-		case_usage(stderr);
-		return CMD_USAGE;
-	}
 	ret = CMD_FAIL;
-	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), SYNC_SITE_NO_KEYS,
-	                       &site, &store, err) != 0) {
-		fprintf(stderr, "pirogue case show: %s\n", err);
-		return CMD_FAIL;
-	}
 	if ((r = sync_store_find(store, argv[optind], id)) != 0 ||
 	    (r = sync_store_get(store, id, &info)) != 0) {
 		cmd_record_error("case show", argv[optind], r, "case", "no such case");
@@ -402,27 +415,17 @@ out:
  * daemon so it is offered at once. */
 static int case_retry(int argc, char **argv)
 {
-	const char *cfg = NULL;
 	bool json = false;
-	char err[SYNC_SITE_ERR_MAX], hex[SYNC_ENV_ID_HEX_LEN], msg[64];
+	char hex[SYNC_ENV_ID_HEX_LEN], msg[64];
 	struct sync_site *site = NULL;
 	struct sync_store *store = NULL;
 	struct sync_record_info info;
 	uint8_t id[SYNC_ENV_ID_BYTES];
 	int ret, r;
 
-	if ((ret = parse_common(argc, argv, &cfg, &json)) >= 0)
+	if ((ret = open_for_record(argc, argv, "case retry", &json, &site, &store)) >= 0)
 		return ret;
-	if (optind + 1 != argc) {
-		case_usage(stderr);
-		return CMD_USAGE;
-	}
 	ret = CMD_FAIL;
-	if (sync_site_open_all(sync_site_config_path(cfg, CMD_DEFAULT_CONFIG), SYNC_SITE_NO_KEYS,
-	                       &site, &store, err) != 0) {
-		fprintf(stderr, "pirogue case retry: %s\n", err);
-		return CMD_FAIL;
-	}
 	if ((r = sync_store_find(store, argv[optind], id)) != 0 ||
 	    (r = sync_store_get(store, id, &info)) != 0 ||
 	    (info.dir != SYNC_OUTBOX && (r = SYNC_ENOTFOUND))) {
