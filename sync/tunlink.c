@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/mtime.h"
+#include "common/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tunnel.h"
 
@@ -509,11 +510,7 @@ uint16_t sync_tunlink_port(const struct sync_tunlink *t)
 
 	if (relay_tunnel_local_addr(t->tun, &ss, &len) != 0)
 		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return 0;
+	return netaddr_port(&ss);
 }
 
 void sync_tunlink_stats_get(const struct sync_tunlink *t, struct sync_tunlink_stats *out)

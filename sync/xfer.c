@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/mtime.h"
+#include "common/netaddr.h"
 #include "common/noise.h"
 
 #define PROLOGUE "pirogue-sync/1"
@@ -1530,11 +1531,7 @@ uint16_t sync_xfer_listen_port(const struct sync_xfer *x)
 	if (!x->listener ||
 	    getsockname(evconnlistener_get_fd(x->listener), (struct sockaddr *)&ss, &len) != 0)
 		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return 0;
+	return netaddr_port(&ss);
 }
 
 void sync_xfer_stats_get(const struct sync_xfer *x, struct sync_xfer_stats *out)
