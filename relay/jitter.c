@@ -377,7 +377,7 @@ struct vslot {
 	bool valid;
 	int64_t ext;
 	uint32_t ts;
-	bool start, marker;
+	bool start, marker, independent;
 	uint8_t *data;
 	size_t len;
 	int64_t arrival;
@@ -469,15 +469,16 @@ static void vslot_free(struct jb_video *v, int64_t ext)
 	}
 }
 
-int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, bool start, bool marker,
+int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, bool marker,
                  const uint8_t *payload, size_t len, int64_t arrival_us)
 {
+	bool start = flags & JB_VIDEO_START;
 	struct rtp_seq_unwrap u = v->unwrap;
 	int64_t ext;
 	struct vslot *s;
 	uint8_t *copy;
 
-	if (!payload || len == 0)
+	if (!payload || len == 0 || (flags & ~(JB_VIDEO_START | JB_VIDEO_INDEPENDENT)))
 		return JB_EINVAL;
 	ext = rtp_seq_unwrap(&u, seq);
 	if (v->have_next && ext < v->next)
@@ -498,7 +499,9 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, bool start, bool
 		return -ENOMEM;
 	memcpy(copy, payload, len);
 	v->unwrap = u;
-	*s = (struct vslot){true, ext, ts, start, marker, copy, len, arrival_us};
+	*s = (struct vslot){true,  ext,    ts,
+	                    start, marker, start && (flags & JB_VIDEO_INDEPENDENT),
+	                    copy,  len,    arrival_us};
 	/* A jump forward reveals a gap: remember when, for the NACK deadline. */
 	if (v->any && ext > v->highest + 1)
 		for (int64_t e = ext - 1; e > v->highest && ext - e < (int64_t)v->cfg.max_packets;
@@ -600,7 +603,11 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
 		if (s && s->arrival < first_arr)
 			first_arr = s->arrival;
 	}
-	if (now_us - first_arr <= v->cfg.wait_us)
+	/* A complete key frame behind the gap: the frames in the gap are not needed to decode it
+	 * or anything after it, and showing them would only hold it back. This is the usual case
+	 * after the sender's pacer dropped stale pictures (they never come; the encoder's next
+	 * picture is a key frame) or after an outage answered by a keyframe request. */
+	if (now_us - first_arr <= v->cfg.wait_us && !vslot_at(v, later)->independent)
 		return JB_VIDEO_NONE;
 	for (int64_t e = v->next; e < later; e++) {
 		struct vslot *s = vslot_at(v, e);

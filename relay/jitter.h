@@ -129,15 +129,20 @@ struct jb_video;
 int jb_video_new(struct jb_video **out, const struct jb_video_config *cfg)
         __attribute__((warn_unused_result));
 void jb_video_free(struct jb_video *v);
-/* Inserts a packet: start = first packet of a frame (VP8: S=1 and PID=0), marker = RTP marker
- * (last packet). Returns 0, JB_EDUP, JB_ELATE (frame already output or given up), JB_EFULL,
- * JB_EINVAL, -ENOMEM. */
-int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, bool start, bool marker,
+/* jb_video_put() flags */
+#define JB_VIDEO_START       1u /* first packet of a frame (VP8: S=1 and PID=0) */
+#define JB_VIDEO_INDEPENDENT 2u /* (with START) the frame decodes alone: a VP8 key frame */
+
+/* Inserts a packet: flags JB_VIDEO_START / JB_VIDEO_INDEPENDENT (a bool `true` is START alone),
+ * marker = RTP marker (last packet). Returns 0, JB_EDUP, JB_ELATE (frame already output or
+ * given up), JB_EFULL, JB_EINVAL, -ENOMEM. */
+int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, bool marker,
                  const uint8_t *payload, size_t len, int64_t arrival_us)
         __attribute__((warn_unused_result));
-/* Returns the next frame in order if complete (JB_VIDEO_FRAME), gives up an incomplete head
- * frame when a later frame is complete and it waited more than wait_us (JB_VIDEO_DROPPED), or
- * JB_VIDEO_NONE. *f is valid until the next call on v. */
+/* Returns the next frame in order if complete (JB_VIDEO_FRAME), or gives up an incomplete head
+ * frame (JB_VIDEO_DROPPED) when a later frame is complete and either that frame is independent
+ * (nothing before it is needed to decode it or what follows: waiting would only delay it) or
+ * the head waited more than wait_us; else JB_VIDEO_NONE. *f is valid until the next call. */
 enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_video_frame *f);
 /* Lists sequence numbers known to be missing (gaps between received packets, oldest first)
  * for NACK; returns how many were written (at most cap). */

@@ -1266,6 +1266,7 @@ static void video_input(struct relay_media *m, const uint8_t *pkt, size_t len, i
 	struct rtp_vp8_desc d;
 	size_t dl;
 	const struct rtp_ext *e;
+	unsigned flags;
 
 	if (rtp_packet_parse(&p, pkt, len) || p.payload_type != PT_VP8 ||
 	    rtp_vp8_desc_parse(&d, &dl, p.payload, p.payload_len)) {
@@ -1292,8 +1293,11 @@ static void video_input(struct relay_media *m, const uint8_t *pkt, size_t len, i
 				IGNORE(fec_decoder_add_media(m->fecd, p.seq, copy, len));
 		}
 	}
-	IGNORE(jb_video_put(m->jbv, p.seq, p.timestamp, d.start && d.pid == 0, p.marker, p.payload,
-	                    p.payload_len, t));
+	flags = d.start && d.pid == 0 ? JB_VIDEO_START : 0;
+	if (rtp_vp8_is_keyframe(&d, p.payload + dl, p.payload_len - dl))
+		flags |= JB_VIDEO_INDEPENDENT;
+	IGNORE(jb_video_put(m->jbv, p.seq, p.timestamp, flags, p.marker, p.payload, p.payload_len,
+	                    t));
 }
 
 void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)

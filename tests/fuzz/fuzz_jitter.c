@@ -39,7 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t += (int64_t)r[5] * 1000;
 		payload[0] = flags;
 		(void)jb_audio_put_samples(a, seq, ts, payload, len, 960u * (flags & 3), t);
-		(void)jb_video_put(v, seq, ts, flags & 1, flags & 2, payload, len, t);
+		/* r[6]'s top bit: a key frame's first packet (len uses r[6] modulo the payload
+		 * size) */
+		(void)jb_video_put(v, seq, ts,
+		                   (flags & 1u) | (r[6] & 0x80 ? JB_VIDEO_INDEPENDENT : 0),
+		                   flags & 2, payload, len, t);
 		if (flags & 4)
 			(void)fec_decoder_add_media(d, seq, payload, len);
 		if (flags & 8)

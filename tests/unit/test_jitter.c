@@ -330,6 +330,59 @@ static void test_jitter_video_missing_packet_waits_then_drops_frame(void **state
 	jb_video_free(v);
 }
 
+/* A complete key frame behind a gap is not held back by the gap: the pictures the sender's
+ * pacer dropped as stale never come, and the encoder's next picture is a key frame. */
+static void test_jitter_video_gap_before_keyframe_given_up_at_once(void **state)
+{
+	struct jb_video *v;
+	struct jb_video_frame f;
+	struct jb_video_config cfg = {.wait_us = 400000};
+	uint8_t p = 1;
+
+	(void)state;
+	assert_int_equal(jb_video_new(&v, &cfg), 0);
+	/* frame 100: seq 10-11; seqs 12-19 (frames 200-400) dropped by the sender; frame 500, a
+	 * key frame, seq 20-21 */
+	assert_int_equal(jb_video_put(v, 10, 100, JB_VIDEO_START, false, &p, 1, 0), 0);
+	assert_int_equal(jb_video_put(v, 11, 100, 0, true, &p, 1, 1000), 0);
+	assert_int_equal(jb_video_put(v, 20, 500, JB_VIDEO_START | JB_VIDEO_INDEPENDENT, false, &p,
+	                              1, 50000),
+	                 0);
+	assert_int_equal(jb_video_get(v, 50000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 100);
+	/* the key frame is not complete yet: nothing to skip to */
+	assert_int_equal(jb_video_get(v, 55000, &f), JB_VIDEO_NONE);
+	assert_int_equal(jb_video_put(v, 21, 500, 0, true, &p, 1, 60000), 0);
+	/* complete: the gap is given up at once, 10 ms after it showed, not 400 ms */
+	assert_int_equal(jb_video_get(v, 60000, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(f.first_seq, 12);
+	assert_int_equal(f.last_seq, 19);
+	assert_int_equal(f.n_missing, 8);
+	assert_int_equal(jb_video_get(v, 60000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 500);
+	assert_int_equal(f.first_seq, 20);
+	assert_int_equal(f.n_packets, 2);
+	jb_video_free(v);
+
+	/* The same gap before a frame that is not independent waits the full 400 ms: the
+	 * missing pictures may be its references (a retransmission or FEC may still bring them). */
+	assert_int_equal(jb_video_new(&v, &cfg), 0);
+	assert_int_equal(jb_video_put(v, 10, 100, JB_VIDEO_START, true, &p, 1, 0), 0);
+	assert_int_equal(jb_video_put(v, 20, 500, JB_VIDEO_START, true, &p, 1, 50000), 0);
+	/* INDEPENDENT without START (not the first packet of a frame) means nothing */
+	assert_int_equal(jb_video_put(v, 30, 600, JB_VIDEO_INDEPENDENT, true, &p, 1, 50000), 0);
+	assert_int_equal(jb_video_get(v, 50000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(jb_video_get(v, 60000, &f), JB_VIDEO_NONE);
+	assert_int_equal(jb_video_get(v, 50000 + 400000, &f), JB_VIDEO_NONE);
+	assert_int_equal(jb_video_get(v, 50000 + 400001, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(jb_video_get(v, 50000 + 400001, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 500);
+	/* unknown flags are refused and change nothing */
+	assert_int_equal(jb_video_put(v, 40, 700, 4, true, &p, 1, 460000), JB_EINVAL);
+	assert_int_equal(jb_video_put(v, 40, 700, JB_VIDEO_START, true, &p, 1, 460000), 0);
+	jb_video_free(v);
+}
+
 static void test_jitter_video_retransmission_completes_frame_in_time(void **state)
 {
 	struct jb_video *v;
@@ -603,6 +656,7 @@ int main(void)
 	        cmocka_unit_test(test_jitter_audio_60ms_packets_play_and_fec_whole_packets),
 	        cmocka_unit_test(test_jitter_video_assembles_every_frame_of_mediasoup_stream),
 	        cmocka_unit_test(test_jitter_video_missing_packet_waits_then_drops_frame),
+	        cmocka_unit_test(test_jitter_video_gap_before_keyframe_given_up_at_once),
 	        cmocka_unit_test(test_jitter_video_retransmission_completes_frame_in_time),
 	        cmocka_unit_test(test_jitter_video_nack_only_when_rtt_leaves_time),
 	        cmocka_unit_test(test_jitter_keyframe_requests_rate_limited_by_rtt),
