@@ -45,9 +45,38 @@ run_flows() {
 		}
 	done
 }
+# Datagrams the hosts dropped outside the emulator, in one direction (FROM TO): the sender's
+# qdisc and TUN device (full while the emulator is not scheduled) and the receiver's UDP socket
+# buffer (full while iperf3 is not scheduled). The namespaces are new at each `linksim up`, so
+# their counters count this run only.
+host_drops() {
+	local q t r
+	q=$("$LINKSIM" exec "$1" -- tc -s qdisc show dev lsim0 2>/dev/null |
+		awk '/dropped/ { for (i = 1; i < NF; i++) if ($i == "(dropped") { sub(",", "", $(i + 1)); s += $(i + 1) } } END { print s + 0 }')
+	t=$("$LINKSIM" exec "$1" -- cat /sys/class/net/lsim0/statistics/tx_dropped 2>/dev/null)
+	r=$("$LINKSIM" exec "$2" -- awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp 2>/dev/null)
+	echo $((${q:-0} + ${t:-0} + ${r:-0}))
+}
+host_up=0 host_down=0
 for attempt in 1 2 3; do
 	run_flows
 	rc=$?
+	if [ $rc -eq 0 ]; then
+		# A run in which the hosts dropped more than 1 % of a flow's datagrams (a machine
+		# too busy to schedule iperf3 or the emulator: CI11 saw 591 such losses in 6,321)
+		# says nothing about the emulator either: done again, like a flow that never ran.
+		host_up=$(host_drops clinic hub)
+		host_down=$(host_drops hub clinic)
+		for j in up down; do
+			n=$(jq '.end.sum.packets // 0' "$tmp/$j.json")
+			h=host_$j
+			if [ "${!h}" -gt $((n / 100)) ]; then
+				echo "attempt $attempt: the hosts dropped ${!h} of the $j flow's $n datagrams" \
+					"outside the emulator"
+				rc=1
+			fi
+		done
+	fi
 	[ $rc -eq 1 ] || break
 	pkill -f 'iperf3 -s -1 -p 520[12]' 2>/dev/null
 	sleep 1
@@ -57,10 +86,11 @@ case $rc in
 3) fail iperf3_servers_start; finish ;;
 esac
 
-judge() { # judge NAME JSON DIR
-	local name=$1 json=$2 dir=$3 n lost p b tol emu
+judge() { # judge NAME JSON DIR HOST_DROPS
+	local name=$1 json=$2 dir=$3 host=$4 n lost p b tol emu
 	n=$(jq '.end.sum.packets // 0' "$json")
-	lost=$(jq '.end.sum.lost_packets // 0' "$json")
+	# the emulator's share of what iperf3 saw lost: less what the hosts counted dropping
+	lost=$(($(jq '.end.sum.lost_packets // 0' "$json") - host))
 	p=$(stats_get ".$dir.params.loss")
 	b=$(stats_get ".$dir.params.burst")
 	# burst 0 means independent: the same chain with burst = 1/(1-p)
@@ -68,6 +98,7 @@ judge() { # judge NAME JSON DIR
 		if (b == 0) b = 1 / (1 - p); r = 1 / b; q = p * r / (1 - p); rho = 1 - q - r
 		printf "%.1f", 4 * sqrt(n * p * (1 - p) * (1 + rho) / (1 - rho)) }')
 	emu=$(stats_get ".$dir.dropped_loss")
+	echo "$name: hosts dropped $host (counted; not the emulator's)"
 	echo "$name: loss $p burst $b: iperf3 lost $lost of $n ($(fcalc "100 * $lost / ($n + ($n == 0))") %), expected $(fcalc "$n * $p") +/- $tol (4 sd); emulator counted $emu loss drops"
 	check "${name}_over_5000_packets" fcheck "$n >= 5000"
 	check "${name}_within_statistical_tolerance" fcheck "($lost - $n * $p) <= $tol && ($n * $p - $lost) <= $tol"
@@ -78,7 +109,7 @@ judge() { # judge NAME JSON DIR
 	# suite run beside a compile), so the two agree within the same tolerance either way.
 	check "${name}_matches_emulator_count" fcheck "$emu - $lost <= $tol && $lost - $emu <= $tol"
 }
-judge loss_bursty_gilbert_elliott_down "$tmp/down.json" down
-judge loss_independent_up "$tmp/up.json" up
+judge loss_bursty_gilbert_elliott_down "$tmp/down.json" down "$host_down"
+judge loss_independent_up "$tmp/up.json" up "$host_up"
 check no_queue_drops_during_loss_test [ "$(stats_get '.up.dropped_queue + .down.dropped_queue')" = 0 ]
 finish
