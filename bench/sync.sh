@@ -91,15 +91,9 @@ $PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || ex
 # set_transport tcp|udp — both sites' [sync] transport.
 set_transport() { sed -i "s/^transport = .*/transport = $1/" "$HUBCONF" "$CLINICCONF"; }
 
-# ip_snmp NS FIELD — a counter of the Ip: line of the namespace's /proc/net/snmp.
-ip_snmp() {
-	ip netns exec "$1" cat /proc/net/snmp | awk -v f="$2" '
-		$1 == "Ip:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
-		$1 == "Ip:" { for (i = 2; i <= NF; i++) if (n[i] == f) print $i }'
-}
-
+log_ms() { date -d "$(echo "$1" | sed 's/T/ /')" +%s%3N; } # a log line's timestamp -> ms
 run_pirogue() { # TRANSPORT -> ms on stdout
-	local id t0 t1 fc0 ro0
+	local id t0 t1 fc0 ro0 f0
 	set_transport "$1"
 	fc0=$(ip_snmp clinic FragCreates) ro0=$(ip_snmp hub ReasmOKs)
 	hub_start
@@ -116,6 +110,22 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 		echo "# pirogue udp stream (hub): $($PIROGUE status --config "$HUBCONF" --json 2>/dev/null |
 			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
 		echo "# IP fragments created (clinic): $(($(ip_snmp clinic FragCreates) - fc0)); datagrams reassembled (hub): $(($(ip_snmp hub ReasmOKs) - ro0))" >&2
+		# Where the time went, from the hub's progress lines (ms timestamps): case add ->
+		# first bytes received (xfer OFFER/RESUME + stream start), the steady rate between
+		# the 10 % and 90 % lines (record bytes, i.e. payload + envelope), and the rest.
+		local f10 f90
+		f0=$(grep -m1 "receiving $id " "$W/hub.log" | cut -d' ' -f1)
+		f10=$(grep -m1 "receiving $id 10% " "$W/hub.log")
+		f90=$(grep -m1 "receiving $id 90% " "$W/hub.log")
+		if [ -n "$f0" ] && [ -n "$f10" ] && [ -n "$f90" ]; then
+			local a0 a10 a90 b10 b90
+			a0=$(log_ms "$f0") a10=$(log_ms "${f10%% *}") a90=$(log_ms "${f90%% *}")
+			b10=$(echo "$f10" | grep -Eo '\([0-9]+' | tr -d '(') b90=$(echo "$f90" | grep -Eo '\([0-9]+' | tr -d '(')
+			echo "# time: case add -> first bytes at the hub $((a0 - t0)) ms; 10 % -> 90 % at" \
+				"$(pct $((b90 - b10)) $((a90 - a10)))% of the link; 90 % line -> case in inbox" \
+				"$((t1 - a90)) ms (the rest of the record at the steady rate: $(awk -v b=$(($(echo "$f90" | grep -Eo '/[0-9]+' | tr -d /) - b90)) \
+				-v ms=$((a90 - a10)) -v d=$((b90 - b10)) 'BEGIN { printf "%d", b * ms / d }') ms)" >&2
+		fi
 	fi
 	clinic_stop
 	hub_stop
