@@ -93,7 +93,7 @@ set_transport() { sed -i "s/^transport = .*/transport = $1/" "$HUBCONF" "$CLINIC
 
 log_ms() { date -d "$(echo "$1" | sed 's/T/ /')" +%s%3N; } # a log line's timestamp -> ms
 run_pirogue() { # TRANSPORT -> ms on stdout
-	local id t0 t1 fc0 ro0 f0
+	local id t0 t1 ta fc0 ro0 f0
 	set_transport "$1"
 	fc0=$(ip_snmp clinic FragCreates) ro0=$(ip_snmp hub ReasmOKs)
 	hub_start
@@ -102,6 +102,7 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 	wait_for 30 up || return 1
 	t0=$(now_ms)
 	id=$(add_case normal "$payload") || return 1
+	ta=$(now_ms)
 	wait_for 1800 hub_has "$id" || return 1
 	t1=$(now_ms)
 	if [ "$1" = udp ]; then
@@ -121,7 +122,10 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 			local a0 a10 a90 b10 b90
 			a0=$(log_ms "$f0") a10=$(log_ms "${f10%% *}") a90=$(log_ms "${f90%% *}")
 			b10=$(echo "$f10" | grep -Eo '\([0-9]+' | tr -d '(') b90=$(echo "$f90" | grep -Eo '\([0-9]+' | tr -d '(')
-			echo "# time: case add -> first bytes at the hub $((a0 - t0)) ms; 10 % -> 90 % at" \
+			echo "# time: case add (the command: $((ta - t0)) ms) -> first bytes at the hub" \
+				"$((a0 - t0)) ms; first bytes -> 10 %" \
+				"$((a10 - a0)) ms ($(awk -v b="$b10" -v ms=$((a90 - a10)) -v d=$((b90 - b10)) \
+				'BEGIN { printf "%d", b * ms / d }') ms at the steady rate); 10 % -> 90 % at" \
 				"$(pct $((b90 - b10)) $((a90 - a10)))% of the link; 90 % line -> case in inbox" \
 				"$((t1 - a90)) ms (the rest of the record at the steady rate: $(awk -v b=$(($(echo "$f90" | grep -Eo '/[0-9]+' | tr -d /) - b90)) \
 				-v ms=$((a90 - a10)) -v d=$((b90 - b10)) 'BEGIN { printf "%d", b * ms / d }') ms)" >&2
