@@ -92,8 +92,9 @@ $PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || ex
 set_transport() { sed -i "s/^transport = .*/transport = $1/" "$HUBCONF" "$CLINICCONF"; }
 
 log_ms() { date -d "$(echo "$1" | sed 's/T/ /')" +%s%3N; } # a log line's timestamp -> ms
+log_bytes() { echo "$1" | grep -Eo '\([0-9]+' | tr -d '('; } # "... (B/T bytes)" -> B
 run_pirogue() { # TRANSPORT -> ms on stdout
-	local id t0 t1 ta fc0 ro0 f0
+	local id t0 t1 ta fc0 ro0
 	set_transport "$1"
 	fc0=$(ip_snmp clinic FragCreates) ro0=$(ip_snmp hub ReasmOKs)
 	hub_start
@@ -112,23 +113,24 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
 		echo "# IP fragments created (clinic): $(($(ip_snmp clinic FragCreates) - fc0)); datagrams reassembled (hub): $(($(ip_snmp hub ReasmOKs) - ro0))" >&2
 		# Where the time went, from the hub's progress lines (ms timestamps): case add ->
-		# first bytes received (xfer OFFER/RESUME + stream start), the steady rate between
-		# the 10 % and 90 % lines (record bytes, i.e. payload + envelope), and the rest.
-		local f10 f90
-		f0=$(grep -m1 "receiving $id " "$W/hub.log" | cut -d' ' -f1)
-		f10=$(grep -m1 "receiving $id 10% " "$W/hub.log")
-		f90=$(grep -m1 "receiving $id 90% " "$W/hub.log")
-		if [ -n "$f0" ] && [ -n "$f10" ] && [ -n "$f90" ]; then
-			local a0 a10 a90 b10 b90
-			a0=$(log_ms "$f0") a10=$(log_ms "${f10%% *}") a90=$(log_ms "${f90%% *}")
-			b10=$(echo "$f10" | grep -Eo '\([0-9]+' | tr -d '(') b90=$(echo "$f90" | grep -Eo '\([0-9]+' | tr -d '(')
+		# first bytes received, first bytes -> 10 % against the steady rate (ramp-up), the
+		# steady rate between the 10 % and 90 % lines (record bytes: payload + envelope), and
+		# 90 % -> case in the inbox against the steady rate (tail).
+		local l0 l10 l90 a0 a10 a90 b10 b90 tot
+		l0=$(grep -m1 "receiving $id " "$W/hub.log")
+		l10=$(grep -m1 "receiving $id 10% " "$W/hub.log")
+		l90=$(grep -m1 "receiving $id 90% " "$W/hub.log")
+		if [ -n "$l0" ] && [ -n "$l10" ] && [ -n "$l90" ]; then
+			a0=$(log_ms "${l0%% *}") a10=$(log_ms "${l10%% *}") a90=$(log_ms "${l90%% *}")
+			b10=$(log_bytes "$l10") b90=$(log_bytes "$l90")
+			tot=$(echo "$l90" | grep -Eo '/[0-9]+' | tr -d /)
+			at_steady() { awk -v b="$1" -v ms=$((a90 - a10)) -v d=$((b90 - b10)) \
+				'BEGIN { printf "%d", b * ms / d }'; }
 			echo "# time: case add (the command: $((ta - t0)) ms) -> first bytes at the hub" \
-				"$((a0 - t0)) ms; first bytes -> 10 %" \
-				"$((a10 - a0)) ms ($(awk -v b="$b10" -v ms=$((a90 - a10)) -v d=$((b90 - b10)) \
-				'BEGIN { printf "%d", b * ms / d }') ms at the steady rate); 10 % -> 90 % at" \
-				"$(pct $((b90 - b10)) $((a90 - a10)))% of the link; 90 % line -> case in inbox" \
-				"$((t1 - a90)) ms (the rest of the record at the steady rate: $(awk -v b=$(($(echo "$f90" | grep -Eo '/[0-9]+' | tr -d /) - b90)) \
-				-v ms=$((a90 - a10)) -v d=$((b90 - b10)) 'BEGIN { printf "%d", b * ms / d }') ms)" >&2
+				"$((a0 - t0)) ms; first bytes -> 10 % $((a10 - a0)) ms ($(at_steady "$b10")" \
+				"ms at the steady rate); 10 % -> 90 % at $(pct $((b90 - b10)) $((a90 - a10)))%" \
+				"of the link; 90 % line -> case in inbox $((t1 - a90)) ms (the rest of the" \
+				"record at the steady rate: $(at_steady $((tot - b90))) ms)" >&2
 		fi
 	fi
 	clinic_stop
