@@ -28,9 +28,18 @@
 # transport (hub-side duplicate bytes, target <= 1 chunk, and the clinic's re-sent bytes
 # including those lost in flight when the session died).
 #
+# UDP_DATAGRAM=BYTES sets both sites' [sync] udp_datagram (largest tunnel datagram, default
+# 1472): above 1472 each full datagram leaves as n = ceil((BYTES + 8) / 1480) IP fragments
+# (2952: 2, 4432: 3), so the per-datagram overhead is shared by n packets, but losing one
+# fragment loses the datagram. The udp rows then name the size, and the ceiling row is
+# (BYTES - 44) / (BYTES + 8 + 20 n) x P(n packets in a row all pass linksim's Gilbert-Elliott
+# chain) = (1 - loss) (1 - q)^(n - 1), q = loss / burst / (1 - loss), burst 3 (geo-sat);
+# for n = 1 that is the formula above. Also printed (#): the IP fragments the clinic's
+# namespace created and the datagrams the hub's reassembled (/proc/net/snmp).
+#
 # Environment: BUILD, SIZE (bytes), LOSSES, SKIP (regex of tools to skip: pirogue_tcp|
 # pirogue_udp|rsync|nncp|outage; `pirogue` skips both pirogue rows), TRANSPORTS (default
-# "tcp udp"). Needs root and the link lab; prints ROW lines (bench/run.sh format).
+# "tcp udp"), UDP_DATAGRAM. Needs root and the link lab; prints ROW lines (bench/run.sh format).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 . tests/integration/sync_lib.bash
@@ -38,6 +47,7 @@ SIZE=${SIZE:-20000000}
 LOSSES=${LOSSES:-1% 2%}
 SKIP=${SKIP:-^$}
 TRANSPORTS=${TRANSPORTS:-tcp udp}
+UDP_DATAGRAM=${UDP_DATAGRAM:-}
 DEFAULT_TRANSPORT=udp # pirogued's [sync] transport default
 RATE_BPS=2000000
 [ "$(id -u)" -eq 0 ] || { echo "bench/sync.sh: needs root (link lab)" >&2; exit 1; }
@@ -47,7 +57,11 @@ pct() { awk -v b="$1" -v ms="$2" -v r="$RATE_BPS" 'BEGIN { printf "%.1f", b * 8 
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.3f", b * 8 / (ms / 1000) / 1e6 }'; }
 row() { printf 'ROW\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 
-sync_sites_init "${SYNC_EXTRA:-}"
+extra=${SYNC_EXTRA:-}
+if [ -n "$UDP_DATAGRAM" ]; then
+	extra+=$'\n'"udp_datagram = $UDP_DATAGRAM"
+fi
+sync_sites_init "$extra"
 payload=$W/payload.bin
 # LD_PRELOAD shim: every TCP socket rsync creates uses CUBIC.
 cat >"$W/cubic.c" <<'SHIM'
@@ -77,20 +91,47 @@ $PIROGUE enroll "$CLINIC_PUB" --name island --config "$HUBCONF" >/dev/null || ex
 # set_transport tcp|udp — both sites' [sync] transport.
 set_transport() { sed -i "s/^transport = .*/transport = $1/" "$HUBCONF" "$CLINICCONF"; }
 
+log_ms() { date -d "$(echo "$1" | sed 's/T/ /')" +%s%3N; } # a log line's timestamp -> ms
+log_bytes() { echo "$1" | grep -Eo '\([0-9]+' | tr -d '('; } # "... (B/T bytes)" -> B
 run_pirogue() { # TRANSPORT -> ms on stdout
-	local id t0 t1
+	local id t0 t1 ta fc0 ro0
 	set_transport "$1"
+	fc0=$(ip_snmp clinic FragCreates) ro0=$(ip_snmp hub ReasmOKs)
 	hub_start
 	clinic_start
 	up() { [ "$(status_num clinic sessions)" = 1 ]; }
 	wait_for 30 up || return 1
 	t0=$(now_ms)
 	id=$(add_case normal "$payload") || return 1
+	ta=$(now_ms)
 	wait_for 1800 hub_has "$id" || return 1
 	t1=$(now_ms)
 	if [ "$1" = udp ]; then
 		echo "# pirogue udp stream (clinic): $($PIROGUE status --config "$CLINICCONF" --json 2>/dev/null |
 			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
+		echo "# pirogue udp stream (hub): $($PIROGUE status --config "$HUBCONF" --json 2>/dev/null |
+			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
+		echo "# IP fragments created (clinic): $(($(ip_snmp clinic FragCreates) - fc0)); datagrams reassembled (hub): $(($(ip_snmp hub ReasmOKs) - ro0))" >&2
+		# Where the time went, from the hub's progress lines (ms timestamps): case add ->
+		# first bytes received, first bytes -> 10 % against the steady rate (ramp-up), the
+		# steady rate between the 10 % and 90 % lines (record bytes: payload + envelope), and
+		# 90 % -> case in the inbox against the steady rate (tail).
+		local l0 l10 l90 a0 a10 a90 b10 b90 tot
+		l0=$(grep -m1 "receiving $id " "$W/hub.log")
+		l10=$(grep -m1 "receiving $id 10% " "$W/hub.log")
+		l90=$(grep -m1 "receiving $id 90% " "$W/hub.log")
+		if [ -n "$l0" ] && [ -n "$l10" ] && [ -n "$l90" ]; then
+			a0=$(log_ms "${l0%% *}") a10=$(log_ms "${l10%% *}") a90=$(log_ms "${l90%% *}")
+			b10=$(log_bytes "$l10") b90=$(log_bytes "$l90")
+			tot=$(echo "$l90" | grep -Eo '/[0-9]+' | tr -d /)
+			at_steady() { awk -v b="$1" -v ms=$((a90 - a10)) -v d=$((b90 - b10)) \
+				'BEGIN { printf "%d", b * ms / d }'; }
+			echo "# time: case add (the command: $((ta - t0)) ms) -> first bytes at the hub" \
+				"$((a0 - t0)) ms; first bytes -> 10 % $((a10 - a0)) ms ($(at_steady "$b10")" \
+				"ms at the steady rate); 10 % -> 90 % at $(pct $((b90 - b10)) $((a90 - a10)))%" \
+				"of the link; 90 % line -> case in inbox $((t1 - a90)) ms (the rest of the" \
+				"record at the steady rate: $(at_steady $((tot - b90))) ms)" >&2
+		fi
 	fi
 	clinic_stop
 	hub_stop
@@ -191,6 +232,8 @@ for loss in $LOSSES; do
 		name=$tool cc=CUBIC
 		[ $tool = pirogue_tcp ] && name="pirogue over tcp" cc=BBR
 		[ $tool = pirogue_udp ] && name="pirogue over udp" cc="tunnel stream"
+		[ $tool = pirogue_udp ] && [ -n "$UDP_DATAGRAM" ] &&
+			name="pirogue over udp, $UDP_DATAGRAM-byte datagrams"
 		[ $tool = nncp ] && cc="kernel default $(ip netns exec clinic cat /proc/sys/net/ipv4/tcp_congestion_control)"
 		row "sync goodput geo-sat $loss loss: $name ($cc), $((SIZE / 1000000)) MB" \
 			"$(mbps "$SIZE" "${ms[$tool]}") Mbit/s" "link rate" "2.000 Mbit/s" \
@@ -206,7 +249,16 @@ for loss in $LOSSES; do
 				"$(awk -v a="${ms[$tool]}" -v b="${ms[$dp]}" 'BEGIN{printf "%.2f", a / b}')"
 		done
 	fi
-	if [ -n "${ms[pirogue_udp]:-}" ]; then
+	if [ -n "${ms[pirogue_udp]:-}" ] && [ -n "$UDP_DATAGRAM" ]; then
+		# Ceiling with n-fragment datagrams (see the top): a datagram is lost when any of
+		# its n back-to-back packets is.
+		ceil=$(awk -v l="${loss%\%}" -v d="$UDP_DATAGRAM" 'BEGIN {
+			p = l / 100; q = p / 3 / (1 - p); n = int((d + 8 + 1479) / 1480)
+			printf "%.1f", (d - 44) / (d + 8 + 20 * n) * (1 - p) * (1 - q) ^ (n - 1) * 100 }')
+		row "sync goodput geo-sat $loss: pirogue over udp, $UDP_DATAGRAM-byte datagrams vs its ceiling" \
+			"$(pct "$SIZE" "${ms[pirogue_udp]}")%" "ceiling" "$ceil%" \
+			"$(awk -v a="$(pct "$SIZE" "${ms[pirogue_udp]}")" -v b="$ceil" 'BEGIN{printf "%.3f", a / b}')"
+	elif [ -n "${ms[pirogue_udp]:-}" ]; then
 		# Physical ceiling of the udp path: 1428 payload bytes per 1500-byte IP packet, lost
 		# packets included in what the link carries.
 		ceil=$(awk -v l="${loss%\%}" 'BEGIN { printf "%.1f", 1428 / 1500 * (1 - l / 100) * 100 }')

@@ -48,6 +48,7 @@ enum {
 #define BW_BUCKETS       10
 #define LOSS_THRESH_PKT  3
 #define PTO_MAX_US       4000000
+#define IPV4_HDR_LEN     20u /* each further fragment of a datagram larger than link_mtu */
 
 enum { REC_INFLIGHT, REC_ACKED, REC_LOST, REC_DONE };
 
@@ -220,9 +221,17 @@ static struct sent_rec *rec_at(const struct relay_stream *s, uint32_t i)
 	return &s->sent[(s->sent_head + i) % s->sent_cap];
 }
 
+/* Link bytes of a datagram of dgram bytes: its overhead, and when that is more than one packet
+ * of link_mtu bytes, the IPv4 header of every further fragment (each fragment carries a
+ * multiple of 8 bytes of the IP payload but the last). */
 static uint32_t link_size(const struct relay_stream *s, size_t dgram)
 {
-	return (uint32_t)dgram + s->cfg.overhead;
+	uint32_t total = (uint32_t)dgram + s->cfg.overhead;
+	uint32_t per = (s->cfg.link_mtu - IPV4_HDR_LEN) & ~7u;
+
+	if (total > s->cfg.link_mtu)
+		total += IPV4_HDR_LEN * ((total - IPV4_HDR_LEN + per - 1) / per - 1);
+	return total;
 }
 
 int relay_stream_new(struct relay_stream **out, const struct relay_stream_config *cfg,
@@ -237,6 +246,8 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 		c.mtu = 1443;
 	if (!c.overhead)
 		c.overhead = 57;
+	if (!c.link_mtu)
+		c.link_mtu = 1500;
 	if (!c.start_bps)
 		c.start_bps = 256000;
 	if (!c.send_buffer)
@@ -246,7 +257,8 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	if (!c.idle_timeout_ms)
 		c.idle_timeout_ms = 60000;
 	if (c.mtu < ACK_FIXED_LEN + 8 * 4 || c.mtu > 65507 || c.recv_window < INIT_MAX_DATA ||
-	    c.send_buffer < c.mtu || c.start_bps < 8000)
+	    c.send_buffer < c.mtu || c.start_bps < 8000 || c.link_mtu < 576 ||
+	    c.overhead >= c.link_mtu)
 		return -EINVAL;
 	s = calloc(1, sizeof *s);
 	if (!s)
@@ -376,7 +388,7 @@ static void bw_filter_add(struct relay_stream *s, uint64_t v, int64_t now_us)
 static uint64_t floor_bps(const struct relay_stream *s)
 {
 	/* never below four full datagrams per round trip (or 16 kbit/s) */
-	uint64_t f = (uint64_t)4 * (s->cfg.mtu + s->cfg.overhead) * 8 * 1000000 /
+	uint64_t f = (uint64_t)4 * link_size(s, s->cfg.mtu) * 8 * 1000000 /
 	             (uint64_t)i64max(min_rtt(s), 1000);
 	return u64max(f, 16000);
 }
@@ -397,7 +409,7 @@ static void update_pacing(struct relay_stream *s, int64_t now_us)
  * (at most 5 ms of unused time is credited, so a late timer never becomes a burst). */
 static void charge_pacer(struct relay_stream *s, size_t len, int64_t now_us)
 {
-	uint64_t bits = (uint64_t)(len + s->cfg.overhead) * 8;
+	uint64_t bits = (uint64_t)link_size(s, len) * 8;
 
 	update_pacing(s, now_us);
 	s->next_send_us =
@@ -411,7 +423,7 @@ static void charge_pacer(struct relay_stream *s, size_t len, int64_t now_us)
 static uint64_t cwnd_bytes(const struct relay_stream *s, int64_t now_us)
 {
 	uint64_t bw = s->est_bps, w;
-	uint64_t pkt = s->cfg.mtu + s->cfg.overhead;
+	uint64_t pkt = link_size(s, s->cfg.mtu);
 	int64_t span;
 
 	if (s->cfg.max_bps && bw > s->cfg.max_bps)
@@ -1336,7 +1348,7 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 
 	/* 3. paced data: lost bytes first, then new bytes */
 	if ((s->lost_pending || has_new_data(s)) && ring_room(s) &&
-	    (s->inflight + s->cfg.mtu + s->cfg.overhead <= cwnd_bytes(s, now_us) ||
+	    (s->inflight + link_size(s, s->cfg.mtu) <= cwnd_bytes(s, now_us) ||
 	     !s->inflight_pkts)) {
 		if (s->next_send_us <= now_us) {
 			struct sent_rec *lr = next_lost(s);

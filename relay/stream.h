@@ -32,7 +32,9 @@
  *   delivery rate measured meanwhile (capacity drop). An outage (probe timeouts) lowers
  *   nothing: packets lost in it are not congestion, samples stretched over it are ignored.
  *   Every rate counts `overhead` bytes per datagram (IPv4 + UDP + tunnel) so the estimate is in
- *   link bits.
+ *   link bits; a datagram whose len + overhead exceeds link_mtu travels as IPv4 fragments of at
+ *   most link_mtu bytes, and each fragment after the first counts another 20-byte IPv4 header
+ *   (in rates, window and pacing alike).
  *   Flow control: the receiver advertises how many bytes past the read point it will buffer.
  *   Lifecycle: OPEN (opener) / OPEN_OK (acceptor) with the stream id; CLOSE (with a reason) from
  *   either side ends it; a stream that hears nothing for idle_timeout_ms is dead. An opener may
@@ -73,6 +75,7 @@ const char *relay_stream_strerror(int err);
 struct relay_stream_config {
 	uint32_t mtu;       /* largest datagram the stream emits: 1443 (tunnel payload max) */
 	uint32_t overhead;  /* link bytes per datagram below the stream: 57 (IPv4+UDP+tunnel) */
+	uint32_t link_mtu;  /* IP packet size: 1500 (>= 576, > overhead); larger: fragments */
 	uint64_t start_bps; /* first pacing rate before any estimate: 256000 */
 	uint64_t max_bps;   /* rate cap (0: none); see relay_stream_set_cap */
 	uint32_t
@@ -86,7 +89,7 @@ struct relay_stream_config {
  * relay_stream_input too: it carries the opener's window).
  * Memory, all allocated here: send_buffer * 1.09 (buffer + packet records) + recv_window * 1.125
  * (buffer + reassembly bitmap) + ~5 KiB. Errors: -EINVAL (mtu < 64 or > 65507, recv_window < 64
- * KiB, send_buffer < mtu, start_bps < 8000), -ENOMEM. */
+ * KiB, send_buffer < mtu, start_bps < 8000, link_mtu < 576 or <= overhead), -ENOMEM. */
 int relay_stream_new(struct relay_stream **out, const struct relay_stream_config *cfg,
                      uint32_t stream_id, bool opener, int64_t now_us)
         __attribute__((warn_unused_result));

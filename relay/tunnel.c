@@ -955,7 +955,7 @@ static int input_data(struct relay_tunnel *t, const uint8_t *d, size_t len,
 	struct relay_tunnel_action *a;
 	struct session *s;
 	struct peer *p = NULL;
-	uint8_t pt[RELAY_TUNNEL_DGRAM_MAX];
+	uint8_t pt[RELAY_TUNNEL_DGRAM_LIMIT];
 	struct buf_reader r;
 	uint64_t ctr;
 	size_t ptlen;
@@ -1022,7 +1022,9 @@ int relay_tunnel_input(struct relay_tunnel *t, const uint8_t *dgram, size_t len,
 		t->st.drop_no_room++;
 		return RELAY_TUNNEL_EFULL;
 	}
-	if (len == 0 || len > RELAY_TUNNEL_DGRAM_MAX) {
+	if (len > t->cfg.dgram_max)
+		t->st.drop_oversize++;
+	if (len == 0 || len > t->cfg.dgram_max) {
 		t->st.drop_malformed++;
 		return RELAY_TUNNEL_EMALFORMED;
 	}
@@ -1067,7 +1069,7 @@ int relay_tunnel_encrypt(struct relay_tunnel *t, uint32_t peer_id, const uint8_t
 		return -EINVAL;
 	if ((p = peer_by_id(t, peer_id)) == NULL)
 		return RELAY_TUNNEL_ENOPEER;
-	if (len > RELAY_TUNNEL_PAYLOAD_MAX)
+	if (len > t->cfg.dgram_max - RELAY_TUNNEL_OVERHEAD)
 		return RELAY_TUNNEL_ETOOBIG;
 	if (acts_free(acts) < 2)
 		return RELAY_TUNNEL_EFULL;
@@ -1181,6 +1183,7 @@ static void apply_defaults(struct relay_tunnel_config *c)
 	DEF(max_peers, 4096);
 	DEF(handshake_rate, 20);
 	DEF(handshake_burst, 5);
+	DEF(dgram_max, RELAY_TUNNEL_DGRAM_MAX);
 #undef DEF
 }
 
@@ -1190,7 +1193,9 @@ int relay_tunnel_core_new(struct relay_tunnel **out, const struct relay_tunnel_c
 	struct peer *p;
 	int ret = -EINVAL;
 
-	if (out == NULL || cfg == NULL || cfg->local_private == NULL)
+	if (out == NULL || cfg == NULL || cfg->local_private == NULL ||
+	    (cfg->dgram_max != 0 && (cfg->dgram_max < RELAY_TUNNEL_DGRAM_MIN ||
+	                             cfg->dgram_max > RELAY_TUNNEL_DGRAM_LIMIT)))
 		goto out;
 	if (cfg->role == RELAY_TUNNEL_CLINIC) {
 		if (cfg->peer_public == NULL || !addr_usable(cfg->peer_addr, cfg->peer_addrlen))
@@ -1346,7 +1351,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_tunnel *t = arg;
 	struct relay_tunnel_actions *acts = t->ev_acts;
-	uint8_t buf[RELAY_TUNNEL_DGRAM_MAX + 1];
+	uint8_t buf[RELAY_TUNNEL_DGRAM_LIMIT + 1];
 
 	acts->n = 0;
 	for (int i = 0; i < RECV_BATCH; i++) {
@@ -1378,12 +1383,23 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	} while (ret == 1);
 }
 
-static int open_socket(const struct sockaddr *addr, socklen_t addrlen, int *out)
+/* A UDP socket bound to addr; datagrams larger than one 1500-byte packet (dgram_max) are
+ * fragmented by the kernel instead of refused with EMSGSIZE or sent with DF. */
+static int open_socket(const struct sockaddr *addr, socklen_t addrlen, uint32_t dgram_max, int *out)
 {
 	int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int dont4 = IP_PMTUDISC_DONT, dont6 = IPV6_PMTUDISC_DONT;
 
 	if (fd < 0)
 		return -errno;
+	if (dgram_max > RELAY_TUNNEL_DGRAM_MAX &&
+	    (addr->sa_family == AF_INET6
+	             ? setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont6, sizeof dont6)
+	             : setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont4, sizeof dont4)) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
 	if (bind(fd, addr, addrlen) != 0) {
 		int e = -errno;
 		close(fd);
@@ -1406,7 +1422,7 @@ int relay_tunnel_new(struct relay_tunnel **out, struct event_base *base,
 	if ((ret = relay_tunnel_core_new(&t, cfg)) != 0)
 		goto out;
 	t->base = base;
-	if ((ret = open_socket(cfg->bind_addr, cfg->bind_addrlen, &t->fd)) != 0)
+	if ((ret = open_socket(cfg->bind_addr, cfg->bind_addrlen, t->cfg.dgram_max, &t->fd)) != 0)
 		goto out;
 	ret = -ENOMEM;
 	if ((t->ev_acts = calloc(1, sizeof *t->ev_acts)) == NULL ||
@@ -1451,7 +1467,7 @@ int relay_tunnel_rebind(struct relay_tunnel *t, const struct sockaddr *addr, soc
 	if (t == NULL || t->base == NULL || addr == NULL || addrlen == 0 ||
 	    addrlen > sizeof(struct sockaddr_storage))
 		return -EINVAL;
-	if ((ret = open_socket(addr, addrlen, &fd)) != 0)
+	if ((ret = open_socket(addr, addrlen, t->cfg.dgram_max, &fd)) != 0)
 		return ret;
 	if ((ev = event_new(t->base, fd, EV_READ | EV_PERSIST, on_read, t)) == NULL ||
 	    event_add(ev, NULL) != 0) {

@@ -114,8 +114,10 @@ struct relay_tunnel;
 #define RELAY_TUNNEL_COOKIE_LEN       61
 #define RELAY_TUNNEL_DATA_HDR         13 /* type, index, counter */
 #define RELAY_TUNNEL_OVERHEAD         (RELAY_TUNNEL_DATA_HDR + NOISE_TAG_LEN) /* 29 */
-#define RELAY_TUNNEL_DGRAM_MAX        1472 /* largest datagram sent or accepted (1500 - IPv4 - UDP) */
+#define RELAY_TUNNEL_DGRAM_MAX        1472 /* default dgram_max (1500 - IPv4 - UDP) */
 #define RELAY_TUNNEL_PAYLOAD_MAX      (RELAY_TUNNEL_DGRAM_MAX - RELAY_TUNNEL_OVERHEAD) /* 1443 */
+#define RELAY_TUNNEL_DGRAM_MIN        1232 /* dgram_max range: a 1280-byte IPv6 packet ... */
+#define RELAY_TUNNEL_DGRAM_LIMIT      5912 /* ... to 4 IPv4 fragments of 1500 (4 x 1480 - 8) */
 #define RELAY_TUNNEL_PROLOGUE         "pirogue-tunnel-v1"
 #define RELAY_TUNNEL_LABEL_MAC1       "mac1----"
 #define RELAY_TUNNEL_LABEL_COOKIE     "cookie--"
@@ -124,7 +126,7 @@ struct relay_tunnel;
 /* ---- Errors (relay/ range, tunnel part: -3100 .. -3149) ----
  *   ENOTUP      no usable session with the peer (a handshake is under way)
  *   ENOPEER     no peer with that id / key
- *   ETOOBIG     payload larger than RELAY_TUNNEL_PAYLOAD_MAX
+ *   ETOOBIG     payload larger than dgram_max - RELAY_TUNNEL_OVERHEAD
  *   EFULL       action list or peer table full
  *   EMALFORMED  unknown message type, wrong length, oversize datagram
  *   EMAC        mac1 wrong, or cookie reply not authentic
@@ -212,6 +214,12 @@ struct relay_tunnel_config {
 	uint32_t max_peers;               /* 4096 (hub) */
 	uint32_t handshake_rate;          /* 20/s per source network when under load ... */
 	uint32_t handshake_burst;         /* ... with bursts of 5 */
+	/* Largest datagram sent or accepted: RELAY_TUNNEL_DGRAM_MAX (1472); RELAY_TUNNEL_DGRAM_MIN
+	 * .. RELAY_TUNNEL_DGRAM_LIMIT. Larger than 1472 (one IPv4 packet of 1500 bytes), datagrams
+	 * are sent as IP fragments: the event layer's socket then has IP_MTU_DISCOVER (IPv6:
+	 * IPV6_MTU_DISCOVER) = PMTUDISC_DONT, and the receiving kernel reassembles them. Both ends
+	 * must use the same value (a larger datagram is dropped as oversize). */
+	uint32_t dgram_max;
 };
 
 /* ---- Statistics ---- */
@@ -231,6 +239,7 @@ struct relay_tunnel_stats {
 	uint64_t sessions;        /* sessions now held */
 	/* Dropped datagrams, by reason. */
 	uint64_t drop_malformed;        /* unknown type, wrong length, oversize */
+	uint64_t drop_oversize;         /* of those: longer than dgram_max */
 	uint64_t drop_bad_mac;          /* mac1 wrong, or cookie reply not authentic */
 	uint64_t drop_cookie_needed;    /* under load without valid mac2 (cookie reply sent) */
 	uint64_t drop_rate_limited;     /* under load, valid mac2, source over its rate */
@@ -262,7 +271,7 @@ struct relay_tunnel_action {
 	struct sockaddr_storage addr; /* SEND: destination */
 	socklen_t addrlen;
 	size_t len;
-	uint8_t data[RELAY_TUNNEL_DGRAM_MAX];
+	uint8_t data[RELAY_TUNNEL_DGRAM_LIMIT];
 };
 
 #define RELAY_TUNNEL_ACTIONS_MAX 8
@@ -276,7 +285,8 @@ struct relay_tunnel_actions {
 /* Creates a tunnel core (cfg as above; bind_addr, recv, state, tick_ms are ignored). A clinic's
  * single peer is created at once with id 1 and is "persistent" (the next tick starts the
  * handshake). *out is released with relay_tunnel_free().
- * Errors: -EINVAL (missing key/allow/peer, bad role), -ENOMEM, NOISE_EDH (degenerate key). */
+ * Errors: -EINVAL (missing key/allow/peer, bad role, dgram_max out of range), -ENOMEM, NOISE_EDH
+ * (degenerate key). */
 int relay_tunnel_core_new(struct relay_tunnel **out, const struct relay_tunnel_config *cfg)
         __attribute__((warn_unused_result));
 
@@ -291,8 +301,8 @@ int relay_tunnel_input(struct relay_tunnel *t, const uint8_t *dgram, size_t len,
                        const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms,
                        struct relay_tunnel_actions *acts) __attribute__((warn_unused_result));
 
-/* Encrypts payload (len <= RELAY_TUNNEL_PAYLOAD_MAX; len 0 sends a keepalive) for peer_id and
- * appends the datagram (and, when a rekey is due, an initiation) to acts (needs 2 free slots).
+/* Encrypts payload (len <= dgram_max - RELAY_TUNNEL_OVERHEAD; len 0 sends a keepalive) for peer_id
+ * and appends the datagram (and, when a rekey is due, an initiation) to acts (needs 2 free slots).
  * Errors: RELAY_TUNNEL_ENOPEER, _ETOOBIG, _EFULL, _ENOTUP (no usable session: a handshake is
  * started if none is under way and the peer's address is known), -ENOMEM. */
 int relay_tunnel_encrypt(struct relay_tunnel *t, uint32_t peer_id, const uint8_t *payload,

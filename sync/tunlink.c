@@ -53,7 +53,7 @@ struct sync_tunlink {
 	struct tl_stream *streams;
 	uint64_t cap_bps;
 	struct sync_tunlink_stats st; /* counters of ended streams are folded in here */
-	uint8_t dgram[RELAY_TUNNEL_PAYLOAD_MAX];
+	uint8_t dgram[RELAY_TUNNEL_DGRAM_LIMIT - RELAY_TUNNEL_OVERHEAD];
 	uint8_t copy[COPY_MAX];
 };
 
@@ -239,7 +239,8 @@ static int stream_new(struct sync_tunlink *t, uint32_t peer_id, const uint8_t *k
 {
 	/* 2 MiB each way (the default 4 MiB costs ~9 MiB per stream): room for ~2 x the BDP of
 	 * a 10 Mbit/s link at 600 ms RTT, more than the satellite links have. */
-	struct relay_stream_config sc = {.idle_timeout_ms = t->cfg.idle_timeout_ms,
+	struct relay_stream_config sc = {.mtu = t->cfg.udp_datagram - RELAY_TUNNEL_OVERHEAD,
+	                                 .idle_timeout_ms = t->cfg.idle_timeout_ms,
 	                                 .max_bps = t->cap_bps,
 	                                 .send_buffer = STREAM_BUFFER,
 	                                 .recv_window = STREAM_BUFFER};
@@ -375,7 +376,9 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 
 	if (!out || !base || !cfg || !cfg->self_private || !cfg->addr || !cfg->addrlen ||
 	    cfg->addrlen > sizeof(struct sockaddr_storage) ||
-	    (cfg->hub ? !cfg->allow || !cfg->accept : !cfg->hub_public))
+	    (cfg->hub ? !cfg->allow || !cfg->accept : !cfg->hub_public) ||
+	    (cfg->udp_datagram && (cfg->udp_datagram < RELAY_TUNNEL_DGRAM_MIN ||
+	                           cfg->udp_datagram > RELAY_TUNNEL_DGRAM_LIMIT)))
 		return -EINVAL;
 	if (!(t = calloc(1, sizeof *t)))
 		return -ENOMEM;
@@ -383,6 +386,8 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 	t->cfg = *cfg;
 	if (!t->cfg.streams_per_peer)
 		t->cfg.streams_per_peer = 4;
+	if (!t->cfg.udp_datagram)
+		t->cfg.udp_datagram = RELAY_TUNNEL_DGRAM_MAX;
 	if (!(t->sk = sodium_malloc(NOISE_KEY_LEN))) {
 		free(t);
 		return -ENOMEM;
@@ -391,6 +396,7 @@ int sync_tunlink_new(struct sync_tunlink **out, struct event_base *base,
 	t->cfg.self_private = NULL;
 	tc = &t->tc;
 	tc->role = cfg->hub ? RELAY_TUNNEL_HUB : RELAY_TUNNEL_CLINIC;
+	tc->dgram_max = t->cfg.udp_datagram;
 	tc->local_private = t->sk;
 	tc->recv = on_recv;
 	tc->state = on_state;
@@ -539,6 +545,8 @@ void sync_tunlink_stats_get(const struct sync_tunlink *t, struct sync_tunlink_st
 		out->refused = ts.drop_unknown_peer;
 		out->replays = ts.drop_stale_initiation;
 		out->tunnel_handshakes = ts.handshakes_completed;
+		out->drop_oversize = ts.drop_oversize;
+		out->udp_datagram = t->cfg.udp_datagram;
 	}
 	out->tunnel_up = !t->cfg.hub && relay_tunnel_peer_is_up(t->tun, CLINIC_PEER_ID);
 }

@@ -56,6 +56,12 @@ struct sync_tunlink_config {
 	void *arg;
 	uint32_t streams_per_peer; /* streams a hub keeps per peer, oldest closed first: 4 */
 	uint32_t idle_timeout_ms;  /* stream idle timeout: 0 = relay_stream's default */
+	/* Largest tunnel datagram sent and accepted (UDP payload bytes): 0 = 1472, one 1500-byte
+	 * IPv4 packet; RELAY_TUNNEL_DGRAM_MIN .. RELAY_TUNNEL_DGRAM_LIMIT (1232 .. 5912), else
+	 * -EINVAL. Above 1472 the kernel sends each full datagram as IP fragments (2952: two,
+	 * 4432: three, 5912: four) and the stream counts their headers as link bytes. Both sides
+	 * must use the same value. */
+	uint32_t udp_datagram;
 };
 
 /* Counters since sync_tunlink_new; rate/rtt are those of the most recently opened live
@@ -72,6 +78,8 @@ struct sync_tunlink_stats {
 	uint64_t drop_unknown_stream; /* stream datagram of no live stream, not an OPEN */
 	uint64_t drop_not_stream;     /* tunnel payload that is no stream datagram */
 	uint64_t send_errors;         /* relay_tunnel_send failures (datagram lost) */
+	uint64_t drop_oversize;       /* tunnel datagrams longer than udp_datagram (dropped) */
+	uint32_t udp_datagram;        /* the configured largest datagram */
 	uint64_t tunnel_handshakes;   /* tunnel sessions made (rekeys and re-handshakes too) */
 	uint64_t refused;             /* hub: tunnel handshakes from keys not allowed */
 	uint64_t replays;             /* hub: tunnel handshakes refused for their timestamp */

@@ -46,6 +46,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/mtime.h"
+#include "relay/tunnel.h"
 #include "sync/notify.h"
 #include "sync/site.h"
 #include "sync/store.h"
@@ -236,7 +237,7 @@ static int write_status(struct daemon *d)
 		        root, "stream",
 		        json_pack(
 		                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		                "s:I, s:I, s:b}",
+		                "s:I, s:I, s:b, s:I, s:I, s:I}",
 		                "rate_bps", (json_int_t)ts.rate_bps, "btlbw_bps",
 		                (json_int_t)ts.btlbw_bps, "rtt_ms", (json_int_t)ts.srtt_ms,
 		                "min_rtt_ms", (json_int_t)ts.min_rtt_ms, "stream_bytes_sent",
@@ -249,7 +250,10 @@ static int write_status(struct daemon *d)
 		                "tunnel_handshakes", (json_int_t)ts.tunnel_handshakes,
 		                "drop_unknown_stream", (json_int_t)ts.drop_unknown_stream,
 		                "tunnel_refused", (json_int_t)ts.refused, "tunnel_replays",
-		                (json_int_t)ts.replays, "tunnel_up", ts.tunnel_up));
+		                (json_int_t)ts.replays, "tunnel_up", ts.tunnel_up, "udp_datagram",
+		                (json_int_t)ts.udp_datagram, "tunnel_drop_oversize",
+		                (json_int_t)ts.drop_oversize, "datagrams_received",
+		                (json_int_t)ts.datagrams_received));
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
 	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
@@ -292,7 +296,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 
 static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr, size_t addrlen,
                        const char **congestion, const char **status_file, const char **transport,
-                       int64_t *udp_port, char *err)
+                       int64_t *udp_port, int64_t *udp_datagram, char *err)
 {
 	const struct config *c = d->site->cfg;
 	uint64_t window, ka, dead, bmin, bmax, chunk;
@@ -310,6 +314,9 @@ static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr
 	    (ret = config_get_str(c, "sync", "status_file", NULL, status_file, err)) ||
 	    (ret = config_get_str(c, "sync", "transport", "udp", transport, err)) ||
 	    (ret = config_get_int(c, "sync", "udp_port", 1, 65535, SYNC_SITE_PORT_DEFAULT, udp_port,
+	                          err)) ||
+	    (ret = config_get_int(c, "sync", "udp_datagram", RELAY_TUNNEL_DGRAM_MIN,
+	                          RELAY_TUNNEL_DGRAM_LIMIT, RELAY_TUNNEL_DGRAM_MAX, udp_datagram,
 	                          err)))
 		return ret;
 	if (strcmp(*transport, "udp") && strcmp(*transport, "tcp")) {
@@ -392,7 +399,7 @@ static void tl_up(void *arg)
 		sync_xfer_kick(d->xfer); /* connect now, not after the backoff */
 }
 
-static int start_tunlink(struct daemon *d, uint16_t port, char *err)
+static int start_tunlink(struct daemon *d, uint16_t port, uint32_t udp_datagram, char *err)
 {
 	struct sync_tunlink_config tc = {0};
 	struct addrinfo hints = {0}, *res = NULL;
@@ -419,6 +426,7 @@ static int start_tunlink(struct daemon *d, uint16_t port, char *err)
 	tc.accept = tl_accept;
 	tc.on_up = tl_up;
 	tc.arg = d;
+	tc.udp_datagram = udp_datagram;
 	ret = sync_tunlink_new(&d->tl, d->base, &tc);
 	freeaddrinfo(res);
 	if (ret != 0)
@@ -433,12 +441,12 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 	struct sync_xfer_transport tp;
 	char addr[600], key[1024], hubkey[KEYS_PUB_B64_LEN] = "";
 	const char *cong = NULL, *status_file = NULL, *transport = NULL;
-	int64_t udp_port = 0;
+	int64_t udp_port = 0, udp_datagram = 0;
 	bool udp;
 	int ret;
 
 	if ((ret = xfer_config(d, &xc, addr, sizeof addr, &cong, &status_file, &transport,
-	                       &udp_port, err)) != 0)
+	                       &udp_port, &udp_datagram, err)) != 0)
 		return ret;
 	udp = !strcmp(transport, "udp");
 	if (status_file)
@@ -448,9 +456,10 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		         d->site->store_dir);
 	if (d->role == SYNC_ROLE_CLINIC)
 		keys_pub_encode(&d->site->hub_pub, hubkey);
-	snprintf(key, sizeof key, "%s|%s|%s|%u|%u|%u|%u|%u|%u|%s|%s|%lld", addr, hubkey, cong,
+	snprintf(key, sizeof key, "%s|%s|%s|%u|%u|%u|%u|%u|%u|%s|%s|%lld|%lld", addr, hubkey, cong,
 	         xc.window, xc.chunk, xc.keepalive_ms, xc.dead_ms, xc.backoff_min_ms,
-	         xc.backoff_max_ms, d->site->key_path, transport, (long long)udp_port);
+	         xc.backoff_max_ms, d->site->key_path, transport, (long long)udp_port,
+	         (long long)udp_datagram);
 	*kept = false;
 	if (d->xfer && !force && !strcmp(key, d->net_key)) {
 		*kept = true;
@@ -475,7 +484,7 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		return ret;
 	sync_xfer_store_on_event(d->xs, on_event, d);
 	if (udp) {
-		if ((ret = start_tunlink(d, (uint16_t)udp_port, err)) != 0)
+		if ((ret = start_tunlink(d, (uint16_t)udp_port, (uint32_t)udp_datagram, err)) != 0)
 			return ret;
 		sync_tunlink_transport(d->tl, &tp);
 		xc.transport = &tp;

@@ -10,6 +10,8 @@
  *      and the hub must deliver exactly the plaintext when nothing was flipped and nothing when
  *      something was
  *   4  advance the clock (timers: keepalive, rekey, expiry, retries) and run both ticks
+ * The hub accepts datagrams up to RELAY_TUNNEL_DGRAM_LIMIT (dgram_max, as a sync tunnel with
+ * [sync] udp_datagram = 5912), the clinic up to the default 1472.
  * Invariants (abort on violation): no input yields more than 2 actions; the clinic→hub path is
  * a faithful, tamper-evident channel. */
 #include <arpa/inet.h>
@@ -34,7 +36,7 @@ static struct relay_tunnel_actions *acts_pool[8];
 static int depth;
 /* What the hub delivered during the current input. */
 static int delivered;
-static uint8_t last[RELAY_TUNNEL_DGRAM_MAX];
+static uint8_t last[RELAY_TUNNEL_DGRAM_LIMIT];
 static size_t last_len;
 
 static bool allow(const uint8_t key[NOISE_KEY_LEN], void *arg)
@@ -125,6 +127,7 @@ static void setup(void)
 	hc.local_private = hub_sk;
 	hc.allow = allow;
 	hc.cookie_threshold = 50;
+	hc.dgram_max = RELAY_TUNNEL_DGRAM_LIMIT;
 	memset(&cc, 0, sizeof cc);
 	cc.role = RELAY_TUNNEL_CLINIC;
 	cc.local_private = clinic_sk;
@@ -200,7 +203,7 @@ static void mode_roundtrip(const uint8_t *pt, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t buf[RELAY_TUNNEL_DGRAM_MAX + 64];
+	static uint8_t buf[RELAY_TUNNEL_DGRAM_LIMIT + 64];
 	uint8_t mode;
 
 	if (hub == NULL)

@@ -125,5 +125,12 @@ status_num() {
 	$PIROGUE status --config "$conf" --json 2>/dev/null | grep -Eo "\"$2\": *[0-9]+" | head -1 |
 		grep -Eo '[0-9]+$'
 }
+# ip_snmp NS FIELD — a counter of the Ip: line of the namespace's /proc/net/snmp (FragCreates,
+# ReasmOKs, ...).
+ip_snmp() {
+	ip netns exec "$1" cat /proc/net/snmp | awk -v f="$2" '
+		$1 == "Ip:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+		$1 == "Ip:" { for (i = 2; i <= NF; i++) if (n[i] == f) print $i }'
+}
 # mkfile PATH SIZE_BYTES — random content.
 mkfile() { head -c "$2" /dev/urandom >"$1"; }

@@ -22,6 +22,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/mtime.h"
+#include "relay/tunnel.h"
 #include "sync/tunlink.h"
 #include "sync/xfer.h"
 
@@ -143,6 +144,7 @@ struct lab {
 	struct sync_xfer *xc, *xh; /* when xfer runs on top */
 	struct evbuffer *got;      /* raw tests: what the hub's end received */
 	bool hub_eof, clinic_eof;
+	uint32_t dgram_c, dgram_h; /* [sync] udp_datagram of each side (0: default) */
 };
 
 static bool allow_cb(void *arg, const uint8_t key[32])
@@ -195,6 +197,7 @@ static void start(struct lab *l)
 	hc.allow = allow_cb;
 	hc.accept = accept_cb;
 	hc.arg = l;
+	hc.udp_datagram = l->dgram_h;
 	assert_int_equal(sync_tunlink_new(&l->th, l->base, &hc), 0);
 	sin.sin_port = htons(sync_tunlink_port(l->th));
 	assert_true(sin.sin_port != 0);
@@ -204,6 +207,7 @@ static void start(struct lab *l)
 	cc.addrlen = sizeof sin;
 	cc.on_up = up_cb;
 	cc.arg = l;
+	cc.udp_datagram = l->dgram_c;
 	assert_int_equal(sync_tunlink_new(&l->tc, l->base, &cc), 0);
 }
 
@@ -361,6 +365,89 @@ static void test_bytes_both_ways_and_close(void **state)
 	sync_tunlink_stats_get(l->tc, &st);
 	assert_int_equal(st.streams, 0);
 	assert_int_equal(st.streams_ended, 1);
+	free(data);
+}
+
+/* udp_datagram out of range is refused; in range, the bytes travel in datagrams of that size
+ * (fewer datagrams than at the default); a hub at the default drops the clinic's larger
+ * datagrams as oversize (both sides must agree). */
+static void test_udp_datagram_size(void **state)
+{
+	struct lab *l = *state;
+	struct bufferevent *c = NULL;
+	struct sync_tunlink_stats st;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sync_tunlink_config cfg = {0};
+	struct sync_tunlink *t = (struct sync_tunlink *)&sin; /* must stay untouched */
+	const uint32_t bad[] = {1, 1231, 5913, 9000};
+	size_t n = 300000;
+	uint8_t *data = malloc(n);
+
+	assert_non_null(data);
+	randombytes_buf(data, n);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cfg.hub = true;
+	cfg.self_private = l->kh->x25519_sk;
+	cfg.addr = (struct sockaddr *)&sin;
+	cfg.addrlen = sizeof sin;
+	cfg.allow = allow_cb;
+	cfg.accept = accept_cb;
+	cfg.arg = l;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cfg.udp_datagram = bad[i];
+		assert_int_equal(sync_tunlink_new(&t, l->base, &cfg), -EINVAL);
+		assert_ptr_equal(t, &sin);
+	}
+
+	l->dgram_c = l->dgram_h = 4432;
+	start(l);
+	assert_true(run_until(l, tunnel_up, 5000));
+	assert_int_equal(sync_tunlink_connect(l->tc, &c), 0);
+	bufferevent_setcb(c, clinic_read, NULL, clinic_event, l);
+	bufferevent_enable(c, EV_READ | EV_WRITE);
+	assert_int_equal(bufferevent_write(c, data, n), 0);
+	assert_true(run_until(l, have_accepted, 5000));
+	bufferevent_setcb(l->accepted, hub_read, NULL, hub_event, l);
+	bufferevent_enable(l->accepted, EV_READ | EV_WRITE);
+	want = n;
+	assert_true(run_until(l, got_all, 20000));
+	assert_memory_equal(evbuffer_pullup(l->got, -1), data, n);
+	sync_tunlink_stats_get(l->tc, &st);
+	assert_int_equal(st.udp_datagram, 4432);
+	/* 300000 bytes in 4388-byte DATA frames: 69 full datagrams (plus OPEN, probes, resends);
+	 * at the default it takes 211. */
+	assert_true(st.datagrams_sent >= n / 4388);
+	assert_true(st.datagrams_sent < n / 1428);
+	sync_tunlink_stats_get(l->th, &st);
+	assert_int_equal(st.drop_oversize, 0);
+	bufferevent_free(c);
+	sync_tunlink_free(l->tc);
+	sync_tunlink_free(l->th);
+	l->tc = l->th = NULL;
+	bufferevent_free(l->accepted);
+	l->accepted = NULL;
+	event_base_loop(l->base, EVLOOP_NONBLOCK);
+
+	/* Clinic 4432, hub at the default: the OPEN (small) passes, the full DATA datagrams do
+	 * not. */
+	evbuffer_drain(l->got, evbuffer_get_length(l->got));
+	l->dgram_h = 0;
+	l->ups = 0;
+	start(l);
+	assert_true(run_until(l, tunnel_up, 5000));
+	assert_int_equal(sync_tunlink_connect(l->tc, &c), 0);
+	bufferevent_setcb(c, clinic_read, NULL, clinic_event, l);
+	bufferevent_enable(c, EV_READ | EV_WRITE);
+	assert_int_equal(bufferevent_write(c, data, n), 0);
+	assert_true(run_until(l, have_accepted, 5000));
+	bufferevent_setcb(l->accepted, hub_read, NULL, hub_event, l);
+	bufferevent_enable(l->accepted, EV_READ | EV_WRITE);
+	assert_false(run_until(l, got_all, 1500));
+	sync_tunlink_stats_get(l->th, &st);
+	assert_true(st.drop_oversize > 0);
+	assert_int_equal(st.udp_datagram, RELAY_TUNNEL_DGRAM_MAX);
+	assert_true(evbuffer_get_length(l->got) < n);
+	bufferevent_free(c);
 	free(data);
 }
 
@@ -602,6 +689,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_bytes_both_ways_and_close, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_udp_datagram_size, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hub_end_reaches_clinic, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_not_allowed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_xfer_record_over_tunnel, setup, teardown),

@@ -99,7 +99,7 @@ struct side {
 	struct relay_tunnel *t;
 	struct sockaddr_in addr; /* source address of what this side sends */
 	int up, down, delivered;
-	uint8_t last[RELAY_TUNNEL_DGRAM_MAX];
+	uint8_t last[RELAY_TUNNEL_DGRAM_LIMIT];
 	size_t last_len;
 	uint32_t last_seq; /* first 4 bytes of the last delivered payload */
 	struct sockaddr_storage last_dst;
@@ -261,11 +261,13 @@ static struct env *env_new(const struct relay_tunnel_config *over_c,
 		cc.keepalive_ms = over_c->keepalive_ms;
 		if (over_c->persistent_keepalive_ms)
 			cc.persistent_keepalive_ms = over_c->persistent_keepalive_ms;
+		cc.dgram_max = over_c->dgram_max;
 	}
 	if (over_h) {
 		hc.rekey_after_messages = over_h->rekey_after_messages;
 		hc.cookie_threshold = over_h->cookie_threshold;
 		hc.keepalive_ms = over_h->keepalive_ms;
+		hc.dgram_max = over_h->dgram_max;
 	}
 	assert_int_equal(relay_tunnel_core_new(&e->s[0].t, &cc), 0);
 	assert_int_equal(relay_tunnel_core_new(&e->s[1].t, &hc), 0);
@@ -1191,6 +1193,75 @@ static void test_core_malformed_datagrams_dropped(void **state)
 	env_free(e);
 }
 
+/* dgram_max: the range is checked; a tunnel configured for larger datagrams sends and accepts
+ * them up to that size (and not one byte more); a tunnel left at the default still drops them as
+ * oversize. */
+static void test_core_dgram_max(void **state)
+{
+	struct relay_tunnel_config big = {.dgram_max = 4432}, c;
+	struct keypair k;
+	struct allow_list l = {0};
+	struct relay_tunnel *t = NULL;
+	struct env *e;
+	uint8_t *msg = malloc(RELAY_TUNNEL_DGRAM_LIMIT + 1);
+	const uint32_t bad[] = {RELAY_TUNNEL_DGRAM_MIN - 1, RELAY_TUNNEL_DGRAM_LIMIT + 1, 65535};
+	const uint32_t good[] = {RELAY_TUNNEL_DGRAM_MIN, RELAY_TUNNEL_DGRAM_LIMIT, 2952};
+
+	(void)state;
+	assert_non_null(msg);
+	keypair_make(&k);
+	cfg_hub(&c, &k, &l);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c.dgram_max = bad[i];
+		assert_int_equal(relay_tunnel_core_new(&t, &c), -EINVAL);
+		assert_null(t);
+	}
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		c.dgram_max = good[i];
+		assert_int_equal(relay_tunnel_core_new(&t, &c), 0);
+		relay_tunnel_free(t);
+		t = NULL;
+	}
+
+	/* Both ends at 4432: a 4403-byte payload goes through whole, 4404 is refused. */
+	e = env_new(&big, &big);
+	connect_env(e);
+	randombytes_buf(msg, RELAY_TUNNEL_DGRAM_LIMIT);
+	assert_int_equal(send_from(e, 0, 1, msg, 4432 - RELAY_TUNNEL_OVERHEAD), 0);
+	assert_int_equal(e->s[1].delivered, 1);
+	assert_int_equal(e->s[1].last_len, 4432 - RELAY_TUNNEL_OVERHEAD);
+	assert_memory_equal(e->s[1].last, msg, 4432 - RELAY_TUNNEL_OVERHEAD);
+	assert_int_equal(send_from(e, 1, hub_peer_id(e), msg, 4432 - RELAY_TUNNEL_OVERHEAD), 0);
+	assert_int_equal(e->s[0].delivered, 1);
+	assert_memory_equal(e->s[0].last, msg, 4432 - RELAY_TUNNEL_OVERHEAD);
+	assert_int_equal(send_from(e, 0, 1, msg, 4432 - RELAY_TUNNEL_OVERHEAD + 1),
+	                 RELAY_TUNNEL_ETOOBIG);
+	msg[0] = RELAY_TUNNEL_MSG_DATA;
+	assert_int_equal(inject(e, 1, msg, 4433, &e->s[0].addr), RELAY_TUNNEL_EMALFORMED);
+	assert_int_equal(stats_of(e, 1).drop_oversize, 1);
+	assert_int_equal(stats_of(e, 1).drop_malformed, 1);
+	assert_int_equal(e->s[1].delivered, 1);
+	env_free(e);
+
+	/* Only the clinic at 4432: the hub (default 1472) drops its large datagrams, counted as
+	 * oversize, and sends no payload over 1443 bytes itself; default-size datagrams still
+	 * pass. */
+	e = env_new(&big, NULL);
+	connect_env(e);
+	assert_int_equal(send_from(e, 0, 1, msg, 2000), 0);
+	assert_int_equal(e->last_rc, RELAY_TUNNEL_EMALFORMED);
+	assert_int_equal(e->s[1].delivered, 0);
+	assert_int_equal(stats_of(e, 1).drop_oversize, 1);
+	assert_int_equal(send_from(e, 1, hub_peer_id(e), msg, RELAY_TUNNEL_PAYLOAD_MAX + 1),
+	                 RELAY_TUNNEL_ETOOBIG);
+	assert_int_equal(send_from(e, 0, 1, msg, RELAY_TUNNEL_PAYLOAD_MAX), 0);
+	assert_int_equal(e->s[1].delivered, 1);
+	assert_int_equal(e->s[1].last_len, RELAY_TUNNEL_PAYLOAD_MAX);
+	assert_int_equal(stats_of(e, 1).drop_oversize, 1);
+	env_free(e);
+	free(msg);
+}
+
 static void test_core_lost_initiation_is_retried(void **state)
 {
 	struct env *e = env_new(NULL, NULL);
@@ -1495,7 +1566,7 @@ static uint32_t udp_hub_peer(struct udp_env *u)
 
 static int udp_send_seq(struct relay_tunnel *t, uint32_t peer, uint32_t seq, size_t len)
 {
-	uint8_t buf[RELAY_TUNNEL_PAYLOAD_MAX];
+	uint8_t buf[RELAY_TUNNEL_DGRAM_LIMIT];
 
 	memset(buf, 0x5a, len);
 	memcpy(buf, &seq, 4);
@@ -1521,6 +1592,48 @@ static void test_udp_handshake_and_data_both_ways(void **state)
 	assert_true(wait_for(&u, &u.c.delivered, 1, 5000));
 	assert_int_equal(u.c.last_seq, 22);
 	assert_int_equal(u.c.last_len, RELAY_TUNNEL_PAYLOAD_MAX);
+	udp_env_free(&u);
+}
+
+/* Event layer with dgram_max = RELAY_TUNNEL_DGRAM_LIMIT on both ends: the largest datagram
+ * goes through the sockets both ways (the kernel fragments it where the path's MTU is smaller:
+ * the socket sends without DF); a hub left at the default drops it as oversize. */
+static void test_udp_large_datagrams(void **state)
+{
+	const size_t big = RELAY_TUNNEL_DGRAM_LIMIT - RELAY_TUNNEL_OVERHEAD;
+	struct udp_env u;
+	struct relay_tunnel_config hc = {.dgram_max = RELAY_TUNNEL_DGRAM_LIMIT},
+	                           cc = {.dgram_max = RELAY_TUNNEL_DGRAM_LIMIT};
+	struct relay_tunnel_stats st;
+
+	(void)state;
+	udp_env_init(&u);
+	udp_hub_start(&u, &hc);
+	udp_clinic_start(&u, &cc, &u.ck);
+	assert_true(wait_for(&u, &u.h.up, 1, 5000));
+	assert_true(wait_for(&u, &u.c.up, 1, 5000));
+	assert_int_equal(udp_send_seq(u.c.t, 1, 31, big), 0);
+	assert_true(wait_for(&u, &u.h.delivered, 1, 5000));
+	assert_int_equal(u.h.last_seq, 31);
+	assert_int_equal(u.h.last_len, big);
+	assert_int_equal(udp_send_seq(u.h.t, udp_hub_peer(&u), 32, big), 0);
+	assert_true(wait_for(&u, &u.c.delivered, 1, 5000));
+	assert_int_equal(u.c.last_len, big);
+	udp_env_free(&u);
+
+	memset(&hc, 0, sizeof hc);
+	udp_env_init(&u);
+	udp_hub_start(&u, &hc);
+	udp_clinic_start(&u, &cc, &u.ck);
+	assert_true(wait_for(&u, &u.c.up, 1, 5000));
+	assert_int_equal(udp_send_seq(u.c.t, 1, 33, big), 0);
+	assert_true(
+	        wait_stat(&u, u.h.t, offsetof(struct relay_tunnel_stats, drop_oversize), 1, 5000));
+	assert_int_equal(udp_send_seq(u.c.t, 1, 34, RELAY_TUNNEL_PAYLOAD_MAX), 0);
+	assert_true(wait_for(&u, &u.h.delivered, 1, 5000));
+	assert_int_equal(u.h.last_seq, 34);
+	relay_tunnel_stats(u.h.t, &st);
+	assert_int_equal(st.drop_oversize, 1);
 	udp_env_free(&u);
 }
 
@@ -1890,10 +2003,12 @@ int main(void)
 	        cmocka_unit_test(test_core_live_hub_no_rehandshake_while_sending),
 	        cmocka_unit_test(test_core_unanswered_sends_start_handshake_then_retries),
 	        cmocka_unit_test(test_core_malformed_datagrams_dropped),
+	        cmocka_unit_test(test_core_dgram_max),
 	        cmocka_unit_test(test_core_lost_initiation_is_retried),
 	        cmocka_unit_test(test_core_hub_serves_many_clinics),
 	        cmocka_unit_test(test_core_config_errors),
 	        cmocka_unit_test(test_udp_handshake_and_data_both_ways),
+	        cmocka_unit_test(test_udp_large_datagrams),
 	        cmocka_unit_test(test_udp_replayed_and_tampered_packets_dropped),
 	        cmocka_unit_test(test_udp_roaming_replies_follow_new_address),
 	        cmocka_unit_test(test_udp_cookie_under_flood_then_handshake_succeeds),

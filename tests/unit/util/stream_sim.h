@@ -21,6 +21,7 @@
 
 #define SIM_OVERHEAD  57
 #define SIM_MTU       1443
+#define SIM_DGRAM_MAX 5883 /* largest stream datagram the sim carries (tunnel's 5912 - 29) */
 #define SIM_POOL      16384
 #define SIM_STREAM_ID 0x1234abcdu
 
@@ -37,7 +38,7 @@ struct sim_pkt {
 	uint32_t seq;
 	uint16_t len;
 	uint8_t to;
-	uint8_t data[SIM_MTU];
+	uint8_t data[SIM_DGRAM_MAX];
 };
 
 struct sim_dir {
@@ -82,6 +83,11 @@ struct sim {
 	int input_errors;
 	int poll_errors[2];
 	uint64_t win_read[2];
+	/* 0: every datagram is one link packet of len + SIM_OVERHEAD bytes, at most SIM_MTU. Else
+	 * the link's IP packet size: a longer datagram (up to SIM_DGRAM_MAX) travels as IPv4
+	 * fragments, each a packet of the loss model (one lost loses the datagram) and each after
+	 * the first 20 header bytes more on the link. */
+	uint32_t frag_mtu;
 };
 
 static inline uint64_t rnd(struct sim *m)
@@ -177,10 +183,17 @@ static inline void link_send(struct sim *m, int from, const uint8_t *d, size_t l
 {
 	struct sim_dir *l = &m->d[from];
 	int64_t now_ns = m->now_us * 1000;
-	uint64_t size = len + SIM_OVERHEAD, backlog;
+	uint64_t size = len + SIM_OVERHEAD, backlog, nfrag = 1;
 	int64_t start, done_us, at;
 	struct sim_pkt *p;
+	bool lost = false;
 
+	if (m->frag_mtu && size > m->frag_mtu) {
+		uint64_t per = (m->frag_mtu - 20) & ~7u;
+
+		nfrag = (size - 20 + per - 1) / per;
+		size += 20 * (nfrag - 1);
+	}
 	l->offered++;
 	l->offered_bytes += size;
 	if (l->blackhole)
@@ -204,24 +217,26 @@ static inline void link_send(struct sim *m, int from, const uint8_t *d, size_t l
 	l->busy_until_ns = start + (int64_t)((double)size * 8e9 / l->rate_bps);
 	l->tx_bytes += size;
 	done_us = l->busy_until_ns / 1000;
-	if (done_us >= l->win_from_us && done_us < l->win_to_us) {
+	if (done_us >= l->win_from_us && done_us < l->win_to_us)
+		l->win_pkts += nfrag;
+	if (done_us >= l->win_from_us && done_us < l->win_to_us)
 		l->win_tx_bytes += size;
-		l->win_pkts++;
-	}
-	/* loss after the serialiser */
-	if (l->p_bg > 0) {
-		l->bad = l->bad ? rndf(m) >= l->p_bg : rndf(m) < l->p_gb;
-		if (l->bad) {
-			l->lost++;
-			if (done_us >= l->win_from_us && done_us < l->win_to_us)
-				l->win_lost++;
-			return;
+	/* loss after the serialiser, packet by packet (win_lost counts packets) */
+	for (uint64_t f = 0; f < nfrag; f++) {
+		bool bad = false;
+
+		if (l->p_bg > 0) {
+			l->bad = l->bad ? rndf(m) >= l->p_bg : rndf(m) < l->p_gb;
+			bad = l->bad;
 		}
-	}
-	if (l->loss_random > 0 && rndf(m) < l->loss_random) {
-		l->lost++;
-		if (done_us >= l->win_from_us && done_us < l->win_to_us)
+		if (!bad && l->loss_random > 0 && rndf(m) < l->loss_random)
+			bad = true;
+		if (bad && done_us >= l->win_from_us && done_us < l->win_to_us)
 			l->win_lost++;
+		lost |= bad;
+	}
+	if (lost) {
+		l->lost++;
 		return;
 	}
 	at = done_us + l->delay_us;
@@ -308,7 +323,7 @@ static inline int64_t stall_end(const struct sim *m, int i)
 
 static inline void sim_run(struct sim *m, int64_t until_us, bool (*done)(struct sim *))
 {
-	uint8_t out[2048];
+	uint8_t out[SIM_DGRAM_MAX];
 
 	while (m->now_us < until_us) {
 		int64_t next = until_us;
@@ -344,7 +359,8 @@ static inline void sim_run(struct sim *m, int64_t until_us, bool (*done)(struct 
 				                          &nx);
 
 				if (r == 1) {
-					SIM_CHECK(len > 0 && len <= SIM_MTU);
+					SIM_CHECK(len > 0 &&
+					          len <= (m->frag_mtu ? SIM_DGRAM_MAX : SIM_MTU));
 					link_send(m, i, out, len);
 					continue;
 				}
@@ -380,7 +396,7 @@ static inline void sim_free(struct sim *m)
 
 static inline void sim_open(struct sim *m, const struct relay_stream_config *cfg)
 {
-	uint8_t out[2048];
+	uint8_t out[SIM_DGRAM_MAX];
 	size_t len = 0;
 	int64_t nx;
 
