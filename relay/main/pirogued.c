@@ -82,6 +82,7 @@ struct daemon {
 	struct event *yield_ev;   /* fires when the lease may have run out */
 	char status_path[4096];
 	bool status_dirty;
+	bool stopping; /* the last status write: no session outlives it */
 	struct track tracks[MAX_TRACK];
 	char net_key[1024]; /* what the xfer was built from, to rebuild only if it changed */
 	uint64_t started_ms;
@@ -204,10 +205,10 @@ static int write_status(struct daemon *d)
 	        "{s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	        "s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 	        "role", sync_role_name(d->role), "pid", (json_int_t)getpid(), "updated_ms",
-	        (json_int_t)mtime_wall_ms(), "sessions", (json_int_t)st.peers, "xfer", "bytes_sent",
-	        (json_int_t)st.bytes_sent, "bytes_resent", (json_int_t)st.bytes_resent,
-	        "chunks_resent", (json_int_t)st.chunks_resent, "bytes_received",
-	        (json_int_t)st.bytes_received, "dup_bytes_received",
+	        (json_int_t)mtime_wall_ms(), "sessions", (json_int_t)(d->stopping ? 0 : st.peers),
+	        "xfer", "bytes_sent", (json_int_t)st.bytes_sent, "bytes_resent",
+	        (json_int_t)st.bytes_resent, "chunks_resent", (json_int_t)st.chunks_resent,
+	        "bytes_received", (json_int_t)st.bytes_received, "dup_bytes_received",
 	        (json_int_t)st.dup_bytes_received, "dup_chunks_received",
 	        (json_int_t)st.dup_chunks_received, "records_sent", (json_int_t)st.records_sent,
 	        "records_received", (json_int_t)st.records_received, "records_rejected",
@@ -775,10 +776,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.started_ms = mtime_now_ms();
-	d.status_dirty = true;
 	purge_cb(-1, 0, &d);
+	/* Replace the last run's status file at once: until the first tick it would show that
+	 * run's sessions (a script waiting for "sessions": 1 after a restart saw the old one). */
+	d.status_dirty = true;
+	status_cb(-1, 0, &d);
 	log_info("pirogued %s started (store %s)", role, d.site->store_dir);
 	event_base_dispatch(d.base);
+	d.stopping = true;
 	d.status_dirty = true;
 	status_cb(-1, 0, &d);
 	log_info("pirogued stopped");

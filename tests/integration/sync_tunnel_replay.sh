@@ -37,7 +37,12 @@ wait $SNIFF
 check initiation_recorded test -s "$W/init.bin"
 up() { $PIROGUE status --config "$CLINICCONF" --json 2>/dev/null | grep -Eq '"tunnel_up": *true'; }
 check tunnel_up wait_for 20 up
+sessions_is() { [ "$(status_num clinic sessions)" = "$1" ]; }
+check clinic_status_one_session wait_for 10 sessions_is 1
 clinic_stop
+# The last status a stopped daemon leaves says it has no session (it said 1 before).
+check stopped_clinic_status_no_session sessions_is 0
+check stopped_clinic_status_not_running bash -c "$PIROGUE status --config $CLINICCONF --json | grep -Eq '\"running\": *false'"
 
 # replay: sends the recording to the hub from the clinic's namespace, prints the length and type
 # of the answer (or "none" within 3 s).
@@ -75,7 +80,13 @@ check old_initiation_answered_after_reenrol [ "$ans" = "89 2" ]
 check still_one_replay_counted [ "$(status_num hub tunnel_replays)" = 1 ]
 
 # The real clinic (newer timestamps) syncs again.
+starts=$(grep -c 'pirogued clinic started' "$W/clinic.log")
 clinic_start
+# The new daemon replaces the status file before it logs that it started, not at its first
+# tick 1 s later (until then the stopped one's status showed).
+started() { [ "$(grep -c 'pirogued clinic started' "$W/clinic.log")" -gt "$starts" ]; }
+wait_for 20 started
+check restarted_clinic_status_is_its_own [ "$(status_num clinic pid)" = "$CLINIC_PID" ]
 f=$W/a.bin
 mkfile "$f" 200000
 id=$(add_case urgent "$f")
