@@ -499,9 +499,15 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, 
 		return -ENOMEM;
 	memcpy(copy, payload, len);
 	v->unwrap = u;
-	*s = (struct vslot){true,  ext,    ts,
-	                    start, marker, start && (flags & JB_VIDEO_INDEPENDENT),
-	                    copy,  len,    arrival_us};
+	*s = (struct vslot){.valid = true,
+	                    .ext = ext,
+	                    .ts = ts,
+	                    .start = start,
+	                    .marker = marker,
+	                    .independent = start && (flags & JB_VIDEO_INDEPENDENT),
+	                    .data = copy,
+	                    .len = len,
+	                    .arrival = arrival_us};
 	/* A jump forward reveals a gap: remember when, for the NACK deadline. */
 	if (v->any && ext > v->highest + 1)
 		for (int64_t e = ext - 1; e > v->highest && ext - e < (int64_t)v->cfg.max_packets;

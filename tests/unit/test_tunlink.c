@@ -316,6 +316,25 @@ static bool clinic_saw_eof(struct lab *l)
 	return l->clinic_eof;
 }
 
+/* Starts the lab, waits for the tunnel, opens a stream from the clinic, writes n bytes into it
+ * and waits for the hub to accept it; the hub's end then reads into l->got. Returns the
+ * clinic's end. */
+static struct bufferevent *send_to_hub(struct lab *l, const uint8_t *data, size_t n)
+{
+	struct bufferevent *c = NULL;
+
+	start(l);
+	assert_true(run_until(l, tunnel_up, 5000));
+	assert_int_equal(sync_tunlink_connect(l->tc, &c), 0);
+	bufferevent_setcb(c, clinic_read, NULL, clinic_event, l);
+	bufferevent_enable(c, EV_READ | EV_WRITE);
+	assert_int_equal(bufferevent_write(c, data, n), 0);
+	assert_true(run_until(l, have_accepted, 5000));
+	bufferevent_setcb(l->accepted, hub_read, NULL, hub_event, l);
+	bufferevent_enable(l->accepted, EV_READ | EV_WRITE);
+	return c;
+}
+
 /* Bytes written at the clinic's end come out, in order, at the hub's end, and back. */
 static void test_bytes_both_ways_and_close(void **state)
 {
@@ -327,15 +346,7 @@ static void test_bytes_both_ways_and_close(void **state)
 
 	assert_non_null(data);
 	randombytes_buf(data, n);
-	start(l);
-	assert_true(run_until(l, tunnel_up, 5000));
-	assert_int_equal(sync_tunlink_connect(l->tc, &c), 0);
-	bufferevent_setcb(c, clinic_read, NULL, clinic_event, l);
-	bufferevent_enable(c, EV_READ | EV_WRITE);
-	assert_int_equal(bufferevent_write(c, data, n), 0);
-	assert_true(run_until(l, have_accepted, 5000));
-	bufferevent_setcb(l->accepted, hub_read, NULL, hub_event, l);
-	bufferevent_enable(l->accepted, EV_READ | EV_WRITE);
+	c = send_to_hub(l, data, n);
 	want = n;
 	assert_true(run_until(l, got_all, 20000));
 	assert_int_equal(evbuffer_get_length(l->got), n);
@@ -400,15 +411,7 @@ static void test_udp_datagram_size(void **state)
 	}
 
 	l->dgram_c = l->dgram_h = 4432;
-	start(l);
-	assert_true(run_until(l, tunnel_up, 5000));
-	assert_int_equal(sync_tunlink_connect(l->tc, &c), 0);
-	bufferevent_setcb(c, clinic_read, NULL, clinic_event, l);
-	bufferevent_enable(c, EV_READ | EV_WRITE);
-	assert_int_equal(bufferevent_write(c, data, n), 0);
-	assert_true(run_until(l, have_accepted, 5000));
-	bufferevent_setcb(l->accepted, hub_read, NULL, hub_event, l);
-	bufferevent_enable(l->accepted, EV_READ | EV_WRITE);
+	c = send_to_hub(l, data, n);
 	want = n;
 	assert_true(run_until(l, got_all, 20000));
 	assert_memory_equal(evbuffer_pullup(l->got, -1), data, n);
@@ -433,15 +436,7 @@ static void test_udp_datagram_size(void **state)
 	evbuffer_drain(l->got, evbuffer_get_length(l->got));
 	l->dgram_h = 0;
 	l->ups = 0;
-	start(l);
-	assert_true(run_until(l, tunnel_up, 5000));
-	assert_int_equal(sync_tunlink_connect(l->tc, &c), 0);
-	bufferevent_setcb(c, clinic_read, NULL, clinic_event, l);
-	bufferevent_enable(c, EV_READ | EV_WRITE);
-	assert_int_equal(bufferevent_write(c, data, n), 0);
-	assert_true(run_until(l, have_accepted, 5000));
-	bufferevent_setcb(l->accepted, hub_read, NULL, hub_event, l);
-	bufferevent_enable(l->accepted, EV_READ | EV_WRITE);
+	c = send_to_hub(l, data, n);
 	assert_false(run_until(l, got_all, 1500));
 	sync_tunlink_stats_get(l->th, &st);
 	assert_true(st.drop_oversize > 0);

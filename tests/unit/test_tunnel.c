@@ -1573,25 +1573,34 @@ static int udp_send_seq(struct relay_tunnel *t, uint32_t peer, uint32_t seq, siz
 	return relay_tunnel_send(t, peer, buf, len);
 }
 
+/* Starts a hub and a clinic with these configs, waits until both are up, and sends one
+ * datagram each way (sequence number and length checked at the far end). */
+static void udp_both_ways(struct udp_env *u, struct relay_tunnel_config *hc,
+                          struct relay_tunnel_config *cc, uint32_t seq_c, size_t len_c,
+                          uint32_t seq_h, size_t len_h)
+{
+	udp_env_init(u);
+	udp_hub_start(u, hc);
+	udp_clinic_start(u, cc, &u->ck);
+	assert_true(wait_for(u, &u->h.up, 1, 5000));
+	assert_true(wait_for(u, &u->c.up, 1, 5000));
+	assert_int_equal(udp_send_seq(u->c.t, 1, seq_c, len_c), 0);
+	assert_true(wait_for(u, &u->h.delivered, 1, 5000));
+	assert_int_equal(u->h.last_seq, seq_c);
+	assert_int_equal(u->h.last_len, len_c);
+	assert_int_equal(udp_send_seq(u->h.t, udp_hub_peer(u), seq_h, len_h), 0);
+	assert_true(wait_for(u, &u->c.delivered, 1, 5000));
+	assert_int_equal(u->c.last_seq, seq_h);
+	assert_int_equal(u->c.last_len, len_h);
+}
+
 static void test_udp_handshake_and_data_both_ways(void **state)
 {
 	struct udp_env u;
 	struct relay_tunnel_config hc = {0}, cc = {0};
 
 	(void)state;
-	udp_env_init(&u);
-	udp_hub_start(&u, &hc);
-	udp_clinic_start(&u, &cc, &u.ck);
-	assert_true(wait_for(&u, &u.h.up, 1, 5000));
-	assert_true(wait_for(&u, &u.c.up, 1, 5000));
-	assert_int_equal(udp_send_seq(u.c.t, 1, 11, 1200), 0);
-	assert_true(wait_for(&u, &u.h.delivered, 1, 5000));
-	assert_int_equal(u.h.last_seq, 11);
-	assert_int_equal(u.h.last_len, 1200);
-	assert_int_equal(udp_send_seq(u.h.t, udp_hub_peer(&u), 22, RELAY_TUNNEL_PAYLOAD_MAX), 0);
-	assert_true(wait_for(&u, &u.c.delivered, 1, 5000));
-	assert_int_equal(u.c.last_seq, 22);
-	assert_int_equal(u.c.last_len, RELAY_TUNNEL_PAYLOAD_MAX);
+	udp_both_ways(&u, &hc, &cc, 11, 1200, 22, RELAY_TUNNEL_PAYLOAD_MAX);
 	udp_env_free(&u);
 }
 
@@ -1607,18 +1616,7 @@ static void test_udp_large_datagrams(void **state)
 	struct relay_tunnel_stats st;
 
 	(void)state;
-	udp_env_init(&u);
-	udp_hub_start(&u, &hc);
-	udp_clinic_start(&u, &cc, &u.ck);
-	assert_true(wait_for(&u, &u.h.up, 1, 5000));
-	assert_true(wait_for(&u, &u.c.up, 1, 5000));
-	assert_int_equal(udp_send_seq(u.c.t, 1, 31, big), 0);
-	assert_true(wait_for(&u, &u.h.delivered, 1, 5000));
-	assert_int_equal(u.h.last_seq, 31);
-	assert_int_equal(u.h.last_len, big);
-	assert_int_equal(udp_send_seq(u.h.t, udp_hub_peer(&u), 32, big), 0);
-	assert_true(wait_for(&u, &u.c.delivered, 1, 5000));
-	assert_int_equal(u.c.last_len, big);
+	udp_both_ways(&u, &hc, &cc, 31, big, 32, big);
 	udp_env_free(&u);
 
 	memset(&hc, 0, sizeof hc);
