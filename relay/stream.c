@@ -559,9 +559,14 @@ static void on_loss_interval(struct relay_stream *s, int64_t now_us)
 	s->loss_iv_start_us = now_us;
 }
 
-static void on_round(struct relay_stream *s)
+/* limited: the packet that ended the round was sent while the application (or the cap) held
+ * the rate below the model. Such a round says nothing about the path: a session idles for
+ * seconds on handshakes and keepalives before its first record, and counting those rounds as
+ * "no growth" left startup before any bulk was sent (then the rate climbed 1.25x per round
+ * trip from the floor). As in BBR, only rounds that could have grown count. */
+static void on_round(struct relay_stream *s, bool limited)
 {
-	if (s->mode != MODE_STARTUP)
+	if (s->mode != MODE_STARTUP || limited)
 		return;
 	if (s->est_bps >= s->full_bw + s->full_bw / 4) {
 		s->full_bw = s->est_bps;
@@ -1018,7 +1023,7 @@ static void apply_ack(struct relay_stream *s, const struct ack_frame *a, int64_t
 			if (r->delivered >= s->next_round_delivered) {
 				s->next_round_delivered = s->delivered;
 				s->round++;
-				on_round(s);
+				on_round(s, r->limited);
 			}
 		}
 	}

@@ -591,9 +591,10 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("control socket: %s", strerror(-n));
 			break;
 		}
-		if (!strncmp(msg, "case ", 5) || !strncmp(msg, "reply ", 6))
+		if (!strncmp(msg, "case ", 5) || !strncmp(msg, "reply ", 6)) {
+			log_debug("control: %s", msg);
 			kick = true;
-		else if (!strcmp(msg, "peers"))
+		} else if (!strcmp(msg, "peers"))
 			peers = true;
 		else if (!strncmp(msg, "rate ", 5)) {
 			char *end;

@@ -646,6 +646,43 @@ static void test_startup_ramp(void **state)
 	free(m);
 }
 
+/* A session is up long before its first record: handshake, hellos and keepalives, a few bytes
+ * per round trip for 10 s, then the bulk. Those application-limited rounds say nothing about
+ * the path, so the ramp after them must be the startup's, as fast as from a cold start (it
+ * used to count them as "no growth" rounds and leave startup before the first record, then
+ * climb at 1.25x per round trip: 90 % of the link after ~6 s instead of ~2 s). */
+static void test_startup_after_idle_rounds(void **state)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	uint64_t last;
+	int64_t full_at = -1, t0 = 10000000;
+
+	assert_non_null(m);
+	sim_init(m, 83);
+	geosat(m, 0.01);
+	sim_open(m, &c);
+	for (int64_t t = 500000; t <= t0; t += 500000) {
+		m->to_write[0] += 120;
+		m->to_write[1] += 120;
+		sim_run(m, t, NULL);
+	}
+	m->to_write[0] = UINT64_MAX / 2;
+	last = m->d[0].offered_bytes;
+	for (int64_t t = t0 + 250000; t <= t0 + 15000000; t += 250000) {
+		sim_run(m, t, NULL);
+		if (full_at < 0 && (double)(m->d[0].offered_bytes - last) * 8 / 0.25 >= 0.9 * 2e6)
+			full_at = t - t0;
+		last = m->d[0].offered_bytes;
+	}
+	printf("  after 10 s of keepalives: 90 %% of 2 Mbit/s %.2f s after the bulk write\n",
+	       (double)full_at / 1e6);
+	assert_true(full_at > 0 && full_at <= 4500000);
+	assert_false(m->bad_byte);
+	sim_free(m);
+	free(m);
+}
+
 /* Capacity grows 4x (500 kbit/s -> 2 Mbit/s): the stream finds it. */
 static void test_capacity_rise(void **state)
 {
@@ -871,6 +908,7 @@ int main(void)
 	        cmocka_unit_test(test_capacity_drop_under_cap),
 	        cmocka_unit_test(test_capacity_drop),
 	        cmocka_unit_test(test_startup_ramp),
+	        cmocka_unit_test(test_startup_after_idle_rounds),
 	        cmocka_unit_test(test_capacity_rise),
 	        cmocka_unit_test(test_heavy_loss_backs_off),
 	        cmocka_unit_test(test_tail_loss_recovered_by_pto),
