@@ -143,6 +143,9 @@ struct relay_stream {
 	uint64_t iv_lost, iv_acked;
 	double loss_base;
 	uint64_t pacing_bps;
+	uint64_t resume_bps;     /* careful resume: startup's floor while it lasts (0: none) */
+	bool measured;           /* the filter holds a delivery-rate sample that was not limited */
+	bool resume_unvalidated; /* resumed, and no round trip of bulk acknowledged since */
 
 	/* receive side */
 	uint8_t *rbuf;
@@ -260,6 +263,10 @@ int relay_stream_new(struct relay_stream **out, const struct relay_stream_config
 	    c.send_buffer < c.mtu || c.start_bps < 8000 || c.link_mtu < 576 ||
 	    c.overhead >= c.link_mtu)
 		return -EINVAL;
+	/* a saved path that cannot be one (a corrupt or foreign record) is no path */
+	if (c.resume.bps < 8000 || c.resume.bps > 100000000000ull || c.resume.min_rtt_us <= 0 ||
+	    c.resume.min_rtt_us > 60000000)
+		c.resume = (struct relay_stream_path){0};
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
@@ -431,13 +438,45 @@ static uint64_t cwnd_bytes(const struct relay_stream *s, int64_t now_us)
 	if (!s->have_rtt)
 		return u64max(2 * s->cfg.start_bps / 8, 16 * pkt);
 	if (s->mode == MODE_STARTUP)
-		span = 2 * s->min_rtt_us;
+		/* the first round trip after a careful resume sends one saved BDP / 2 (the draft's
+		 * jump), no more, until acknowledgements show the path takes it */
+		span = s->resume_unvalidated ? s->min_rtt_us : 2 * s->min_rtt_us;
 	else if (now_us < s->drain_until_us)
 		span = s->min_rtt_us + MAX_ACK_DELAY_US;
 	else
 		span = s->min_rtt_us + queue_target_us(s) + MAX_ACK_DELAY_US;
 	w = (uint64_t)((double)bw / 8 * (double)span / 1e6);
 	return w + 2 * pkt;
+}
+
+/* Startup ends (queue: rebase the estimate on the delivery rate; plateau or heavy loss: keep
+ * it). After a careful resume the estimate is always what was measured, never the saved figure
+ * that startup was allowed to start from (the draft's safe retreat). */
+static void leave_startup(struct relay_stream *s, bool rebase)
+{
+	s->mode = MODE_STEADY;
+	if (rebase || s->resume_bps)
+		s->est_bps = u64max(bw_filter_max(s), floor_bps(s));
+	s->resume_bps = 0;
+	s->resume_unvalidated = false;
+}
+
+/* Careful resume, at the stream's first RTT sample: the saved path is used only if this RTT is
+ * the saved one's (within 1/2 .. 2x); startup then starts from half the saved rate. */
+static void resume_check(struct relay_stream *s, int64_t rtt_us)
+{
+	const struct relay_stream_path *p = &s->cfg.resume;
+
+	if (!p->bps || s->st.resume)
+		return;
+	if (s->mode == MODE_STARTUP && rtt_us >= p->min_rtt_us / 2 && rtt_us <= 2 * p->min_rtt_us) {
+		s->resume_bps = u64max(p->bps / 2, s->cfg.start_bps);
+		s->est_bps = u64max(s->est_bps, s->resume_bps);
+		s->resume_unvalidated = true;
+		s->st.resume = 1;
+	} else {
+		s->st.resume = 2;
+	}
 }
 
 static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_delay, int64_t now_us)
@@ -474,6 +513,7 @@ static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_de
 	if (adj >= s->min_rtt_us + ack_delay)
 		adj -= ack_delay;
 	if (!s->have_rtt) {
+		resume_check(s, adj);
 		s->have_rtt = true;
 		s->srtt_us = adj;
 		s->rttvar_us = adj / 2;
@@ -489,10 +529,8 @@ static void on_rtt_sample(struct relay_stream *s, int64_t latest, int64_t ack_de
 	s->qd_avg_us = (7 * s->qd_avg_us + i64max(0, adj - s->min_rtt_us)) / 8;
 
 	if (s->mode == MODE_STARTUP) {
-		if (s->qd_avg_us > 2 * queue_target_us(s)) {
-			s->mode = MODE_STEADY;
-			s->est_bps = u64max(bw_filter_max(s), floor_bps(s));
-		}
+		if (s->qd_avg_us > 2 * queue_target_us(s))
+			leave_startup(s, true);
 		return;
 	}
 	/* A standing queue far above the target for a whole round trip: the estimate is stale
@@ -524,8 +562,9 @@ static void on_bw_sample(struct relay_stream *s, uint64_t bps, bool limited, int
 	if (limited && bps <= bw_filter_max(s))
 		return;
 	bw_filter_add(s, bps, now_us);
+	s->measured = true;
 	if (s->mode == MODE_STARTUP)
-		s->est_bps = u64max(s->cfg.start_bps, bw_filter_max(s));
+		s->est_bps = u64max(u64max(s->cfg.start_bps, s->resume_bps), bw_filter_max(s));
 	else
 		s->est_bps = u64max(bw_filter_max(s), floor_bps(s));
 }
@@ -544,10 +583,10 @@ static void on_loss_interval(struct relay_stream *s, int64_t now_us)
 		if (thresh < 0.2)
 			thresh = 0.2;
 		if (frac > thresh && s->iv_lost >= 8) {
+			if (s->mode == MODE_STARTUP)
+				leave_startup(s, false);
 			s->est_bps = u64max((uint64_t)((double)s->est_bps * 0.85), floor_bps(s));
 			bw_filter_reset(s, s->est_bps, now_us);
-			if (s->mode == MODE_STARTUP)
-				s->mode = MODE_STEADY;
 			/* a loss rate that persists for ~64 round trips whatever the rate is the
 			 * path's, not ours: the baseline follows it slowly */
 			s->loss_base += (frac - s->loss_base) / 64;
@@ -566,7 +605,10 @@ static void on_loss_interval(struct relay_stream *s, int64_t now_us)
  * trip from the floor). As in BBR, only rounds that could have grown count. */
 static void on_round(struct relay_stream *s, bool limited)
 {
-	if (s->mode != MODE_STARTUP || limited)
+	if (limited)
+		return;
+	s->resume_unvalidated = false;
+	if (s->mode != MODE_STARTUP)
 		return;
 	if (s->est_bps >= s->full_bw + s->full_bw / 4) {
 		s->full_bw = s->est_bps;
@@ -574,7 +616,7 @@ static void on_round(struct relay_stream *s, bool limited)
 		return;
 	}
 	if (++s->full_bw_rounds >= 3)
-		s->mode = MODE_STEADY;
+		leave_startup(s, false);
 }
 
 /* ---- send side ------------------------------------------------------------------------- */
@@ -1414,6 +1456,15 @@ void relay_stream_set_cap(struct relay_stream *s, uint64_t max_bps)
 	s->cfg.max_bps = max_bps;
 	if (max_bps && s->pacing_bps > max_bps)
 		s->pacing_bps = max_bps;
+}
+
+bool relay_stream_path(const struct relay_stream *s, struct relay_stream_path *out)
+{
+	if (s->mode != MODE_STEADY || !s->measured || !s->have_rtt)
+		return false;
+	out->bps = s->est_bps;
+	out->min_rtt_us = s->min_rtt_us;
+	return true;
 }
 
 void relay_stream_stats(const struct relay_stream *s, struct relay_stream_stats *out)

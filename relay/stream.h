@@ -42,7 +42,10 @@
  *   side sends a PING when it has sent nothing for idle_timeout_ms / 4, so an idle but healthy
  *   stream does not time out. A new stream id after a restart of either side starts from
  *   offset 0 (the sync protocol above resumes from its own persisted offsets, so the stream
- *   itself keeps nothing on disk).
+ *   itself keeps nothing on disk). Its caller may keep the path a stream measured
+ *   (relay_stream_path) and give it to the next one (config.resume: careful resume).
+ *   Startup ends only on rounds that were not application-limited (a session idles on
+ *   keepalives before its first record).
  *
  * Core only: no socket, no clock, no event loop — the caller passes the time and moves the
  * datagrams (sync/ joins it to relay_tunnel and a libevent timer). Not thread-safe.
@@ -71,6 +74,15 @@ struct relay_stream;
 /* Message for any RELAY_STREAM_E* code or negated errno; never NULL. */
 const char *relay_stream_strerror(int err);
 
+/* What a stream learned about its path, kept by the caller to start the next stream on the same
+ * path (careful resume, after draft-ietf-tsvwg-careful-resume): a satellite link's capacity
+ * changes little between one session and the next, and at 600 ms RTT the startup from
+ * start_bps costs several round trips, most of a small record's transfer time. */
+struct relay_stream_path {
+	uint64_t bps;       /* bottleneck estimate (link bits/s) */
+	int64_t min_rtt_us; /* lowest RTT seen */
+};
+
 /* All zero fields take the default shown. */
 struct relay_stream_config {
 	uint32_t mtu;       /* largest datagram the stream emits: 1443 (tunnel payload max) */
@@ -82,6 +94,15 @@ struct relay_stream_config {
 	        send_buffer; /* bytes relay_stream_write() accepts ahead of the peer's ack: 4 MiB */
 	uint32_t recv_window;     /* bytes buffered past the read point: 4 MiB */
 	uint32_t idle_timeout_ms; /* 60000 */
+	/* Careful resume: the path a previous stream measured (bps 0: none). The stream starts
+	 * as usual (start_bps) until its first RTT sample. If that sample is within half to twice
+	 * resume.min_rtt_us (the same path), startup continues from resume.bps / 2 instead of
+	 * start_bps, growing from there as startup does. If the path cannot take that (queue or
+	 * loss rises before a round trip of it is acknowledged), the estimate falls back to the
+	 * delivery rate actually measured, as any startup exit does: the saved figure itself is
+	 * never kept as an estimate. Otherwise (another RTT: roaming, another link) it is ignored.
+	 */
+	struct relay_stream_path resume;
 };
 
 /* Creates a stream. opener: we send OPEN until OPEN_OK (or any packet of the stream) arrives;
@@ -130,6 +151,10 @@ int relay_stream_error(const struct relay_stream *s);
 /* Caps the sending rate in link bits/s (0: no cap), effective at once (sync yields to media). */
 void relay_stream_set_cap(struct relay_stream *s, uint64_t max_bps);
 
+/* The path this stream measured, for the next stream's config.resume: true once it has a
+ * measured estimate (startup over, from delivery-rate samples of its own), else false. */
+bool relay_stream_path(const struct relay_stream *s, struct relay_stream_path *out);
+
 struct relay_stream_stats {
 	uint64_t bytes_sent;     /* stream payload bytes sent, retransmissions included */
 	uint64_t bytes_resent;   /* of which retransmissions */
@@ -141,6 +166,9 @@ struct relay_stream_stats {
 	uint64_t btlbw_bps; /* bottleneck estimate (link bits/s) */
 	uint32_t srtt_ms, min_rtt_ms;
 	uint32_t inflight; /* bytes in flight */
+	/* careful resume: 0 none offered (or not decided yet), 1 used (startup continued from
+	 * half the saved rate), 2 refused (the RTT did not match) */
+	uint8_t resume;
 };
 void relay_stream_stats(const struct relay_stream *s, struct relay_stream_stats *out);
 

@@ -53,9 +53,12 @@
 
 /* DB_STAMPS: peer X25519 key -> be64 last accepted handshake timestamp (hub), sync/xfer's;
  * STAMP_TUNNEL || key -> the same for the UDP tunnel (see stamp_key). */
-enum { DB_RECS, DB_QUEUE, DB_REFS, DB_DONE, DB_PEERS, DB_PKEYS, DB_STAMPS, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"recs",  "queue", "refs",    "done",
-                                               "peers", "pkeys", "hsstamps"};
+/* DB_PATHS: peer X25519 key -> be64 bps, be64 min RTT (us), be64 saved (wall ms): the path
+ * last measured towards that peer (careful resume, sync_store_path_put). */
+enum { DB_RECS, DB_QUEUE, DB_REFS, DB_DONE, DB_PEERS, DB_PKEYS, DB_STAMPS, DB_PATHS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"recs",  "queue", "refs",     "done",
+                                               "peers", "pkeys", "hsstamps", "paths"};
+#define PATH_VAL_LEN 24
 
 struct sync_store {
 	MDB_env *env;
@@ -2626,4 +2629,58 @@ int sync_store_tunnel_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X255
                             uint64_t stamp)
 {
 	return stamp_check(s, true, x25519, stamp);
+}
+
+/* --- path memory (careful resume) ----------------------------------------------------------- */
+
+int sync_store_path_put(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        const struct sync_path *p)
+{
+	MDB_val k = {.mv_size = KEYS_X25519_BYTES, .mv_data = (void *)x25519}, v;
+	uint8_t b[PATH_VAL_LEN];
+	MDB_txn *txn;
+	int ret;
+
+	if (!p->bps || p->min_rtt_us <= 0)
+		return -EINVAL;
+	be64(b, p->bps);
+	be64(b + 8, (uint64_t)p->min_rtt_us);
+	be64(b + 16, p->saved_ms);
+	v.mv_size = sizeof b;
+	v.mv_data = b;
+	if ((ret = txn_begin(s, 0, &txn)) != 0)
+		return ret;
+	if ((ret = lmdb_err(mdb_put(txn, s->dbi[DB_PATHS], &k, &v, 0))) != 0) {
+		mdb_txn_abort(txn);
+		return ret;
+	}
+	return txn_commit(txn);
+}
+
+int sync_store_path_get(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        struct sync_path *out)
+{
+	MDB_val k = {.mv_size = KEYS_X25519_BYTES, .mv_data = (void *)x25519}, v;
+	MDB_txn *txn;
+	int ret, rc;
+
+	if ((ret = txn_begin(s, MDB_RDONLY, &txn)) != 0)
+		return ret;
+	rc = mdb_get(txn, s->dbi[DB_PATHS], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		ret = SYNC_ENOTFOUND;
+	else if (rc != 0)
+		ret = lmdb_err(rc);
+	else if (v.mv_size != PATH_VAL_LEN)
+		ret = SYNC_ECORRUPT;
+	else {
+		const uint8_t *b = v.mv_data;
+
+		out->bps = rd_be64(b);
+		out->min_rtt_us = (int64_t)rd_be64(b + 8);
+		out->saved_ms = rd_be64(b + 16);
+		ret = out->bps && out->min_rtt_us > 0 ? 0 : SYNC_ECORRUPT;
+	}
+	mdb_txn_abort(txn);
+	return ret;
 }

@@ -287,6 +287,25 @@ int sync_store_hs_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_B
 int sync_store_tunnel_stamp(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
                             uint64_t stamp) __attribute__((warn_unused_result));
 
+/* --- path memory (careful resume, relay/stream.h) ------------------------------------------- */
+
+/* What the sync stream last measured towards a peer: its bottleneck rate and min RTT, and when
+ * it was saved (wall clock ms). Kept per peer X25519 key, one record, replaced at each save;
+ * losing one only costs the next session a cold start, so it is never part of a record's
+ * transaction. */
+struct sync_path {
+	uint64_t bps;
+	int64_t min_rtt_us;
+	uint64_t saved_ms;
+};
+/* One durable write txn. Errors: -EINVAL (bps 0 or RTT <= 0), SYNC_EMAPFULL, SYNC_ELMDB. */
+int sync_store_path_put(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        const struct sync_path *p) __attribute__((warn_unused_result));
+/* 0 and *out, SYNC_ENOTFOUND (none saved), SYNC_ECORRUPT (a stored value that cannot be one:
+ * ignored by the caller, replaced at the next save), SYNC_ELMDB. */
+int sync_store_path_get(struct sync_store *s, const uint8_t x25519[KEYS_X25519_BYTES],
+                        struct sync_path *out) __attribute__((warn_unused_result));
+
 /* --- queries (CLI) -------------------------------------------------------------------------- */
 
 /* Lists records of one direction, newest first. RECEIVING records are left out unless

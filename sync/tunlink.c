@@ -77,6 +77,8 @@ static void add_stream_stats(struct sync_tunlink_stats *dst, const struct relay_
 	dst->datagrams_received += ss.datagrams_received;
 	dst->datagrams_lost += ss.datagrams_lost;
 	dst->probes += ss.probes;
+	dst->streams_resumed += ss.resume == 1;
+	dst->streams_resume_refused += ss.resume == 2;
 }
 
 /* Ends a stream: xfer's end sees EOF, everything of the stream is freed. */
@@ -97,6 +99,12 @@ static void stream_end(struct tl_stream *ls, int why)
 		bufferevent_free(ls->bev);
 	}
 	add_stream_stats(&t->st, ls->s);
+	if (t->cfg.path_save) {
+		struct relay_stream_path path;
+
+		if (relay_stream_path(ls->s, &path))
+			t->cfg.path_save(t->cfg.arg, ls->key, &path);
+	}
 	relay_stream_free(ls->s);
 	event_free(ls->timer);
 	t->st.streams--;
@@ -255,6 +263,8 @@ static int stream_new(struct sync_tunlink *t, uint32_t peer_id, const uint8_t *k
 	ls->id = id;
 	memcpy(ls->key, key, NOISE_KEY_LEN);
 	ls->opened_us = (uint64_t)now_us();
+	if (t->cfg.path_load && !t->cfg.path_load(t->cfg.arg, key, &sc.resume))
+		sc.resume = (struct relay_stream_path){0};
 	if ((ret = relay_stream_new(&ls->s, &sc, id, opener, now_us())) != 0)
 		goto fail;
 	ret = -ENOMEM;

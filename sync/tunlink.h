@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "relay/stream.h"
 #include "sync/xfer.h"
 
 struct event_base;
@@ -62,6 +63,12 @@ struct sync_tunlink_config {
 	 * 4432: three, 5912: four) and the stream counts their headers as link bytes. Both sides
 	 * must use the same value. */
 	uint32_t udp_datagram;
+	/* Optional, careful resume (relay/stream.h config.resume): path_load fills *p with the
+	 * path last measured towards `key` and returns true, or returns false (none, too old);
+	 * it is asked for each new stream. path_save gets what a stream measured when it ends.
+	 * NULL: every stream starts cold. */
+	bool (*path_load)(void *arg, const uint8_t key[32], struct relay_stream_path *p);
+	void (*path_save)(void *arg, const uint8_t key[32], const struct relay_stream_path *p);
 };
 
 /* Counters since sync_tunlink_new; rate/rtt are those of the most recently opened live
@@ -81,9 +88,11 @@ struct sync_tunlink_stats {
 	uint64_t drop_oversize;       /* tunnel datagrams longer than udp_datagram (dropped) */
 	uint32_t udp_datagram;        /* the configured largest datagram */
 	uint64_t tunnel_handshakes;   /* tunnel sessions made (rekeys and re-handshakes too) */
-	uint64_t refused;             /* hub: tunnel handshakes from keys not allowed */
-	uint64_t replays;             /* hub: tunnel handshakes refused for their timestamp */
-	bool tunnel_up;               /* clinic: the tunnel has a session now */
+	uint64_t streams_resumed;     /* streams that started from a saved path (careful resume) */
+	uint64_t streams_resume_refused; /* ... offered one but measured another RTT */
+	uint64_t refused;                /* hub: tunnel handshakes from keys not allowed */
+	uint64_t replays;                /* hub: tunnel handshakes refused for their timestamp */
+	bool tunnel_up;                  /* clinic: the tunnel has a session now */
 };
 
 /* Creates the tunnel (UDP socket bound) on base. Errors: -EINVAL (missing field), -errno from

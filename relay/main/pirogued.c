@@ -238,7 +238,7 @@ static int write_status(struct daemon *d)
 		        root, "stream",
 		        json_pack(
 		                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		                "s:I, s:I, s:b, s:I, s:I, s:I}",
+		                "s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I}",
 		                "rate_bps", (json_int_t)ts.rate_bps, "btlbw_bps",
 		                (json_int_t)ts.btlbw_bps, "rtt_ms", (json_int_t)ts.srtt_ms,
 		                "min_rtt_ms", (json_int_t)ts.min_rtt_ms, "stream_bytes_sent",
@@ -254,7 +254,9 @@ static int write_status(struct daemon *d)
 		                (json_int_t)ts.replays, "tunnel_up", ts.tunnel_up, "udp_datagram",
 		                (json_int_t)ts.udp_datagram, "tunnel_drop_oversize",
 		                (json_int_t)ts.drop_oversize, "datagrams_received",
-		                (json_int_t)ts.datagrams_received));
+		                (json_int_t)ts.datagrams_received, "streams_resumed",
+		                (json_int_t)ts.streams_resumed, "streams_resume_refused",
+		                (json_int_t)ts.streams_resume_refused));
 	}
 	snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
 	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
@@ -377,6 +379,53 @@ static int tl_stamp(void *arg, const uint8_t key[32], uint64_t stamp)
 	return d->xs ? sync_xfer_store_tunnel_stamp(d->xs, key, stamp) : -EINVAL;
 }
 
+/* Careful resume (relay/stream.h): what the sync stream last measured towards a peer is kept in
+ * the store, and the next stream to that peer (after a reconnect, an outage, a restart) starts
+ * from it if it is less than PATH_MAX_AGE_MS old: a day covers the next day's sync on the same
+ * plan, while the stream's own RTT check and safe retreat catch a link that changed. */
+#define PATH_MAX_AGE_MS (24ull * 3600 * 1000)
+
+static bool tl_path_load(void *arg, const uint8_t key[32], struct relay_stream_path *p)
+{
+	struct daemon *d = arg;
+	struct sync_path sp;
+	uint64_t now = mtime_wall_ms();
+	int ret = sync_store_path_get(d->store, key, &sp);
+
+	if (ret != 0) {
+		if (ret != SYNC_ENOTFOUND)
+			log_warn("sync: the saved path of a peer is unusable (cold start): %s",
+			         sync_strerror(ret));
+		return false;
+	}
+	if (sp.saved_ms > now + 60000 || now - sp.saved_ms > PATH_MAX_AGE_MS) {
+		log_debug("sync: saved path too old (%llu s): cold start",
+		          (unsigned long long)((now - sp.saved_ms) / 1000));
+		return false;
+	}
+	p->bps = sp.bps;
+	p->min_rtt_us = sp.min_rtt_us;
+	log_debug("sync: stream may resume at %.0f kbit/s (saved %llu s ago, min RTT %lld ms)",
+	          (double)sp.bps / 1000 / 2, (unsigned long long)((now - sp.saved_ms) / 1000),
+	          (long long)(sp.min_rtt_us / 1000));
+	return true;
+}
+
+static void tl_path_save(void *arg, const uint8_t key[32], const struct relay_stream_path *p)
+{
+	struct daemon *d = arg;
+	struct sync_path sp = {
+	        .bps = p->bps, .min_rtt_us = p->min_rtt_us, .saved_ms = mtime_wall_ms()};
+	int ret = sync_store_path_put(d->store, key, &sp);
+
+	if (ret != 0)
+		log_warn("sync: cannot save the stream's path (the next one starts cold): %s",
+		         sync_strerror(ret));
+	else
+		log_debug("sync: path saved: %.0f kbit/s, min RTT %lld ms", (double)p->bps / 1000,
+		          (long long)(p->min_rtt_us / 1000));
+}
+
 static void tl_accept(void *arg, struct bufferevent *bev)
 {
 	struct daemon *d = arg;
@@ -426,6 +475,8 @@ static int start_tunlink(struct daemon *d, uint16_t port, uint32_t udp_datagram,
 	tc.stamp = tl_stamp;
 	tc.accept = tl_accept;
 	tc.on_up = tl_up;
+	tc.path_load = tl_path_load;
+	tc.path_save = tl_path_save;
 	tc.arg = d;
 	tc.udp_datagram = udp_datagram;
 	ret = sync_tunlink_new(&d->tl, d->base, &tc);

@@ -939,6 +939,41 @@ static void test_tunnel_stamps_apart_and_reset_by_reenrolment(void **state)
 	assert_int_equal(sync_store_hs_stamp(f->h, k, 5), 0);
 }
 
+/* Careful resume's path memory: one record per peer key, replaced at each save, kept across a
+ * reopen and seen by another process; nonsense is refused at the door. */
+static void test_path_memory_per_key_across_reopen(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t *k1 = f->clinic->pub.x25519, *k2 = f->hub->pub.x25519;
+	struct sync_path p = {.bps = 2000000, .min_rtt_us = 600000, .saved_ms = 1700000000000ull};
+	struct sync_path got = {0}, bad = {.bps = 0, .min_rtt_us = 600000};
+
+	assert_int_equal(sync_store_path_get(f->h, k1, &got), SYNC_ENOTFOUND);
+	assert_int_equal(sync_store_path_put(f->h, k1, &p), 0);
+	assert_int_equal(sync_store_path_get(f->h, k2, &got), SYNC_ENOTFOUND); /* per key */
+	assert_int_equal(sync_store_path_put(f->h, k1, &bad), -EINVAL);
+	bad = (struct sync_path){.bps = 1000, .min_rtt_us = 0};
+	assert_int_equal(sync_store_path_put(f->h, k1, &bad), -EINVAL);
+	assert_int_equal(sync_store_path_get(f->h, k1, &got), 0); /* unchanged by the refusals */
+	assert_int_equal(got.bps, 2000000);
+	assert_int_equal(got.min_rtt_us, 600000);
+	assert_int_equal(got.saved_ms, 1700000000000ull);
+	p.bps = 1500000;
+	p.saved_ms++;
+	assert_int_equal(sync_store_path_put(f->h, k1, &p), 0); /* replaced */
+	sync_store_close(f->h);
+	assert_int_equal(sync_store_open(&f->h, f->hdir, 0, 1ull << 30), 0);
+	{
+		struct sync_store *s2 = NULL;
+
+		assert_int_equal(sync_store_open(&s2, f->hdir, 0, 0), 0);
+		assert_int_equal(sync_store_path_get(s2, k1, &got), 0);
+		sync_store_close(s2);
+	}
+	assert_int_equal(got.bps, 1500000);
+	assert_int_equal(got.saved_ms, 1700000000001ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -965,6 +1000,7 @@ int main(void)
 	        T(test_refused_record_is_kept_not_offered_not_purged_and_can_be_retried),
 	        T(test_recv_abort_drops_only_a_record_still_receiving),
 	        T(test_handshake_stamps_are_kept_per_key_across_reopen),
+	        T(test_path_memory_per_key_across_reopen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -683,6 +683,114 @@ static void test_startup_after_idle_rounds(void **state)
 	free(m);
 }
 
+/* Careful resume scenario: a session idles 2 s on keepalives (the first RTT samples), then
+ * the bulk. Returns when (us after the bulk write) stream 0 first put 90 % of 2 Mbit/s on the
+ * link over 250 ms (-1: not within 8 s); *offered: link bytes it offered in the first 3 s. */
+static int64_t resume_run(const struct relay_stream_path *saved, double link_bps, uint64_t seed,
+                          uint64_t *offered, struct relay_stream_stats *st,
+                          struct relay_stream_path *learned, bool *have_learned)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	int64_t full_at = -1, t0 = 2000000;
+	uint64_t last, first;
+
+	assert_non_null(m);
+	if (saved)
+		c.resume = *saved;
+	sim_init(m, seed);
+	geosat(m, 0.01);
+	m->d[0].rate_bps = link_bps;
+	sim_open(m, &c);
+	for (int64_t t = 500000; t <= t0; t += 500000) {
+		m->to_write[0] += 120;
+		m->to_write[1] += 120;
+		sim_run(m, t, NULL);
+	}
+	m->to_write[0] = UINT64_MAX / 2;
+	last = first = m->d[0].offered_bytes;
+	for (int64_t t = t0 + 250000; t <= t0 + 20000000; t += 250000) {
+		sim_run(m, t, NULL);
+		if (full_at < 0 && t - t0 <= 8000000 &&
+		    (double)(m->d[0].offered_bytes - last) * 8 / 0.25 >= 0.9 * link_bps)
+			full_at = t - t0;
+		if (t == t0 + 3000000)
+			*offered = m->d[0].offered_bytes - first;
+		last = m->d[0].offered_bytes;
+	}
+	relay_stream_stats(m->s[0], st);
+	*have_learned = relay_stream_path(m->s[0], learned);
+	assert_false(m->bad_byte);
+	printf("  saved %s: 90 %% of %.1f Mbit/s %.2f s after the bulk write; %llu link bytes "
+	       "in its first 3 s; queue drops %llu; estimate after 20 s %.2f Mbit/s\n",
+	       !saved            ? "none"
+	       : st->resume == 1 ? "used"
+	                         : "refused",
+	       link_bps / 1e6, (double)full_at / 1e6, (unsigned long long)*offered,
+	       (unsigned long long)m->d[0].queue_drops, (double)st->btlbw_bps / 1e6);
+	sim_free(m);
+	free(m);
+	return full_at;
+}
+
+/* The path saved from a stream on the same link (2 Mbit/s, 600 ms): the next stream reaches
+ * the link rate in about one round trip instead of four, and what it learns matches. */
+static void test_resume_same_path(void **state)
+{
+	struct relay_stream_path saved = {.bps = 2000000, .min_rtt_us = 600000}, learned;
+	struct relay_stream_stats st;
+	uint64_t off_cold, off_res;
+	bool have;
+	int64_t cold = resume_run(NULL, 2e6, 84, &off_cold, &st, &learned, &have);
+	int64_t res;
+
+	assert_int_equal(st.resume, 0);
+	assert_true(have); /* a cold stream's measured path is there to be saved */
+	assert_true(learned.bps > 1.8e6 && learned.bps < 2.3e6);
+	assert_true(learned.min_rtt_us >= 560000 && learned.min_rtt_us < 640000);
+	res = resume_run(&saved, 2e6, 84, &off_res, &st, &learned, &have);
+	assert_int_equal(st.resume, 1);
+	assert_true(res > 0 && res <= 1250000);
+	assert_true(cold > res + 600000); /* at least a round trip earlier */
+	assert_true(off_res > off_cold + 100000);
+	assert_true(have && learned.bps > 1.8e6 && learned.bps < 2.3e6);
+}
+
+/* A saved path with another RTT (the clinic roamed to 4G, or another link) is not used: the
+ * stream behaves exactly as a cold one. */
+static void test_resume_other_rtt_ignored(void **state)
+{
+	struct relay_stream_path saved = {.bps = 8000000, .min_rtt_us = 60000}, learned;
+	struct relay_stream_stats st;
+	uint64_t off_cold, off_res;
+	bool have;
+	int64_t cold = resume_run(NULL, 2e6, 85, &off_cold, &st, &learned, &have);
+	int64_t res = resume_run(&saved, 2e6, 85, &off_res, &st, &learned, &have);
+
+	assert_int_equal(st.resume, 2);
+	assert_int_equal(res, cold);
+	assert_int_equal(off_res, off_cold);
+}
+
+/* The saved rate is 8x what the link now takes (a rain fade, a cheaper plan): startup jumps to
+ * half of it for one round trip, sees the queue, and falls back to the measured delivery rate
+ * (never the saved one); the stream then runs at the new capacity. */
+static void test_resume_safe_retreat(void **state)
+{
+	struct relay_stream_path saved = {.bps = 8000000, .min_rtt_us = 600000}, learned;
+	struct relay_stream_stats st;
+	uint64_t off;
+	bool have;
+	int64_t res = resume_run(&saved, 1e6, 86, &off, &st, &learned, &have);
+
+	assert_int_equal(st.resume, 1);
+	assert_true(res > 0);
+	assert_true(have);
+	assert_true(learned.bps > 0.8e6 && learned.bps < 1.25e6);
+	/* the jump is one saved BDP / 2 (300 KB) plus startup's growth, not an open tap */
+	assert_true(off < 3 * 1e6 / 8 + 300000 + 150000);
+}
+
 /* Capacity grows 4x (500 kbit/s -> 2 Mbit/s): the stream finds it. */
 static void test_capacity_rise(void **state)
 {
@@ -909,6 +1017,9 @@ int main(void)
 	        cmocka_unit_test(test_capacity_drop),
 	        cmocka_unit_test(test_startup_ramp),
 	        cmocka_unit_test(test_startup_after_idle_rounds),
+	        cmocka_unit_test(test_resume_same_path),
+	        cmocka_unit_test(test_resume_other_rtt_ignored),
+	        cmocka_unit_test(test_resume_safe_retreat),
 	        cmocka_unit_test(test_capacity_rise),
 	        cmocka_unit_test(test_heavy_loss_backs_off),
 	        cmocka_unit_test(test_tail_loss_recovered_by_pto),
