@@ -24,6 +24,12 @@
 # tunnel (29) + stream DATA header bytes besides the payload, and lost packets use capacity
 # too, so ceiling ~ (stream payload per datagram) / 1500 x (1 - loss) = 1428 / 1500 x (1 - loss):
 # 94.2 % at 1 %, 93.3 % at 2 % (TCP: 1448 / 1500 x (1 - loss) = 95.6 %, 94.6 %).
+# A udp pass starts like a clinic's next daily sync: before the timed case, a 256 KB case goes
+# over the same link and the clinic restarts, so the timed session finds the path its previous
+# session saved (careful resume; WARM=0: skip that, the timed session starts cold). The # lines
+# say whether the timed stream resumed. Row "small case": a 2 MB case (SMALL bytes) at 1 % loss
+# on a fresh clinic store (cold: startup from 256 kbit/s) against the same after a restart
+# (resumed), where the startup is most of the time.
 # Then: bytes re-sent after a 30 s outage in the middle of a pirogue transfer over the default
 # transport (hub-side duplicate bytes, target <= 1 chunk, and the clinic's re-sent bytes
 # including those lost in flight when the session died).
@@ -39,7 +45,7 @@
 #
 # Environment: BUILD, SIZE (bytes), LOSSES, SKIP (regex of tools to skip: pirogue_tcp|
 # pirogue_udp|rsync|nncp|outage; `pirogue` skips both pirogue rows), TRANSPORTS (default
-# "tcp udp"), UDP_DATAGRAM. Needs root and the link lab; prints ROW lines (bench/run.sh format).
+# "tcp udp"), UDP_DATAGRAM, WARM (1), SMALL (2000000; 0 skips the row). Needs root and the link lab; prints ROW lines (bench/run.sh format).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 . tests/integration/sync_lib.bash
@@ -48,6 +54,8 @@ LOSSES=${LOSSES:-1% 2%}
 SKIP=${SKIP:-^$}
 TRANSPORTS=${TRANSPORTS:-tcp udp}
 UDP_DATAGRAM=${UDP_DATAGRAM:-}
+WARM=${WARM:-1}
+SMALL=${SMALL:-2000000}
 DEFAULT_TRANSPORT=udp # pirogued's [sync] transport default
 RATE_BPS=2000000
 [ "$(id -u)" -eq 0 ] || { echo "bench/sync.sh: needs root (link lab)" >&2; exit 1; }
@@ -101,6 +109,15 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 	clinic_start
 	up() { [ "$(status_num clinic sessions)" = 1 ]; }
 	wait_for 30 up || return 1
+	if [ "$1" = udp ] && [ "$WARM" = 1 ]; then
+		# the previous session on this link (not timed): its stream saves the path at stop
+		mkfile "$W/warm.bin" 256000
+		id=$(add_case normal "$W/warm.bin") || return 1
+		wait_for 300 hub_has "$id" || return 1
+		clinic_stop
+		clinic_start
+		wait_for 30 up || return 1
+	fi
 	t0=$(now_ms)
 	id=$(add_case normal "$payload") || return 1
 	ta=$(now_ms)
@@ -111,6 +128,8 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
 		echo "# pirogue udp stream (hub): $($PIROGUE status --config "$HUBCONF" --json 2>/dev/null |
 			tr -d ' \n' | grep -Eo '"stream":\{[^}]*\}')" >&2
+		echo "# timed stream: resumed from the saved path $(status_num clinic streams_resumed)," \
+			"resume refused $(status_num clinic streams_resume_refused)" >&2
 		echo "# IP fragments created (clinic): $(($(ip_snmp clinic FragCreates) - fc0)); datagrams reassembled (hub): $(($(ip_snmp hub ReasmOKs) - ro0))" >&2
 		# Where the time went, from the hub's progress lines (ms timestamps): case add ->
 		# first bytes received, first bytes -> 10 % against the steady rate (ramp-up), the
@@ -136,6 +155,31 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 	clinic_stop
 	hub_stop
 	echo $((t1 - t0))
+}
+# run_small -> "COLD_MS WARM_MS": one SMALL-byte case on a new clinic store (no saved path),
+# then one more after a restart of the clinic (the path its first session saved).
+run_small() {
+	local id t0 t1 cold warm
+	set_transport udp
+	rm -rf "$W/clinic-store"
+	mkfile "$W/small.bin" "$SMALL"
+	hub_start
+	clinic_start
+	up() { [ "$(status_num clinic sessions)" = 1 ]; }
+	for pass in cold warm; do
+		wait_for 30 up || return 1
+		t0=$(now_ms)
+		id=$(add_case normal "$W/small.bin") || return 1
+		wait_for 600 hub_has "$id" || return 1
+		t1=$(now_ms)
+		[ $pass = cold ] && cold=$((t1 - t0)) || warm=$((t1 - t0))
+		echo "# small case $pass: $SMALL bytes in $((t1 - t0)) ms; streams resumed" \
+			"$(status_num clinic streams_resumed)" >&2
+		clinic_stop
+		[ $pass = cold ] && clinic_start
+	done
+	hub_stop
+	echo "$cold $warm"
 }
 run_pirogue_tcp() { run_pirogue tcp; }
 run_pirogue_udp() { run_pirogue udp; }
@@ -271,6 +315,17 @@ for loss in $LOSSES; do
 			"$(mbps "$SIZE" "${ms[pirogue_udp]}") Mbit/s" "pirogue over tcp" \
 			"$(mbps "$SIZE" "${ms[pirogue_tcp]}") Mbit/s" \
 			"$(awk -v a="${ms[pirogue_tcp]}" -v b="${ms[pirogue_udp]}" 'BEGIN{printf "%.2f", a / b}')"
+	fi
+	if [ "$SMALL" -gt 0 ] && [ "$loss" = "${LOSSES%% *}" ] && ! [[ small =~ $SKIP ]] &&
+		[[ " $TRANSPORTS " == *" udp "* ]]; then
+		if small=$(run_small) && [ -n "$small" ]; then
+			read -r cold warm <<<"$small"
+			row "sync small case geo-sat $loss: $((SMALL / 1000)) kB over udp, new session resumed vs cold start" \
+				"$warm ms" "cold start" "$cold ms" \
+				"$(awk -v a="$cold" -v b="$warm" 'BEGIN{printf "%.2f", a / b}')"
+		else
+			echo "# small case: FAILED" >&2
+		fi
 	fi
 	unset ms
 	"$LINKSIM" down >/dev/null 2>&1

@@ -1460,9 +1460,11 @@ void relay_stream_set_cap(struct relay_stream *s, uint64_t max_bps)
 
 bool relay_stream_path(const struct relay_stream *s, struct relay_stream_path *out)
 {
-	if (s->mode != MODE_STEADY || !s->measured || !s->have_rtt)
+	if (!s->measured || !s->have_rtt)
 		return false;
-	out->bps = s->est_bps;
+	/* Still in startup (a record smaller than the ramp): the highest delivery rate measured is
+	 * a lower bound of the path's, never the startup's own floor or a resumed figure. */
+	out->bps = s->mode == MODE_STEADY ? s->est_bps : bw_filter_max(s);
 	out->min_rtt_us = s->min_rtt_us;
 	return true;
 }

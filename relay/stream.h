@@ -152,7 +152,8 @@ int relay_stream_error(const struct relay_stream *s);
 void relay_stream_set_cap(struct relay_stream *s, uint64_t max_bps);
 
 /* The path this stream measured, for the next stream's config.resume: true once it has a
- * measured estimate (startup over, from delivery-rate samples of its own), else false. */
+ * delivery-rate sample of its own that was not application-limited, else false. After startup
+ * the estimate; during startup (a short transfer) the highest rate measured, a lower bound. */
 bool relay_stream_path(const struct relay_stream *s, struct relay_stream_path *out);
 
 struct relay_stream_stats {

@@ -756,6 +756,31 @@ static void test_resume_same_path(void **state)
 	assert_true(have && learned.bps > 1.8e6 && learned.bps < 2.3e6);
 }
 
+/* A record smaller than the ramp (100 KB: startup never ends) still leaves a path to save: the
+ * highest delivery rate it measured, a lower bound of the link's, never startup's own floor. */
+static void test_path_of_a_short_transfer(void **state)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	struct relay_stream_path p;
+
+	assert_non_null(m);
+	sim_init(m, 87);
+	geosat(m, 0.01);
+	sim_open(m, &c);
+	assert_false(relay_stream_path(m->s[0], &p)); /* nothing measured yet */
+	m->to_write[0] = 100000;
+	sim_run(m, 8000000, NULL);
+	assert_int_equal(m->read_bytes[1], 100000);
+	assert_true(relay_stream_path(m->s[0], &p));
+	printf("  100 KB cold: path saved %.0f kbit/s, min RTT %lld ms\n", (double)p.bps / 1000,
+	       (long long)(p.min_rtt_us / 1000));
+	assert_true(p.bps > 300000 && p.bps <= 2100000);
+	assert_true(p.min_rtt_us >= 560000 && p.min_rtt_us < 640000);
+	sim_free(m);
+	free(m);
+}
+
 /* A saved path with another RTT (the clinic roamed to 4G, or another link) is not used: the
  * stream behaves exactly as a cold one. */
 static void test_resume_other_rtt_ignored(void **state)
@@ -1018,6 +1043,7 @@ int main(void)
 	        cmocka_unit_test(test_startup_ramp),
 	        cmocka_unit_test(test_startup_after_idle_rounds),
 	        cmocka_unit_test(test_resume_same_path),
+	        cmocka_unit_test(test_path_of_a_short_transfer),
 	        cmocka_unit_test(test_resume_other_rtt_ignored),
 	        cmocka_unit_test(test_resume_safe_retreat),
 	        cmocka_unit_test(test_capacity_rise),
