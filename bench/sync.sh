@@ -113,7 +113,9 @@ run_pirogue() { # TRANSPORT -> ms on stdout
 		# the previous session on this link (not timed): its stream saves the path at stop
 		mkfile "$W/warm.bin" 256000
 		id=$(add_case normal "$W/warm.bin") || return 1
-		wait_for 300 hub_has "$id" || return 1
+		# delivered at the clinic too (else the restarted clinic offers it again first)
+		delivered() { $PIROGUE case show "$id" --config "$CLINICCONF" | grep -qi delivered; }
+		wait_for 300 delivered || return 1
 		clinic_stop
 		clinic_start
 		wait_for 30 up || return 1
@@ -173,6 +175,8 @@ run_small() {
 		wait_for 600 hub_has "$id" || return 1
 		t1=$(now_ms)
 		[ $pass = cold ] && cold=$((t1 - t0)) || warm=$((t1 - t0))
+		delivered() { $PIROGUE case show "$id" --config "$CLINICCONF" | grep -qi delivered; }
+		wait_for 60 delivered || return 1
 		echo "# small case $pass: $SMALL bytes in $((t1 - t0)) ms; streams resumed" \
 			"$(status_num clinic streams_resumed)" >&2
 		clinic_stop

@@ -56,6 +56,9 @@ step_sync() {
 		fi
 	done
 	run "$pirogue" case list $C
+	run "$pirogue" status $C
+	say "(after the outage the clinic's new sync stream started from the rate and round-trip"
+	say " time its previous stream had measured, instead of ramping up again: careful resume)"
 	run "$pirogue" status $H
 	say "(duplicate bytes at the hub = what it held in memory but had not yet made durable"
 	say " when the link died: at most one 64 KiB chunk per interruption)"

@@ -32,6 +32,8 @@ send_one second
 is() { [ "$(status_num clinic "$1")" = "$2" ]; } # the status file is rewritten every second
 check second_stream_resumed wait_for 5 is streams_resumed 1
 check second_not_refused [ "$(status_num clinic streams_resume_refused)" = 0 ]
+says_resumed() { $PIROGUE status --config "$CLINICCONF" | grep -q "1 started from the path the previous one measured"; }
+check status_text_says_resumed says_resumed
 grep "may resume" "$W/clinic.log" | tail -1 | sed 's/^/# /'
 clinic_stop
 hub_stop

@@ -119,6 +119,10 @@ int cmd_status(int argc, char **argv)
 		       strcmp(json_string_value(json_object_get(root, "role")) ?: "", "clinic") ? ""
 		       : json_is_true(json_object_get(st, "tunnel_up")) ? "; tunnel up"
 		                                                        : "; tunnel down");
+	if (st && (geti(st, "streams_resumed") || geti(st, "streams_resume_refused")))
+		printf("udp stream: %lld started from the path the previous one measured (careful "
+		       "resume), %lld found another round-trip time and started cold\n",
+		       geti(st, "streams_resumed"), geti(st, "streams_resume_refused"));
 	y = json_object_get(root, "yield");
 	if (json_is_true(json_object_get(y, "active")))
 		printf("sync yielding to a consultation: capped at %lld kbit/s (lease %lld ms "
