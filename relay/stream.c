@@ -17,6 +17,8 @@
 #include "relay/stream.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,6 +219,24 @@ static uint64_t get_u48(struct buf_reader *r)
 	uint64_t hi = buf_read_u16(r);
 
 	return hi << 32 | buf_read_u32(r);
+}
+
+static void trace(const struct relay_stream *s, int64_t now_us, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void trace(const struct relay_stream *s, int64_t now_us, const char *fmt, ...)
+{
+	char line[320];
+	int n;
+	va_list ap;
+
+	if (!s->cfg.trace)
+		return;
+	n = snprintf(line, sizeof line, "t=%lld.%03lld ", (long long)(now_us / 1000000),
+	             (long long)(now_us / 1000 % 1000));
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	s->cfg.trace(s->cfg.trace_arg, line);
 }
 
 static struct sent_rec *rec_at(const struct relay_stream *s, uint32_t i)
@@ -832,6 +852,8 @@ static void declare_lost(struct relay_stream *s, struct sent_rec *r)
 static int64_t detect_losses(struct relay_stream *s, int64_t now_us)
 {
 	int64_t next = INT64_MAX, delay = loss_delay_us(s);
+	unsigned by_pkt = 0, by_time = 0;
+	uint64_t first_pn = 0;
 
 	if (!s->any_acked)
 		return next;
@@ -842,11 +864,22 @@ static int64_t detect_losses(struct relay_stream *s, int64_t now_us)
 			break;
 		if (r->state != REC_INFLIGHT)
 			continue;
-		if (s->largest_acked - r->pn >= LOSS_THRESH_PKT || r->sent_us + delay <= now_us)
+		if (s->largest_acked - r->pn >= LOSS_THRESH_PKT || r->sent_us + delay <= now_us) {
+			if (!by_pkt && !by_time)
+				first_pn = r->pn;
+			if (s->largest_acked - r->pn >= LOSS_THRESH_PKT)
+				by_pkt++;
+			else
+				by_time++;
 			declare_lost(s, r);
-		else if (r->sent_us + delay < next)
+		} else if (r->sent_us + delay < next) {
 			next = r->sent_us + delay;
+		}
 	}
+	if (by_pkt || by_time)
+		trace(s, now_us, "lost %u by packet, %u by time, from pn %llu (largest acked %llu)",
+		      by_pkt, by_time, (unsigned long long)first_pn,
+		      (unsigned long long)s->largest_acked);
 	return next;
 }
 
@@ -1113,6 +1146,15 @@ static void apply_ack(struct relay_stream *s, const struct ack_frame *a, int64_t
 	on_loss_interval(s, now_us);
 	sent_pop_front(s);
 	update_pacing(s, now_us);
+	trace(s, now_us,
+	      "ack largest %llu rcv_next %llu | una %llu snd_nxt %llu write_off %llu inflight %llu "
+	      "cwnd %llu est %llu srtt %lld latest %lld lost_pending %u mode %d",
+	      (unsigned long long)a->largest, (unsigned long long)a->rcv_next,
+	      (unsigned long long)s->una, (unsigned long long)s->snd_nxt,
+	      (unsigned long long)s->write_off, (unsigned long long)s->inflight,
+	      (unsigned long long)cwnd_bytes(s, now_us), (unsigned long long)s->est_bps,
+	      (long long)(s->srtt_us / 1000), (long long)(s->latest_rtt_us / 1000), s->lost_pending,
+	      s->mode);
 }
 
 int relay_stream_input(struct relay_stream *s, const uint8_t *d, size_t len, int64_t now_us)
@@ -1340,6 +1382,8 @@ int relay_stream_poll(struct relay_stream *s, int64_t now_us, uint8_t *out, size
 		int64_t pto_at = base + pto_us(s);
 
 		if (pto_at <= now_us) {
+			trace(s, now_us, "probe timeout %d (inflight %u packets, lost_pending %u)",
+			      s->pto_count + 1, s->inflight_pkts, s->lost_pending);
 			s->pto_count++;
 			s->st.probes++;
 			s->last_pto_us = now_us;

@@ -103,6 +103,10 @@ struct relay_stream_config {
 	 * never kept as an estimate. Otherwise (another RTT: roaming, another link) it is ignored.
 	 */
 	struct relay_stream_path resume;
+	/* Optional debugging trace (NULL: none): one line per acknowledgement, per batch of
+	 * packets declared lost and per probe timeout, with the sender's state. */
+	void (*trace)(void *arg, const char *line);
+	void *trace_arg;
 };
 
 /* Creates a stream. opener: we send OPEN until OPEN_OK (or any packet of the stream) arrives;

@@ -241,6 +241,14 @@ static struct tl_stream *stream_find(struct sync_tunlink *t, uint32_t peer_id, u
 	return NULL;
 }
 
+/* PIROGUE_STREAM_TRACE=1 (with --log-level debug): the stream's per-ack trace in the log. */
+static void stream_trace(void *arg, const char *line)
+{
+	const struct tl_stream *ls = arg;
+
+	log_debug("stream %08x: %s", ls->id, line);
+}
+
 /* A new stream with a fresh bufferevent_pair; *xfer_end is the end for xfer. */
 static int stream_new(struct sync_tunlink *t, uint32_t peer_id, const uint8_t *key, uint32_t id,
                       bool opener, struct bufferevent **xfer_end, struct tl_stream **out)
@@ -265,6 +273,10 @@ static int stream_new(struct sync_tunlink *t, uint32_t peer_id, const uint8_t *k
 	ls->opened_us = (uint64_t)now_us();
 	if (t->cfg.path_load && !t->cfg.path_load(t->cfg.arg, key, &sc.resume))
 		sc.resume = (struct relay_stream_path){0};
+	if (getenv("PIROGUE_STREAM_TRACE")) {
+		sc.trace = stream_trace;
+		sc.trace_arg = ls;
+	}
 	if ((ret = relay_stream_new(&ls->s, &sc, id, opener, now_us())) != 0)
 		goto fail;
 	ret = -ENOMEM;

@@ -21,6 +21,8 @@ send_one() { # NAME -> checks that a 1 MB case arrives intact
 hub_start
 clinic_start
 check session_up wait_for 60 up
+# Over udp the xfer window defaults to 2 MiB (at 512K a lost datagram's repair stalled the link)
+check udp_window_default_2M grep -q "sync inside the tunnel, window 2048 KiB" "$W/clinic.log"
 send_one first
 check first_stream_cold [ "$(status_num clinic streams_resumed)" = 0 ]
 clinic_stop
