@@ -2,12 +2,16 @@
 # bench/consult.sh — live consultation quality (issue 5) over the link lab, adaptive against the
 # fixed-bitrate baseline.
 #
-# For each linksim profile in PROFILES (default: geo-sat geo-sat-rainfade 4g-edge outage) the lab
+# For each linksim profile in PROFILES (default: geo-sat geo-sat-256k geo-sat-rainfade 4g-edge
+# outage) the lab
 # is brought up fresh and a two-way `pirogue consult` with the reference clips runs for DURATION s
 # (default 60) through tests/integration/consult_lib.bash: once adaptive, once with
 # `--fixed-bitrate FIXED_KBPS` (default 256, no adaptation, no FEC/redundancy) — the anchor.
 # Schedules, scaled to DURATION (times from the session's start, D = DURATION):
 #   geo-sat           the uplink is cut 4x (512 -> 128 kbit/s) from D/4 to D/2 (scripted drop)
+#   geo-sat-256k      geo-sat with a steady 256 kbit/s uplink: the condition of the video target
+#                     (>= 12 fps at >= 32 dB at 320x180 on a 256 kbit/s uplink); adds a row with
+#                     the share of source frames the viewer saw at >= 32 dB
 #   geo-sat-rainfade  one rain fade (128 kbit/s, 10 % loss) from D/4 for D/3
 #   4g-edge           the profile's trace and handover gaps as they come
 #   outage            one outage from D/4 for D/4
@@ -29,7 +33,7 @@ cd "$(dirname "$0")/.." || exit 2
 . tests/integration/consult_lib.bash
 DURATION=${DURATION:-60}
 FIXED_KBPS=${FIXED_KBPS:-256}
-PROFILES=${PROFILES:-geo-sat geo-sat-rainfade 4g-edge outage}
+PROFILES=${PROFILES:-geo-sat geo-sat-256k geo-sat-rainfade 4g-edge outage}
 LAB_LEAD=${LAB_LEAD:-4}
 OUT=$BUILD/bench-logs/consult
 [ "$(id -u)" -eq 0 ] || { echo "bench/consult.sh: needs root" >&2; exit 1; }
@@ -63,14 +67,15 @@ tod_ms() { # HH:MM:SS.mmm of today (UTC) -> epoch ms
 # run_mode PROFILE MODE [consult options] — one session; leaves $CW/PROFILE-MODE-* and
 # $OUT/PROFILE-MODE.samples
 run_mode() {
-	local prof=$1 mode=$2 name=$1-$2 spid rc=0 sets=()
+	local prof=$1 mode=$2 name=$1-$2 spid rc=0 sets=() lprof=$1
 	shift 2
 	case $prof in
+	geo-sat-256k) lprof=geo-sat sets=(--set up.rate=256kbit) ;;
 	geo-sat-rainfade) sets=(--set "fade=$(q "$LAB_LEAD + d / 4")s+$(q "d / 3")s") ;;
 	outage) sets=(--set "outage=$(q "$LAB_LEAD + d / 4")s+$(q "d / 4")s") ;;
 	esac
 	"$LINKSIM" down >/dev/null 2>&1
-	"$LINKSIM" up --profile "$prof" "${sets[@]}" >/dev/null || return 1
+	"$LINKSIM" up --profile "$lprof" "${sets[@]}" >/dev/null || return 1
 	sampler "$OUT/$name.samples" &
 	spid=$!
 	if [ "$prof" = geo-sat ]; then
@@ -98,7 +103,8 @@ metrics() {
 		"m2e_p50 \(.audio.mouth_to_ear_p50_ms // "nan")",
 		"m2e_p95 \(.audio.mouth_to_ear_p95_ms // "nan")",
 		"fps \(.video.fps // "nan")", "freezes \(.video.freezes // "nan")",
-		"psnr \(.video.psnr_y_db // "nan")"' "$CW/$name-hub.json"
+		"psnr \(.video.psnr_y_db // "nan")",
+		"ge32_pct \(.video.frames_ge_32db_pct // "nan")"' "$CW/$name-hub.json"
 	if grep -q "uplink -> 128kbit" "$CW/$name-timeline"; then
 		drop=$(tod_ms "$(awk '/uplink -> 128kbit/ { print $1 }' "$CW/$name-timeline")")
 		restore=$(tod_ms "$(awk '/uplink -> 512kbit/ { print $1 }' "$CW/$name-timeline")")
@@ -164,6 +170,10 @@ for prof in $PROFILES; do
 	row "consult $prof: video delivered" fps "$(get "$a" fps)" "$(get "$f" fps)"
 	row "consult $prof: video freezes" "" "$(get "$a" freezes)" "$(get "$f" freezes)"
 	row "consult $prof: PSNR-Y as viewed (320x180)" dB "$(get "$a" psnr)" "$(get "$f" psnr)"
+	if [ "$prof" = geo-sat-256k ]; then
+		row "consult $prof: source frames seen at >= 32 dB" % \
+			"$(get "$a" ge32_pct)" "$(get "$f" ge32_pct)"
+	fi
 	row "consult $prof: mouth-to-ear p50" ms "$(get "$a" m2e_p50)" "$(get "$f" m2e_p50)"
 	row "consult $prof: mouth-to-ear p95" ms "$(get "$a" m2e_p95)" "$(get "$f" m2e_p95)"
 done
