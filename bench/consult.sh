@@ -35,6 +35,7 @@ DURATION=${DURATION:-60}
 FIXED_KBPS=${FIXED_KBPS:-256}
 PROFILES=${PROFILES:-geo-sat geo-sat-256k geo-sat-rainfade 4g-edge outage}
 LAB_LEAD=${LAB_LEAD:-4}
+MODES=${MODES:-adaptive fixed} # MODES=adaptive: repeat trials without the baseline (no rows)
 OUT=$BUILD/bench-logs/consult
 [ "$(id -u)" -eq 0 ] || { echo "bench/consult.sh: needs root" >&2; exit 1; }
 [ -x "$LINKSIM" ] && [ -x "$PIROGUE" ] || { echo "bench/consult.sh: build first" >&2; exit 1; }
@@ -140,7 +141,8 @@ row() { # label unit adaptive fixed
 
 status=0
 for prof in $PROFILES; do
-	for mode in adaptive fixed; do
+	rm -f "$OUT/$prof"-*.metrics # rows only from this run's sessions
+	for mode in $MODES; do
 		opts=()
 		[ $mode = fixed ] && opts=(--fixed-bitrate "$FIXED_KBPS")
 		echo "bench/consult: $prof $mode ${DURATION} s ... (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2

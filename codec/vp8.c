@@ -20,6 +20,11 @@ struct layer_slot {
 #define NO_REF_GA  (VP8_EFLAG_NO_REF_GF | VP8_EFLAG_NO_REF_ARF)
 #define NO_UPD_ALL (VP8_EFLAG_NO_UPD_LAST | VP8_EFLAG_NO_UPD_GF | VP8_EFLAG_NO_UPD_ARF)
 
+unsigned codec_vp8_base_layer_pct(int layers)
+{
+	return layers >= 3 ? 40 : layers == 2 ? 60 : 100;
+}
+
 /* TL0 frames predict from and refresh LAST only, so LAST always holds the latest TL0 frame. */
 static const struct layer_slot pattern1[] = {{0, true, false, 0}};
 static const struct layer_slot pattern2[] = {
@@ -144,7 +149,8 @@ static int fill_vcfg(vpx_codec_enc_cfg_t *v, const struct codec_vp8_enc_config *
 		v->ts_periodicity = 1;
 	} else if (c->layers == 2) {
 		/* TL0 gets 60 % of the rate at half the frame rate (WebRTC's split). */
-		v->ts_target_bitrate[0] = (unsigned)c->bitrate_kbps * 60 / 100;
+		v->ts_target_bitrate[0] =
+		        (unsigned)c->bitrate_kbps * codec_vp8_base_layer_pct(2) / 100;
 		v->ts_target_bitrate[1] = (unsigned)c->bitrate_kbps;
 		v->ts_rate_decimator[0] = 2;
 		v->ts_rate_decimator[1] = 1;
@@ -154,7 +160,8 @@ static int fill_vcfg(vpx_codec_enc_cfg_t *v, const struct codec_vp8_enc_config *
 	} else {
 		/* 40 % / 20 % / 40 % at 1/4, 1/4 and 1/2 of the frame rate (cumulative 40/60/100).
 		 */
-		v->ts_target_bitrate[0] = (unsigned)c->bitrate_kbps * 40 / 100;
+		v->ts_target_bitrate[0] =
+		        (unsigned)c->bitrate_kbps * codec_vp8_base_layer_pct(3) / 100;
 		v->ts_target_bitrate[1] = (unsigned)c->bitrate_kbps * 60 / 100;
 		v->ts_target_bitrate[2] = (unsigned)c->bitrate_kbps;
 		v->ts_rate_decimator[0] = 4;

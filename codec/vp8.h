@@ -60,6 +60,10 @@ struct codec_vp8_enc_config {
 	int keyframe_interval; /* frames between automatic keyframes; 0 = only on demand */
 };
 
+/* Share (%) of the stream's bitrate the encoder gives the base temporal layer (TL0) with this
+ * many layers: 100, 60 (WebRTC's split) or 40 (cumulative 40/60/100 for 3 layers). */
+unsigned codec_vp8_base_layer_pct(int layers);
+
 /* One encoded frame. `data` belongs to the encoder: valid until its next encode or free. */
 struct codec_vp8_packet {
 	const uint8_t *data;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "relay/rtp.h"
 
 const char *fec_strerror(int err)
 {
@@ -44,6 +45,30 @@ unsigned fec_group_size_for_loss(double loss)
 			best = k;
 	}
 	return best;
+}
+
+uint32_t fec_repair_bps(uint32_t base_bps, double pictures_per_s, unsigned pictures_per_group,
+                        unsigned k, unsigned payload_max, unsigned pkt_overhead)
+{
+	double pic_bytes, per_pic, repairs, bps;
+
+	if (!k || !base_bps || !payload_max || !(pictures_per_s > 0))
+		return 0;
+	if (k > FEC_MAX_GROUP)
+		k = FEC_MAX_GROUP;
+	if (!pictures_per_group)
+		pictures_per_group = 1;
+	pic_bytes = base_bps / 8.0 / pictures_per_s;
+	per_pic = ceil(pic_bytes / payload_max);
+	if (per_pic < 1)
+		per_pic = 1;
+	/* repairs per span of pictures_per_group pictures: one per k packets, the last partial */
+	repairs = ceil(per_pic * pictures_per_group / k);
+	/* each a protected packet (its RTP header inside the XOR) plus the FEC header, in its own
+	 * packet with the same headers on the wire */
+	bps = repairs * pictures_per_s / pictures_per_group *
+	      (pic_bytes / per_pic + RTP_HEADER_MIN + FEC_HEADER + pkt_overhead) * 8.0;
+	return bps >= UINT32_MAX ? UINT32_MAX : (uint32_t)ceil(bps);
 }
 
 void fec_encoder_init(struct fec_encoder *e, unsigned k)

@@ -41,6 +41,18 @@ const char *fec_strerror(int err);
  * probability at most a quarter of the loss rate; k = 2 when even that is not reached. */
 unsigned fec_group_size_for_loss(double loss);
 
+/* What the repair packets add to a protected stream, in bit/s on the wire: base_bps of media
+ * in pictures_per_s pictures, each cut into packets of at most payload_max bytes plus
+ * pkt_overhead bytes of headers on the wire (RTP, tunnel, UDP, IP); a group closes at k packets
+ * or at the end of its pictures_per_group-th picture (the sender's flush rule: a group that has
+ * spanned its time limit, or a keyframe), whichever comes first; each repair packet carries a
+ * protected packet's payload and RTP header plus FEC_HEADER, with the same wire headers. 0 when k
+ * is 0 or nothing is sent. The ladder takes this, not k's share of the whole link, off the
+ * controller's target: at low rates the groups are closed by time long before they reach k packets,
+ * and only the base layer is protected. */
+uint32_t fec_repair_bps(uint32_t base_bps, double pictures_per_s, unsigned pictures_per_group,
+                        unsigned k, unsigned payload_max, unsigned pkt_overhead);
+
 /* Encoder: add the protected packets one by one; a repair packet comes out when the group
  * reaches its size (or the next packet's sequence number would not fit the 64-bit mask). */
 struct fec_encoder {

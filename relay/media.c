@@ -63,6 +63,8 @@
 #define FREEZE_US     600000
 #define TGT_HIST      5      /* ladder updates (200 ms apart) the estimate is held over */
 #define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
+/* a FEC group closes at the end of the first picture this long after it opened */
+#define FEC_SPAN_US 200000
 /* Deadlines at the pacer, from capture (relay/pacer drops what is older, whole pictures and
  * the pictures that depend on them; the encoder then makes a keyframe).
  * Audio: the receiver's jitter buffer holds at most 1 s of delay (jb_audio max_delay_us);
@@ -517,6 +519,54 @@ static unsigned effective_rung(const struct relay_media *m, unsigned idx)
 	return best;
 }
 
+/* What FEC adds to rung r's cost with groups of k: only the base temporal layer is protected
+ * (its share of the VP8 rate, at fps / 2^(layers-1), no faster than the camera), and a group
+ * closes at the end of the picture that ends its FEC_SPAN_US, or of a still (a keyframe). */
+static uint32_t fec_cost(const struct codec_ladder_rung *r, double camera_fps, unsigned k)
+{
+	double fps, span;
+	unsigned per_group;
+
+	if (!k || r->mode == CODEC_LADDER_AUDIO_ONLY || !r->fps_num || !r->fps_den)
+		return 0;
+	if (r->mode == CODEC_LADDER_STILLS)
+		return fec_repair_bps(r->video_bps, 1000.0 / r->stills_interval_ms, 1, k,
+		                      CODEC_LADDER_VIDEO_PAYLOAD, CODEC_LADDER_PACKET_OVERHEAD);
+	fps = (double)r->fps_num / r->fps_den;
+	if (camera_fps > 0 && camera_fps < fps)
+		fps = camera_fps;
+	fps /= (double)(1u << (r->temporal_layers > 1 ? r->temporal_layers - 1 : 0));
+	span = FEC_SPAN_US / 1e6 * fps;
+	per_group = (unsigned)ceil(span - 1e-9) + 1;
+	return fec_repair_bps((uint32_t)((uint64_t)r->video_bps *
+	                                 codec_vp8_base_layer_pct(r->temporal_layers) / 100),
+	                      fps, per_group, k, CODEC_LADDER_VIDEO_PAYLOAD,
+	                      CODEC_LADDER_PACKET_OVERHEAD);
+}
+
+uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_rung *r,
+                                 double camera_fps, unsigned k, bool red)
+{
+	uint64_t link = target_bps;
+
+	if (!r)
+		return target_bps;
+	/* RED: every audio frame a second time, with a 4-byte block header (RFC 2198) */
+	if (red && link > r->audio_bps + 2000)
+		link -= r->audio_bps + 2000;
+	/* FEC's share of the rest: what it adds to the rung being sent, in proportion (close
+	 * enough for the rungs around it; the upgrade margin covers the rest). Not k's share of
+	 * the whole link: only the base layer is protected, and at low rates groups close by time
+	 * first. */
+	if (k) {
+		uint64_t cost = codec_ladder_rung_link_bps(r), fec = fec_cost(r, camera_fps, k);
+
+		if (cost)
+			link = link * cost / (cost + fec);
+	}
+	return (uint32_t)link;
+}
+
 /* The VP8 bitrate: the rung's, plus most of what the link has left over the rung's cost (the
  * ladder's steps are coarse: 136 -> 164 -> 232 kbit/s), at most 1.6 x the rung's own rate. */
 static void video_fill(struct relay_media *m, uint32_t link)
@@ -597,11 +647,11 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	k = fec_group_size_for_loss(
 	        cs.rtt_us >= CODEC_LADDER_FEC_RTT_MS * 1000 && m->loss_mem < 0.01 ? 0.01
 	                                                                          : m->loss_mem);
-	if (k)
-		link = (uint32_t)((uint64_t)link * k / (k + 1));
 	m->red_on = m->loss_mem >= 0.005;
-	if (m->red_on && link > m->set.rung.audio_bps + 2000)
-		link -= m->set.rung.audio_bps + 2000;
+	link = relay_media_rung_budget(
+	        link, &m->set.rung,
+	        m->src.fps_num && m->src.fps_den ? (double)m->src.fps_num / m->src.fps_den : 0, k,
+	        m->red_on);
 	/* Drain hold: once the controller has cut its rate (a decrease within the last 6 s) and
 	 * the queue that made it is shrinking, the low target only drains that queue (the
 	 * controller restores its rate as soon as the queue is gone): the ladder keeps its rung
@@ -830,7 +880,7 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 			m->fec_group_us = t;
 		rl = fec_encoder_add(&m->fec, pkt, len, seq, rep, sizeof rep);
 		if (rl == 0 && last && m->fec.open &&
-		    (vp->keyframe || t - m->fec_group_us >= 200000))
+		    (vp->keyframe || t - m->fec_group_us >= FEC_SPAN_US))
 			rl = fec_encoder_flush(&m->fec, rep, sizeof rep);
 		if (rl > 0 &&
 		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
@@ -1259,8 +1309,10 @@ bad:
 	m->st.rx_bad++;
 }
 
-static void video_input(struct relay_media *m, const uint8_t *pkt, size_t len, int64_t t,
-                        bool recovered)
+/* Returns what jb_video_put said (JB_ELATE: the packet's picture is already played or given up),
+ * or JB_EINVAL for a packet that does not parse (counted). */
+static int video_input(struct relay_media *m, const uint8_t *pkt, size_t len, int64_t t,
+                       bool recovered)
 {
 	struct rtp_packet p;
 	struct rtp_vp8_desc d;
@@ -1271,7 +1323,7 @@ static void video_input(struct relay_media *m, const uint8_t *pkt, size_t len, i
 	if (rtp_packet_parse(&p, pkt, len) || p.payload_type != PT_VP8 ||
 	    rtp_vp8_desc_parse(&d, &dl, p.payload, p.payload_len)) {
 		m->st.rx_bad++;
-		return;
+		return JB_EINVAL;
 	}
 	m->peer_video_ssrc = p.ssrc;
 	e = rtp_ext_find(&p, EXT_INDEX);
@@ -1296,8 +1348,8 @@ static void video_input(struct relay_media *m, const uint8_t *pkt, size_t len, i
 	flags = d.start && d.pid == 0 ? JB_VIDEO_START : 0;
 	if (rtp_vp8_is_keyframe(&d, p.payload + dl, p.payload_len - dl))
 		flags |= JB_VIDEO_INDEPENDENT;
-	IGNORE(jb_video_put(m->jbv, p.seq, p.timestamp, flags, p.marker, p.payload, p.payload_len,
-	                    t));
+	return jb_video_put(m->jbv, p.seq, p.timestamp, flags, p.marker, p.payload, p.payload_len,
+	                    t);
 }
 
 void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)
@@ -1336,10 +1388,17 @@ void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)
 		size_t ol;
 		uint16_t os;
 
-		if (fec_decoder_add_repair(m->fecd, p.payload, p.payload_len, out, sizeof out, &ol,
-		                           &os) == 0) {
+		int rc;
+
+		m->st.video_fec_repairs++;
+		rc = fec_decoder_add_repair(m->fecd, p.payload, p.payload_len, out, sizeof out, &ol,
+		                            &os);
+		if (rc == 0) {
 			m->st.video_fec_recovered++;
-			video_input(m, out, ol, t, true);
+			if (video_input(m, out, ol, t, true) == JB_ELATE)
+				m->st.video_fec_late++;
+		} else if (rc == FEC_ETOOMANY) {
+			m->st.video_fec_too_many++;
 		}
 		break;
 	}
@@ -2377,6 +2436,11 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(vi, "frames_dropped", json_integer((json_int_t)st.video_dropped));
 	json_object_set_new(vi, "fec_recovered_packets",
 	                    json_integer((json_int_t)st.video_fec_recovered));
+	json_object_set_new(vi, "fec_repairs", json_integer((json_int_t)st.video_fec_repairs));
+	json_object_set_new(vi, "fec_two_or_more_lost",
+	                    json_integer((json_int_t)st.video_fec_too_many));
+	json_object_set_new(vi, "fec_recovered_too_late",
+	                    json_integer((json_int_t)st.video_fec_late));
 	json_object_set_new(vi, "undecodable", json_integer((json_int_t)st.video_corrupt));
 	json_object_set_new(vi, "pli_sent", json_integer((json_int_t)st.pli_sent));
 	json_object_set_new(vi, "nack_sent", json_integer((json_int_t)st.nack_sent));

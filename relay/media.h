@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct codec_ladder_rung;
 struct event_base;
 struct relay_media;
 typedef struct json_t json_t;
@@ -84,6 +85,9 @@ struct relay_media_stats {
 	uint64_t rx_packets, rx_bad;
 	uint64_t audio_played, audio_fec, audio_red, audio_concealed;
 	uint64_t video_decoded, video_dropped, video_fec_recovered, video_corrupt;
+	/* FEC repairs received; of them, groups that lost two or more (XOR restores one); packets
+	 * restored after their picture was played or given up (no use) */
+	uint64_t video_fec_repairs, video_fec_too_many, video_fec_late;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and
@@ -132,6 +136,13 @@ const char *relay_media_strerror(int err);
  * session's start, as the sender stamps its media and its sender reports: modulo 2^32, right
  * for any session length (elapsed_us x clock_hz is computed in 64 bits). */
 uint32_t relay_media_rtp_ts(int64_t elapsed_us, unsigned clock_hz);
+
+/* What the ladder may spend on rungs when the controller's target is target_bps and rung r is
+ * being sent from a camera of camera_fps (0: unknown): the target minus what protection adds,
+ * XOR FEC on r's base layer with groups of k (0: off; relay/fec's fec_repair_bps under the
+ * session's flush rule) and, when red, every audio frame a second time. */
+uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_rung *r,
+                                 double camera_fps, unsigned k, bool red);
 
 /* Stops (if needed) and frees; NULL is fine. */
 void relay_media_free(struct relay_media *m);

@@ -19,11 +19,13 @@
 #include <unistd.h>
 
 #include "codec/ivf.h"
+#include "codec/ladder.h"
 #include "codec/vp8.h"
 #include "codec/wav.h"
 #include "codec/y4m.h"
 #include "common/log.h"
 #include "common/mtime.h"
+#include "relay/fec.h"
 #include "relay/media.h"
 
 struct lpkt {
@@ -718,6 +720,46 @@ static void rtp_timestamps_right_in_long_sessions(void **state)
 	                 (uint32_t)((h25 + 123457) * 48 / 1000));
 }
 
+/* The ladder's budget takes off what protection really adds. On a 256 kbit/s uplink at 600 ms
+ * with a 3 % loss window (k = 3) and RED, the controller's ~200 kbit/s keeps 180p-15 (what a
+ * 12 fps camera needs for its full frame rate): its base layer's repairs (one per 3 pictures)
+ * and RED leave 151.8 kbit/s. Taking FEC as k's share of the whole target (the old accounting)
+ * left 128, below the rung's 136.5. */
+static void ladder_budget_counts_real_protection(void **state)
+{
+	const struct codec_ladder_rung *r180 = NULL, *stills = NULL;
+	uint32_t cost, fec, b;
+
+	(void)state;
+	for (unsigned i = 0; i < codec_ladder_rung_count(); i++) {
+		const struct codec_ladder_rung *r = codec_ladder_rung_get(i);
+
+		if (!strcmp(r->name, "180p-15"))
+			r180 = r;
+		if (!strcmp(r->name, "stills-360p"))
+			stills = r;
+	}
+	assert_non_null(r180);
+	assert_non_null(stills);
+	cost = codec_ladder_rung_link_bps(r180);
+	assert_int_equal(fec_group_size_for_loss(0.03), 3);
+	b = relay_media_rung_budget(200000, r180, 12, 3, true);
+	assert_true(b >= cost);
+	assert_true(b < 200000 - r180->audio_bps); /* RED and FEC both cost something */
+	/* exactly what the rung, its repair packets and RED add up to leaves the rung's cost:
+	 * base layer 60 % of 96 kbit/s at 6 pictures/s, groups of 3 pictures (200 ms span) */
+	fec = fec_repair_bps(96000 * 60 / 100, 6, 3, 3, CODEC_LADDER_VIDEO_PAYLOAD,
+	                     CODEC_LADDER_PACKET_OVERHEAD);
+	b = relay_media_rung_budget(cost + fec + r180->audio_bps + 2000, r180, 12, 3, true);
+	assert_in_range(b, cost - cost / 100, cost + cost / 100);
+	/* no protection, nothing taken; no camera rate known: the rung's own rate */
+	assert_int_equal(relay_media_rung_budget(200000, r180, 12, 0, false), 200000);
+	assert_true(relay_media_rung_budget(200000, r180, 0, 3, false) <
+	            relay_media_rung_budget(200000, r180, 12, 3, false));
+	/* stills: one group per still */
+	assert_true(relay_media_rung_budget(60000, stills, 12, 4, false) < 60000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +768,7 @@ int main(void)
 	        cmocka_unit_test(lip_sync_bounds_skew_both_ways),
 	        cmocka_unit_test(outage_then_pictures_and_fresh_sound_again),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
+	        cmocka_unit_test(ladder_budget_counts_real_protection),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
