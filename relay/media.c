@@ -65,8 +65,6 @@
 #define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
 /* a FEC group closes at the end of the first picture this long after it opened */
 #define FEC_SPAN_US 200000
-/* a repair waits for the next picture at most this long (see fec_hold) */
-#define FEC_HOLD_US 150000
 /* Deadlines at the pacer, from capture (relay/pacer drops what is older, whole pictures and
  * the pictures that depend on them; the encoder then makes a keyframe).
  * Audio: the receiver's jitter buffer holds at most 1 s of delay (jb_audio max_delay_us);
@@ -217,10 +215,6 @@ struct relay_media {
 	bool video_was_off;
 	struct fec_encoder fec;
 	int64_t fec_group_us;
-	uint8_t fec_pend[PKT_MAX]; /* a built repair waiting for the next picture (fec_hold) */
-	size_t fec_pend_len;
-	int64_t fec_pend_us;
-	struct pacer_media fec_pend_pm;
 	struct vhist vh[HIST_VIDEO];
 
 	struct cc *cc;
@@ -830,39 +824,13 @@ static int read_source_frame(struct relay_media *m)
 	return rc == 1 ? 0 : (rc == 0 ? -EIO : rc);
 }
 
-/* A repair is not sent right behind the packets it protects: the link's losses come in bursts
- * (geo-sat: 3 packets on average), and one burst took the group's last packet and its repair
- * together. It waits for the next picture and goes first in it (the audio sent meanwhile
- * separates them), or on its own after FEC_HOLD_US (stills, a pause), in the video queue in
- * either case: behind the retransmission class (below video) repairs went stale, and above
- * video they overtook the group's last packets. Sends the waiting repair with `pm` (the next
- * picture's) or, when pm is NULL, on its own once it has waited long enough. */
-static void fec_hold_release(struct relay_media *m, const struct pacer_media *pm, int64_t t)
-{
-	if (!m->fec_pend_len || (!pm && t - m->fec_pend_us < FEC_HOLD_US))
-		return;
-	if (!enqueue(m, PACER_VIDEO, m->fec_pend, m->fec_pend_len, K_FEC,
-	             pm ? pm : &m->fec_pend_pm))
-		m->st.tx_fec_packets++;
-	m->fec_pend_len = 0;
-}
-
-static void fec_hold(struct relay_media *m, const uint8_t *pkt, size_t len,
-                     const struct pacer_media *pm, int64_t t)
-{
-	fec_hold_release(m, pm, t); /* a second repair in one picture: the first goes now */
-	memcpy(m->fec_pend, pkt, len);
-	m->fec_pend_len = len;
-	m->fec_pend_us = t;
-	m->fec_pend_pm = *pm;
-}
-
 static void video_send_frame(struct relay_media *m, const struct codec_vp8_packet *vp,
                              uint32_t index, int64_t cap, int64_t t)
 {
 	struct pacer_media pm = {++m->vframe, cap + VIDEO_STALE_US,
 	                         (vp->keyframe ? PACER_INDEPENDENT : 0) |
 	                                 (vp->droppable ? PACER_DROPPABLE : 0)};
+	struct pacer_media fm = {m->vframe, pm.deadline_us, 0};
 	struct rtp_vp8_packetizer pk;
 	struct rtp_vp8_desc d = {0};
 	uint8_t payload[PKT_MAX], pkt[PKT_MAX], rep[PKT_MAX + FEC_HEADER];
@@ -870,7 +838,6 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 	bool last = false;
 	uint32_t ts = (uint32_t)vp->pts;
 
-	fec_hold_release(m, &pm, t);
 	m->picture_id = (m->picture_id + 1) & 0x7fff;
 	d.non_reference = vp->droppable;
 	d.has_picture_id = true;
@@ -915,9 +882,11 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		if (rl == 0 && last && m->fec.open &&
 		    (vp->keyframe || t - m->fec_group_us >= FEC_SPAN_US))
 			rl = fec_encoder_flush(&m->fec, rep, sizeof rep);
-		if (rl > 0 && !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
-		                         m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0))
-			fec_hold(m, pkt, len, &pm, t);
+		if (rl > 0 &&
+		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
+		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
+		    !enqueue(m, PACER_RTX, pkt, len, K_FEC, &fm))
+			m->st.tx_fec_packets++;
 	}
 }
 
@@ -930,7 +899,6 @@ static void video_capture(struct relay_media *m, int64_t t)
 	struct pacer_stats ps;
 	int rc;
 
-	fec_hold_release(m, NULL, t);
 	if (!m->y4m && !m->video_path)
 		return;
 	for (;;) {

@@ -27,19 +27,11 @@
 #include "common/mtime.h"
 #include "relay/fec.h"
 #include "relay/media.h"
-#include "relay/rtp.h"
 
 struct lpkt {
 	int64_t due;
 	size_t len;
 	uint8_t data[1500];
-};
-
-/* A packet as it went on the link: RTP payload type and sequence number; repairs: the group. */
-struct wire {
-	int pt;
-	uint16_t seq, base;
-	uint64_t mask;
 };
 
 /* One direction of the fake link. */
@@ -59,8 +51,6 @@ struct dir {
 	struct dir *audio_path; /* when set, Opus and RED packets take this one */
 	bool down;              /* an outage: everything sent is lost */
 	uint64_t outage_lost;
-	struct wire *wire; /* when set, what the sender put on the link, in order */
-	size_t n_wire, cap_wire;
 };
 
 static int64_t now(void)
@@ -113,28 +103,6 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	if (d->audio_path && len >= 2 && ((data[1] & 0x7f) == 111 || (data[1] & 0x7f) == 63))
 		return link_send(data, len, d->audio_path);
 	d->sent++;
-	if (d->wire) {
-		struct rtp_packet rp;
-		struct fec_repair fr;
-		struct wire w = {-1, 0, 0, 0};
-
-		if (d->n_wire == d->cap_wire) {
-			d->cap_wire = d->cap_wire ? d->cap_wire * 2 : 1024;
-			d->wire = realloc(d->wire, d->cap_wire * sizeof *d->wire);
-			assert_non_null(d->wire);
-		}
-		if (len >= 2 && (data[1] & 0x7f) >= 35 && (data[1] & 0x7f) != 72 &&
-		    !rtp_packet_parse(&rp, data, len)) { /* RTP, not RTCP (RFC 5761) */
-			w.pt = rp.payload_type;
-			w.seq = rp.seq;
-			if (rp.payload_type == 97 &&
-			    !fec_repair_parse(&fr, rp.payload, rp.payload_len)) {
-				w.base = fr.base;
-				w.mask = fr.mask;
-			}
-		}
-		d->wire[d->n_wire++] = w;
-	}
 	if (d->down) {
 		d->outage_lost++;
 		return 0;
@@ -182,7 +150,6 @@ static void dir_free(struct dir *d)
 {
 	event_free(d->ev);
 	free(d->q);
-	free(d->wire);
 }
 
 static const char *vec(const char *name)
@@ -793,106 +760,6 @@ static void ladder_budget_counts_real_protection(void **state)
 	assert_true(relay_media_rung_budget(60000, stills, 12, 4, false) < 60000);
 }
 
-/* Stops the loop at end_at. */
-static void stop_at(evutil_socket_t fd, short what, void *arg)
-{
-	struct outage *o = arg;
-
-	(void)fd;
-	(void)what;
-	if (now() - o->t0 > o->end_at)
-		event_base_loopbreak(o->base);
-}
-
-/* FEC repairs go on the wire after every packet they protect (above video priority they
- * overtook them, and the receiver saw groups that had lost two), and not right behind the
- * group's last one: the link's losses come in bursts, and one burst took both (the repair now
- * waits for the next picture, with the sound sent meanwhile between them). Here 0 of 24 did;
- * without the wait 7 of 25 (the rest had a sound packet between). 600 ms RTT (FEC always on),
- * no loss. */
-static void fec_repairs_after_their_group_and_apart(void **state)
-{
-	struct outage o;
-	struct relay_media_config ca = {0}, cb;
-	struct relay_media *a, *b;
-	struct event *ctl;
-	struct timeval tv = {0, 50000};
-	unsigned repairs = 0, adjacent = 0;
-
-	(void)state;
-	memset(&o, 0, sizeof o);
-	o.base = event_base_new();
-	assert_non_null(o.base);
-	dir_init(&o.ab, o.base, 400000, 31);
-	dir_init(&o.ba, o.base, 400000, 32);
-	o.ab.delay_us = o.ba.delay_us = 300000;
-	o.ab.loss = o.ba.loss = 0;
-	o.ab.wire = malloc(1024 * sizeof *o.ab.wire);
-	assert_non_null(o.ab.wire);
-	o.ab.cap_wire = 1024;
-	o.end_at = 12000000;
-	ca.name = "clinic";
-	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
-	ca.audio_path = vec("jfk_16k_mono.wav");
-	ca.display_width = 160;
-	ca.display_height = 96;
-	ca.ssrc_base = 0x1000;
-	ca.start_bps = 200000;
-	ca.send = link_send;
-	ca.send_arg = &o.ab;
-	cb = ca;
-	cb.name = "hub";
-	cb.ssrc_base = 0x2000;
-	cb.send_arg = &o.ba;
-	assert_int_equal(relay_media_new(&a, o.base, &ca), 0);
-	assert_int_equal(relay_media_new(&b, o.base, &cb), 0);
-	o.ab.to = b;
-	o.ba.to = a;
-	ctl = event_new(o.base, -1, EV_PERSIST, stop_at, &o);
-	assert_non_null(ctl);
-	event_add(ctl, &tv);
-	o.t0 = now();
-	assert_int_equal(relay_media_start(a), 0);
-	assert_int_equal(relay_media_start(b), 0);
-	event_base_dispatch(o.base);
-	assert_int_equal(relay_media_stop(a), 0);
-	assert_int_equal(relay_media_stop(b), 0);
-
-	for (size_t i = 0; i < o.ab.n_wire; i++) {
-		const struct wire *w = &o.ab.wire[i];
-		uint16_t last = w->base;
-
-		if (w->pt != 97)
-			continue;
-		repairs++;
-		for (unsigned bit = 0; bit < 64; bit++) {
-			uint16_t seq = (uint16_t)(w->base + bit);
-			bool before = false;
-
-			if (!(w->mask >> bit & 1))
-				continue;
-			last = seq;
-			for (size_t j = 0; j < i && !before; j++)
-				before = o.ab.wire[j].pt == 96 && o.ab.wire[j].seq == seq;
-			if (!before)
-				fail_msg("repair %u: video packet %u not sent before it", repairs,
-				         seq);
-		}
-		if (i > 0 && o.ab.wire[i - 1].pt == 96 && o.ab.wire[i - 1].seq == last)
-			adjacent++;
-	}
-	printf("  %u repairs, %u right behind their group's last packet\n", repairs, adjacent);
-	assert_true(repairs >= 5);
-	assert_true(adjacent * 8 < repairs);
-
-	relay_media_free(a);
-	relay_media_free(b);
-	event_free(ctl);
-	dir_free(&o.ab);
-	dir_free(&o.ba);
-	event_base_free(o.base);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,7 +769,6 @@ int main(void)
 	        cmocka_unit_test(outage_then_pictures_and_fresh_sound_again),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
-	        cmocka_unit_test(fec_repairs_after_their_group_and_apart),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
