@@ -55,7 +55,8 @@
 #include "sync/xfer_store.h"
 #include "sync/yield.h"
 
-#define MAX_TRACK 256
+#define UDP_WINDOW_DEFAULT (2u << 20) /* xfer window over udp (see xfer_config) */
+#define MAX_TRACK          256
 
 struct track {
 	bool used;
@@ -316,7 +317,8 @@ static int xfer_config(struct daemon *d, struct sync_xfer_config *xc, char *addr
 	 * queue in front of urgent records there: xfer's bytes enter the stream only while its
 	 * unsent backlog is small (UNSENT_LOWAT); the rest of the window is on the wire. */
 	if ((ret = config_get_size(c, "sync", "window",
-	                           strcmp(*transport, "udp") ? SYNC_XFER_WINDOW_DEFAULT : 2u << 20,
+	                           strcmp(*transport, "udp") ? SYNC_XFER_WINDOW_DEFAULT
+	                                                     : UDP_WINDOW_DEFAULT,
 	                           &window, err)) ||
 	    (ret = config_get_size(c, "sync", "xfer_chunk", SYNC_XFER_CHUNK_DEFAULT, &chunk,
 	                           err)) ||
@@ -565,10 +567,9 @@ static int start_xfer(struct daemon *d, bool force, bool *kept, char *err)
 		log_info("hub listening on %s (udp port %u, sync inside the tunnel, window %u KiB)",
 		         d->site->listen_address, sync_tunlink_port(d->tl), xc.window / 1024);
 	else if (udp)
-		log_info("clinic syncing with hub %s (udp port %u, sync inside the tunnel, window "
-		         "%u "
-		         "KiB)",
-		         d->site->hub_address, (unsigned)udp_port, xc.window / 1024);
+		log_info("clinic syncing with hub %s (udp port %u, %s, window %u KiB)",
+		         d->site->hub_address, (unsigned)udp_port, "sync inside the tunnel",
+		         xc.window / 1024);
 	else if (d->role == SYNC_ROLE_HUB)
 		log_info("hub listening on %s (port %u, window %u KiB)", addr,
 		         sync_xfer_listen_port(d->xfer), xc.window / 1024);

@@ -925,6 +925,53 @@ static void test_tail_loss_recovered_by_pto(void **state)
 	free(m);
 }
 
+struct trace_count {
+	unsigned acks, losses, ptos;
+};
+
+static void count_trace(void *arg, const char *line)
+{
+	struct trace_count *c = arg;
+
+	assert_true(strncmp(line, "t=", 2) == 0); /* every line starts with the stream's time */
+	c->acks += strstr(line, " ack largest ") != NULL;
+	c->losses += strstr(line, " lost ") != NULL;
+	c->ptos += strstr(line, " probe timeout ") != NULL;
+}
+
+/* The optional trace (PIROGUE_STREAM_TRACE in pirogued) reports acknowledgements, losses and
+ * probe timeouts as they happen: 200 KB at 5 % bursty loss, then a tail that vanishes. */
+static void test_trace_reports_acks_losses_and_pto(void **state)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	struct trace_count n = {0, 0, 0};
+
+	assert_non_null(m);
+	c.trace = count_trace;
+	c.trace_arg = &n;
+	sim_init(m, 85);
+	geosat(m, 0.05);
+	sim_open(m, &c);
+	m->to_write[0] = 200000;
+	sim_run(m, 30000000, all_read);
+	assert_int_equal(m->read_bytes[1], 200000);
+	m->to_write[0] = 5000;
+	m->d[0].blackhole = true;
+	sim_run(m, m->now_us + 50000, NULL);
+	m->d[0].blackhole = false;
+	sim_run(m, m->now_us + 10000000, all_read);
+	printf("  trace: %u ack lines, %u loss lines, %u probe timeouts\n", n.acks, n.losses,
+	       n.ptos);
+	assert_int_equal(m->read_bytes[1], 205000);
+	assert_true(n.acks > 10);
+	assert_true(n.losses >= 1);
+	assert_true(n.ptos >= 1);
+	assert_false(m->bad_byte);
+	sim_free(m);
+	free(m);
+}
+
 /* Short writes trickling in: many short packets, few packet records (a 8 KiB send buffer has
  * 74), 2 % bursty loss and reordering. The record ring fills and sending waits on
  * acknowledgements; nothing is lost or stuck. */
@@ -1044,6 +1091,7 @@ int main(void)
 	        cmocka_unit_test(test_startup_after_idle_rounds),
 	        cmocka_unit_test(test_resume_same_path),
 	        cmocka_unit_test(test_path_of_a_short_transfer),
+	        cmocka_unit_test(test_trace_reports_acks_losses_and_pto),
 	        cmocka_unit_test(test_resume_other_rtt_ignored),
 	        cmocka_unit_test(test_resume_safe_retreat),
 	        cmocka_unit_test(test_capacity_rise),
