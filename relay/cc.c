@@ -22,7 +22,11 @@
 #define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
 #define QUEUE_OVERUSE_US 400000
 #define PROBES           4
-#define DRAINED_US       50000 /* + one packet time: drained, restore after a deep cut */
+#define DRAINED_US       50000    /* + one packet time: drained, restore after a deep cut */
+#define RECOVER_PEAK_US  5000000  /* the rate before a drop: highest target this recently */
+#define RECOVER_DEEP     0.6      /* a drain at < 0.6 x that rate was a capacity drop */
+#define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
+#define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -109,6 +113,20 @@ struct cc {
 	double drain_cap; /* mean delivery rate while that queue kept the link busy */
 	double drain_sum;
 	unsigned drain_n;
+	/* Recovery after a capacity drop (a drain whose link rate was far below the rate before
+	 * it): probes back towards the rate before the drop, the first one RTT after the queue
+	 * has drained. The media cannot show that the capacity came back (the ladder stepped
+	 * down with it, and padding only lifts the wire to the next rung), and the periodic probe
+	 * waits for 3 s without overuse and for growth, which the delay gradient's underuse
+	 * while the queue drains holds off for seconds more. */
+	double peak_bps; /* highest delay target over the last RECOVER_PEAK_US */
+	int64_t peak_at;
+	double drop_from_bps; /* peak_bps when the drain began */
+	double recover_bps;   /* rate recovery probes aim for (0: no recovery) */
+	int64_t recover_at;   /* next recovery probe */
+	int64_t recover_until;
+	unsigned recover_tries;
+	int recover_probe; /* id of the recovery probe in flight */
 
 	struct probe probes[PROBES];
 	int next_cluster;
@@ -468,6 +486,8 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		if (same)
 			return;
 	}
+	if (p->id == cc->recover_probe && est > cc->target)
+		cc->recover_tries = 0; /* the capacity is back: the follow-ups take it from here */
 	if (est > cc->target) {
 		cc->n_probes_ok++;
 		cc->probe_ok_bps = est;
@@ -606,6 +626,14 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * capacity look changed (and growth multiplicative) */
 			cc->acked_smooth = cc->delay_target;
 			cc->state = RC_INCREASE;
+			if (cc->drain_cap < RECOVER_DEEP * cc->drop_from_bps) {
+				int64_t wait = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
+
+				cc->recover_bps = BETA * cc->drop_from_bps;
+				cc->recover_at = now + wait;
+				cc->recover_until = now + RECOVER_FOR_US;
+				cc->recover_tries = RECOVER_TRIES;
+			}
 		}
 	}
 
@@ -654,6 +682,10 @@ static void rate_update(struct cc *cc, int64_t now)
 				cc->draining = true;
 				cc->drain_cap = cc->drain_sum = 0;
 				cc->drain_n = 0;
+				/* a recovery still pending keeps the rate from before the first
+				 * drain */
+				if (!cc->recover_tries || cc->peak_bps > cc->drop_from_bps)
+					cc->drop_from_bps = cc->peak_bps;
 			}
 		}
 		cc->state = RC_HOLD;
@@ -702,6 +734,10 @@ static void rate_update(struct cc *cc, int64_t now)
 			cc->delay_target = ahead;
 	}
 	cc->delay_target = clamp_rate(cc, cc->delay_target);
+	if (cc->delay_target >= cc->peak_bps || now - cc->peak_at > RECOVER_PEAK_US) {
+		cc->peak_bps = cc->delay_target;
+		cc->peak_at = now;
+	}
 
 	/* Loss-based bound over at least 2 s and 50 packets of reports (satellite loss comes in
 	 * bursts: shorter windows see 10 % by chance). Very heavy loss (> 20 %), or moderate loss
@@ -885,7 +921,7 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 {
 	struct probe *slot = NULL;
 	double rate;
-	bool due = false;
+	bool due = false, recovery = false;
 
 	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps)
 		return 0;
@@ -903,6 +939,22 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 		if (cc->next_probe_at > cc->last_probe_at && now_us >= cc->next_probe_at) {
 			due = true;
 			rate = cc->target * 2;
+		} else if (cc->recover_tries && now_us >= cc->recover_at &&
+		           now_us < cc->recover_until && !cc->draining && cc->queue_us < 30000 &&
+		           cc->queue_pred_us < 30000) {
+			/* Back towards the rate before a capacity drop, at most 3x at once (a
+			 * drop that lasts costs one short queue per try); 2 s, then 4 s later
+			 * again while it fails. */
+			cc->recover_tries--;
+			cc->recover_at =
+			        now_us + (2000000LL << (RECOVER_TRIES - 1 - cc->recover_tries));
+			rate = cc->recover_bps < 3 * cc->target ? cc->recover_bps : 3 * cc->target;
+			if (rate < 1.5 * cc->target)
+				rate = 1.5 * cc->target;
+			due = cc->target < cc->recover_bps;
+			if (!due)
+				cc->recover_tries = 0;
+			recovery = due;
 		} else {
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
 			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
@@ -928,6 +980,8 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 	slot->rate = (uint32_t)rate;
 	slot->started = now_us;
 	slot->active = true;
+	if (recovery)
+		cc->recover_probe = slot->id;
 	cc->last_probe_at = now_us;
 	cc->n_probes++;
 	*rate_bps = (uint32_t)rate;
