@@ -1492,14 +1492,24 @@ static void audio_play_one(struct relay_media *m, int64_t t)
 	if (f.dropped_one)
 		m->audio_shrink++;
 	switch (f.action) {
-	case JB_WAIT:
+	case JB_WAIT: {
+		/* A fresh buffer still filling while playout runs: the one for a new frame
+		 * length took over when the old one ran dry (a queue building), or playout
+		 * restarted after a gap. Every frame it holds will play: this is delay inserted
+		 * while it fills, concealed and counted as underrun, not source audio lost. */
+		bool rcv;
+
 		if (!m->playing)
 			return;
-		memset(pcm, 0, samples * sizeof *pcm);
-		ns = samples;
-		lost = true;
-		how = "gap";
+		if (codec_opus_dec_lost(m->odec, NULL, 0, samples, pcm,
+		                        CODEC_OPUS_PACKET_SAMPLES_MAX, &ns, &rcv)) {
+			memset(pcm, 0, samples * sizeof *pcm);
+			ns = samples;
+		}
+		m->audio_underrun++;
+		how = "underrun";
 		break;
+	}
 	case JB_PLAY:
 		if (codec_opus_dec_decode(m->odec, f.payload, f.len, pcm,
 		                          CODEC_OPUS_PACKET_SAMPLES_MAX, &ns) == 0) {
