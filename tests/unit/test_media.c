@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "codec/ivf.h"
 #include "codec/ladder.h"
+#include "codec/opus.h"
 #include "codec/vp8.h"
 #include "codec/wav.h"
 #include "codec/y4m.h"
@@ -27,6 +29,7 @@
 #include "common/mtime.h"
 #include "relay/fec.h"
 #include "relay/media.h"
+#include "relay/rtp.h"
 
 struct lpkt {
 	int64_t due;
@@ -618,6 +621,136 @@ static void after_outage(const char *dir, int64_t from, int64_t m2e_from, int64_
 	fclose(f);
 }
 
+/* The receiver alone, fed hand-made Opus RTP: 20 ms frames, then from 3 s 40 ms frames (the
+ * ladder stepping down changes the frame length) while the path's delay ramps up by 1 s from
+ * 2.8 s on (the queue of a capacity drop building: packets arrive 2x further apart than they
+ * were sent). The 20 ms buffer runs dry during the ramp and the 40 ms one takes over while
+ * still filling. No packet is lost, so no frame may be counted lost: the wait is underrun
+ * (concealment that adds delay), and every frame still plays. Before the fix the filling
+ * buffer's slots were silence counted as lost. */
+struct feed {
+	struct relay_media *to;
+	struct event_base *base;
+	struct event *ev;
+	int64_t t0;
+	struct {
+		int64_t at;
+		size_t len;
+		uint8_t data[400];
+	} pk[400];
+	size_t n, next;
+};
+
+static void feed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct feed *f = arg;
+	int64_t t = now() - f->t0;
+
+	(void)fd;
+	(void)what;
+	while (f->next < f->n && f->pk[f->next].at <= t) {
+		relay_media_input(f->to, f->pk[f->next].data, f->pk[f->next].len);
+		f->next++;
+	}
+	if (t > 8000000)
+		event_base_loopbreak(f->base);
+}
+
+static int sink(const uint8_t *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	(void)arg;
+	return 0;
+}
+
+static void audio_frame_length_change_while_delay_grows_is_not_loss(void **state)
+{
+	static struct feed f;
+	struct relay_media_config c = {0};
+	struct codec_opus_enc *enc[2];
+	struct codec_opus_enc_config ec;
+	struct timeval tv = {0, 2000};
+	char dir[] = "/tmp/test_media_fXXXXXX";
+	int16_t pcm[1920];
+	uint32_t ts = 0;
+	uint16_t seq = 1;
+	int64_t cap = 0;
+	json_t *r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(&f, 0, sizeof f);
+	for (int i = 0; i < 2; i++) {
+		codec_opus_enc_config_default(&ec);
+		ec.frame_ms = i ? 40 : 20;
+		assert_int_equal(codec_opus_enc_new(&enc[i], &ec), 0);
+	}
+	/* 6 s of a 440 Hz tone: arrival = capture + 100 ms, + the ramp (slope 1 from 2.8 s,
+	 * 1 s at most) */
+	while (cap < 6000000) {
+		int k = cap >= 3000000;
+		size_t ns = k ? 1920 : 960, len;
+		struct rtp_packet p = {.version = 2, .payload_type = 111, .ssrc = 0x2001};
+		uint8_t opus[400];
+		int64_t ramp = cap > 2800000 ? cap - 2800000 : 0;
+
+		for (size_t i = 0; i < ns; i++)
+			pcm[i] = (int16_t)(8000 * sin(2 * M_PI * 440 * (double)(ts + i) / 48000));
+		assert_int_equal(codec_opus_enc_encode(enc[k], pcm, opus, sizeof opus, &len), 0);
+		p.seq = seq++;
+		p.timestamp = ts;
+		p.payload = opus;
+		p.payload_len = len;
+		assert_true(f.n < 400);
+		assert_int_equal(
+		        rtp_packet_write(&p, f.pk[f.n].data, sizeof f.pk[f.n].data, &f.pk[f.n].len),
+		        0);
+		f.pk[f.n++].at = cap + 100000 + (ramp < 1000000 ? ramp : 1000000);
+		ts += (uint32_t)ns;
+		cap += (int64_t)ns * 1000000 / 48000;
+	}
+	codec_opus_enc_free(enc[0]);
+	codec_opus_enc_free(enc[1]);
+
+	f.base = event_base_new();
+	assert_non_null(f.base);
+	c.name = "hub";
+	c.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
+	c.audio_path = vec("jfk_16k_mono.wav");
+	c.record_dir = dir;
+	c.display_width = 160;
+	c.display_height = 96;
+	c.ssrc_base = 0x2000;
+	c.send = sink;
+	assert_int_equal(relay_media_new(&f.to, f.base, &c), 0);
+	f.ev = event_new(f.base, -1, EV_PERSIST, feed_cb, &f);
+	assert_non_null(f.ev);
+	event_add(f.ev, &tv);
+	f.t0 = now();
+	assert_int_equal(relay_media_start(f.to), 0);
+	event_base_dispatch(f.base);
+	assert_int_equal(relay_media_stop(f.to), 0);
+	assert_int_equal(relay_media_report(f.to, 400000, NULL, &r), 0);
+	printf("  %zu packets fed (150 of 20 ms, then 75 of 40 ms): played %.0f, lost %.0f, "
+	       "underrun %.0f, dropped to shrink %.0f\n",
+	       f.n, jnum(r, "received", "audio", "played"),
+	       jnum(r, "received", "audio", "lost_after_recovery"),
+	       jnum(r, "received", "audio", "underrun_concealed"),
+	       jnum(r, "received", "audio", "dropped_to_shrink"));
+	assert_true(jnum(r, "received", "audio", "lost_after_recovery") == 0);
+	assert_true(jnum(r, "received", "audio", "underrun_concealed") > 0);
+	/* every packet fed played, or was dropped on purpose to shed delay */
+	assert_true(jnum(r, "received", "audio", "played") +
+	                    jnum(r, "received", "audio", "dropped_to_shrink") >=
+	            (double)f.n - 1);
+	json_decref(r);
+	rm_dir(dir);
+	relay_media_free(f.to);
+	event_free(f.ev);
+	event_base_free(f.base);
+}
+
 /* A two-way adaptive session over a 600 ms RTT link that goes down both ways for 8 s. The
  * senders' pacers drop what goes stale meanwhile (whole pictures, then a keyframe), so after
  * the link returns the hub shows pictures again (within 10 s), the first at most 2 s old, and
@@ -786,6 +919,7 @@ int main(void)
 	        cmocka_unit_test(outage_then_pictures_and_fresh_sound_again),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
+	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
