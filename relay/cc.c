@@ -133,7 +133,7 @@ struct cc {
 	int64_t next_probe_at, last_probe_at;
 	int initial_probes;
 
-	uint32_t overuses, n_probes, n_probes_ok;
+	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
 	uint32_t queue_cuts;
 };
 
@@ -980,8 +980,10 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 	slot->rate = (uint32_t)rate;
 	slot->started = now_us;
 	slot->active = true;
-	if (recovery)
+	if (recovery) {
 		cc->recover_probe = slot->id;
+		cc->n_probes_recovery++;
+	}
 	cc->last_probe_at = now_us;
 	cc->n_probes++;
 	*rate_bps = (uint32_t)rate;
@@ -1007,4 +1009,5 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->queue_cuts = cc->queue_cuts;
 	st->probes = cc->n_probes;
 	st->probes_ok = cc->n_probes_ok;
+	st->probes_recovery = cc->n_probes_recovery;
 }

@@ -64,6 +64,7 @@ struct cc_stats {
 	uint32_t queue_cuts;     /* of the decreases, those the queue made (no gradient) */
 	uint32_t probes;         /* probe clusters started / succeeded */
 	uint32_t probes_ok;
+	uint32_t probes_recovery; /* of the probes, those back towards the rate before a drop */
 };
 
 struct cc;

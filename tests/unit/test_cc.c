@@ -349,6 +349,7 @@ static void steady(double c, int64_t one_way, double loss, int64_t jitter, int64
 	static struct sim s;
 	uint32_t min_target = UINT32_MAX;
 	double util, p50, p95;
+	struct cc_stats st;
 
 	caps[0] = (struct cap_step){0, c};
 	sim_init(&s, caps, 1, 100000);
@@ -380,6 +381,9 @@ static void steady(double c, int64_t one_way, double loss, int64_t jitter, int64
 	       p95, 100.0 * min_target / c);
 	assert_true(util >= 0.80);
 	assert_true(p95 <= 150.0);
+	/* a steady link has no capacity drop to recover from */
+	cc_get_stats(s.cc, &st);
+	assert_int_equal(st.probes_recovery, 0);
 	if (loss > 0) {
 		assert_true(s.air_lost > 0);
 		assert_true(min_target >= 0.70 * c);
@@ -604,6 +608,7 @@ static void test_cc_short_drop_app_limited_probes_back(void **state)
 	static struct sim s;
 	int64_t back = -1, peak_q = 0;
 	uint32_t before;
+	struct cc_stats st;
 
 	(void)state;
 	sim_init(&s, caps, 3, 100000);
@@ -625,11 +630,13 @@ static void test_cc_short_drop_app_limited_probes_back(void **state)
 	for (size_t i = 0; i < s.n_q; i++)
 		if (s.qdelay[i] > peak_q)
 			peak_q = s.qdelay[i];
+	cc_get_stats(s.cc, &st);
 	printf("cc-sim: 4 s drop 512k->128k, media 90 kbit/s from 1 s into it: target before the "
 	       "drop %u bps; >= 80 %% of 512k %.2f s after the capacity returned (peak queue %.0f "
-	       "ms)\n",
-	       before, back / 1e6, peak_q / 1000.0);
+	       "ms), %u recovery probe(s)\n",
+	       before, back / 1e6, peak_q / 1000.0, st.probes_recovery);
 	assert_true(before >= 0.8 * 512000);
+	assert_true(st.probes_recovery >= 1);
 	assert_true(back >= 0 && back <= 3500000);
 	cc_free(s.cc);
 	rtcp_twcc_recorder_free(s.rec);
