@@ -112,3 +112,19 @@ uint64_t sync_yield_cap(const struct sync_yield *y, uint64_t configured)
 	c = y->bps / 8 ? y->bps / 8 : 1;
 	return configured && configured < c ? configured : c;
 }
+
+uint64_t sync_yield_allowance(struct sync_yield_ask *a, uint32_t target_bps, uint64_t media_bps)
+{
+	uint32_t target = target_bps;
+	uint64_t floor, bps;
+
+	a->target[a->n++ % SYNC_YIELD_HOLD] = target_bps;
+	for (unsigned i = 0; i < SYNC_YIELD_HOLD && i < a->n; i++)
+		if (a->target[i] < target)
+			target = a->target[i];
+	floor = (uint64_t)target * SYNC_YIELD_FLOOR_PCT / 100;
+	if (floor < SYNC_YIELD_MIN_BPS)
+		floor = SYNC_YIELD_MIN_BPS;
+	bps = media_bps < target ? target - media_bps : 0;
+	return bps > floor ? bps : floor;
+}

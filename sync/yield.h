@@ -62,4 +62,24 @@ bool sync_yield_active(const struct sync_yield *y, uint64_t now_ms, uint64_t *bp
  * none) while not yielding, else the lower of it and the lease's cap (at least 1). */
 uint64_t sync_yield_cap(const struct sync_yield *y, uint64_t configured);
 
+/* ---- the consult's side: what to ask for ----
+ * The allowance: the media controller's target minus what the media sent over the last period,
+ * at least SYNC_YIELD_FLOOR_PCT % of the target and SYNC_YIELD_MIN_BPS. The target used is the
+ * lowest of the last SYNC_YIELD_HOLD reports (one per period, 500 ms in `pirogue consult`), so
+ * a probe that lifts the target does not hand the sync room before the ladder (whose upgrade
+ * hold is 2.5 s) has had time to use it, while a cut applies at once. The floor keeps the sync
+ * session alive (keepalives, acknowledgements, its own RTT and loss estimates) and costs the
+ * media at most 5 %, less than one ladder step. */
+#define SYNC_YIELD_HOLD      6
+#define SYNC_YIELD_FLOOR_PCT 5
+
+struct sync_yield_ask { /* zero it to start; fields private */
+	uint32_t target[SYNC_YIELD_HOLD];
+	unsigned n;
+};
+
+/* Records this period's controller target and returns the allowance in bit/s; media_bps is
+ * what the media sent over the period (UINT64_MAX if not known yet: the floor is asked for). */
+uint64_t sync_yield_allowance(struct sync_yield_ask *a, uint32_t target_bps, uint64_t media_bps);
+
 #endif

@@ -1,5 +1,6 @@
 /* tests/unit/test_yield.c — the sync transfer's lease to a live consultation (sync/yield):
- * message parsing (bounds, malformed input) and the state machine on a test clock. */
+ * message parsing (bounds, malformed input), the state machine on a test clock, and the
+ * consult's allowance (what it asks for). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,11 +109,40 @@ static void test_lease(void **state)
 	sync_yield_free(NULL);
 }
 
+/* The consult's side: the allowance is the target minus the media, with a floor, and the target
+ * it uses is the lowest of the last SYNC_YIELD_HOLD reports: a cut applies at once, a raise
+ * (a probe) only once it has held for that many reports. */
+static void test_allowance(void **state)
+{
+	struct sync_yield_ask a;
+
+	(void)state;
+	memset(&a, 0, sizeof a);
+	/* no media rate yet: the floor (5 % of the target, at least SYNC_YIELD_MIN_BPS) */
+	assert_int_equal(sync_yield_allowance(&a, 400000, UINT64_MAX), 20000);
+	assert_int_equal(sync_yield_allowance(&a, 400000, 150000), 250000);
+	/* media above the target: the floor */
+	assert_int_equal(sync_yield_allowance(&a, 400000, 500000), 20000);
+	/* a low target: SYNC_YIELD_MIN_BPS */
+	memset(&a, 0, sizeof a);
+	assert_int_equal(sync_yield_allowance(&a, 100000, 100000), SYNC_YIELD_MIN_BPS);
+	/* a cut applies at once */
+	memset(&a, 0, sizeof a);
+	for (int i = 0; i < SYNC_YIELD_HOLD; i++)
+		assert_int_equal(sync_yield_allowance(&a, 500000, 100000), 400000);
+	assert_int_equal(sync_yield_allowance(&a, 200000, 100000), 100000);
+	/* a raise waits until the low target has left the last SYNC_YIELD_HOLD reports */
+	for (int i = 1; i < SYNC_YIELD_HOLD; i++)
+		assert_int_equal(sync_yield_allowance(&a, 500000, 100000), 100000);
+	assert_int_equal(sync_yield_allowance(&a, 500000, 100000), 400000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_parse),
 	        cmocka_unit_test(test_lease),
+	        cmocka_unit_test(test_allowance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

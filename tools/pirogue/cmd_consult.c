@@ -12,14 +12,10 @@
  * The sync transfer yields to the consultation: every YIELD_PERIOD_MS while media flows, the
  * command tells its own site's pirogued (the control socket in the store dir, sync/notify.h)
  * how much of the link sync may use, as a lease: "yield BITS_PER_S YIELD_LEASE_MS" with
- * BITS_PER_S = the media controller's target (relay/cc: what it estimates this session can
- * send on the link; the lowest of the last YIELD_HOLD periods, so a probe that lifts it does
- * not hand the sync room the ladder has not had time to use, while a cut applies at once)
- * minus what the media sent over the last period, at least YIELD_FLOOR_PCT %
- * of the target and SYNC_YIELD_MIN_BPS (8 kbit/s). The floor keeps the sync session alive
- * (keepalives, acknowledgements, its own RTT and loss estimates) and costs the media at most
- * 5 %, less than one ladder step. The first message, before any media rate is measured, asks
- * for the floor. "yield end" when the session ends; a consult that dies stops renewing and
+ * BITS_PER_S = sync_yield_allowance (sync/yield.h): about the media controller's target
+ * (relay/cc: what it estimates this session can send on the link) minus what the media sent
+ * over the last period, with a floor. The first message, before any media rate is measured,
+ * asks for the floor. "yield end" when the session ends; a consult that dies stops renewing and
  * pirogued lifts the cap itself YIELD_LEASE_MS later. --no-yield turns this off (for
  * comparisons). No pirogued running is fine.
  *
@@ -50,9 +46,7 @@
 
 #define CONSULT_PORT_DEFAULT 7444
 #define YIELD_PERIOD_MS      500
-#define YIELD_HOLD           6    /* periods (3 s): longer than the ladder's 2.5 s upgrade hold */
 #define YIELD_LEASE_MS       2500 /* five periods: a stalled loop does not lift the cap */
-#define YIELD_FLOOR_PCT      5
 
 static void consult_usage(FILE *f)
 {
@@ -91,10 +85,9 @@ struct consult {
 	uint32_t peer_id;
 	bool peer_known, started, failed;
 	double duration;
-	const char *store_dir;          /* whose pirogued is told to yield (NULL: --no-yield) */
-	uint64_t yield_wire, yield_us;  /* media wire bytes and time at the last message */
-	uint32_t yield_tgt[YIELD_HOLD]; /* the controller's target at the last messages */
-	unsigned yield_n;
+	const char *store_dir;         /* whose pirogued is told to yield (NULL: --no-yield) */
+	uint64_t yield_wire, yield_us; /* media wire bytes and time at the last message */
+	struct sync_yield_ask yield_ask;
 	bool yield_warned;
 };
 
@@ -115,8 +108,7 @@ static void yield_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct consult *c = arg;
 	struct relay_media_stats st;
-	uint64_t now = mtime_now_us(), sent = UINT64_MAX, bps, floor;
-	uint32_t target;
+	uint64_t now = mtime_now_us(), sent = UINT64_MAX;
 	char msg[SYNC_NOTIFY_MSG_MAX + 1];
 
 	(void)fd;
@@ -126,16 +118,8 @@ static void yield_cb(evutil_socket_t fd, short what, void *arg)
 		sent = (st.tx_wire_bytes - c->yield_wire) * 8 * 1000000 / (now - c->yield_us);
 	c->yield_wire = st.tx_wire_bytes;
 	c->yield_us = now;
-	c->yield_tgt[c->yield_n++ % YIELD_HOLD] = st.target_bps;
-	target = st.target_bps;
-	for (unsigned i = 0; i < YIELD_HOLD && i < c->yield_n; i++)
-		if (c->yield_tgt[i] < target)
-			target = c->yield_tgt[i];
-	floor = (uint64_t)target * YIELD_FLOOR_PCT / 100;
-	if (floor < SYNC_YIELD_MIN_BPS)
-		floor = SYNC_YIELD_MIN_BPS;
-	bps = sent < target ? target - sent : 0;
-	snprintf(msg, sizeof msg, "yield %llu %u", (unsigned long long)(bps > floor ? bps : floor),
+	snprintf(msg, sizeof msg, "yield %llu %u",
+	         (unsigned long long)sync_yield_allowance(&c->yield_ask, st.target_bps, sent),
 	         YIELD_LEASE_MS);
 	yield_send(c, msg);
 }
