@@ -2140,6 +2140,13 @@ static int cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts a vector ascending; an empty one may have no storage (qsort must not see NULL). */
+static void vec_sort(struct i64vec *a)
+{
+	if (a->n)
+		qsort(a->v, a->n, sizeof *a->v, cmp64);
+}
+
 /* p-th percentile (0..100, nearest rank) of a sorted vector. */
 static int64_t pct(const struct i64vec *v, double p)
 {
@@ -2291,19 +2298,19 @@ static int lip_sync_report(struct relay_media *m, json_t *rx)
 	sk.n = ab.n = n;
 	for (size_t i = 0; i < n; i++)
 		ab.v[i] = sk.v[i] < 0 ? -sk.v[i] : sk.v[i];
-	qsort(sk.v, sk.n, sizeof *sk.v, cmp64);
-	qsort(ab.v, ab.n, sizeof *ab.v, cmp64);
+	vec_sort(&sk);
+	vec_sort(&ab);
 	json_object_set_new(ls, "frames", json_integer((json_int_t)n));
 	if (n) {
 		json_object_set_new(ls, "skew_abs_p50_ms", json_real((double)pct(&ab, 50) / 1000));
 		json_object_set_new(ls, "skew_abs_p95_ms", json_real((double)pct(&ab, 95) / 1000));
 		json_object_set_new(ls, "skew_p50_ms", json_real((double)pct(&sk, 50) / 1000));
 	}
-	qsort(m->vhold.v, m->vhold.n, sizeof *m->vhold.v, cmp64);
+	vec_sort(&m->vhold);
 	if (m->vhold.n)
 		json_object_set_new(ls, "video_hold_p50_ms",
 		                    json_real((double)pct(&m->vhold, 50) / 1000));
-	qsort(m->aadded.v, m->aadded.n, sizeof *m->aadded.v, cmp64);
+	vec_sort(&m->aadded);
 	if (m->aadded.n) {
 		json_object_set_new(ls, "audio_delay_added_p50_ms",
 		                    json_real((double)pct(&m->aadded, 50) / 1000));
@@ -2388,7 +2395,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(r, "ladder", la);
 	la = NULL;
 	/* what this side received */
-	qsort(m->owd.v, m->owd.n, sizeof *m->owd.v, cmp64);
+	vec_sort(&m->owd);
 	if (m->owd.n) {
 		struct i64vec q = m->owd;
 
@@ -2412,7 +2419,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(au, "dropped_to_shrink", json_integer((json_int_t)m->audio_shrink));
 	json_object_set_new(au, "underrun_concealed", json_integer((json_int_t)m->audio_underrun));
 	json_object_set_new(au, "resyncs_after_gap", json_integer((json_int_t)m->audio_resyncs));
-	qsort(m->m2e.v, m->m2e.n, sizeof *m->m2e.v, cmp64);
+	vec_sort(&m->m2e);
 	if (m->m2e.n) {
 		json_object_set_new(au, "mouth_to_ear_p50_ms",
 		                    json_real((double)pct(&m->m2e, 50) / 1000));
