@@ -32,6 +32,12 @@ step_consult() {
 	say ""
 	say "Hub -> clinic (2 Mbit/s downlink): what the clinic got:"
 	run "$PIROGUE" consult --print-report "$CW/adaptive-clinic.json" "$CW/fixed-clinic.json"
+	if [ "$ok" -ne 0 ]; then # say why: the end of each consult's log
+		for l in "$CW"/*.log; do
+			say "--- $(basename "$l") (last lines):"
+			tail -5 "$l" | sed 's/^/     /'
+		done
+	fi
 	say "Recordings (received.wav/.ivf/.y4m, frames.csv) were in $CW; removed."
 	rm -rf "$CW"
 	return $ok
