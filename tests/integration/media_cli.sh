@@ -107,4 +107,13 @@ check missing_input_fails run 1 "$PIROGUE" media decode --in "$T/nothing.ivf" --
 check size_mismatch_refused run 1 "$PIROGUE" media quality --ref "$CLIP" --test "$T/t.y4m"
 check size_mismatch_reason err_has "sizes differ"
 
+# `pirogue consult --print-report A B`: a report that cannot be read is named, even when the
+# other one reads fine (its error used to be overwritten by the second load's).
+echo '{}' >"$T/empty-report.json"
+check print_report_missing_refused run 1 "$PIROGUE" consult --print-report "$T/none.json" "$T/empty-report.json"
+check print_report_missing_named err_has "none.json.*No such file"
+echo '{' >"$T/bad-report.json"
+check print_report_bad_second_refused run 1 "$PIROGUE" consult --print-report "$T/empty-report.json" "$T/bad-report.json"
+check print_report_bad_second_named err_has "bad-report.json"
+
 finish

@@ -223,11 +223,18 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 
 static int print_reports(const char *a, const char *b)
 {
-	json_error_t e;
-	json_t *ja = json_load_file(a, 0, &e), *jb = b ? json_load_file(b, 0, &e) : NULL;
+	json_error_t ea, eb;
+	json_t *ja = json_load_file(a, 0, &ea), *jb = b ? json_load_file(b, 0, &eb) : NULL;
 
 	if (!ja || (b && !jb)) {
-		fprintf(stderr, "pirogue consult: %s:%d: %s\n", e.source, e.line, e.text);
+		/* the first file's error if it failed (the second load would overwrite it) */
+		const json_error_t *e = !ja ? &ea : &eb;
+
+		if (e->line > 0)
+			fprintf(stderr, "pirogue consult: %s: line %d: %s\n", !ja ? a : b, e->line,
+			        e->text);
+		else
+			fprintf(stderr, "pirogue consult: %s\n", e->text);
 		json_decref(ja);
 		json_decref(jb);
 		return CMD_FAIL;
