@@ -122,7 +122,7 @@ struct cc {
 	double peak_bps; /* highest delay target over the last RECOVER_PEAK_US */
 	int64_t peak_at;
 	double drop_from_bps; /* peak_bps when the drain began */
-	double recover_bps;   /* rate recovery probes aim for (0: no recovery) */
+	double recover_bps;   /* rate recovery probes aim for (while recover_tries) */
 	int64_t recover_at;   /* next recovery probe */
 	int64_t recover_until;
 	unsigned recover_tries;
