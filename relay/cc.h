@@ -65,6 +65,7 @@ struct cc_stats {
 	uint32_t probes;         /* probe clusters started / succeeded */
 	uint32_t probes_ok;
 	uint32_t probes_recovery; /* of the probes, those back towards the rate before a drop */
+	uint32_t jitter_holds;    /* feedback reports whose gradient overuse had no queue behind */
 };
 
 struct cc;

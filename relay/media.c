@@ -602,13 +602,12 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
 		        "usage %d probes %u/%u (recovery %u) rung %s (vp8 %u) pad %u drain holds "
-		        "%u "
-		        "cuts %u (queue %u)",
+		        "%u cuts %u (queue %u) jitter holds %u",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
 		        cs.probes_ok, cs.probes, cs.probes_recovery, m->set.rung.name,
 		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, cs.overuses,
-		        cs.queue_cuts);
+		        cs.queue_cuts, cs.jitter_holds);
 	}
 	if (m->cfg.fixed_bps)
 		return;
