@@ -2083,6 +2083,7 @@ void relay_media_stats(const struct relay_media *m, struct relay_media_stats *ou
 		out->pacer_stale_bytes += ps.stale_bytes[c];
 	}
 	out->pacer_stale_pictures = ps.stale_frames[PACER_VIDEO];
+	out->pacer_stale_audio = ps.stale_packets[PACER_AUDIO];
 	out->keyframes_forced = m->keyframes_forced;
 }
 
@@ -2370,6 +2371,8 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	                    json_integer((json_int_t)st.pacer_stale_bytes));
 	json_object_set_new(tx, "pacer_dropped_stale_pictures",
 	                    json_integer((json_int_t)st.pacer_stale_pictures));
+	json_object_set_new(tx, "pacer_dropped_stale_audio",
+	                    json_integer((json_int_t)st.pacer_stale_audio));
 	json_object_set_new(tx, "keyframes_forced", json_integer((json_int_t)st.keyframes_forced));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
@@ -2535,6 +2538,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "pacer: stale packets dropped", "sent.pacer_dropped_stale_packets");
 	row(f, a, b, "pacer: stale bytes dropped", "sent.pacer_dropped_stale_bytes");
 	row(f, a, b, "pacer: stale pictures dropped", "sent.pacer_dropped_stale_pictures");
+	row(f, a, b, "pacer: stale audio packets dropped", "sent.pacer_dropped_stale_audio");
 	row(f, a, b, "keyframes forced by stale drops", "sent.keyframes_forced");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");

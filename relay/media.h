@@ -93,8 +93,9 @@ struct relay_media_stats {
 	 * video pictures older than 600 ms or depending on one that was, their FEC and
 	 * retransmissions), and the keyframes made so the receiver can decode again */
 	uint64_t pacer_stale_packets, pacer_stale_bytes, pacer_stale_pictures, keyframes_forced;
-	unsigned rung;         /* current ladder rung index */
-	const char *rung_name; /* static */
+	uint64_t pacer_stale_audio; /* of the stale packets, audio (each one frame) */
+	unsigned rung;              /* current ladder rung index */
+	const char *rung_name;      /* static */
 	unsigned ladder_downgrades, ladder_upgrades;
 	unsigned min_rung_after_top; /* lowest rung reached after the first downgrade */
 	uint32_t target_bps;         /* controller target */
