@@ -669,6 +669,20 @@ static void test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return(void *
 	pacer_free(s.pacer);
 }
 
+/* geo-sat as the consult meets a drop: RTT 600 ms, a 1.5 s modem buffer, 1 % loss in bursts
+ * of 3, and (the ladder having stepped down) media application-limited at app_bps from 21 s,
+ * 1 s into the drop at 20 s. caps: 3 steps. */
+static void app_limited_drop_init(struct sim *s, const struct cap_step *caps, double app_bps)
+{
+	sim_init(s, caps, 3, 100000);
+	s->buffer_us = 1500000;
+	s->one_way = 300000;
+	s->loss_p_bg = 1.0 / 3.0;
+	s->loss_p_gb = 0.01 * s->loss_p_bg / 0.99;
+	s->app_from = 21000000;
+	s->app_bps = app_bps;
+}
+
 /* The consult's case: the uplink cut 4x for 4 s (20-24 s), and the ladder stepped down during
  * the drop, so from 21 s the media is application-limited at 90 kbit/s (a low rung, no padding
  * here), with geo-sat's 1 % bursty loss. The media cannot show that the capacity came back;
@@ -684,13 +698,7 @@ static void test_cc_short_drop_app_limited_probes_back(void **state)
 	struct cc_stats st;
 
 	(void)state;
-	sim_init(&s, caps, 3, 100000);
-	s.buffer_us = 1500000;
-	s.one_way = 300000;
-	s.loss_p_bg = 1.0 / 3.0;
-	s.loss_p_gb = 0.01 * s.loss_p_bg / 0.99;
-	s.app_from = 21000000;
-	s.app_bps = 90000;
+	app_limited_drop_init(&s, caps, 90000);
 	sim_run(&s, 20000000);
 	before = cc_target_bps(s.cc);
 	s.m_start = 20000000;
@@ -728,13 +736,7 @@ static void test_cc_long_drop_app_limited_finds_the_return(void **state)
 	struct cc_stats st;
 
 	(void)state;
-	sim_init(&s, caps, 3, 100000);
-	s.buffer_us = 1500000;
-	s.one_way = 300000;
-	s.loss_p_bg = 1.0 / 3.0;
-	s.loss_p_gb = 0.01 * s.loss_p_bg / 0.99;
-	s.app_from = 21000000;
-	s.app_bps = 30000;
+	app_limited_drop_init(&s, caps, 30000);
 	s.payload = 300;
 	while (s.t < 65000000 && back < 0) {
 		sim_run(&s, s.t + 1000);
