@@ -57,12 +57,12 @@ struct cc_stats {
 	enum cc_usage usage;     /* last detector output */
 	double trend;            /* modified trend (ms) */
 	double threshold;        /* adaptive threshold (ms) */
-	double loss;    /* loss fraction 0..1 over the newest 2 s windows holding >= 200 packets */
-	int64_t rtt_us; /* smoothed RTT from feedback (0 until known) */
-	int64_t queue_us;    /* one-way delay above its windowed minimum */
-	uint32_t overuses;   /* decreases so far */
-	uint32_t queue_cuts; /* of the decreases, those the queue made (no gradient) */
-	uint32_t probes;     /* probe clusters started / succeeded */
+	double loss;             /* loss fraction 0..1, pooled to >= 200 packets (cc.c) */
+	int64_t rtt_us;          /* smoothed RTT from feedback (0 until known) */
+	int64_t queue_us;        /* one-way delay above its windowed minimum */
+	uint32_t overuses;       /* decreases so far */
+	uint32_t queue_cuts;     /* of the decreases, those the queue made (no gradient) */
+	uint32_t probes;         /* probe clusters started / succeeded */
 	uint32_t probes_ok;
 	uint32_t probes_recovery; /* of the probes, those back towards the rate before a drop */
 	uint32_t jitter_holds;    /* feedback reports whose gradient overuse had no queue behind */

@@ -103,6 +103,7 @@ struct sim {
 	unsigned frames;
 };
 
+static const uint8_t payload_bytes[PAYLOAD]; /* what every simulated media packet carries */
 static uint64_t sim_seed; /* varies the random draws (loss, jitter) between runs */
 
 static double cap_at(const struct sim *s, int64_t t)
@@ -246,10 +247,9 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 
 static void media_source(struct sim *s, uint32_t target)
 {
-	static const uint8_t media[PAYLOAD];
-
 	if (s->t >= s->next_audio) {
-		assert_int_equal(pacer_enqueue(s->pacer, PACER_AUDIO, media, 100, 0, s->t), 0);
+		assert_int_equal(pacer_enqueue(s->pacer, PACER_AUDIO, payload_bytes, 100, 0, s->t),
+		                 0);
 		s->next_audio = s->t + 20000;
 	}
 	if (s->t >= s->next_frame) {
@@ -261,8 +261,8 @@ static void media_source(struct sim *s, uint32_t target)
 		for (size_t left = bytes; left > 0;) {
 			size_t n = left > PAYLOAD ? PAYLOAD : left;
 
-			assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, media, n, 0, s->t),
-			                 0);
+			assert_int_equal(
+			        pacer_enqueue(s->pacer, PACER_VIDEO, payload_bytes, n, 0, s->t), 0);
 			left -= n;
 		}
 		s->next_frame = s->t + 66667;
@@ -329,7 +329,6 @@ static void sim_run(struct sim *s, int64_t until)
 		if (s->media)
 			media_source(s, target);
 		for (;;) {
-			static const uint8_t media[PAYLOAD];
 			static uint8_t buf[1500];
 			struct pacer_stats ps;
 			struct pacer_pkt out;
@@ -338,14 +337,14 @@ static void sim_run(struct sim *s, int64_t until)
 			if (s->app_bps > 0 && s->t >= s->app_from &&
 			    ps.queued_packets[PACER_VIDEO] < 2 &&
 			    s->app_credit >= (double)s->payload * 8) {
-				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, media,
+				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, payload_bytes,
 				                               s->payload, 0, s->t),
 				                 0);
 				s->app_credit -= (double)s->payload * 8;
 			}
 			while (!s->media && !(s->app_bps > 0 && s->t >= s->app_from) &&
 			       ps.queued_packets[PACER_VIDEO] < 2) {
-				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, media,
+				assert_int_equal(pacer_enqueue(s->pacer, PACER_VIDEO, payload_bytes,
 				                               s->payload, 0, s->t),
 				                 0);
 				ps.queued_packets[PACER_VIDEO]++;

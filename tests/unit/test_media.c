@@ -172,6 +172,19 @@ static const char *vec(const char *name)
 	return buf[k];
 }
 
+/* The reference clips as a session's sources (160x96 video, speech) and its recording dir. */
+static void clip_config(struct relay_media_config *c, const char *name, const char *dir,
+                        uint32_t ssrc_base)
+{
+	c->name = name;
+	c->video_path = vec("CiscoVT2people_160x96_6fps.y4m");
+	c->audio_path = vec("jfk_16k_mono.wav");
+	c->record_dir = dir;
+	c->display_width = 160;
+	c->display_height = 96;
+	c->ssrc_base = ssrc_base;
+}
+
 struct scenario {
 	struct event_base *base;
 	struct dir ab, ba;
@@ -301,13 +314,7 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	assert_non_null(s.base);
 	dir_init(&s.ab, s.base, 400000, 1);
 	dir_init(&s.ba, s.base, 400000, 2);
-	ca.name = "clinic";
-	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
-	ca.audio_path = vec("jfk_16k_mono.wav");
-	ca.record_dir = da;
-	ca.display_width = 160;
-	ca.display_height = 96;
-	ca.ssrc_base = 0x1000;
+	clip_config(&ca, "clinic", da, 0x1000);
 	ca.start_bps = 150000;
 	ca.send = link_send;
 	ca.send_arg = &s.ab;
@@ -425,13 +432,7 @@ static void lip_sync_session(bool sync, int64_t extra_us, json_t **rclinic, json
 	ab.video_path = &ab_video;
 	ba_audio.delay_us += extra_us;
 	ba.audio_path = &ba_audio;
-	ca.name = "clinic";
-	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
-	ca.audio_path = vec("jfk_16k_mono.wav");
-	ca.record_dir = da;
-	ca.display_width = 160;
-	ca.display_height = 96;
-	ca.ssrc_base = 0x1000;
+	clip_config(&ca, "clinic", da, 0x1000);
 	ca.fixed_bps = 250000;
 	ca.no_lip_sync = !sync;
 	ca.send = link_send;
@@ -708,13 +709,7 @@ static void audio_frame_length_change_while_delay_grows_is_not_loss(void **state
 
 	f.base = event_base_new();
 	assert_non_null(f.base);
-	c.name = "hub";
-	c.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
-	c.audio_path = vec("jfk_16k_mono.wav");
-	c.record_dir = dir;
-	c.display_width = 160;
-	c.display_height = 96;
-	c.ssrc_base = 0x2000;
+	clip_config(&c, "hub", dir, 0x2000);
 	c.send = nosend;
 	assert_int_equal(relay_media_new(&f.to, f.base, &c), 0);
 	f.ev = event_new(f.base, -1, EV_PERSIST, feed_cb, &f);
@@ -776,13 +771,7 @@ static void outage_then_pictures_and_fresh_sound_again(void **state)
 	o.down_at = 5000000;
 	o.up_at = 13000000;
 	o.end_at = 25000000;
-	ca.name = "clinic";
-	ca.video_path = vec("CiscoVT2people_160x96_6fps.y4m");
-	ca.audio_path = vec("jfk_16k_mono.wav");
-	ca.record_dir = da;
-	ca.display_width = 160;
-	ca.display_height = 96;
-	ca.ssrc_base = 0x1000;
+	clip_config(&ca, "clinic", da, 0x1000);
 	ca.start_bps = 200000;
 	ca.send = link_send;
 	ca.send_arg = &o.ab;
