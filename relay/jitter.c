@@ -715,7 +715,7 @@ int jb_sync_new(struct jb_sync **out, const struct jb_sync_config *cfg)
 		c = *cfg;
 	if (c.max_video_hold_us < 0 || c.max_audio_extra_us < 0 || c.threshold_us < 0 ||
 	    c.step_up_us < 0 || c.step_down_us < 0 || c.interval_us < 0 || c.window_us < 0 ||
-	    c.audio_stale_us < 0)
+	    c.audio_stale_us < 0 || c.lead_ok_us < 0)
 		return JB_EINVAL;
 	if (!c.max_video_hold_us)
 		c.max_video_hold_us = 1000000;
@@ -811,8 +811,12 @@ int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_ta
 	s->updated = true;
 	s->next_update = now_us + s->cfg.interval_us;
 	qsort(tmp, n, sizeof *tmp, cmp_i64);
-	v = tmp[(size_t)((double)(n - 1) * 0.95 + 0.5)];
-	late = v - s->audio_delay; /* > 0: the picture would lag the sound */
+	/* > 0: the pictures lag the sound by more than allowed: the typical one (median) at all,
+	 * or the slow ones (95th percentile) by more than lead_ok_us */
+	v = tmp[(size_t)((double)(n - 1) * 0.95 + 0.5)] - s->cfg.lead_ok_us;
+	if (tmp[(n - 1) / 2] > v)
+		v = tmp[(n - 1) / 2];
+	late = v - s->audio_delay;
 	target = s->floor > jitter_target_us ? s->floor : jitter_target_us;
 	want = s->floor;
 	if (late + target - jitter_target_us > 2 * s->cfg.max_audio_extra_us) {

@@ -175,15 +175,17 @@ bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t 
  * clocks cancels. The audio delay is what the player reports (capture -> playout of the latest
  * frame played); a decoded video frame is shown when audio captured at the same instant plays:
  * at capture + audio delay, at once if it is already later than that, and held no longer than
- * max_video_hold_us. When video is ready later than audio plays (its 95th percentile delay over
- * the window exceeds the audio delay by more than threshold_us), audio is delayed instead,
- * through a floor on the audio jitter buffer's target: at most step_up_us more per interval_us
- * (the first raise in one go) and never more than max_audio_extra_us above what the jitter
- * alone asks for (mouth-to-ear matters more than lip sync on a 600 ms link). When video lags
- * the undelayed audio by more than twice that cap (a queue after a capacity drop), the floor is
- * removed: the cap could not close the gap, only cost mouth-to-ear. The floor comes down
- * step_down_us per interval once video is early again. Like WebRTC's stream synchronisation, but
- * the video display time is set per frame, since this receiver shows the frames itself. */
+ * max_video_hold_us. When video is ready later than audio plays (over the window, its median
+ * delay, or its 95th percentile less lead_ok_us, exceeds the audio delay by more than
+ * threshold_us), audio is delayed instead: the typical picture is then in sync and the slow ones
+ * lag by at most lead_ok_us. That is done through a floor on the audio jitter buffer's target: at
+ * most step_up_us more per interval_us (the first raise in one go) and never more than
+ * max_audio_extra_us above what the jitter alone asks for (mouth-to-ear matters more than lip sync
+ * on a 600 ms link). When video lags the undelayed audio by more than twice that cap (a queue after
+ * a capacity drop), the floor is removed: the cap could not close the gap, only cost mouth-to-ear.
+ * The floor comes down step_down_us per interval once video is early again. Like WebRTC's stream
+ * synchronisation, but the video display time is set per frame, since this receiver shows the
+ * frames itself. */
 struct jb_sync_config {
 	int64_t max_video_hold_us;  /* 0 = 1000 ms */
 	int64_t max_audio_extra_us; /* 0 = 150 ms */
@@ -193,6 +195,8 @@ struct jb_sync_config {
 	int64_t interval_us;        /* 0 = 500 ms */
 	int64_t window_us;          /* video delay history; 0 = 4 s */
 	int64_t audio_stale_us;     /* audio delay older than this is unknown; 0 = 1 s */
+	int64_t lead_ok_us;         /* the sound may lead the slow pictures (the window's 95th
+	                             * percentile) by this much; 0 = none */
 };
 
 struct jb_sync;

@@ -118,6 +118,14 @@ static int vec_push(struct i64vec *a, int64_t x)
 #define VSHOW_MAX      48      /* decoded pictures held for lip sync */
 #define SKEW_GAP_US    1000000 /* no sound for this long: a picture has nothing to be in sync with */
 #define SYNC_AUDIO_MAX 150000  /* lip sync delays audio at most this beyond its jitter's need */
+/* Lip sync lets the sound lead the slow pictures (the window's 95th percentile) by this much
+ * before it delays the sound for them: Rec. ITU-R BT.1359's acceptability threshold for sound
+ * before picture (+90 ms; +45 ms is where viewers begin to notice). Pictures ready in time are
+ * still shown exactly in sync; the slow ones are the large frames (a keyframe, the scene
+ * changes) and those repaired by FEC, and waiting the sound for all of them costs every word
+ * its mouth-to-ear delay: on the 256 kbit/s geo-sat uplink it raised the audio buffer by its
+ * 150 ms cap at the 95th percentile. */
+#define SYNC_LEAD_OK 90000
 
 struct avvec {
 	struct jb_av_event *v;
@@ -1939,8 +1947,9 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 	    (rc = codec_opus_dec_new(&m->odec, 48000, 1)) != 0 ||
 	    (rc = jb_video_new(&m->jbv, &(struct jb_video_config){.wait_us = 400000})) != 0 ||
 	    (!cfg->no_lip_sync &&
-	     (rc = jb_sync_new(&m->sync, &(struct jb_sync_config){.max_audio_extra_us =
-	                                                                  SYNC_AUDIO_MAX})) != 0) ||
+	     (rc = jb_sync_new(&m->sync,
+	                       &(struct jb_sync_config){.max_audio_extra_us = SYNC_AUDIO_MAX,
+	                                                .lead_ok_us = SYNC_LEAD_OK})) != 0) ||
 	    (rc = codec_vp8_dec_new(&m->vdec, 1)) != 0 || (rc = fec_decoder_new(&m->fecd)) != 0)
 		goto fail;
 	fec_encoder_init(&m->fec, 0);

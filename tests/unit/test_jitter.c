@@ -526,6 +526,7 @@ static void test_jitter_sync_picture_due_with_its_sound(void **state)
 struct sync_sim {
 	struct jb_sync *s;
 	int64_t t, floor, first, max_up, max_down;
+	int64_t slow_us; /* every fifth picture is ready this much later than vdelay */
 };
 
 static int64_t sync_run(struct sync_sim *x, int64_t until, int64_t vdelay)
@@ -535,7 +536,8 @@ static int64_t sync_run(struct sync_sim *x, int64_t until, int64_t vdelay)
 
 		jb_sync_audio_played(x->s, x->t - 200000 - target, x->t);
 		if (x->t % 100000 == 0)
-			jb_sync_video_ready(x->s, x->t - vdelay, x->t);
+			jb_sync_video_ready(
+			        x->s, x->t - vdelay - (x->t % 500000 == 100000 ? x->slow_us : 0), x->t);
 		f = jb_sync_audio_floor(x->s, x->t, 100000);
 		if (f && x->floor && f - x->floor > x->max_up)
 			x->max_up = f - x->floor;
@@ -588,6 +590,39 @@ static void test_jitter_sync_audio_floor_follows_video_within_cap(void **state)
 	/* pictures further behind the undelayed sound than twice the cap (300 ms): the sound is
 	 * not delayed for them at all */
 	assert_int_equal(sync_run(&x, 20000000, 800000), 0);
+	jb_sync_free(x.s);
+}
+
+/* With a lead allowance the sound may play before the slow pictures (here one in five, so the
+ * 95th percentile) by up to that much, while the typical picture stays in sync. */
+static void test_jitter_sync_lets_sound_lead_slow_pictures_by_the_allowance(void **state)
+{
+	struct sync_sim x = {0};
+	struct jb_sync_config c = {.lead_ok_us = 90000};
+
+	(void)state;
+	assert_int_equal(jb_sync_new(&x.s, &(struct jb_sync_config){.lead_ok_us = -1}), JB_EINVAL);
+	assert_int_equal(jb_sync_new(&x.s, &c), 0);
+	/* audio plays 300 ms after capture, as do most pictures; the slow ones at 420 ms lag it
+	 * by 120 ms: within 90 + 30, no floor */
+	x.slow_us = 120000;
+	assert_int_equal(sync_run(&x, 5000000, 300000), 0);
+	/* slow ones at 470 ms: the sound goes to 380 ms (target 180 ms), 90 ms ahead of them */
+	x.slow_us = 170000;
+	assert_int_equal(sync_run(&x, 10000000, 300000), 180000);
+	/* no slow ones: the floor comes down to none */
+	x.slow_us = 0;
+	assert_int_equal(sync_run(&x, 30000000, 300000), 0);
+	/* all pictures at 420 ms: the typical picture must be in sync, the allowance does not
+	 * apply: the sound goes to 420 ms */
+	assert_int_equal(sync_run(&x, 35000000, 420000), 220000);
+	jb_sync_free(x.s);
+
+	/* the first case without the allowance: the sound waits for the slow pictures in full */
+	memset(&x, 0, sizeof x);
+	assert_int_equal(jb_sync_new(&x.s, NULL), 0);
+	x.slow_us = 120000;
+	assert_int_equal(sync_run(&x, 5000000, 300000), 220000);
 	jb_sync_free(x.s);
 }
 
@@ -663,6 +698,7 @@ int main(void)
 	        cmocka_unit_test(test_jitter_av_skew_per_shown_picture),
 	        cmocka_unit_test(test_jitter_sync_picture_due_with_its_sound),
 	        cmocka_unit_test(test_jitter_sync_audio_floor_follows_video_within_cap),
+	        cmocka_unit_test(test_jitter_sync_lets_sound_lead_slow_pictures_by_the_allowance),
 	        cmocka_unit_test(test_jitter_audio_sync_floor_raises_delay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
