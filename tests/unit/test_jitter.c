@@ -537,7 +537,8 @@ static int64_t sync_run(struct sync_sim *x, int64_t until, int64_t vdelay)
 		jb_sync_audio_played(x->s, x->t - 200000 - target, x->t);
 		if (x->t % 100000 == 0)
 			jb_sync_video_ready(
-			        x->s, x->t - vdelay - (x->t % 500000 == 100000 ? x->slow_us : 0), x->t);
+			        x->s, x->t - vdelay - (x->t % 500000 == 100000 ? x->slow_us : 0),
+			        x->t);
 		f = jb_sync_audio_floor(x->s, x->t, 100000);
 		if (f && x->floor && f - x->floor > x->max_up)
 			x->max_up = f - x->floor;
