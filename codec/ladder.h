@@ -7,7 +7,12 @@
  * the overhead of the packets they need: audio sends 1000/frame_ms packets a second (so as the
  * rate falls, the ladder lengthens Opus frames to 40 and 60 ms: at 20 ms the overhead alone is
  * 25.6 kbit/s, more than the speech), video ceil(frame bytes / CODEC_LADDER_VIDEO_PAYLOAD)
- * packets a frame.
+ * packets a frame. From 180p-15 up (~150 kbit/s) frames are 20 ms although 40 would save 12.8
+ * kbit/s: the frame length adds to mouth-to-ear delay four times, once to fill the frame and
+ * three times in the receiver's wait for the time-spread redundant copy (relay/media sends it
+ * RED_DIST = 3 packets later), so 40 ms frames cost 80 ms more than 20 ms ones. On the 256
+ * kbit/s geo-sat uplink (bench/consult.sh, adaptive, 3 runs each) mouth-to-ear went from p50
+ * 526-562 / p95 569-669 ms to 468-505 / 565-588 ms; video 10.8-11.9 fps either way.
  *
  * Audio first: every rung with video keeps at least CODEC_LADDER_AUDIO_FLOOR_BPS of speech at
  * 40 ms frames or shorter, and audio only shrinks below that once video is off. That floor is
@@ -76,9 +81,9 @@ enum codec_ladder_mode {
 	X("90p-7.5", 20000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 2, 1, 24000, 0)     /*   60.6 */ \
 	X("90p-15", 20000, 40, CODEC_LADDER_LIVE, 160, 90, 15, 1, 2, 40000, 0)      /*   80.5 */ \
 	X("180p-7.5", 20000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 2, 1, 64000, 0)   /*  100.6 */ \
-	X("180p-15", 20000, 40, CODEC_LADDER_LIVE, 320, 180, 15, 1, 2, 96000, 0)    /*  136.5 */ \
-	X("270p-7.5", 24000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 2, 1, 120000, 0)  /*  164.5 */ \
-	X("270p-15", 24000, 40, CODEC_LADDER_LIVE, 480, 270, 15, 1, 2, 180000, 0)   /*  232.2 */ \
+	X("180p-15", 20000, 20, CODEC_LADDER_LIVE, 320, 180, 15, 1, 2, 96000, 0)    /*  149.3 */ \
+	X("270p-7.5", 24000, 20, CODEC_LADDER_LIVE, 480, 270, 15, 2, 1, 120000, 0)  /*  177.3 */ \
+	X("270p-15", 24000, 20, CODEC_LADDER_LIVE, 480, 270, 15, 1, 2, 180000, 0)   /*  245.0 */ \
 	X("360p-7.5", 24000, 20, CODEC_LADDER_LIVE, 640, 360, 15, 2, 1, 220000, 0)  /*  285.0 */ \
 	X("360p-15", 24000, 20, CODEC_LADDER_LIVE, 640, 360, 15, 1, 2, 320000, 0)   /*  392.6 */ \
 	X("360p-30", 32000, 20, CODEC_LADDER_LIVE, 640, 360, 30, 1, 3, 480000, 0)   /*  568.3 */ \

@@ -404,11 +404,11 @@ static uint32_t noisy_300k(uint64_t t, uint32_t *seed)
 	return (uint32_t)(300000 * (1 + 0.10 * noise(seed)));
 }
 
-/* Between two rungs with room: 255 kbit/s +-8 % (rungs at 232 and 285). */
-static uint32_t noisy_255k(uint64_t t, uint32_t *seed)
+/* Between two rungs with room: 265 kbit/s +-7 % (rungs at 245 and 285). */
+static uint32_t noisy_265k(uint64_t t, uint32_t *seed)
 {
 	(void)t;
-	return (uint32_t)(255000 * (1 + 0.08 * noise(seed)));
+	return (uint32_t)(265000 * (1 + 0.07 * noise(seed)));
 }
 
 /* A wandering estimate: 300 kbit/s +-25 % over a 20 s cycle, plus +-10 % sample noise; it
@@ -426,8 +426,8 @@ static void test_hysteresis_holds_under_a_noisy_estimate(void **state)
 
 	(void)state;
 	/* 10 minutes of estimates every 100 ms. */
-	r = run_trace(noisy_255k, 600000, 100, 600);
-	print_message("255k +-8%%: %u changes (%u up, %u down), final %s\n", r.changes, r.ups,
+	r = run_trace(noisy_265k, 600000, 100, 600);
+	print_message("265k +-7%%: %u changes (%u up, %u down), final %s\n", r.changes, r.ups,
 	              r.downs, codec_ladder_rung_get(r.final)->name);
 	assert_int_equal(r.changes, 0);
 	assert_string_equal(codec_ladder_rung_get(r.final)->name, "270p-15");
