@@ -7,6 +7,11 @@
 # is brought up fresh and a two-way `pirogue consult` with the reference clips runs for DURATION s
 # (default 60) through tests/integration/consult_lib.bash: once adaptive, once with
 # `--fixed-bitrate FIXED_KBPS` (default 256, no adaptation, no FEC/redundancy) — the anchor.
+# The baseline runs the highest ladder rung whose nominal cost fits FIXED_KBPS, unpaced at that
+# rate: at 256 that is 270p-15 (245 kbit/s with its 20 ms audio frames), whose encoder overshoot
+# put 259.6 kbit/s on the wire in a 60 s run, so on geo-sat-256k the baseline builds a standing
+# queue (before the 20 ms frames the rung cost 232 kbit/s and sent 244.6): compare that
+# profile's adaptive figures in absolute terms, not by the ratio column.
 # Schedules, scaled to DURATION (times from the session's start, D = DURATION):
 #   geo-sat           the uplink is cut 4x (512 -> 128 kbit/s) from D/4 to D/2 (scripted drop)
 #   geo-sat-256k      geo-sat with a steady 256 kbit/s uplink: the condition of the video target

@@ -181,8 +181,8 @@ bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t 
  * lag by at most lead_ok_us. That is done through a floor on the audio jitter buffer's target: at
  * most step_up_us more per interval_us (the first raise in one go) and never more than
  * max_audio_extra_us above what the jitter alone asks for (mouth-to-ear matters more than lip sync
- * on a 600 ms link). When video lags the undelayed audio by more than twice that cap (a queue after
- * a capacity drop), the floor is removed: the cap could not close the gap, only cost mouth-to-ear.
+ * on a 600 ms link). When the delay wanted exceeds twice that cap (pictures behind a queue after a
+ * capacity drop), the floor is removed: the cap could not close the gap, only cost mouth-to-ear.
  * The floor comes down step_down_us per interval once video is early again. Like WebRTC's stream
  * synchronisation, but the video display time is set per frame, since this receiver shows the
  * frames itself. */

@@ -855,8 +855,8 @@ static void rtp_timestamps_right_in_long_sessions(void **state)
 /* The ladder's budget takes off what protection really adds. On a 256 kbit/s uplink at 600 ms
  * with a 3 % loss window (k = 3) and RED, the controller's ~200 kbit/s keeps 180p-15 (what a
  * 12 fps camera needs for its full frame rate): its base layer's repairs (one per 3 pictures)
- * and RED leave 156.4 kbit/s. Taking FEC as k's share of the whole target (the old accounting)
- * left 128, below the rung's 149.3. */
+ * and RED leave 156.4 kbit/s (149.3 is the rung's cost). Taking FEC as k's share of the whole
+ * target (the old accounting) left 128, below the rung's cost of then (136.5, 40 ms frames). */
 static void ladder_budget_counts_real_protection(void **state)
 {
 	const struct codec_ladder_rung *r180 = NULL, *stills = NULL;
