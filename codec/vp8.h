@@ -39,7 +39,9 @@
 #define CODEC_VP8_MAX_LAYERS 3
 /* RTP video clock: packet and input timestamps count 1/90000 s. */
 #define CODEC_VP8_CLOCK 90000
-/* cpu-used for the 2-core appliance: see the measurements above codec_vp8_enc_new in vp8.c. */
+/* cpu-used for the 2-core appliance when the config leaves it 0: CODEC_VP8_CPU_USED_DEFAULT, or
+ * slower and sharper for small pictures (codec_vp8_cpu_used_for). See the measurements above
+ * codec_vp8_enc_new in vp8.c. */
 #define CODEC_VP8_CPU_USED_DEFAULT -6
 
 #define CODEC_VP8_EINIT   (ERR_BASE_CODEC - 540) /* libvpx refused the configuration */
@@ -56,9 +58,14 @@ struct codec_vp8_enc_config {
 	int layers;            /* temporal layers 1 .. 3 */
 	bool error_resilient;  /* forced on when layers > 1 */
 	int threads;           /* encoder threads 1 .. 4 (0 = 1) */
-	int cpu_used;          /* libvpx speed -16 .. 16 (0 = CODEC_VP8_CPU_USED_DEFAULT) */
+	int cpu_used;          /* libvpx speed -16 .. 16 (0 = codec_vp8_cpu_used_for the size) */
 	int keyframe_interval; /* frames between automatic keyframes; 0 = only on demand */
 };
+
+/* The cpu-used an encoder of this size and frame rate gets when its config says 0: -2 up to
+ * 1,000,000 pixels/s (320x192 at 15 fps), -4 up to 2,100,000 (480x270 at 15 fps), else
+ * CODEC_VP8_CPU_USED_DEFAULT. Each choice keeps the encoder near 5 % of one core or less. */
+int codec_vp8_cpu_used_for(int width, int height, int fps_num, int fps_den);
 
 /* Share (%) of the stream's bitrate the encoder gives the base temporal layer (TL0) with this
  * many layers: 100, 60 (WebRTC's split) or 40 (cumulative 40/60/100 for 3 layers). */
