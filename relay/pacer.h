@@ -1,5 +1,5 @@
 /* relay/pacer.h — sends queued packets at the congestion controller's target rate, in small
- * bursts, with strict priorities: audio > video > retransmission > padding.
+ * bursts, with strict priorities: audio > video > retransmission/FEC > padding.
  *
  * Pure logic with an explicit clock: the caller enqueues packets (copied) and, whenever
  * pacer_next_time() says so, calls pacer_next() which hands back the packet to put on the wire.
@@ -12,7 +12,7 @@
  * to a frame; a frame whose first packet is still queued when its deadline passes is dropped
  * whole (a frame whose first packet has left is sent whole: the receiver cannot decode part of
  * one), and so is every later frame of its class that depends on it, up to the next
- * independent one (a keyframe), plus the RTX-class packets (retransmissions) of those
+ * independent one (a keyframe), plus the RTX-class packets (retransmissions, FEC) of those
  * frames. The caller sees a broken chain in the stats (chain_broken) and makes its next frame
  * independent. Drops happen in pacer_enqueue*, pacer_next_time, pacer_next and pacer_expire.
  */
@@ -38,7 +38,7 @@ const char *pacer_strerror(int err);
 enum pacer_class {
 	PACER_AUDIO = 0,
 	PACER_VIDEO = 1,
-	PACER_RTX = 2, /* retransmissions (relay/media queues FEC repairs as video) */
+	PACER_RTX = 2, /* retransmissions and FEC repair packets */
 	PACER_PADDING = 3,
 	PACER_NCLASS = 4
 };

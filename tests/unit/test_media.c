@@ -54,8 +54,7 @@ struct dir {
 	struct dir *audio_path; /* when set, Opus and RED packets take this one */
 	bool down;              /* an outage: everything sent is lost */
 	uint64_t outage_lost;
-	uint64_t audio_lost;         /* Opus and RED packets lost, dropped or sent into an outage */
-	uint64_t fec_sent, fec_lost; /* FEC repair packets handed to the link, and lost on it */
+	uint64_t audio_lost; /* Opus and RED packets lost, dropped or sent into an outage */
 };
 
 static int64_t now(void)
@@ -106,14 +105,11 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	if (d->video_path && len >= 2 && ((data[1] & 0x7f) == 96 || (data[1] & 0x7f) == 97))
 		return link_send(data, len, d->video_path);
 	bool audio = len >= 2 && ((data[1] & 0x7f) == 111 || (data[1] & 0x7f) == 63);
-	bool fec = len >= 2 && (data[1] & 0x7f) == 97;
 
 	if (d->audio_path && audio)
 		return link_send(data, len, d->audio_path);
 	d->sent++;
-	d->fec_sent += fec;
 	if (d->down) {
-		d->fec_lost += fec;
 		d->outage_lost++;
 		d->audio_lost += audio;
 		return 0;
@@ -124,13 +120,11 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	if (start - t > d->queue_us) {
 		d->overflow++;
 		d->audio_lost += audio;
-		d->fec_lost += fec;
 		return 0; /* drop-tail: the modem's buffer is full */
 	}
 	if ((double)rand_r(&d->seed) / RAND_MAX < d->loss) {
 		d->lost++;
 		d->audio_lost += audio;
-		d->fec_lost += fec;
 		return 0;
 	}
 	fin = start + (int64_t)(len + 57) * 8 * 1000000 / d->rate_bps;
@@ -898,81 +892,6 @@ static void ladder_budget_counts_real_protection(void **state)
 	assert_true(relay_media_rung_budget(60000, stills, 12, 4, false) < 60000);
 }
 
-/* FEC repair packets go with the pictures they protect. A 20 s two-way session of the 320x192
- * clip (looped: a large picture at every scene cut) over a 200 kbit/s uplink (256 back), 300 ms
- * and 1 % loss each way, as on the satellite: the pacer is often busy with later pictures when
- * a repair is queued. Every repair the clinic made reaches the link unless its picture went
- * stale with it, and every one the link did not lose reaches the hub. When the repairs queued
- * behind all video (a class of their own, below it), 11-17 of 45 went stale unsent. */
-static void fec_repairs_are_not_left_behind_later_pictures(void **state)
-{
-	struct event_base *base = event_base_new();
-	struct dir ab, ba;
-	struct relay_media *a, *b;
-	struct relay_media_config ca = {0}, cb;
-	struct timeval tv = {20, 0}, one = {1, 0};
-	char da[] = "/tmp/test_media_fXXXXXX", db[] = "/tmp/test_media_gXXXXXX";
-	json_t *ra, *rb;
-	double made, stale_pics, got;
-
-	(void)state;
-	assert_non_null(base);
-	assert_non_null(mkdtemp(da));
-	assert_non_null(mkdtemp(db));
-	dir_init(&ab, base, 200000, 21);
-	dir_init(&ba, base, 256000, 22);
-	ab.delay_us = ba.delay_us = 300000;
-	clip_config(&ca, "clinic", da, 0x1000);
-	ca.video_path = vec("CiscoVT2people_320x192_12fps.y4m");
-	ca.display_width = 320;
-	ca.display_height = 192;
-	ca.send = link_send;
-	ca.send_arg = &ab;
-	cb = ca;
-	cb.name = "hub";
-	cb.record_dir = db;
-	cb.ssrc_base = 0x2000;
-	cb.send_arg = &ba;
-	assert_int_equal(relay_media_new(&a, base, &ca), 0);
-	assert_int_equal(relay_media_new(&b, base, &cb), 0);
-	ab.to = b;
-	ba.to = a;
-	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv), 0);
-	assert_int_equal(relay_media_start(a), 0);
-	assert_int_equal(relay_media_start(b), 0);
-	event_base_dispatch(base);
-	/* the clinic stops; what it sent has a second to arrive */
-	assert_int_equal(relay_media_stop(a), 0);
-	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &one), 0);
-	event_base_dispatch(base);
-	assert_int_equal(relay_media_stop(b), 0);
-	assert_int_equal(relay_media_report(a, 256000, NULL, &ra), 0);
-	assert_int_equal(relay_media_report(b, 256000, NULL, &rb), 0);
-	made = jnum(ra, "sent", "fec_packets", NULL);
-	stale_pics = jnum(ra, "sent", "pacer_dropped_stale_pictures", NULL);
-	got = jnum(rb, "received", "video", "fec_repairs");
-	printf("  clinic: %.0f repair packets made, %.0f stale pictures; link: %llu repairs sent, "
-	       "%llu lost; hub: %.0f received\n",
-	       made, stale_pics, (unsigned long long)ab.fec_sent, (unsigned long long)ab.fec_lost,
-	       got);
-	assert_true(made >= 20); /* FEC was on */
-	/* a picture has one repair packet, two when its group filled up inside it; one more may
-	 * still have been queued, with its picture, when the clinic stopped */
-	if (made - (double)ab.fec_sent > 2 * stale_pics + 1)
-		fail_msg("%.0f repair packets made, %llu sent, with %.0f stale pictures", made,
-		         (unsigned long long)ab.fec_sent, stale_pics);
-	assert_true(got == (double)(ab.fec_sent - ab.fec_lost));
-	json_decref(ra);
-	json_decref(rb);
-	rm_dir(da);
-	rm_dir(db);
-	relay_media_free(a);
-	relay_media_free(b);
-	dir_free(&ab);
-	dir_free(&ba);
-	event_base_free(base);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -982,7 +901,6 @@ int main(void)
 	        cmocka_unit_test(outage_then_pictures_and_fresh_sound_again),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
-	        cmocka_unit_test(fec_repairs_are_not_left_behind_later_pictures),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	};
 
