@@ -897,8 +897,8 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		 * the video queue is long) and no more packets were recovered: 4 runs with bursty
 		 * 1 % loss on a fake 256 kbit/s uplink gave 10.18 fps mean against 10.95, and 3 lab
 		 * runs (with codec/vp8's slower speed too) 10.55-11.69 against 11.67-11.94 before
-		 * either change. The losses that cost pictures are bursts
-		 * that take two or more packets of one group, which one XOR repair cannot undo. */
+		 * either change. The losses that cost pictures are bursts that take two or more
+		 * packets of one group, which one XOR repair cannot undo. */
 		if (rl > 0 &&
 		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
 		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
