@@ -313,11 +313,11 @@ int main(void)
 			if (run_best(pics, 90, &cfg, &chosen) != 0) {
 				status = 1;
 			} else {
-				printf("ROW	vp8 PSNR-Y talking head %dx%d@15 120 kbit/s, "
-				       "cpu-used %d "
-				       "(%.2f ms/frame)	%.2f dB	cpu-used %d (%.2f ms/frame)	"
-				       "%.2f "
-				       "dB	%+.2f dB\n",
+				printf("ROW\tvp8 PSNR-Y talking head %dx%d@15 120 kbit/s, cpu-used "
+				       "%d "
+				       "(%.2f ms/frame)\t%.2f dB\tcpu-used %d (%.2f "
+				       "ms/frame)\t%.2f "
+				       "dB\t%+.2f dB\n",
 				       c.w, c.h, speed, chosen.enc_ms, chosen.psnr_y,
 				       CODEC_VP8_CPU_USED_DEFAULT, fast.enc_ms, fast.psnr_y,
 				       chosen.psnr_y - fast.psnr_y);
