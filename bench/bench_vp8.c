@@ -74,15 +74,14 @@ static uint8_t *prepare(const struct clip *c, int w, int h, int frames)
 {
 	size_t sz = codec_i420_size(w, h);
 	uint8_t *out = malloc(sz * (size_t)frames);
-	int period = c->n > 1 ? 2 * c->n - 2 : 1;
 
 	if (!out)
 		return NULL;
 	for (int i = 0; i < frames; i++) {
 		struct codec_i420 s, d;
-		int k = i % period, idx = k < c->n ? k : period - k;
+		size_t idx = codec_y4m_pingpong((uint64_t)i, (size_t)c->n);
 
-		if (codec_i420_view(&s, c->data + c->fsz * (size_t)idx, c->w, c->h) != 0 ||
+		if (codec_i420_view(&s, c->data + c->fsz * idx, c->w, c->h) != 0 ||
 		    codec_i420_view(&d, out + sz * (size_t)i, w, h) != 0 ||
 		    codec_i420_scale(&s, &d) != 0) {
 			free(out);

@@ -371,6 +371,167 @@ const char *codec_y4m_reader_error(const struct codec_y4m_reader *r)
 	return r->why;
 }
 
+/* ------------------------------------------------------------------ loop ---- */
+
+struct codec_y4m_loop {
+	char *path;
+	struct codec_y4m_reader *r;
+	struct codec_y4m_info info;
+	size_t frame_size, max_bytes;
+	uint8_t *frames; /* the first pass, while it fits max_bytes (NULL once it does not) */
+	size_t n;        /* frames read in the first pass */
+	size_t in_file;  /* the frame number the reader gives next */
+	bool bouncing;   /* the whole clip is in `frames`: ping-pong from memory */
+	uint64_t step;   /* bouncing: the next step */
+	char why[200];
+};
+
+size_t codec_y4m_pingpong(uint64_t i, size_t n)
+{
+	uint64_t period, k;
+
+	if (n <= 1)
+		return 0;
+	period = 2 * (uint64_t)n - 2;
+	k = i % period;
+	return (size_t)(k < n ? k : period - k);
+}
+
+int codec_y4m_loop_open(struct codec_y4m_loop **out, const char *path, size_t max_bytes)
+{
+	struct codec_y4m_loop *l;
+	int ret;
+
+	if (!out || !path)
+		return -EINVAL;
+	if (!(l = calloc(1, sizeof *l)) || !(l->path = strdup(path))) {
+		free(l);
+		return -ENOMEM;
+	}
+	if ((ret = codec_y4m_reader_open(&l->r, path)) != 0) {
+		free(l->path);
+		free(l);
+		return ret;
+	}
+	l->info = *codec_y4m_reader_info(l->r);
+	l->frame_size = codec_y4m_reader_frame_size(l->r);
+	l->max_bytes = max_bytes;
+	*out = l;
+	return 0;
+}
+
+const struct codec_y4m_info *codec_y4m_loop_info(const struct codec_y4m_loop *l)
+{
+	return &l->info;
+}
+
+size_t codec_y4m_loop_frame_size(const struct codec_y4m_loop *l)
+{
+	return l->frame_size;
+}
+
+const char *codec_y4m_loop_error(const struct codec_y4m_loop *l)
+{
+	return l->why;
+}
+
+/* The end of the file: bounce from memory, or start the file again. */
+static int loop_restart(struct codec_y4m_loop *l)
+{
+	int ret;
+
+	if (l->n == 0) {
+		snprintf(l->why, sizeof l->why, "%s: no frame in the clip", l->path);
+		return CODEC_Y4M_ETRUNC;
+	}
+	if (l->frames && l->n > 1) {
+		codec_y4m_reader_close(l->r);
+		l->r = NULL;
+		l->bouncing = true;
+		l->step = l->n;
+		return 0;
+	}
+	free(l->frames);
+	l->frames = NULL;
+	if (strcmp(l->path, "-") == 0) {
+		snprintf(l->why, sizeof l->why, "standard input ended and cannot be replayed");
+		return -ENODATA;
+	}
+	codec_y4m_reader_close(l->r);
+	l->r = NULL;
+	if ((ret = codec_y4m_reader_open(&l->r, l->path)) != 0) {
+		snprintf(l->why, sizeof l->why, "%s", codec_y4m_last_error());
+		return ret;
+	}
+	if (codec_y4m_reader_frame_size(l->r) != l->frame_size) {
+		snprintf(l->why, sizeof l->why, "%s: picture size changed while playing", l->path);
+		return CODEC_Y4M_ESIZE;
+	}
+	l->in_file = 0;
+	return 0;
+}
+
+int codec_y4m_loop_read(struct codec_y4m_loop *l, uint8_t *buf, size_t cap, size_t *frame)
+{
+	int ret;
+
+	if (!l || !buf || cap < l->frame_size)
+		return -EINVAL;
+	if (l->bouncing) {
+		size_t f = codec_y4m_pingpong(l->step++, l->n);
+
+		memcpy(buf, l->frames + f * l->frame_size, l->frame_size);
+		if (frame)
+			*frame = f;
+		return 0;
+	}
+	if (!l->r) /* a failed restart: its reason stays */
+		return -EIO;
+	ret = codec_y4m_reader_read(l->r, buf, cap);
+	if (ret == 0) {
+		if ((ret = loop_restart(l)) != 0)
+			return ret;
+		return codec_y4m_loop_read(l, buf, cap, frame);
+	}
+	if (ret < 0) {
+		snprintf(l->why, sizeof l->why, "%s: %s", l->path, codec_y4m_reader_error(l->r));
+		return ret;
+	}
+	if (frame)
+		*frame = l->in_file;
+	l->in_file++;
+	if (l->n < l->in_file) { /* first pass: keep the frame while the clip fits */
+		l->n = l->in_file;
+		if (l->n == 1 || l->frames) {
+			uint8_t *nf = NULL;
+
+			if (l->n <= l->max_bytes / l->frame_size &&
+			    !(nf = realloc(l->frames, l->n * l->frame_size))) {
+				free(l->frames);
+				l->frames = NULL;
+				snprintf(l->why, sizeof l->why, "out of memory");
+				return -ENOMEM;
+			}
+			if (!nf)
+				free(l->frames);
+			l->frames = nf;
+			if (nf)
+				memcpy(nf + (l->n - 1) * l->frame_size, buf, l->frame_size);
+		}
+	}
+	return 0;
+}
+
+void codec_y4m_loop_close(struct codec_y4m_loop *l)
+{
+	if (!l)
+		return;
+	codec_y4m_reader_close(l->r);
+	free(l->frames);
+	free(l->path);
+	free(l);
+}
+
 void codec_y4m_reader_close(struct codec_y4m_reader *r)
 {
 	if (!r)

@@ -80,6 +80,33 @@ const char *codec_y4m_reader_error(const struct codec_y4m_reader *r);
 /* Closes the file (unless it is stdin) and frees the reader. NULL is fine. */
 void codec_y4m_reader_close(struct codec_y4m_reader *r);
 
+/* A clip played as a camera would give it, for file-driven sessions: frame after frame, and at
+ * the end, when the whole clip fits `max_bytes` of memory, backwards and forwards again
+ * (ping-pong: 0 1 .. n-1 n-2 .. 1 0 1 ..), so looping adds no scene cut; a longer clip (or
+ * one of a single frame) starts again from its first frame, with one cut per loop. The file is
+ * read once; a bounced clip is then played from memory. The 9-frame reference clips loop every
+ * 0.75 s: restarting them would make a scene cut, and so a keyframe-sized picture, 1.3 times a
+ * second, which no camera does. Standard input ("-") cannot be reopened: if it does not fit,
+ * its end is the end of the stream. */
+struct codec_y4m_loop;
+
+/* Opens `path` as codec_y4m_reader_open (same errors; codec_y4m_last_error has the reason). */
+int codec_y4m_loop_open(struct codec_y4m_loop **out, const char *path, size_t max_bytes)
+        __attribute__((warn_unused_result));
+const struct codec_y4m_info *codec_y4m_loop_info(const struct codec_y4m_loop *l);
+size_t codec_y4m_loop_frame_size(const struct codec_y4m_loop *l);
+/* Writes the next picture into buf (cap >= the frame size) and, if `frame` is not NULL, its
+ * number in the file (from 0). Returns 0, -EINVAL, the reader's errors (a frame that cannot be
+ * read, an empty clip: CODEC_Y4M_ETRUNC, standard input that ended: -ENODATA), -ENOMEM, or the
+ * reopen's -errno; the reason is then in codec_y4m_loop_error(). */
+int codec_y4m_loop_read(struct codec_y4m_loop *l, uint8_t *buf, size_t cap, size_t *frame)
+        __attribute__((warn_unused_result));
+const char *codec_y4m_loop_error(const struct codec_y4m_loop *l);
+void codec_y4m_loop_close(struct codec_y4m_loop *l);
+
+/* The frame a ping-pong loop over n frames plays at step i (n >= 1). */
+size_t codec_y4m_pingpong(uint64_t i, size_t n);
+
 struct codec_y4m_writer;
 
 /* Creates/truncates `path` ("-" for standard output) and writes a header for `info` (width,

@@ -65,6 +65,8 @@
 #define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
 /* a FEC group closes at the end of the first picture this long after it opened */
 #define FEC_SPAN_US 200000
+/* a video file is played ping-pong from memory up to this size, else restarted (codec/y4m) */
+#define CLIP_MEMORY_MAX (64u << 20)
 /* Deadlines at the pacer, from capture (relay/pacer drops what is older, whole pictures and
  * the pictures that depend on them; the encoder then makes a keyframe).
  * Audio: the receiver's jitter buffer holds at most 1 s of delay (jb_audio max_delay_us);
@@ -205,8 +207,7 @@ struct relay_media {
 	unsigned red_head;
 	bool red_on;
 
-	char *video_path;
-	struct codec_y4m_reader *y4m;
+	struct codec_y4m_loop *y4m;
 	struct codec_y4m_info src;
 	uint8_t *src_buf;
 	size_t src_size;
@@ -818,21 +819,6 @@ static int video_configure(struct relay_media *m)
 	return 0;
 }
 
-static int read_source_frame(struct relay_media *m)
-{
-	int rc = codec_y4m_reader_read(m->y4m, m->src_buf, m->src_size);
-
-	if (rc == 0) { /* loop the clip */
-		codec_y4m_reader_close(m->y4m);
-		m->y4m = NULL;
-		rc = codec_y4m_reader_open(&m->y4m, m->video_path);
-		if (rc)
-			return rc;
-		rc = codec_y4m_reader_read(m->y4m, m->src_buf, m->src_size);
-	}
-	return rc == 1 ? 0 : (rc == 0 ? -EIO : rc);
-}
-
 static void video_send_frame(struct relay_media *m, const struct codec_vp8_packet *vp,
                              uint32_t index, int64_t cap, int64_t t)
 {
@@ -916,19 +902,18 @@ static void video_capture(struct relay_media *m, int64_t t)
 	struct pacer_stats ps;
 	int rc;
 
-	if (!m->y4m && !m->video_path)
+	if (!m->y4m)
 		return;
 	for (;;) {
 		cap = m->start_us + (int64_t)(m->vid_index * 1000000ull * (uint64_t)m->src.fps_den /
 		                              (uint64_t)m->src.fps_num);
 		if (cap > t)
 			return;
-		if (read_source_frame(m)) {
-			log_warn("%s: video source unreadable, video stops", m->name);
-			codec_y4m_reader_close(m->y4m);
+		if (codec_y4m_loop_read(m->y4m, m->src_buf, m->src_size, NULL)) {
+			log_warn("%s: video source unreadable (%s), video stops", m->name,
+			         codec_y4m_loop_error(m->y4m));
+			codec_y4m_loop_close(m->y4m);
 			m->y4m = NULL;
-			free(m->video_path);
-			m->video_path = NULL;
 			return;
 		}
 		uint64_t index = m->vid_index++;
@@ -1918,18 +1903,13 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 		goto fail;
 	}
 	if (cfg->video_path) {
-		m->video_path = strdup(cfg->video_path);
-		if (!m->video_path) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		rc = codec_y4m_reader_open(&m->y4m, cfg->video_path);
+		rc = codec_y4m_loop_open(&m->y4m, cfg->video_path, CLIP_MEMORY_MAX);
 		if (rc) {
 			log_error("%s: %s: %s", m->name, cfg->video_path, codec_y4m_last_error());
 			goto fail;
 		}
-		m->src = *codec_y4m_reader_info(m->y4m);
-		m->src_size = codec_y4m_reader_frame_size(m->y4m);
+		m->src = *codec_y4m_loop_info(m->y4m);
+		m->src_size = codec_y4m_loop_frame_size(m->y4m);
 		m->src_buf = malloc(m->src_size);
 		if (!m->src_buf) {
 			rc = -ENOMEM;
@@ -2117,7 +2097,7 @@ void relay_media_free(struct relay_media *m)
 	codec_opus_dec_free(m->odec);
 	codec_vp8_enc_free(m->venc);
 	codec_vp8_dec_free(m->vdec);
-	codec_y4m_reader_close(m->y4m);
+	codec_y4m_loop_close(m->y4m);
 	cc_free(m->cc);
 	pacer_free(m->pacer);
 	rtcp_twcc_recorder_free(m->twcc);
@@ -2142,7 +2122,6 @@ void relay_media_free(struct relay_media *m)
 	free(m->av_audio.v);
 	free(m->av_video.v);
 	free(m->lev);
-	free(m->video_path);
 	free(m->record_dir);
 	free(m->name);
 	free(m);
@@ -2179,12 +2158,14 @@ static int64_t pct(const struct i64vec *v, double p)
 
 static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t *vj)
 {
-	struct codec_y4m_reader *ref = NULL, *rec = NULL;
-	uint8_t **refs = NULL, *refbuf = NULL, *recbuf = NULL;
-	size_t nref = 0, fsz = codec_i420_size(m->disp_w, m->disp_h), j = 0;
+	struct codec_y4m_loop *ref = NULL;
+	struct codec_y4m_reader *rec = NULL;
+	uint8_t *refbuf = NULL, *refpic = NULL, *recbuf = NULL;
+	size_t fsz = codec_i420_size(m->disp_w, m->disp_h), j = 0;
 	struct codec_metrics_acc acc;
 	struct codec_metrics_summary sum;
 	uint64_t good = 0, frames = 0;
+	int64_t step = 0;
 	char path[4096];
 	FILE *csv = NULL;
 	int rc;
@@ -2192,45 +2173,17 @@ static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t 
 	codec_metrics_acc_init(&acc);
 	if (!m->disp_idx.n || !m->record_dir)
 		return 0;
-	if ((rc = codec_y4m_reader_open(&ref, peer_video)) != 0)
+	/* the reference played as the peer's sender plays it (codec_y4m_loop, same memory
+	 * bound), so source index i is the picture the sender read at its step i */
+	if ((rc = codec_y4m_loop_open(&ref, peer_video, CLIP_MEMORY_MAX)) != 0)
 		goto out;
-	refbuf = malloc(codec_y4m_reader_frame_size(ref));
+	refbuf = malloc(codec_y4m_loop_frame_size(ref));
+	refpic = malloc(fsz);
 	recbuf = malloc(fsz);
-	if (!refbuf || !recbuf) {
+	if (!refbuf || !refpic || !recbuf) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (;;) { /* the reference clip, scaled to the display size (bounded: 1200 frames) */
-		struct codec_i420 s, d;
-		uint8_t **nr;
-		const struct codec_y4m_info *ri = codec_y4m_reader_info(ref);
-
-		rc = codec_y4m_reader_read(ref, refbuf, codec_y4m_reader_frame_size(ref));
-		if (rc <= 0)
-			break;
-		if (nref == 1200) {
-			rc = -EFBIG;
-			goto out;
-		}
-		nr = realloc(refs, (nref + 1) * sizeof *refs);
-		if (!nr) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		refs = nr;
-		refs[nref] = malloc(fsz);
-		if (!refs[nref]) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		nref++;
-		if ((rc = codec_i420_view(&s, refbuf, ri->width, ri->height)) != 0 ||
-		    (rc = codec_i420_view(&d, refs[nref - 1], m->disp_w, m->disp_h)) != 0 ||
-		    (rc = codec_i420_scale(&s, &d)) != 0)
-			goto out;
-	}
-	if (rc < 0 || !nref)
-		goto out;
 	snprintf(path, sizeof path, "%s/received.y4m", m->record_dir);
 	if ((rc = codec_y4m_reader_open(&rec, path)) != 0)
 		goto out;
@@ -2245,7 +2198,8 @@ static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t 
 	/* Each source picture from the first shown to the last is compared with the picture the
 	 * viewer had on screen for it: the latest one shown whose index is not later. */
 	for (int64_t i = m->disp_idx.v[0]; i <= m->disp_idx.v[m->disp_idx.n - 1]; i++) {
-		struct codec_i420 a, b;
+		const struct codec_y4m_info *ri = codec_y4m_loop_info(ref);
+		struct codec_i420 a, b, s;
 		struct codec_metrics_frame f;
 
 		while (j + 1 < m->disp_idx.n && m->disp_idx.v[j + 1] <= i) {
@@ -2255,7 +2209,13 @@ static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t 
 				goto out;
 			}
 		}
-		if ((rc = codec_i420_view(&a, refs[(size_t)i % nref], m->disp_w, m->disp_h)) != 0 ||
+		for (; step <= i; step++)
+			if ((rc = codec_y4m_loop_read(ref, refbuf, codec_y4m_loop_frame_size(ref),
+			                              NULL)) != 0)
+				goto out;
+		if ((rc = codec_i420_view(&s, refbuf, ri->width, ri->height)) != 0 ||
+		    (rc = codec_i420_view(&a, refpic, m->disp_w, m->disp_h)) != 0 ||
+		    (rc = codec_i420_scale(&s, &a)) != 0 ||
 		    (rc = codec_i420_view(&b, recbuf, m->disp_w, m->disp_h)) != 0 ||
 		    (rc = codec_metrics_frame_compute(&a, &b, &f)) != 0)
 			goto out;
@@ -2278,12 +2238,10 @@ static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t 
 out:
 	if (csv)
 		fclose(csv);
-	for (size_t i = 0; i < nref; i++)
-		free(refs[i]);
-	free(refs);
 	free(refbuf);
+	free(refpic);
 	free(recbuf);
-	codec_y4m_reader_close(ref);
+	codec_y4m_loop_close(ref);
 	codec_y4m_reader_close(rec);
 	return rc;
 }

@@ -16,11 +16,11 @@
  * (relay/jitter decides), and a recorder: received audio (WAV, 48 kHz mono), received video
  * (IVF as received, Y4M of the decoded pictures scaled to the display size) and a per-frame log
  * frames.csv: kind (a/v), source index (video: the sender's picture number in its looped
- * source; audio: the frame's first sample at 48 kHz, i.e. its RTP timestamp), RTP timestamp,
- * capture and playout times (wall-clock microseconds; capture -1 when unknown) and how it
- * was played (video: show, or late when decoded only after its sound had played; audio: play /
- * fec / red / lost / gap / stretch / underrun). With a reference clip the report also writes
- * psnr.csv (source index, index shown, PSNR-Y).
+ * source, codec/y4m's loop, ping-pong when the clip fits 64 MiB; audio: the frame's first
+ * sample at 48 kHz, i.e. its RTP timestamp), RTP timestamp, capture and playout times (wall-clock
+ * microseconds; capture -1 when unknown) and how it was played (video: show, or late when decoded
+ * only after its sound had played; audio: play / fec / red / lost / gap / stretch / underrun). With
+ * a reference clip the report also writes psnr.csv (source index, index shown, PSNR-Y).
  *
  * Lip sync (relay/jitter's jb_sync): both streams' RTP timestamps are mapped to the sender's
  * capture clock through its sender reports; a decoded picture is held until the audio captured

@@ -60,8 +60,7 @@ static void clip_load(const char *path, struct clip *c)
 /* Frame i of the clip played forwards then backwards, over and over (0 1 .. n-1 n-2 .. 1 0 ..). */
 static uint8_t *clip_frame(const struct clip *c, int i)
 {
-	int period = c->n > 1 ? 2 * c->n - 2 : 1, k = i % period;
-	return c->data + c->fsz * (size_t)(k < c->n ? k : period - k);
+	return c->data + c->fsz * codec_y4m_pingpong((uint64_t)i, (size_t)c->n);
 }
 
 static void view(struct codec_i420 *v, uint8_t *buf, int w, int h)

@@ -1,7 +1,9 @@
 /* tests/unit/test_y4m.c — Y4M reader/writer: the reference clips read byte-exact, round trips,
- * and every kind of bad header or truncated frame refused with its own reason. */
+ * every kind of bad header or truncated frame refused with its own reason, and the clip loop
+ * of file-driven sessions (ping-pong from memory, or restarted). */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -261,6 +263,139 @@ static void test_missing_file_reports_errno(void **state)
 	assert_int_equal(codec_y4m_writer_close(NULL), 0);
 }
 
+#define CLIP_TEMPLATE "/tmp/pirogue-y4m-XXXXXX"
+
+/* Writes `n` 8x8 frames, frame i filled with byte i + 1, to a new temporary file whose name it
+ * puts in `path` (sizeof CLIP_TEMPLATE); with `bad_last`, the last frame's marker is broken. */
+static void write_clip(char *path, int n, bool bad_last)
+{
+	struct codec_y4m_info info = {.width = 8, .height = 8, .fps_num = 12, .fps_den = 1};
+	struct codec_y4m_writer *w = NULL;
+	uint8_t frame[96];
+	FILE *f;
+	int fd;
+
+	memcpy(path, CLIP_TEMPLATE, sizeof CLIP_TEMPLATE);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(codec_i420_size(8, 8), sizeof frame);
+	assert_int_equal(codec_y4m_writer_open(&w, path, &info), 0);
+	for (int i = 0; i < n; i++) {
+		memset(frame, i + 1, sizeof frame);
+		assert_int_equal(codec_y4m_writer_write(w, frame), 0);
+	}
+	assert_int_equal(codec_y4m_writer_close(w), 0);
+	if (bad_last) { /* "FRAME" -> "FRAMX" in the last frame */
+		assert_non_null(f = fopen(path, "r+b"));
+		assert_int_equal(fseek(f, -(long)(sizeof frame + 2), SEEK_END), 0);
+		assert_int_equal(fputc('X', f), 'X');
+		assert_int_equal(fclose(f), 0);
+	}
+}
+
+/* Plays `steps` pictures of the loop and checks each against want[] (file frame numbers). */
+static void expect_loop(struct codec_y4m_loop *l, const size_t *want, int steps)
+{
+	uint8_t buf[96];
+	size_t f = 99;
+
+	for (int i = 0; i < steps; i++) {
+		assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, &f), 0);
+		assert_int_equal(f, want[i]);
+		assert_int_equal(buf[0], want[i] + 1);
+		assert_int_equal(buf[95], want[i] + 1);
+	}
+}
+
+static void test_pingpong_index(void **state)
+{
+	(void)state;
+	assert_int_equal(codec_y4m_pingpong(0, 1), 0);
+	assert_int_equal(codec_y4m_pingpong(5, 1), 0);
+	assert_int_equal(codec_y4m_pingpong(0, 2), 0);
+	assert_int_equal(codec_y4m_pingpong(1, 2), 1);
+	assert_int_equal(codec_y4m_pingpong(2, 2), 0);
+	/* the 9-frame reference clips: 0..8, 7..1, then 0 again every 16 steps */
+	assert_int_equal(codec_y4m_pingpong(8, 9), 8);
+	assert_int_equal(codec_y4m_pingpong(9, 9), 7);
+	assert_int_equal(codec_y4m_pingpong(15, 9), 1);
+	assert_int_equal(codec_y4m_pingpong(16, 9), 0);
+	assert_int_equal(codec_y4m_pingpong(16ull * 1000000007ull + 12, 9), 4);
+}
+
+/* A clip that fits the memory bound plays back and forth without a cut, from memory (the file
+ * can go once it has been read through); one that does not starts again from its first frame;
+ * a single picture repeats. */
+static void test_loop_bounces_a_short_clip_and_restarts_a_long_one(void **state)
+{
+	char path[sizeof CLIP_TEMPLATE];
+	static const size_t bounce[] = {0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1},
+	                    wrap[] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1}, one[] = {0, 0, 0};
+	struct codec_y4m_loop *l = NULL;
+
+	(void)state;
+	write_clip(path, 4, false);
+	assert_int_equal(codec_y4m_loop_open(&l, path, 4 * 96), 0);
+	assert_int_equal(codec_y4m_loop_frame_size(l), 96);
+	assert_int_equal(codec_y4m_loop_info(l)->fps_num, 12);
+	expect_loop(l, bounce, 4);
+	unlink(path);
+	expect_loop(l, bounce + 4, 10);
+	codec_y4m_loop_close(l);
+
+	write_clip(path, 4, false);
+	assert_int_equal(codec_y4m_loop_open(&l, path, 4 * 96 - 1), 0);
+	expect_loop(l, wrap, 10);
+	codec_y4m_loop_close(l);
+	unlink(path);
+
+	write_clip(path, 1, false);
+	assert_int_equal(codec_y4m_loop_open(&l, path, 1 << 20), 0);
+	expect_loop(l, one, 3);
+	codec_y4m_loop_close(l);
+	unlink(path);
+}
+
+/* An empty clip, a broken frame and a clip that disappears before it could be restarted are
+ * errors with their reason, and stay errors; nothing is played past them. */
+static void test_loop_reports_what_stops_it(void **state)
+{
+	char path[sizeof CLIP_TEMPLATE];
+	struct codec_y4m_loop *l = NULL;
+	uint8_t buf[96];
+	static const size_t first[] = {0, 1};
+
+	(void)state;
+	write_clip(path, 0, false);
+	assert_int_equal(codec_y4m_loop_open(&l, path, 1 << 20), 0);
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), CODEC_Y4M_ETRUNC);
+	assert_non_null(strstr(codec_y4m_loop_error(l), "no frame"));
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf - 1, NULL), -EINVAL);
+	codec_y4m_loop_close(l);
+	unlink(path);
+
+	write_clip(path, 3, true);
+	assert_int_equal(codec_y4m_loop_open(&l, path, 1 << 20), 0);
+	expect_loop(l, first, 2);
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), CODEC_Y4M_EFRAME);
+	assert_non_null(strstr(codec_y4m_loop_error(l), "FRAME"));
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), CODEC_Y4M_EFRAME);
+	codec_y4m_loop_close(l);
+	unlink(path);
+
+	write_clip(path, 2, false); /* too big to keep: must be reopened, and is gone */
+	assert_int_equal(codec_y4m_loop_open(&l, path, 0), 0);
+	expect_loop(l, first, 2);
+	unlink(path);
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), -ENOENT);
+	assert_non_null(strstr(codec_y4m_loop_error(l), path));
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), -EIO);
+	codec_y4m_loop_close(l);
+	codec_y4m_loop_close(NULL);
+	assert_int_equal(codec_y4m_loop_open(&l, "/nonexistent/x.y4m", 1 << 20), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +405,9 @@ int main(void)
 	        cmocka_unit_test(test_accepted_header_variants),
 	        cmocka_unit_test(test_frames_with_params_are_read_and_bad_frames_refused),
 	        cmocka_unit_test(test_missing_file_reports_errno),
+	        cmocka_unit_test(test_pingpong_index),
+	        cmocka_unit_test(test_loop_bounces_a_short_clip_and_restarts_a_long_one),
+	        cmocka_unit_test(test_loop_reports_what_stops_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
