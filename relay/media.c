@@ -253,9 +253,6 @@ struct relay_media {
 	unsigned drain_holds;      /* ladder updates a downgrade was held off while draining */
 	uint32_t probes_ok_seen;   /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
-	int64_t last_kf_us;        /* when the last keyframe was queued (0: none yet) */
-	bool pli_kf_pending;       /* a keyframe request is being answered */
-	uint64_t pli_in_flight;    /* requests ignored: a keyframe was on its way */
 
 	/* ---- receiver ---- */
 	struct rtcp_twcc_recorder *twcc;
@@ -968,13 +965,10 @@ static void video_capture(struct relay_media *m, int64_t t)
 		if (rc == 0)
 			continue;
 		m->st.tx_video_frames++;
-		if (vp.keyframe) {
+		if (vp.keyframe)
 			m->st.tx_keyframes++;
-			m->last_kf_us = t;
-			if (ps.chain_broken[PACER_VIDEO] && !m->pli_kf_pending)
-				m->keyframes_forced++;
-			m->pli_kf_pending = false;
-		}
+		if (vp.keyframe && ps.chain_broken[PACER_VIDEO])
+			m->keyframes_forced++;
 		video_send_frame(m, &vp, (uint32_t)index, cap, t);
 	}
 }
@@ -1087,30 +1081,6 @@ static void send_rtcp(struct relay_media *m, int64_t t, bool with_sr)
 		(void)send_raw(m, buf, buf_writer_len(&w));
 }
 
-/* The peer lost a reference picture and asked for a keyframe. Unless the keyframe made for an
- * earlier request left less than a base round trip ago (the request was sent before it could
- * arrive: it answers this one too), the pictures still queued are of no use to the peer, which
- * drops every picture until a keyframe: they are dropped unsent, so the keyframe leaves at once
- * instead of behind up to VQUEUE_MAX_US of them (and the encoder, which skips pictures while
- * that queue is long, makes it at the next capture). */
-static void keyframe_requested(struct relay_media *m, int64_t t)
-{
-	struct cc_stats cs;
-	int64_t base_rtt;
-
-	if (!m->venc)
-		return;
-	cc_get_stats(m->cc, &cs);
-	base_rtt = cs.rtt_us > cs.queue_us ? cs.rtt_us - cs.queue_us : 0;
-	if (m->last_kf_us && t - m->last_kf_us < base_rtt) {
-		m->pli_in_flight++;
-		return;
-	}
-	pacer_break_chain(m->pacer, PACER_VIDEO);
-	codec_vp8_enc_request_keyframe(m->venc);
-	m->pli_kf_pending = true;
-}
-
 static void send_pli(struct relay_media *m, int64_t t)
 {
 	uint8_t buf[64];
@@ -1196,7 +1166,8 @@ static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, i
 			}
 		} else if (p.type == RTCP_PSFB && p.count == RTCP_PSFB_PLI) {
 			m->st.pli_received++;
-			keyframe_requested(m, t);
+			if (m->venc)
+				codec_vp8_enc_request_keyframe(m->venc);
 		}
 	}
 	if (rc < 0)
@@ -2111,8 +2082,6 @@ void relay_media_stats(const struct relay_media *m, struct relay_media_stats *ou
 	out->pacer_stale_pictures = ps.stale_frames[PACER_VIDEO];
 	out->pacer_stale_audio = ps.stale_packets[PACER_AUDIO];
 	out->keyframes_forced = m->keyframes_forced;
-	out->pli_in_flight = m->pli_in_flight;
-	out->pli_unusable_pictures = ps.unusable_frames[PACER_VIDEO];
 }
 
 void relay_media_free(struct relay_media *m)
@@ -2380,10 +2349,6 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "pacer_dropped_stale_audio",
 	                    json_integer((json_int_t)st.pacer_stale_audio));
 	json_object_set_new(tx, "keyframes_forced", json_integer((json_int_t)st.keyframes_forced));
-	json_object_set_new(tx, "pli_while_keyframe_in_flight",
-	                    json_integer((json_int_t)st.pli_in_flight));
-	json_object_set_new(tx, "pli_unusable_pictures_dropped",
-	                    json_integer((json_int_t)st.pli_unusable_pictures));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
 	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
@@ -2550,8 +2515,6 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "pacer: stale pictures dropped", "sent.pacer_dropped_stale_pictures");
 	row(f, a, b, "pacer: stale audio packets dropped", "sent.pacer_dropped_stale_audio");
 	row(f, a, b, "keyframes forced by stale drops", "sent.keyframes_forced");
-	row(f, a, b, "keyframe requests, one in flight", "sent.pli_while_keyframe_in_flight");
-	row(f, a, b, "pictures dropped for a request", "sent.pli_unusable_pictures_dropped");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
 	row(f, a, b, "ladder: final rung", "ladder.final");

@@ -89,10 +89,6 @@ struct relay_media_stats {
 	 * restored after their picture was played or given up (no use) */
 	uint64_t video_fec_repairs, video_fec_too_many, video_fec_late;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
-	/* sender: keyframe requests that came while the keyframe made for an earlier one was
-	 * still on its way (within a base round trip of it: no new keyframe), and the queued
-	 * pictures the others made useless (dropped unsent, the keyframe sent first) */
-	uint64_t pli_in_flight, pli_unusable_pictures;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and
 	 * retransmissions), and the keyframes made so the receiver can decode again */

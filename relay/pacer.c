@@ -229,38 +229,6 @@ void pacer_expire(struct pacer *p, int64_t now_us)
 	expire(p, now_us);
 }
 
-void pacer_break_chain(struct pacer *p, enum pacer_class cls)
-{
-	struct fifo *f;
-	struct node *prev = NULL, *n;
-	uint64_t last = 0;
-
-	if ((unsigned)cls >= PACER_PADDING || cls == PACER_RTX)
-		return;
-	f = &p->q[cls];
-	for (n = f->head; n && !n->first; n = n->next) /* the rest of a frame already started */
-		prev = n;
-	while (n && !(n->first && (n->flags & PACER_INDEPENDENT))) {
-		struct node *next = n->next;
-
-		if (n->first) {
-			p->st.unusable_frames[cls]++;
-			last = n->frame;
-		}
-		p->st.unusable_packets[cls]++;
-		unlink_node(f, prev, n);
-		n = next;
-	}
-	if (cls == PACER_VIDEO && last)
-		video_frame_dropped(p, last);
-	if (!n) {
-		p->st.chain_broken[cls] = true;
-		/* packets of the last frame queued that may still come are dropped as they do */
-		if (last && last == p->last_frame[cls])
-			p->dropping_frame[cls] = last;
-	}
-}
-
 int pacer_enqueue_media(struct pacer *p, enum pacer_class cls, const uint8_t *pkt, size_t len,
                         uint64_t tag, const struct pacer_media *pm, int64_t now_us)
 {

@@ -65,10 +65,6 @@ struct pacer_stats {
 	/* a frame that later ones depend on was dropped: until an independent frame is queued,
 	 * dependent ones are dropped as they are queued */
 	bool chain_broken[PACER_NCLASS];
-	/* dropped unsent by pacer_break_chain (the receiver had asked for a keyframe); not in
-	 * stale_* (their RTX-class packets are, as for a stale frame) */
-	uint64_t unusable_packets[PACER_NCLASS];
-	uint64_t unusable_frames[PACER_NCLASS];
 	int64_t oldest_us; /* enqueue time of the oldest queued packet, or -1 */
 };
 
@@ -131,15 +127,6 @@ int pacer_enqueue_media(struct pacer *p, enum pacer_class cls, const uint8_t *pk
 
 /* Drops what is past its deadline at now_us (see above). */
 void pacer_expire(struct pacer *p, int64_t now_us);
-
-/* The receiver can use no frame of class cls that depends on an earlier one (it lost a
- * reference and asked for a keyframe): drops every queued frame of the class whose first
- * packet has not left, up to the first independent frame queued, with their RTX-class packets.
- * When no independent frame is queued the chain is left broken (pacer_stats.chain_broken): the
- * caller's next frame should be independent, and dependent ones queued before it are dropped.
- * The rest of a frame that has started to leave is still sent whole. Counted in
- * unusable_packets / unusable_frames. */
-void pacer_break_chain(struct pacer *p, enum pacer_class cls);
 
 /* Earliest time (us) at which pacer_next() will hand out a packet: now_us or later, or
  * INT64_MAX when nothing is queued and no padding or probe is due. */

@@ -25,12 +25,10 @@
 #include "codec/vp8.h"
 #include "codec/wav.h"
 #include "codec/y4m.h"
-#include "common/buf.h"
 #include "common/log.h"
 #include "common/mtime.h"
 #include "relay/fec.h"
 #include "relay/media.h"
-#include "relay/rtcp.h"
 #include "relay/rtp.h"
 
 struct lpkt {
@@ -519,95 +517,6 @@ static void lip_sync_bounds_skew_both_ways(void **state)
 	json_decref(on_h);
 }
 
-struct pli_inject {
-	struct relay_media *to;
-	uint32_t from_ssrc, media_ssrc;
-};
-
-static void inject_pli(evutil_socket_t fd, short what, void *arg)
-{
-	struct pli_inject *pi = arg;
-	uint8_t buf[64];
-	struct buf_writer w;
-
-	(void)fd;
-	(void)what;
-	buf_writer_init(&w, buf, sizeof buf);
-	assert_int_equal(rtcp_write_pli(&w, pi->from_ssrc, pi->media_ssrc), 0);
-	relay_media_input(pi->to, buf, buf_writer_len(&w));
-}
-
-/* Keyframe requests at the sender (fixed 250 kbit/s, 1 Mbit/s and 100 ms each way, no loss):
- * one at 3 s, a second 50 ms later, while the keyframe made for the first is still on its way
- * (within the 200 ms base round trip): that one makes no keyframe, and is counted; one at 5 s
- * makes its own. Every request that makes a keyframe drops the pictures queued before it
- * (the pacer's test checks what goes); the receiver keeps decoding. */
-static void keyframe_request_in_flight_makes_no_second_keyframe(void **state)
-{
-	struct event_base *base = event_base_new();
-	struct dir ab, ba;
-	struct relay_media *a, *b;
-	struct relay_media_config ca = {0}, cb;
-	struct timeval tv = {7, 0}, at[3] = {{3, 0}, {3, 50000}, {5, 0}};
-	struct pli_inject pi;
-	char da[] = "/tmp/test_media_kXXXXXX", db[] = "/tmp/test_media_lXXXXXX";
-	json_t *ra, *rb;
-	double kf, pli, in_flight;
-
-	(void)state;
-	assert_non_null(base);
-	assert_non_null(mkdtemp(da));
-	assert_non_null(mkdtemp(db));
-	dir_init(&ab, base, 1000000, 31);
-	dir_init(&ba, base, 1000000, 32);
-	ab.loss = ba.loss = 0;
-	clip_config(&ca, "clinic", da, 0x1000);
-	ca.fixed_bps = 250000;
-	ca.send = link_send;
-	ca.send_arg = &ab;
-	cb = ca;
-	cb.name = "hub";
-	cb.record_dir = db;
-	cb.ssrc_base = 0x2000;
-	cb.send_arg = &ba;
-	assert_int_equal(relay_media_new(&a, base, &ca), 0);
-	assert_int_equal(relay_media_new(&b, base, &cb), 0);
-	ab.to = b;
-	ba.to = a;
-	pi.to = a;
-	pi.from_ssrc = 0x2002;
-	pi.media_ssrc = 0x1002;
-	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv), 0);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, inject_pli, &pi, &at[i]), 0);
-	assert_int_equal(relay_media_start(a), 0);
-	assert_int_equal(relay_media_start(b), 0);
-	event_base_dispatch(base);
-	assert_int_equal(relay_media_stop(a), 0);
-	assert_int_equal(relay_media_stop(b), 0);
-	assert_int_equal(relay_media_report(a, 1000000, NULL, &ra), 0);
-	assert_int_equal(relay_media_report(b, 1000000, NULL, &rb), 0);
-	kf = jnum(ra, "sent", "keyframes", NULL);
-	pli = jnum(ra, "sent", "pli_received", NULL);
-	in_flight = jnum(ra, "sent", "pli_while_keyframe_in_flight", NULL);
-	printf("  keyframes %.0f, requests %.0f, in flight %.0f, pictures dropped %.0f\n", kf, pli,
-	       in_flight, jnum(ra, "sent", "pli_unusable_pictures_dropped", NULL));
-	assert_true(pli >= 3); /* the hub, losing nothing, asks for none itself */
-	assert_true(in_flight >= 1);
-	assert_true(kf == 1 + pli - in_flight); /* the first picture, then one per request */
-	assert_true(jnum(rb, "received", "video", "undecodable") == 0);
-	assert_true(jnum(rb, "received", "video", "frames_shown") >= 30);
-	json_decref(ra);
-	json_decref(rb);
-	rm_dir(da);
-	rm_dir(db);
-	relay_media_free(a);
-	relay_media_free(b);
-	dir_free(&ab);
-	dir_free(&ba);
-	event_base_free(base);
-}
-
 static int nosend(const uint8_t *data, size_t len, void *arg)
 {
 	(void)data;
@@ -999,7 +908,6 @@ int main(void)
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
-	        cmocka_unit_test(keyframe_request_in_flight_makes_no_second_keyframe),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);

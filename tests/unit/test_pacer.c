@@ -448,73 +448,6 @@ static void test_pacer_rtx_of_dropped_frames_goes_too(void **state)
 	pacer_free(p);
 }
 
-/* A keyframe request makes the queued pictures useless to the receiver: pacer_break_chain drops
- * them unsent (with their FEC) up to the first keyframe queued, sends the rest of a picture
- * that has started to leave, leaves the chain broken when no keyframe is queued, counts them as
- * unusable (not stale), and touches no other class. */
-static void test_pacer_break_chain_drops_what_the_receiver_cannot_use(void **state)
-{
-	struct pacer *p = mk(80000);
-	struct pacer_stats st;
-	struct pacer_pkt out;
-	uint8_t buf[1500];
-	uint64_t order[8];
-	int n = 0;
-	int64_t t;
-
-	(void)state;
-	put_media(p, PACER_VIDEO, 1, 3, 1000, 10000000, PACER_INDEPENDENT, 0);
-	put_media(p, PACER_VIDEO, 2, 2, 1000, 10000000, 0, 0);
-	put_media(p, PACER_RTX, 2, 1, 500, 10000000, 0, 0); /* FEC of frame 2 */
-	put_media(p, PACER_VIDEO, 3, 1, 1000, 10000000, PACER_DROPPABLE, 0);
-	put_media(p, PACER_AUDIO, 0, 1, 100, 10000000, PACER_INDEPENDENT | PACER_DROPPABLE, 0);
-	/* the audio packet, then frame 1's first packet */
-	assert_int_equal(pacer_next(p, 0, buf, sizeof buf, &out), 1);
-	assert_int_equal(out.tag, mktag(PACER_AUDIO, 0, 0));
-	assert_int_equal(pacer_next(p, 0, buf, sizeof buf, &out), 1);
-	assert_int_equal(out.tag, mktag(PACER_VIDEO, 1, 0));
-	pacer_break_chain(p, PACER_VIDEO);
-	pacer_break_chain(p, PACER_RTX); /* not a class of pictures: nothing */
-	pacer_get_stats(p, &st);
-	assert_int_equal(st.unusable_frames[PACER_VIDEO], 2);
-	assert_int_equal(st.unusable_packets[PACER_VIDEO], 3);
-	assert_int_equal(st.stale_frames[PACER_VIDEO], 0);
-	assert_int_equal(st.stale_packets[PACER_VIDEO], 0);
-	assert_int_equal(st.stale_packets[PACER_RTX], 1);    /* frame 2's FEC went with it */
-	assert_int_equal(st.queued_packets[PACER_VIDEO], 2); /* the rest of frame 1 */
-	assert_int_equal(st.queued_packets[PACER_RTX], 0);
-	assert_true(st.chain_broken[PACER_VIDEO]);
-	/* a dependent picture queued now is dropped; the keyframe is queued */
-	put_media(p, PACER_VIDEO, 4, 1, 1000, 10000000, 0, 0);
-	put_media(p, PACER_VIDEO, 5, 2, 1000, 10000000, PACER_INDEPENDENT, 0);
-	pacer_get_stats(p, &st);
-	assert_false(st.chain_broken[PACER_VIDEO]);
-	assert_int_equal(st.queued_packets[PACER_VIDEO], 4);
-	n = 0;
-	for (t = 1000; t < 2000000 && n < 4; t += 1000)
-		while (pacer_next(p, t, buf, sizeof buf, &out) == 1)
-			order[n++] = out.tag;
-	assert_int_equal(n, 4);
-	assert_int_equal(order[0], mktag(PACER_VIDEO, 1, 1));
-	assert_int_equal(order[1], mktag(PACER_VIDEO, 1, 2));
-	assert_int_equal(order[2], mktag(PACER_VIDEO, 5, 0));
-	assert_int_equal(order[3], mktag(PACER_VIDEO, 5, 1));
-
-	/* a keyframe already queued: only what is before it goes, the chain holds */
-	put_media(p, PACER_VIDEO, 6, 2, 1000, 10000000, 0, t);
-	put_media(p, PACER_VIDEO, 7, 2, 1000, 10000000, PACER_INDEPENDENT, t);
-	put_media(p, PACER_VIDEO, 8, 1, 1000, 10000000, PACER_DROPPABLE, t);
-	pacer_break_chain(p, PACER_VIDEO);
-	pacer_get_stats(p, &st);
-	assert_int_equal(st.unusable_frames[PACER_VIDEO], 3);
-	assert_int_equal(st.unusable_packets[PACER_VIDEO], 5);
-	assert_int_equal(st.queued_packets[PACER_VIDEO], 3);
-	assert_false(st.chain_broken[PACER_VIDEO]);
-	assert_int_equal(pacer_next(p, t + 1000000, buf, sizeof buf, &out), 1);
-	assert_int_equal(out.tag, mktag(PACER_VIDEO, 7, 0));
-	pacer_free(p);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,7 +460,6 @@ int main(void)
 	        cmocka_unit_test(test_pacer_outage_backlog_leaves_nothing_stale),
 	        cmocka_unit_test(test_pacer_frames_drop_whole_and_follow_dependencies),
 	        cmocka_unit_test(test_pacer_rtx_of_dropped_frames_goes_too),
-	        cmocka_unit_test(test_pacer_break_chain_drops_what_the_receiver_cannot_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
