@@ -5,7 +5,9 @@
 # For each linksim profile in PROFILES (default: geo-sat geo-sat-256k geo-sat-rainfade 4g-edge
 # outage) the lab
 # is brought up fresh and a two-way `pirogue consult` with the reference clips runs for DURATION s
-# (default 60) through tests/integration/consult_lib.bash: once adaptive, once with
+# (default 60; the 9-frame video clip plays ping-pong, as a camera would give it, not restarted
+# with a scene cut every 0.75 s: codec/y4m's loop; CONSULT_VIDEO / CONSULT_AUDIO choose other
+# files) through tests/integration/consult_lib.bash: once adaptive, once with
 # `--fixed-bitrate FIXED_KBPS` (default 256, no adaptation, no FEC/redundancy) — the anchor.
 # The baseline runs the highest ladder rung whose nominal cost fits FIXED_KBPS, unpaced at that
 # rate: at 256 that is 270p-15 (245 kbit/s with its 20 ms audio frames), whose encoder overshoot
