@@ -380,6 +380,7 @@ struct codec_y4m_loop {
 	size_t frame_size, max_bytes;
 	uint8_t *frames; /* the first pass, while it fits max_bytes (NULL once it does not) */
 	size_t n;        /* frames read in the first pass */
+	size_t cap;      /* frames room in `frames` (grown by doubling) */
 	size_t in_file;  /* the frame number the reader gives next */
 	bool bouncing;   /* the whole clip is in `frames`: ping-pong from memory */
 	uint64_t step;   /* bouncing: the next step */
@@ -444,7 +445,7 @@ static int loop_restart(struct codec_y4m_loop *l)
 		snprintf(l->why, sizeof l->why, "%s: no frame in the clip", l->path);
 		return CODEC_Y4M_ETRUNC;
 	}
-	if (l->frames && l->n > 1) {
+	if (l->frames) {
 		codec_y4m_reader_close(l->r);
 		l->r = NULL;
 		l->bouncing = true;
@@ -465,6 +466,8 @@ static int loop_restart(struct codec_y4m_loop *l)
 	}
 	if (codec_y4m_reader_frame_size(l->r) != l->frame_size) {
 		snprintf(l->why, sizeof l->why, "%s: picture size changed while playing", l->path);
+		codec_y4m_reader_close(l->r);
+		l->r = NULL;
 		return CODEC_Y4M_ESIZE;
 	}
 	l->in_file = 0;
@@ -491,7 +494,15 @@ int codec_y4m_loop_read(struct codec_y4m_loop *l, uint8_t *buf, size_t cap, size
 	if (ret == 0) {
 		if ((ret = loop_restart(l)) != 0)
 			return ret;
-		return codec_y4m_loop_read(l, buf, cap, frame);
+		if (l->bouncing)
+			return codec_y4m_loop_read(l, buf, cap, frame);
+		ret = codec_y4m_reader_read(l->r, buf, cap);
+		if (ret == 0) { /* the file lost its frames since the last pass */
+			snprintf(l->why, sizeof l->why, "%s: no frame left in the clip", l->path);
+			codec_y4m_reader_close(l->r);
+			l->r = NULL;
+			return CODEC_Y4M_ETRUNC;
+		}
 	}
 	if (ret < 0) {
 		snprintf(l->why, sizeof l->why, "%s: %s", l->path, codec_y4m_reader_error(l->r));
@@ -501,22 +512,27 @@ int codec_y4m_loop_read(struct codec_y4m_loop *l, uint8_t *buf, size_t cap, size
 		*frame = l->in_file;
 	l->in_file++;
 	if (l->n < l->in_file) { /* first pass: keep the frame while the clip fits */
-		l->n = l->in_file;
-		if (l->n == 1 || l->frames) {
-			uint8_t *nf = NULL;
+		size_t fit = l->max_bytes / l->frame_size;
 
-			if (l->n <= l->max_bytes / l->frame_size &&
-			    !(nf = realloc(l->frames, l->n * l->frame_size))) {
-				free(l->frames);
-				l->frames = NULL;
-				snprintf(l->why, sizeof l->why, "out of memory");
-				return -ENOMEM;
+		l->n = l->in_file;
+		if (l->n > fit) { /* too long: it will be read again from the file */
+			free(l->frames);
+			l->frames = NULL;
+		} else if (l->n == 1 || l->frames) {
+			if (l->n > l->cap) {
+				size_t nc = l->cap ? l->cap * 2 : 8;
+				uint8_t *nf;
+
+				if (nc > fit)
+					nc = fit;
+				if (!(nf = realloc(l->frames, nc * l->frame_size))) {
+					snprintf(l->why, sizeof l->why, "out of memory");
+					return -ENOMEM;
+				}
+				l->frames = nf;
+				l->cap = nc;
 			}
-			if (!nf)
-				free(l->frames);
-			l->frames = nf;
-			if (nf)
-				memcpy(nf + (l->n - 1) * l->frame_size, buf, l->frame_size);
+			memcpy(l->frames + (l->n - 1) * l->frame_size, buf, l->frame_size);
 		}
 	}
 	return 0;

@@ -82,8 +82,8 @@ void codec_y4m_reader_close(struct codec_y4m_reader *r);
 
 /* A clip played as a camera would give it, for file-driven sessions: frame after frame, and at
  * the end, when the whole clip fits `max_bytes` of memory, backwards and forwards again
- * (ping-pong: 0 1 .. n-1 n-2 .. 1 0 1 ..), so looping adds no scene cut; a longer clip (or
- * one of a single frame) starts again from its first frame, with one cut per loop. The file is
+ * (ping-pong: 0 1 .. n-1 n-2 .. 1 0 1 ..; a single frame repeats), so looping adds no scene
+ * cut; a longer clip starts again from its first frame, with one cut per loop. The file is
  * read once; a bounced clip is then played from memory. The 9-frame reference clips loop every
  * 0.75 s: restarting them would make a scene cut, and so a keyframe-sized picture, 1.3 times a
  * second, which no camera does. Standard input ("-") cannot be reopened: if it does not fit,

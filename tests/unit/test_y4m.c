@@ -350,15 +350,27 @@ static void test_loop_bounces_a_short_clip_and_restarts_a_long_one(void **state)
 	codec_y4m_loop_close(l);
 	unlink(path);
 
-	write_clip(path, 1, false);
-	assert_int_equal(codec_y4m_loop_open(&l, path, 1 << 20), 0);
-	expect_loop(l, one, 3);
+	write_clip(path, 12, false); /* more frames than the first allocation holds */
+	assert_int_equal(codec_y4m_loop_open(&l, path, 12 * 96), 0);
+	for (uint64_t i = 0; i < 40; i++) {
+		size_t want = codec_y4m_pingpong(i, 12);
+
+		expect_loop(l, &want, 1);
+	}
 	codec_y4m_loop_close(l);
 	unlink(path);
+
+	write_clip(path, 1, false);
+	assert_int_equal(codec_y4m_loop_open(&l, path, 1 << 20), 0);
+	expect_loop(l, one, 1);
+	unlink(path);
+	expect_loop(l, one, 3);
+	codec_y4m_loop_close(l);
 }
 
 /* An empty clip, a broken frame and a clip that disappears before it could be restarted are
- * errors with their reason, and stay errors; nothing is played past them. */
+ * errors with their reason, and stay errors; nothing is played past them; so is a clip that
+ * lost its frames before it was read again. */
 static void test_loop_reports_what_stops_it(void **state)
 {
 	char path[sizeof CLIP_TEMPLATE];
@@ -392,6 +404,26 @@ static void test_loop_reports_what_stops_it(void **state)
 	assert_non_null(strstr(codec_y4m_loop_error(l), path));
 	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), -EIO);
 	codec_y4m_loop_close(l);
+
+	write_clip(path, 2, false); /* too big to keep, and has lost its frames when reopened */
+	assert_int_equal(codec_y4m_loop_open(&l, path, 0), 0);
+	expect_loop(l, first, 2);
+	{
+		size_t len = 0;
+		uint8_t *text = tu_read_file(path, &len);
+		uint8_t *nl;
+
+		assert_non_null(text);
+		assert_non_null(nl = memchr(text, '\n', len));
+		assert_int_equal(truncate(path, (off_t)(nl - text + 1)), 0);
+		free(text);
+	}
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), CODEC_Y4M_ETRUNC);
+	assert_non_null(strstr(codec_y4m_loop_error(l), "no frame left"));
+	assert_int_equal(codec_y4m_loop_read(l, buf, sizeof buf, NULL), -EIO);
+	codec_y4m_loop_close(l);
+	unlink(path);
+
 	codec_y4m_loop_close(NULL);
 	assert_int_equal(codec_y4m_loop_open(&l, "/nonexistent/x.y4m", 1 << 20), -ENOENT);
 }
