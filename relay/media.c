@@ -2159,6 +2159,7 @@ static int64_t pct(const struct i64vec *v, double p)
 static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t *vj)
 {
 	struct codec_y4m_loop *ref = NULL;
+	const struct codec_y4m_info *ri;
 	struct codec_y4m_reader *rec = NULL;
 	uint8_t *refbuf = NULL, *refpic = NULL, *recbuf = NULL;
 	size_t fsz = codec_i420_size(m->disp_w, m->disp_h), j = 0;
@@ -2177,6 +2178,7 @@ static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t 
 	 * bound), so source index i is the picture the sender read at its step i */
 	if ((rc = codec_y4m_loop_open(&ref, peer_video, CLIP_MEMORY_MAX)) != 0)
 		goto out;
+	ri = codec_y4m_loop_info(ref);
 	refbuf = malloc(codec_y4m_loop_frame_size(ref));
 	refpic = malloc(fsz);
 	recbuf = malloc(fsz);
@@ -2198,7 +2200,6 @@ static int psnr_as_viewed(struct relay_media *m, const char *peer_video, json_t 
 	/* Each source picture from the first shown to the last is compared with the picture the
 	 * viewer had on screen for it: the latest one shown whose index is not later. */
 	for (int64_t i = m->disp_idx.v[0]; i <= m->disp_idx.v[m->disp_idx.n - 1]; i++) {
-		const struct codec_y4m_info *ri = codec_y4m_loop_info(ref);
 		struct codec_i420 a, b, s;
 		struct codec_metrics_frame f;
 
