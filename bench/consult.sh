@@ -2,8 +2,8 @@
 # bench/consult.sh — live consultation quality (issue 5) over the link lab, adaptive against the
 # fixed-bitrate baseline.
 #
-# For each linksim profile in PROFILES (default: geo-sat geo-sat-256k geo-sat-rainfade 4g-edge
-# outage) the lab
+# For each linksim profile in PROFILES (default: geo-sat geo-sat-steady geo-sat-256k
+# geo-sat-rainfade 4g-edge outage) the lab
 # is brought up fresh and a two-way `pirogue consult` with the reference clips runs for DURATION s
 # (default 60; the 9-frame video clip plays ping-pong, as a camera would give it, not restarted
 # with a scene cut every 0.75 s: codec/y4m's loop; CONSULT_VIDEO / CONSULT_AUDIO choose other
@@ -16,6 +16,10 @@
 # profile's adaptive figures in absolute terms, not by the ratio column.
 # Schedules, scaled to DURATION (times from the session's start, D = DURATION):
 #   geo-sat           the uplink is cut 4x (512 -> 128 kbit/s) from D/4 to D/2 (scripted drop)
+#   geo-sat-steady    geo-sat as it is, no drop: the condition of the steady-state targets
+#                     (utilisation >= 80 % with queueing delay p95 <= 150 ms, mouth-to-ear p95
+#                     <= 450 ms); the drop run's figures include the 15 s at a quarter of the
+#                     capacity and the queue it builds, and give the time to get below it
 #   geo-sat-256k      geo-sat with a steady 256 kbit/s uplink: the condition of the video target
 #                     (>= 12 fps at >= 32 dB at 320x180 on a 256 kbit/s uplink); adds a row with
 #                     the share of source frames the viewer saw at >= 32 dB
@@ -40,7 +44,7 @@ cd "$(dirname "$0")/.." || exit 2
 . tests/integration/consult_lib.bash
 DURATION=${DURATION:-60}
 FIXED_KBPS=${FIXED_KBPS:-256}
-PROFILES=${PROFILES:-geo-sat geo-sat-256k geo-sat-rainfade 4g-edge outage}
+PROFILES=${PROFILES:-geo-sat geo-sat-steady geo-sat-256k geo-sat-rainfade 4g-edge outage}
 LAB_LEAD=${LAB_LEAD:-4}
 MODES=${MODES:-adaptive fixed} # MODES=adaptive: repeat trials without the baseline (no rows)
 OUT=$BUILD/bench-logs/consult
@@ -79,6 +83,7 @@ run_mode() {
 	shift 2
 	case $prof in
 	geo-sat-256k) lprof=geo-sat sets=(--set up.rate=256kbit) ;;
+	geo-sat-steady) lprof=geo-sat ;;
 	geo-sat-rainfade) sets=(--set "fade=$(q "$LAB_LEAD + d / 4")s+$(q "d / 3")s") ;;
 	outage) sets=(--set "outage=$(q "$LAB_LEAD + d / 4")s+$(q "d / 4")s") ;;
 	esac
