@@ -61,22 +61,13 @@ struct pacer {
 	struct pacer_stats st;
 };
 
-/* Above ~1 Mbit/s the credit is 10 ms of the rate (at least 2 full packets); below, 20 ms of it:
- * on the link's FIFO every packet sent back to back delays the audio behind it by its
- * serialisation time (41 ms for a full packet at 256 kbit/s), so at low rates the video goes
- * about one packet at a time. 20 ms rather than less keeps the rate when the event loop wakes
- * late (an encode): credit beyond the cap is lost. Measured on geo-sat-256k (60 s, 6 runs each,
- * against 2 x 1264 bytes): mouth-to-ear p95 571 against 628 ms, queueing delay p95 159 against
- * 171 ms, 11.25 against 10.95 fps; within the noise of a run, all in the same direction. */
 static size_t burst_for(const struct pacer *p, uint32_t rate)
 {
-	size_t b = (size_t)((double)rate / 8.0 * 0.010), b20 = 2 * b;
+	size_t b = (size_t)((double)rate / 8.0 * 0.010);
 
 	if (p->burst_fixed)
 		return p->cfg.burst_bytes;
-	if (b20 > 2 * 1264)
-		b20 = 2 * 1264;
-	return b > b20 ? b : b20;
+	return b > 2 * 1264 ? b : 2 * 1264;
 }
 
 int pacer_new(struct pacer **out, const struct pacer_config *cfg)

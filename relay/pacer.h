@@ -46,9 +46,7 @@ enum pacer_class {
 struct pacer_config {
 	uint32_t rate_bps;                /* initial wire rate; 0 = 100 kbit/s */
 	uint32_t overhead_bytes;          /* added to each packet's length for the budget; 0 = 64 */
-	size_t burst_bytes;               /* max credit; 0 = 10 ms at the rate, or 20 ms at it up
-	                                   * to 2 x 1264 bytes if that is more (rates below
-	                                   * ~1 Mbit/s: about one packet at a time) */
+	size_t burst_bytes;               /* max credit; 0 = max(2 x 1264, 10 ms at the rate) */
 	size_t queue_limit[PACER_NCLASS]; /* bytes per class; 0 = 512 KiB */
 	size_t padding_size;              /* size of padding packets asked for; 0 = 200 */
 };
