@@ -153,7 +153,8 @@ row() { # label unit adaptive fixed
 
 status=0
 for prof in $PROFILES; do
-	rm -f "$OUT/$prof"-*.metrics # rows only from this run's sessions
+	# rows only from this run's sessions (not a glob: geo-sat-* would take geo-sat-256k's)
+	rm -f "$OUT/$prof-adaptive.metrics" "$OUT/$prof-fixed.metrics"
 	for mode in $MODES; do
 		opts=()
 		[ $mode = fixed ] && opts=(--fixed-bitrate "$FIXED_KBPS")
