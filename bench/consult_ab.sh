@@ -45,13 +45,17 @@ status=0
 for r in $(seq 1 "$rounds"); do
 	for d in "${dirs[@]}"; do
 		log=$d/build/bench-logs/consult-ab.log
-		mkdir -p "$d/build/bench-logs"
+		out=$d/build/bench-logs/consult
+		mkdir -p "$out"
+		# a session that never ran must not show the figures a previous run left
+		for p in $profiles; do
+			rm -f "$out/$p-adaptive.metrics" "$out/$p-adaptive-hub.json"
+		done
 		if ! (cd "$d" && MODES=adaptive PROFILES="$profiles" bash bench/consult.sh >"$log" 2>&1); then
 			echo "run $r $d: bench/consult.sh failed (see $log)"
 			status=1
 		fi
 		for p in $profiles; do
-			out=$d/build/bench-logs/consult
 			m=$out/$p-adaptive.metrics hub=$out/$p-adaptive-hub.json
 			if [ ! -s "$m" ] || [ ! -s "$hub" ]; then
 				say "run $r $d $p: no report"
