@@ -94,8 +94,12 @@ struct relay_media_stats {
 	 * retransmissions), and the keyframes made so the receiver can decode again */
 	uint64_t pacer_stale_packets, pacer_stale_bytes, pacer_stale_pictures, keyframes_forced;
 	uint64_t pacer_stale_audio; /* of the stale packets, audio (each one frame) */
-	unsigned rung;              /* current ladder rung index */
-	const char *rung_name;      /* static */
+	/* times the audio was squeezed below its rung's settings to fit a controller target
+	 * below its cost (a queue draining after a capacity drop), and for how long in all */
+	uint64_t audio_squeezes;
+	int64_t audio_squeezed_us;
+	unsigned rung;         /* current ladder rung index */
+	const char *rung_name; /* static */
 	unsigned ladder_downgrades, ladder_upgrades;
 	unsigned min_rung_after_top; /* lowest rung reached after the first downgrade */
 	uint32_t target_bps;         /* controller target */

@@ -21,6 +21,7 @@
 # there pictures arrive 1-4 s late during and after the drop (queue, stills), and lip sync
 # deliberately delays audio by at most 150 ms for video; measured over seven 40 s runs:
 # 7.3-172 ms (one above 80 ms).
+# And the clinic's pacer drops at most 5 audio packets stale (its audio squeeze; see the end).
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/consult_lib.bash"
 need_root
@@ -98,4 +99,13 @@ steps=$(jq -r --argjson d $((DROP * 1000)) --argjson r $((RESTORE * 1000)) '
 echo "clinic ladder: $steps"
 check clinic_ladder_stepped_down_during_drop [ "${steps:-none}" != none ]
 check clinic_ladder_stepped_back_up_after_drop bash -c "[[ '$steps' =~ up=[1-9] ]]"
+
+# The clinic's sound through the drop: the controller drains the drop's queue at a target below
+# what the audio costs on the wire; the clinic squeezes its audio into that target (longer
+# frames, no redundant copy, lower bitrate) instead of letting its pacer drop it stale.
+stale=$(jq -r '.sent.pacer_dropped_stale_audio' "$CW/geo-clinic.json" 2>/dev/null)
+echo "clinic audio: squeezed $(jq -r '.sent.audio_squeezes' "$CW/geo-clinic.json" 2>/dev/null)" \
+	"time(s) for $(jq -r '.sent.audio_squeezed_s' "$CW/geo-clinic.json" 2>/dev/null) s;" \
+	"$stale audio packets dropped stale by its pacer"
+check clinic_audio_not_dropped_stale_in_drop awk "BEGIN { exit !(\"$stale\" ~ /^[0-9]+\$/ && $stale + 0 <= 5) }"
 finish
