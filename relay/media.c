@@ -1014,6 +1014,15 @@ static void video_capture(struct relay_media *m, int64_t t)
 		}
 		if (cap < m->venc_next_us)
 			continue;
+		/* The sound is squeezed into the controller's rate (audio_squeeze): what is left
+		 * would carry a picture in seconds, after its time to be shown, and every picture
+		 * after it would wait. Pictures pause until the squeeze ends, as they did when the
+		 * sound took all the rate (then the pacer dropped them stale); the next one
+		 * references the last one encoded. (Letting them trickle: 2 bench/consult.sh
+		 * geo-sat sessions had 8 keyframe requests each, 71 and 40 undecodable pictures.)
+		 */
+		if (m->squeeze_bps)
+			continue;
 		pacer_expire(m->pacer, t);
 		pacer_get_stats(m->pacer, &ps);
 		if (ps.queued_bytes[PACER_VIDEO] * 8ull * 1000000 /
