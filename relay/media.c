@@ -462,7 +462,7 @@ static uint32_t audio_wire_bps(uint32_t bitrate_bps, unsigned frame_ms, bool red
 /* Audio squeeze. After a capacity drop the controller sends well below the new capacity until
  * the modem's queue has drained (down to 0.35 x the delivered rate, for a second or two), and
  * that is often below what the audio alone costs on the wire: a 20 ms Opus frame at 24 kbit/s
- * with its redundant copy and 69 bytes of headers is ~80 kbit/s. The pacer sends audio first,
+ * with its redundant copy and 74 bytes of headers is ~78 kbit/s. The pacer sends audio first,
  * but what does not fit waits and goes stale after AUDIO_STALE_US: in test_media's 4x drop the
  * clinic dropped 34-44 audio packets, up to 0.9 s of speech, in every drop. The ladder cannot
  * help (it keeps its rung through a drain on purpose, and its audio-only rungs are many steps
@@ -470,8 +470,9 @@ static uint32_t audio_wire_bps(uint32_t bitrate_bps, unsigned frame_ms, bool red
  * longer frames (a third of the headers) and the bitrate that fits in a share of the target;
  * the voice gets rougher for the drain instead of cut. The redundant copy stays while the
  * loss calls for it and both copies fit at SQUEEZE_MIN_BPS or more: a drain follows a queue
- * that may have overflowed, and without the copy the hub lost 1.6 % of the clinic's audio
- * after recovery in one of two lab runs (0.5-0.7 % in the others and before the squeeze).
+ * that may have overflowed. (Measured, the copy made no clear difference: the hub's audio
+ * lost after recovery in the lab's consult_geosat was 0.4-1.6 % over 4 runs without it,
+ * 0.3-1.5 % over 5 with it, 0.2-0.7 % over 4 before the squeeze.)
  * Not on the audio-only rungs (an outage, a link too thin for pictures): their settings are
  * already the ladder's answer to a low target, and the controller climbs back from its floor
  * on what the media sends (at most 1.5 x the delivered rate): squeezing the sound there too
