@@ -1022,8 +1022,10 @@ static void video_capture(struct relay_media *m, int64_t t)
 		 * references the last one encoded. (Letting them trickle: 2 bench/consult.sh
 		 * geo-sat sessions had 8 keyframe requests each, 71 and 40 undecodable pictures.)
 		 */
-		if (m->squeeze_bps)
+		if (m->squeeze_bps) {
+			m->st.video_paused++;
 			continue;
+		}
 		pacer_expire(m->pacer, t);
 		pacer_get_stats(m->pacer, &ps);
 		if (ps.queued_bytes[PACER_VIDEO] * 8ull * 1000000 /
@@ -2451,6 +2453,8 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "keyframes_forced", json_integer((json_int_t)st.keyframes_forced));
 	json_object_set_new(tx, "audio_squeezes", json_integer((json_int_t)st.audio_squeezes));
 	json_object_set_new(tx, "audio_squeezed_s", json_real((double)st.audio_squeezed_us / 1e6));
+	json_object_set_new(tx, "pictures_paused_for_squeeze",
+	                    json_integer((json_int_t)st.video_paused));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
 	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
@@ -2619,6 +2623,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "keyframes forced by stale drops", "sent.keyframes_forced");
 	row(f, a, b, "audio squeezed into a drain (times)", "sent.audio_squeezes");
 	row(f, a, b, "audio squeezed into a drain (s)", "sent.audio_squeezed_s");
+	row(f, a, b, "pictures paused for the squeeze", "sent.pictures_paused_for_squeeze");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
 	row(f, a, b, "ladder: final rung", "ladder.final");

@@ -98,6 +98,7 @@ struct relay_media_stats {
 	 * below its cost (a queue draining after a capacity drop), and for how long in all */
 	uint64_t audio_squeezes;
 	int64_t audio_squeezed_us;
+	uint64_t video_paused; /* pictures not captured meanwhile (their turn came in a squeeze) */
 	unsigned rung;         /* current ladder rung index */
 	const char *rung_name; /* static */
 	unsigned ladder_downgrades, ladder_upgrades;

@@ -382,6 +382,10 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	assert_true(jnum(ra, "sent", "audio_squeezes", NULL) >= 1);
 	assert_true(jnum(ra, "sent", "audio_squeezed_s", NULL) > 0);
 	assert_true(jnum(ra, "sent", "pacer_dropped_stale_audio", NULL) <= 5);
+	/* and its pictures paused meanwhile (squeezed beside the sound they would arrive after
+	 * their time): the clip has 6 pictures a second, the squeeze lasted 1.9-2.9 s in runs */
+	if (jnum(ra, "sent", "audio_squeezed_s", NULL) >= 1.0)
+		assert_true(jnum(ra, "sent", "pictures_paused_for_squeeze", NULL) >= 3);
 	/* the clinic's ladder stepped down after the drop and back up after the return */
 	relay_media_stats(s.a, &sa);
 	ev = json_object_get(json_object_get(ra, "ladder"), "events");
