@@ -392,6 +392,7 @@ struct jb_video {
 	int64_t highest; /* highest extended seq received */
 	bool any;
 	int64_t release_from, release_to; /* output last time, freed on the next call */
+	int64_t out_us; /* arrival-clock time the last frame handed out could go */
 	const uint8_t **payloads;
 	size_t *lens;
 	uint16_t *missing;
@@ -587,6 +588,10 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
 		f->payloads = v->payloads;
 		f->lens = v->lens;
 		f->first_arrival_us = first_arr;
+		/* frames go out in order: complete behind one still incomplete, it waited */
+		if (f->complete_us > v->out_us)
+			v->out_us = f->complete_us;
+		f->waited_us = v->out_us - f->complete_us;
 		v->release_from = v->next;
 		v->release_to = end + 1;
 		v->next = end + 1;
@@ -630,6 +635,8 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
 	f->missing = v->missing;
 	f->first_arrival_us = first_arr;
 	f->n_packets = 0; /* nothing usable is handed out for a dropped frame */
+	if (v->out_us < now_us)
+		v->out_us = now_us; /* what follows waited for the gap until now */
 	v->release_from = v->next;
 	v->release_to = later;
 	v->next = later;
@@ -753,14 +760,16 @@ void jb_sync_audio_played(struct jb_sync *s, int64_t capture_us, int64_t play_us
 	s->audio_at = play_us;
 }
 
-void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us)
+void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us,
+                         int64_t blocked_us)
 {
 	if (s->vd_n == SYNC_HIST) {
 		s->vd_head = (s->vd_head + 1) % SYNC_HIST;
 		s->vd_n--;
 	}
 	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].t = ready_us;
-	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].d = ready_us - capture_us;
+	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].d =
+	        ready_us - capture_us - (blocked_us > 0 ? blocked_us : 0);
 	s->vd_n++;
 }
 

@@ -120,7 +120,9 @@ struct jb_video_frame {
 	const uint8_t *const *payloads; /* n_packets payloads in sequence order */
 	const size_t *lens;
 	int64_t first_arrival_us, complete_us;
-	size_t n_missing; /* JB_VIDEO_DROPPED: missing sequence numbers known */
+	int64_t waited_us; /* complete but held back this long by an earlier frame (arrival clock:
+	                    * one repaired late, or a gap given up) */
+	size_t n_missing;  /* JB_VIDEO_DROPPED: missing sequence numbers known */
 	const uint16_t *missing;
 };
 
@@ -207,8 +209,13 @@ int jb_sync_new(struct jb_sync **out, const struct jb_sync_config *cfg)
 void jb_sync_free(struct jb_sync *s);
 /* The audio captured at capture_us started playing at play_us. */
 void jb_sync_audio_played(struct jb_sync *s, int64_t capture_us, int64_t play_us);
-/* A video frame captured at capture_us is decoded and ready at ready_us (call once a frame). */
-void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us);
+/* A video frame captured at capture_us is decoded and ready at ready_us (call once a frame), of
+ * which it spent blocked_us complete but waiting for an earlier frame (one repaired late by FEC,
+ * or given up): the floor answers the delay of the frame's own packets, ready_us - blocked_us.
+ * A repair delays the few pictures behind it once; delaying the sound for them would come only
+ * after they were shown and cost every word its delay for the window's length. */
+void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us,
+                         int64_t blocked_us);
 /* When to show that frame, on the playout clock: capture + the current audio delay, clamped to
  * [ready_us, ready_us + max_video_hold_us]; ready_us when the audio delay is unknown (no audio
  * played with a known capture time within audio_stale_us of now_us). Call again as time passes:

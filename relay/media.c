@@ -1749,7 +1749,7 @@ static void video_show_due(struct relay_media *m, int64_t t)
 
 /* A decoded picture: scaled to the display size and held until its time to be shown. */
 static void video_display(struct relay_media *m, const struct codec_vp8_picture *pic, uint32_t ts,
-                          int64_t t)
+                          int64_t waited_us, int64_t t)
 {
 	struct codec_i420 dst;
 	struct vshow *v;
@@ -1775,7 +1775,7 @@ static void video_display(struct relay_media *m, const struct codec_vp8_picture 
 	v->ready = wall;
 	m->vshow_n++;
 	if (m->sync && v->capture >= 0)
-		jb_sync_video_ready(m->sync, v->capture, wall);
+		jb_sync_video_ready(m->sync, v->capture, wall, waited_us);
 	video_show_due(m, t);
 }
 
@@ -1874,7 +1874,7 @@ static void video_play(struct relay_media *m, int64_t t)
 		if (key)
 			m->need_keyframe = false;
 		if (rc == 1)
-			video_display(m, &pic, f.timestamp, t);
+			video_display(m, &pic, f.timestamp, f.waited_us, t);
 	}
 }
 
