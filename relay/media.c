@@ -59,9 +59,9 @@
 /* An audio frame is repeated this many packets later. Loss comes in bursts of ~3 packets of
  * which about half are audio: a copy 2 packets on survives most of them, and every packet of
  * distance costs the audio buffer a frame of delay (its minimum is this reach + 30 ms). From 3
- * to 2: geo-sat-steady mouth-to-ear p50 418/423 -> 406/403 ms, audio lost after recovery
- * 0.17/0.03 % -> 0.27/0 % (bench/consult.sh, 2 runs each, on a first version of the pacer's
- * unbursted media that also paced probes evenly). */
+ * to 2: geo-sat-steady mouth-to-ear p50 444/438 -> 421/417 ms, p95 511/502 -> 522/539 ms (no
+ * change seen), audio lost after recovery 0.10/0.27 -> 0/0.20 % (bench/consult.sh, 2 runs
+ * each). */
 #define RED_DIST      2
 #define RED_HIST      8
 #define HIST_VIDEO    512 /* sent video packets kept for NACK */

@@ -319,22 +319,6 @@ static uint32_t cur_rate(const struct pacer *p, int64_t now)
 	return probing(p, now) ? p->probe_rate : p->rate;
 }
 
-/* Credit a packet needs before it leaves. A probe may spend all of it: the train it opens with
- * after an idle spell, whose spacing on arrival tells the link's rate even when the probe's own
- * rate is below it, is how an application-limited sender finds a capacity's return (test_cc's
- * long drop: 1.3 s; 3.6-4.3 s with probes paced evenly from their first packet). Media keeps
- * all but 10 ms of it in reserve, so a picture after a pause leaves one packet at a time rather
- * than three back to back: on a 512 kbit/s uplink those three held the sound queued behind
- * them in the modem for up to 60 ms, and the audio buffer's delay target followed. */
-static double credit_needed(const struct pacer *p, int64_t now)
-{
-	double media = (double)p->rate / 8.0 * 0.010;
-
-	if (probing(p, now) || media >= (double)p->cfg.burst_bytes)
-		return 0;
-	return (double)p->cfg.burst_bytes - media;
-}
-
 /* Accrues credit up to now. */
 static void refill(struct pacer *p, int64_t now)
 {
@@ -387,10 +371,10 @@ int64_t pacer_next_time(struct pacer *p, int64_t now_us)
 		}
 		return INT64_MAX;
 	}
-	if (p->credit > credit_needed(p, now_us))
+	if (p->credit > 0)
 		return now_us;
 	rate = cur_rate(p, now_us);
-	need = credit_needed(p, now_us) - p->credit + 1; /* bytes to reach the credit needed */
+	need = -p->credit + 1; /* bytes to reach positive credit */
 	return now_us + (int64_t)(need * 8e6 / rate) + 1;
 }
 
@@ -401,7 +385,7 @@ int pacer_next(struct pacer *p, int64_t now_us, uint8_t *buf, size_t cap, struct
 
 	refill(p, now_us);
 	expire(p, now_us);
-	if (p->credit <= credit_needed(p, now_us))
+	if (p->credit <= 0)
 		return 0;
 	probe = probing(p, now_us);
 	c = first_class(p);

@@ -4,11 +4,9 @@
  * Pure logic with an explicit clock: the caller enqueues packets (copied) and, whenever
  * pacer_next_time() says so, calls pacer_next() which hands back the packet to put on the wire.
  * The budget is a leaky bucket over wire bytes (packet + per-packet overhead) that may hold at
- * most `burst_bytes` of credit; a packet is charged in full and goes when the credit is above
- * all but 10 ms of that (so media after a pause leaves one packet at a time, plus 10 ms), or,
- * during a probe, when it is positive (a probe after a pause opens with a train of up to
- * credit + one packet). During a probe the rate is the probe's and the sent packets are tagged
- * with its cluster id (padding fills in when nothing is queued).
+ * most `burst_bytes` of credit; a packet goes when the credit is positive and is charged in full,
+ * so bursts stay below credit + one packet. During a probe the rate is the probe's and the sent
+ * packets are tagged with its cluster id (padding fills in when nothing is queued).
  *
  * Live media goes stale: packets queued with pacer_enqueue_media() carry a deadline and belong
  * to a frame; a frame whose first packet is still queued when its deadline passes is dropped
