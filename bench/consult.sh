@@ -37,7 +37,9 @@
 # time from the scripted drop until the clinic's sending rate (IP bytes entering the link
 # emulator's uplink, over 500 ms windows) first falls below the new capacity ("never" = not
 # while the drop lasted; the value then is the drop's length).
-# Needs root, takes the lab lock. Logs and reports go to $BUILD/bench-logs/consult/.
+# Needs root, takes the lab lock. Logs and reports go to $BUILD/bench-logs/consult/. KEEP=1 keeps
+# the work directory (both sides' recordings, frames.csv, psnr.csv, keys and configs) and
+# prints its path at the end; by default it is removed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 . tests/integration/lib.bash
@@ -57,7 +59,11 @@ mkdir -p "$OUT"
 lab_lock
 "$LINKSIM" down >/dev/null 2>&1
 consult_sites_init || exit 1
-trap '"$LINKSIM" down >/dev/null 2>&1; rm -rf "$CW"' EXIT
+if [ -n "${KEEP:-}" ]; then
+	trap '"$LINKSIM" down >/dev/null 2>&1; echo "bench/consult.sh: kept $CW" >&2' EXIT
+else
+	trap '"$LINKSIM" down >/dev/null 2>&1; rm -rf "$CW"' EXIT
+fi
 echo "load before: $(uptime)" >&2
 
 q() { awk -v d="$DURATION" "BEGIN { printf \"%g\", $1 }"; } # q EXPR-of-d
