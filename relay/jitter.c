@@ -760,8 +760,7 @@ void jb_sync_audio_played(struct jb_sync *s, int64_t capture_us, int64_t play_us
 	s->audio_at = play_us;
 }
 
-void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us,
-                         int64_t blocked_us)
+void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us, int64_t waited_us)
 {
 	if (s->vd_n == SYNC_HIST) {
 		s->vd_head = (s->vd_head + 1) % SYNC_HIST;
@@ -769,7 +768,7 @@ void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us
 	}
 	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].t = ready_us;
 	s->vd[(s->vd_head + s->vd_n) % SYNC_HIST].d =
-	        ready_us - capture_us - (blocked_us > 0 ? blocked_us : 0);
+	        ready_us - capture_us - (waited_us > 0 ? waited_us : 0);
 	s->vd_n++;
 }
 

@@ -210,12 +210,13 @@ void jb_sync_free(struct jb_sync *s);
 /* The audio captured at capture_us started playing at play_us. */
 void jb_sync_audio_played(struct jb_sync *s, int64_t capture_us, int64_t play_us);
 /* A video frame captured at capture_us is decoded and ready at ready_us (call once a frame), of
- * which it spent blocked_us complete but waiting for an earlier frame (one repaired late by FEC,
- * or given up): the floor answers the delay of the frame's own packets, ready_us - blocked_us.
+ * which it spent waited_us complete but waiting for an earlier frame (jb_video_frame.waited_us:
+ * one repaired late by FEC, or given up): the floor answers the delay of the frame's own
+ * packets, ready_us - waited_us.
  * A repair delays the few pictures behind it once; delaying the sound for them would come only
  * after they were shown and cost every word its delay for the window's length. */
 void jb_sync_video_ready(struct jb_sync *s, int64_t capture_us, int64_t ready_us,
-                         int64_t blocked_us);
+                         int64_t waited_us);
 /* When to show that frame, on the playout clock: capture + the current audio delay, clamped to
  * [ready_us, ready_us + max_video_hold_us]; ready_us when the audio delay is unknown (no audio
  * played with a known capture time within audio_stale_us of now_us). Call again as time passes:

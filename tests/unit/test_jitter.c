@@ -685,7 +685,7 @@ static void test_jitter_sync_lets_sound_lead_slow_pictures_by_the_allowance(void
  * the three behind it with it (300 ms is the path's delay, the sound's too). Told how long those
  * three waited, the sync leaves the sound alone (one slow picture a window is within the 95th
  * percentile); not told, it counts four late pictures in forty and delays the sound. */
-static int64_t sync_repairs_run(bool tell_blocked)
+static int64_t sync_repairs_run(bool tell_waited)
 {
 	struct jb_sync *s;
 	int64_t floor = 0, max_floor = 0;
@@ -704,7 +704,7 @@ static int64_t sync_repairs_run(bool tell_blocked)
 				jb_sync_video_ready(s, cap - 400000, t, 0);
 				for (int64_t i = 1; i <= 3; i++)
 					jb_sync_video_ready(s, cap - 400000 + i * 100000, t,
-					                    tell_blocked ? 400000 - i * 100000 : 0);
+					                    tell_waited ? 400000 - i * 100000 : 0);
 			}
 			if (k < 4 || k > 7)
 				jb_sync_video_ready(s, cap, t, 0);
