@@ -9,6 +9,9 @@
  * sender one propagation delay later. Time advances in 1 ms steps; everything is
  * deterministic. Each scenario prints its measured figures ("cc-sim: ..."); CC_TRACE=1 in the
  * environment prints the controller's state every 250 ms (CC_TRACE_MS=n: every n ms).
+ * CC_SEED=n runs the single-seed scenarios with seed n instead of 0: the simulations are
+ * chaotic (any change to the controller moves every figure), so a change is judged over
+ * several seeds, e.g. `for n in 0 1 2 3 4 5 6 7; do CC_SEED=$n build/tests/test_cc; done`.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,7 +107,8 @@ struct sim {
 };
 
 static const uint8_t payload_bytes[PAYLOAD]; /* what every simulated media packet carries */
-static uint64_t sim_seed; /* varies the random draws (loss, jitter) between runs */
+static uint64_t sim_seed;  /* varies the random draws (loss, jitter) between runs */
+static uint64_t base_seed; /* CC_SEED: the seed of the single-seed scenarios */
 
 static double cap_at(const struct sim *s, int64_t t)
 {
@@ -457,11 +461,12 @@ static void test_cc_media_256k_linksim_jitter_is_not_congestion(void **state)
 		           "consult media 256k linksim jitter+loss");
 }
 
-/* The other scenarios run with seed 0, also after a failed check left the loop above early. */
+/* The other scenarios run with CC_SEED (0), also after a failed check left the loop above
+ * early. */
 static int seed_reset(void **state)
 {
 	(void)state;
-	sim_seed = 0;
+	sim_seed = base_seed;
 	return 0;
 }
 
@@ -606,6 +611,44 @@ static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
 	printf("cc-sim: step-up 250k->1M: target >= 80 %% of new capacity after %.2f s\n",
 	       reached / 1e6);
 	assert_true(reached >= 0 && reached <= 15000000);
+	cc_free(s.cc);
+	rtcp_twcc_recorder_free(s.rec);
+	pacer_free(s.pacer);
+}
+
+/* A consult's start on geo-sat: the media (audio + video sized from the target) from the
+ * consult's start rate, 200 kbit/s, on 512 kbit/s with linksim's jitter and 1 % bursty loss.
+ * The start-up probes must find the link within a few seconds (target >= 75 % of it at 8 s)
+ * without a queue deeper than 250 ms. Measured, seeds 0-7: target 437-538 kbit/s at 8 s, queue
+ * peak 177-193 ms. That peak is the second start-up probe, sent at 3x the target the first one
+ * set (the link estimate is forgotten while the delivery rate still shows the start rate); the
+ * audio buffer carries it for its 4 s window. Cancelling that probe once one has filled the link
+ * and keeping the estimate while the target is within its band cut the peak to 55-76 ms, but
+ * moved the controller's state at the rain fade below: 5 of 8 seeds then failed it, against 2. */
+static void test_cc_start_finds_the_link_within_8s(void **state)
+{
+	static const struct cap_step caps[] = {{0, 512000}};
+	static struct sim s;
+	double peak;
+	uint32_t tgt;
+
+	(void)state;
+	sim_init(&s, caps, 1, 200000);
+	s.media = true;
+	s.buffer_us = 1500000;
+	s.jitter_pl_us = 10000;
+	s.loss_p_bg = 1.0 / 3.0;
+	s.loss_p_gb = 0.01 * s.loss_p_bg / 0.99;
+	s.m_start = 0;
+	s.m_end = 8000000;
+	sim_run(&s, 8000000);
+	tgt = cc_target_bps(s.cc);
+	peak = q_percentile(&s, 1.0);
+	printf("cc-sim: start 200k on 512k: queue peak %.0f ms, p95 %.0f ms over the first 8 s; "
+	       "target at 8 s %u bps\n",
+	       peak, q_percentile(&s, 0.95), tgt);
+	assert_true(tgt >= 0.75 * 512000);
+	assert_true(peak <= 250.0);
 	cc_free(s.cc);
 	rtcp_twcc_recorder_free(s.rec);
 	pacer_free(s.pacer);
@@ -966,6 +1009,7 @@ static void test_cc_low_rate_loss_fraction_is_not_one_burst(void **state)
 
 int main(void)
 {
+	const char *seed = getenv("CC_SEED");
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_cc_steady_state_uses_80_percent_with_low_queue),
 	        cmocka_unit_test(test_cc_steady_state_geo_uplink_256k_rtt_800ms),
@@ -979,6 +1023,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_outage_30s_then_recovers_quickly),
 	        cmocka_unit_test(test_cc_step_down_4x_gets_below_capacity_within_2s),
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
+	        cmocka_unit_test(test_cc_start_finds_the_link_within_8s),
 	        cmocka_unit_test(test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return),
 	        cmocka_unit_test(test_cc_short_drop_app_limited_probes_back),
 	        cmocka_unit_test(test_cc_long_drop_app_limited_finds_the_return),
@@ -989,5 +1034,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
 	        cmocka_unit_test(test_cc_lost_feedback_is_not_a_capacity_drop),
 	};
+	if (seed)
+		base_seed = sim_seed = strtoull(seed, NULL, 10);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
