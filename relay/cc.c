@@ -28,6 +28,7 @@
 #define LOSS_POOL_MIN    200      /* ... until they hold this many packets */
 #define DRAINED_US       50000    /* + one packet time: drained, restore after a deep cut */
 #define RECOVER_PEAK_US  5000000  /* the rate before a drop: highest target this recently */
+#define PROBE_OK_US      5000000  /* a successful probe's rate bounds the target this long */
 #define RECOVER_DEEP     0.6      /* a drain at < 0.6 x that rate was a capacity drop */
 #define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
 #define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
@@ -118,7 +119,12 @@ struct cc {
 	int64_t probe_guard_until;
 	double probe_ok_bps; /* rate the last successful probe showed the link delivers */
 	int64_t probe_ok_at;
-	bool draining;    /* a decrease left a queue that is being drained */
+	bool draining; /* a decrease left a queue that is being drained */
+	/* the delivery rates while draining that no lost report's packets credited as
+	 * arrivals (feedback_gap) inflate: newest_arrival at or after gap_until */
+	double drain_clean_sum;
+	unsigned drain_clean_n;
+	int64_t gap_until;
 	double drain_cap; /* mean delivery rate while that queue kept the link busy */
 	double drain_sum;
 	unsigned drain_n;
@@ -196,6 +202,7 @@ int cc_new(struct cc **out, const struct cc_config *cfg)
 	cc->next_probe_at = INT64_MIN / 2;
 	cc->last_probe_at = INT64_MIN / 2;
 	cc->probe_ok_at = INT64_MIN / 2;
+	cc->gap_until = INT64_MIN / 2;
 	*out = cc;
 	return 0;
 }
@@ -561,6 +568,8 @@ static void feedback_gap(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t
 		k++;
 		ack_add(cc, t0 + (a1 - t0) * k / (cnt + 1), s->bytes);
 	}
+	if (k)
+		cc->gap_until = a1 + ACK_WINDOW_US;
 }
 
 /* The least queue that makes the delay gradient's overuse count (see rate_update). */
@@ -668,6 +677,10 @@ static void rate_update(struct cc *cc, int64_t now)
 		cc->drain_sum += recent;
 		cc->drain_n++;
 		cc->drain_cap = cc->drain_sum / cc->drain_n;
+		if (cc->newest_arrival >= cc->gap_until) {
+			cc->drain_clean_sum += recent;
+			cc->drain_clean_n++;
+		}
 	}
 	/* Drained: what is left is about one packet's serialisation at the low rate (the
 	 * windowed minimum delay was measured when packets crossed the link faster). */
@@ -688,6 +701,19 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * capacity look changed (and growth multiplicative) */
 			cc->acked_smooth = cc->delay_target;
 			cc->state = RC_INCREASE;
+			/* For a round trip and an acked-rate window after this, the delivery
+			 * rate still shows the deep cut: the cap on running ahead of it (below)
+			 * would pull the restored target back down to 1.5 x the cut's rate at the
+			 * next update (test_cc's rain fade at seed 6: from 110 to 73 kbit/s on
+			 * 128, 4 s before it grew again). So for that long the cap is at least
+			 * what the link delivered while draining, as after a successful probe;
+			 * only the drain's clean samples count (a lost report's packets credited
+			 * as arrivals made the reading 175-192 kbit/s on 128 with the reverse
+			 * path lossy), else the rate delivered now. */
+			cc->probe_ok_bps = cc->drain_clean_n >= 3
+			                           ? cc->drain_clean_sum / cc->drain_clean_n
+			                           : acked;
+			cc->probe_ok_at = now - PROBE_OK_US + cc->base_rtt + ACK_WINDOW_US;
 			if (cc->drain_cap < RECOVER_DEEP * cc->drop_from_bps) {
 				int64_t wait = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
 
@@ -742,6 +768,8 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * delivers meanwhile is its capacity (taken below). */
 			if (q > QUEUE_HOLD_US && !cc->draining) {
 				cc->draining = true;
+				cc->drain_clean_sum = 0;
+				cc->drain_clean_n = 0;
 				cc->drain_cap = cc->drain_sum = 0;
 				cc->drain_n = 0;
 				/* a recovery still pending keeps the rate from before the first
@@ -790,7 +818,7 @@ static void rate_update(struct cc *cc, int64_t now)
 		 * capacity came back. */
 		double ahead = 1.5 * acked + 10000;
 
-		if (now - cc->probe_ok_at < 5000000 && cc->probe_ok_bps > ahead)
+		if (now - cc->probe_ok_at < PROBE_OK_US && cc->probe_ok_bps > ahead)
 			ahead = cc->probe_ok_bps;
 		if (cc->delay_target > ahead)
 			cc->delay_target = ahead;
