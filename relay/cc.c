@@ -500,6 +500,9 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		cc->link_cap = recv_rate;
 		cc->link_var = 0.0025;
 		cc->link_known = true;
+		/* Found: the remaining start-up probe, at 3x the new target, would only stand
+		 * a queue of ~200 ms for the audio buffer to carry through its whole window. */
+		cc->initial_probes = 0;
 		if (same)
 			return;
 	}
@@ -690,13 +693,23 @@ static void rate_update(struct cc *cc, int64_t now)
 	                              : 0)) {
 		cc->draining = false;
 		if (cc->drain_cap > 0) {
-			double r = clamp_rate(cc, BETA * cc->drain_cap);
+			/* What the link delivered while busy: the drain's clean samples. Where
+			 * lost reports' packets were credited as arrivals through most of it
+			 * (the reverse path lossy too), the reading was 175-192 kbit/s on 128
+			 * (test_cc): then the rate delivered now, and the capacity unknown. */
+			bool clean = cc->drain_clean_n >= 3 || cc->drain_clean_n == cc->drain_n;
+			double cap = clean ? cc->drain_clean_sum / cc->drain_clean_n : acked;
+			double r;
+
+			if (cap <= 0)
+				cap = cc->drain_cap;
+			r = clamp_rate(cc, BETA * cap);
 
 			if (r > cc->delay_target)
 				cc->delay_target = r;
-			cc->link_cap = cc->drain_cap;
+			cc->link_cap = cap;
 			cc->link_var = 0.0025;
-			cc->link_known = true;
+			cc->link_known = clean;
 			/* the smoothed delivery rate still remembers the cut: it must not make the
 			 * capacity look changed (and growth multiplicative) */
 			cc->acked_smooth = cc->delay_target;
@@ -706,15 +719,10 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * would pull the restored target back down to 1.5 x the cut's rate at the
 			 * next update (test_cc's rain fade at seed 6: from 110 to 73 kbit/s on
 			 * 128, 4 s before it grew again). So for that long the cap is at least
-			 * what the link delivered while draining, as after a successful probe;
-			 * only the drain's clean samples count (a lost report's packets credited
-			 * as arrivals made the reading 175-192 kbit/s on 128 with the reverse
-			 * path lossy), else the rate delivered now. */
-			cc->probe_ok_bps = cc->drain_clean_n >= 3
-			                           ? cc->drain_clean_sum / cc->drain_clean_n
-			                           : acked;
+			 * what the link delivered while draining, as after a successful probe. */
+			cc->probe_ok_bps = cap;
 			cc->probe_ok_at = now - PROBE_OK_US + cc->base_rtt + ACK_WINDOW_US;
-			if (cc->drain_cap < RECOVER_DEEP * cc->drop_from_bps) {
+			if (cap < RECOVER_DEEP * cc->drop_from_bps) {
 				int64_t wait = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
 
 				cc->recover_bps = BETA * cc->drop_from_bps;
@@ -794,9 +802,13 @@ static void rate_update(struct cc *cc, int64_t now)
 		/* Outside the capacity estimate's band the link changed: grow multiplicatively.
 		 * Below it only well under the 0.85 x a decrease leaves behind (after a deep
 		 * drain, say), not after every ordinary back-off. */
-		if (cc->link_known &&
-		    (cc->acked_smooth > cc->link_cap * (1 + 3 * sd) ||
-		     cc->acked_smooth < cc->link_cap * (sd > 0.1 ? 1 - 3 * sd : 0.7)))
+		double low = cc->link_cap * (sd > 0.1 ? 1 - 3 * sd : 0.7);
+
+		/* Below the band only while the target is too: with the target inside it, a low
+		 * delivery rate lags the target (a start-up probe has just raised it from the
+		 * start rate) rather than showing a new link. */
+		if (cc->link_known && (cc->acked_smooth > cc->link_cap * (1 + 3 * sd) ||
+		                       (cc->acked_smooth < low && cc->delay_target < low)))
 			cc->link_known = false;
 		if (cc->link_known) {
 			/* Additive near the known capacity: half a packet per response time (RTT
