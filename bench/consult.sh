@@ -167,7 +167,7 @@ for prof in $PROFILES; do
 		echo "bench/consult: $prof $mode ${DURATION} s ... (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 		if ! run_mode "$prof" "$mode" "${opts[@]}"; then
 			echo "bench/consult: $prof $mode failed:" >&2
-			tail -3 "$CW/$prof-$mode"-*.log >&2
+			tail -n 3 "$CW/$prof-$mode"-*.log >&2
 			status=1
 			continue
 		fi

@@ -40,7 +40,7 @@ DROP=4 RESTORE=8 DUR=${CONSULT_GEOSAT_SECONDS:-20}
 if consult_run geo "$DUR" $DROP $RESTORE 128kbit 512kbit; then
 	pass consult_both_sides_ran
 else
-	fail consult_both_sides_ran "$(tail -3 "$CW"/geo-*.log)"
+	fail consult_both_sides_ran "$(tail -n 3 "$CW"/geo-*.log)"
 fi
 for side in clinic hub; do
 	echo "--- $side received:"

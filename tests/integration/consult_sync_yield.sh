@@ -59,7 +59,7 @@ while kill -0 $crun 2>/dev/null; do
 	echo "$(date +%s%N) $(sj '[.yield.active, .yield.cap_bps, .stream.stream_bytes_sent, .updated_ms] | @tsv')" >>"$W/samples"
 	sleep 1
 done
-if wait $crun; then pass sync_consult_ran; else fail sync_consult_ran "$(tail -3 "$W"/sync-*.log)"; fi
+if wait $crun; then pass sync_consult_ran; else fail sync_consult_ran "$(tail -n 3 "$W"/sync-*.log)"; fi
 # The stream's payload between the first and the last status written while yielding (the
 # daemon's own write times), against what the caps asked for allowed over that time: the
 # integral of the cap (every change is in the daemon's log) + 10 % + 20 KB (a pacer burst, the
