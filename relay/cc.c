@@ -117,8 +117,10 @@ struct cc {
 	int64_t queue_pred_us, prev_queue_us;
 	int64_t last_feedback, last_timeout_cut;
 	int64_t probe_guard_until;
-	double probe_ok_bps; /* rate the last successful probe showed the link delivers */
-	int64_t probe_ok_at;
+	/* rate the link last showed it delivers (a successful probe, a drain): until then, the
+	 * target may run that far ahead of the delivery rate */
+	double probe_ok_bps;
+	int64_t probe_ok_until;
 	bool draining; /* a decrease left a queue that is being drained */
 	/* the delivery rates while draining that no lost report's packets credited as
 	 * arrivals (feedback_gap) inflate: newest_arrival at or after gap_until */
@@ -201,7 +203,7 @@ int cc_new(struct cc **out, const struct cc_config *cfg)
 	cc->initial_probes = c.probing ? 2 : 0;
 	cc->next_probe_at = INT64_MIN / 2;
 	cc->last_probe_at = INT64_MIN / 2;
-	cc->probe_ok_at = INT64_MIN / 2;
+	cc->probe_ok_until = INT64_MIN / 2;
 	cc->gap_until = INT64_MIN / 2;
 	*out = cc;
 	return 0;
@@ -511,7 +513,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	if (est > cc->target) {
 		cc->n_probes_ok++;
 		cc->probe_ok_bps = est;
-		cc->probe_ok_at = now;
+		cc->probe_ok_until = now + PROBE_OK_US;
 		cc->target = cc->delay_target = clamp_rate(cc, est);
 		if (recv_rate >= 0.9 * send_rate)
 			cc->link_known = false;
@@ -721,7 +723,7 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * 128, 4 s before it grew again). So for that long the cap is at least
 			 * what the link delivered while draining, as after a successful probe. */
 			cc->probe_ok_bps = cap;
-			cc->probe_ok_at = now - PROBE_OK_US + cc->base_rtt + ACK_WINDOW_US;
+			cc->probe_ok_until = now + cc->base_rtt + ACK_WINDOW_US;
 			if (cap < RECOVER_DEEP * cc->drop_from_bps) {
 				int64_t wait = cc->base_rtt > 300000 ? cc->base_rtt : 300000;
 
@@ -830,7 +832,7 @@ static void rate_update(struct cc *cc, int64_t now)
 		 * capacity came back. */
 		double ahead = 1.5 * acked + 10000;
 
-		if (now - cc->probe_ok_at < PROBE_OK_US && cc->probe_ok_bps > ahead)
+		if (now < cc->probe_ok_until && cc->probe_ok_bps > ahead)
 			ahead = cc->probe_ok_bps;
 		if (cc->delay_target > ahead)
 			cc->delay_target = ahead;
