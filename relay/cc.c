@@ -703,7 +703,7 @@ static void rate_update(struct cc *cc, int64_t now)
 			double cap = clean ? cc->drain_clean_sum / cc->drain_clean_n : acked;
 			double r;
 
-			if (cap <= 0)
+			if (cap <= 0) /* no delivery rate to fall back on: the reading as it is */
 				cap = cc->drain_cap;
 			r = clamp_rate(cc, BETA * cap);
 

@@ -3,7 +3,7 @@
 # - geo-sat with loss 0: mean RTT within +/-5 % of up.delay + down.delay (600 ms), and the RTTs
 #   within the profile's jitter band (+/- (up.jitter + down.jitter), plus 5 ms of slack for
 #   serialisation and scheduling): all of them but 2 of the 50, and those 2 within 50 ms of it.
-#   On a busy machine a reply can wait for the CPU: CI at 2767645, with a build running beside
+#   On a busy machine a reply can wait for the CPU: CI at c2e41c7, with a build running beside
 #   it, saw one at 634 ms against the band's 625.
 # - lan with a fixed 50 ms delay each way: mean RTT within +/-5 % of 100 ms.
 . "$(dirname "$0")/lib.bash"
