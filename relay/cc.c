@@ -32,6 +32,7 @@
 #define RECOVER_DEEP     0.6      /* a drain at < 0.6 x that rate was a capacity drop */
 #define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
 #define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
+#define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -144,6 +145,11 @@ struct cc {
 	int64_t recover_until;
 	unsigned recover_tries;
 	int recover_probe; /* id of the recovery probe in flight */
+	/* The link went silent (cc_on_tick's timeout cuts) and came back: the first recovery
+	 * probe goes straight to the rate before the silence (an outage is not a capacity drop),
+	 * and until it has shown what the link delivers the capacity known before is kept. */
+	double outage_from_bps; /* delay target before the silence's first timeout cut */
+	bool recover_outage;
 
 	struct probe probes[PROBES];
 	int next_cluster;
@@ -484,7 +490,12 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	double send_rate, recv_rate, est;
 	int64_t sd = p->last_send - p->first_send, ad = p->last_arr - p->first_arr;
 
+	/* the first probe back towards the rate before an outage */
+	bool outage = p->id == cc->recover_probe && cc->recover_outage;
+
 	p->active = false;
+	if (p->id == cc->recover_probe)
+		cc->recover_outage = false; /* shown, or failed: the usual rules from here */
 	if (p->received < 4 || sd < 1000 || ad < 1000)
 		return;
 	send_rate = (double)(p->bytes_sent - p->last_sent_size) * 8e6 / (double)sd;
@@ -496,8 +507,9 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	if (recv_rate < 0.9 * send_rate) {
 		/* The probe filled the link: its delivery rate is the capacity. Near the
 		 * capacity already known, that only confirms it: the target stays (raising it to
-		 * 0.95 x would stand a queue). */
-		bool same = cc->link_known && recv_rate < 1.15 * cc->link_cap;
+		 * 0.95 x would stand a queue). Not after an outage, which left the target at the
+		 * floor: the capacity known before it is what the link still has. */
+		bool same = cc->link_known && recv_rate < 1.15 * cc->link_cap && !outage;
 
 		cc->link_cap = recv_rate;
 		cc->link_var = 0.0025;
@@ -809,8 +821,9 @@ static void rate_update(struct cc *cc, int64_t now)
 		/* Below the band only while the target is too: with the target inside it, a low
 		 * delivery rate lags the target (a start-up probe has just raised it from the
 		 * start rate) rather than showing a new link. */
-		if (cc->link_known && (cc->acked_smooth > cc->link_cap * (1 + 3 * sd) ||
-		                       (cc->acked_smooth < low && cc->delay_target < low)))
+		if (cc->link_known && !cc->recover_outage &&
+		    (cc->acked_smooth > cc->link_cap * (1 + 3 * sd) ||
+		     (cc->acked_smooth < low && cc->delay_target < low)))
 			cc->link_known = false;
 		if (cc->link_known) {
 			/* Additive near the known capacity: half a packet per response time (RTT
@@ -869,7 +882,11 @@ static void rate_update(struct cc *cc, int64_t now)
 int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, int64_t now_us)
 {
 	int64_t newest_send = INT64_MIN, highest_recv = INT64_MIN, newest_ext = 0, newest_queue = 0;
+	int64_t run_first = -1, next_recv_send = INT64_MIN;
+	size_t next_recv = 0;
 	uint32_t lost_bytes = 0;
+	/* the first report after a silence that cut the rate (cc_on_tick) */
+	bool silent = cc->last_timeout_cut > cc->last_feedback;
 
 	if (!pkts || n == 0)
 		return -EINVAL;
@@ -891,18 +908,49 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		struct sent *s = &cc->sent[ext & (SENT_RING - 1)];
 		struct probe *p;
 
+		if (!pkts[i].received && run_first < 0 && s->valid && s->ext == ext)
+			run_first = s->send_us;
+		else if (pkts[i].received)
+			run_first = -1;
 		if (!s->valid || s->ext != ext || s->acked)
 			continue;
 		p = s->cluster ? probe_find(cc, s->cluster) : NULL;
 		if (!pkts[i].received) {
+			bool outage;
+
 			/* Lost only once a later packet got through (else it may be in flight).
 			 * Behind a long queue the losses are mostly the modem's tail drops,
 			 * which the delay-based cut is already draining: they are not counted
 			 * in the loss fraction (else the loss bound holds the rate down for
-			 * many seconds after the queue has gone). */
+			 * many seconds after the queue has gone). Nor are the losses of an
+			 * outage: in the first report after a silence that cut the rate, a run
+			 * of them sent over 500 ms or more (up to the next packet that arrived).
+			 * FEC cannot repair those, and they are not congestion; counted, an 8 s
+			 * outage read as 80-90 % loss, and the media sized its protection for it
+			 * for many seconds after the link was back. Not without the silence: at
+			 * 100 kbit/s of full packets, a rain fade's bursts span 500 ms too. */
 			if (ext < highest_recv && !s->lost_counted) {
+				if (next_recv <= i) {
+					next_recv_send = INT64_MIN;
+					for (next_recv = i + 1; next_recv < n; next_recv++) {
+						const struct sent *r;
+						int64_t e =
+						        cc->last_ext +
+						        (int16_t)(uint16_t)(pkts[next_recv].seq -
+						                            (uint16_t)cc->last_ext);
+
+						r = &cc->sent[e & (SENT_RING - 1)];
+						if (pkts[next_recv].received && r->valid &&
+						    r->ext == e) {
+							next_recv_send = r->send_us;
+							break;
+						}
+					}
+				}
+				outage = silent && next_recv_send != INT64_MIN && run_first >= 0 &&
+				         next_recv_send - run_first >= OUTAGE_RUN_US;
 				s->lost_counted = true;
-				s->tail = cc->queue_us > QUEUE_OVERUSE_US;
+				s->tail = outage || cc->queue_us > QUEUE_OVERUSE_US;
 				if (!s->tail) {
 					cc->loss_lost++;
 					cc->loss_total++;
@@ -910,8 +958,10 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 				/* A packet lost on the air still used the bottleneck: credit its
 				 * bytes to the next arrival, or random loss reads as a capacity
 				 * drop. Not behind a long queue: losses there are mostly the
-				 * modem's tail drops, which never crossed the link. */
-				if (cc->queue_us <= QUEUE_OVERUSE_US)
+				 * modem's tail drops, which never crossed the link; nor in an
+				 * outage (8 s of them credited to one arrival read as a delivery
+				 * rate of 2.7 Mbit/s on a 400 kbit/s link). */
+				if (!outage && cc->queue_us <= QUEUE_OVERUSE_US)
 					lost_bytes += s->bytes;
 				if (p)
 					p->reported++;
@@ -984,10 +1034,26 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 	for (int i = 0; i < PROBES; i++) {
 		struct probe *p = &cc->probes[i];
 
-		if (p->active && p->sent && p->reported >= p->sent)
+		if (p->active && p->sent && p->reported >= p->sent) {
 			probe_evaluate(cc, p, now_us);
-		else if (p->active && now_us - p->started > 2 * cc->rtt + 2000000)
+		} else if (p->active && now_us - p->started > 2 * cc->rtt + 2000000) {
 			p->active = false; /* feedback for it never completed */
+			if (p->id == cc->recover_probe)
+				cc->recover_outage = false;
+		}
+	}
+	/* Back from a silence that cut the rate to the floor (cc_on_tick): an outage (a
+	 * satellite's rain cell, a 4G handover) says nothing about the capacity. Probe straight
+	 * back to the rate before it, now (test_cc: a 30 s outage at 512 kbit/s took 7.5 s to
+	 * climb back to 80 % from the floor; a consult's ladder stepped down to audio-only
+	 * meanwhile and the first picture after an 8 s outage came 3.7-11 s after the return). */
+	if (silent && newest_send != INT64_MIN && cc->cfg.probing &&
+	    cc->outage_from_bps > cc->target) {
+		cc->recover_bps = cc->outage_from_bps;
+		cc->recover_at = now_us;
+		cc->recover_until = now_us + RECOVER_FOR_US;
+		cc->recover_tries = RECOVER_TRIES;
+		cc->recover_outage = true;
 	}
 	rate_update(cc, now_us);
 	return 0;
@@ -1001,6 +1067,8 @@ void cc_on_tick(struct cc *cc, int64_t now_us)
 		return;
 	if (cc->last_send_us > cc->last_feedback - cc->rtt && now_us - cc->last_feedback > limit &&
 	    now_us - cc->last_timeout_cut > limit) {
+		if (cc->last_timeout_cut < cc->last_feedback) /* the first cut of this silence */
+			cc->outage_from_bps = cc->delay_target;
 		cc->delay_target = clamp_rate(cc, cc->delay_target * 0.5);
 		cc->target = clamp_rate(cc, cc->target * 0.5);
 		cc->last_timeout_cut = now_us;
@@ -1044,20 +1112,28 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 			due = true;
 			rate = cc->target * 2;
 		} else if (cc->recover_tries && now_us >= cc->recover_at &&
-		           now_us < cc->recover_until && !cc->draining && cc->queue_us < 30000 &&
-		           cc->queue_pred_us < 30000) {
+		           now_us < cc->recover_until &&
+		           (cc->recover_outage ||
+		            (!cc->draining && cc->queue_us < 30000 && cc->queue_pred_us < 30000))) {
 			/* Back towards the rate before a capacity drop, at most 3x at once (a
 			 * drop that lasts costs one short queue per try); 2 s, then 4 s later
-			 * again while it fails. */
+			 * again while it fails. After an outage, straight to the rate before it
+			 * and at once: nothing queued through the silence, and the queue the
+			 * delay shows may be a new path's (one full packet at 128 kbit/s reads
+			 * as 59 ms against a minimum delay measured at 512). */
 			cc->recover_tries--;
 			cc->recover_at =
 			        now_us + (2000000LL << (RECOVER_TRIES - 1 - cc->recover_tries));
-			rate = cc->recover_bps < 3 * cc->target ? cc->recover_bps : 3 * cc->target;
+			rate = cc->recover_outage || cc->recover_bps < 3 * cc->target
+			               ? cc->recover_bps
+			               : 3 * cc->target;
 			if (rate < 1.5 * cc->target)
 				rate = 1.5 * cc->target;
 			due = cc->target < cc->recover_bps;
-			if (!due)
+			if (!due) {
 				cc->recover_tries = 0;
+				cc->recover_outage = false;
+			}
 			recovery = due;
 		} else {
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s

@@ -768,7 +768,7 @@ static void audio_frame_length_change_while_delay_grows_is_not_loss(void **state
 
 /* A two-way adaptive session over a 600 ms RTT link that goes down both ways for 8 s. The
  * senders' pacers drop what goes stale meanwhile (whole pictures, then a keyframe), so after
- * the link returns the hub shows pictures again (within 10 s), the first at most 2 s old, and
+ * the link returns the hub shows pictures again (within 6 s), the first at most 2 s old, and
  * the sound it plays from 2 s after the return on is no more than 1.5 s old (mouth-to-ear;
  * 300 ms of it propagation; 0.88-1.0 s here): without the deadlines (and the receiver's restart
  * after the gap) the backlog of the outage played 8.4 s late here. */
@@ -833,11 +833,13 @@ static void outage_then_pictures_and_fresh_sound_again(void **state)
 	       "max from +2 s: %.0f ms over %u frames\n",
 	       first_pic < 0 ? -1.0 : (double)(first_pic - o.up_wall_us) / 1e6,
 	       first_pic < 0 ? -1.0 : (double)first_age / 1000, (double)m2e_max / 1000, audio_n);
-	/* the time to the first picture is mostly the controller's climb from its 16 kbit/s
-	 * floor (the keyframe squeezes through beside the sound): 4.2-5.5 s here; on a loaded
-	 * machine (a parallel ASan build) the clinic once stayed audio-only for the 8 s the test
-	 * then ran after the return, hence 12 s of session after it and a 10 s bound */
-	assert_true(first_pic >= 0 && first_pic - o.up_wall_us <= 10000000);
+	/* At the first report after the return the controller probes straight back to its
+	 * rate before the outage, and the outage's losses are not counted as the link's: the
+	 * first picture 2.0-3.3 s after the return here over 28 runs. Before (the target climbing
+	 * from the 16 kbit/s floor, the outage read as 80-90 % loss), 3.7-11.2 s, and 7 of 41
+	 * runs over the 10 s bound then: the clinic's ladder went audio-only for that loss while
+	 * the target was still low, and each step back up held for 4 RTTs. */
+	assert_true(first_pic >= 0 && first_pic - o.up_wall_us <= 6000000);
 	assert_true(first_age <= 2000000);
 	assert_true(audio_n > 100);
 	assert_true(m2e_max <= 1500000);
