@@ -18,7 +18,11 @@
  *     already drains) are left out of the loss fraction;
  *   - packets whose report was lost on the way back count as delivered (spread between the
  *     arrivals around them), so a lossy reverse path does not read as a capacity drop;
- *   - probing: clusters sent at a higher rate whose delivery rate lifts the estimate at once.
+ *   - probing: clusters sent at a higher rate whose delivery rate lifts the estimate at once;
+ *   - no feedback for 2 RTTs (1 s at least) halves the target, again each such period
+ *     (cc_on_tick); the first report after that silence sends a probe straight back to the rate
+ *     before it, and leaves the outage's losses (a run of them sent over 500 ms) out of the
+ *     loss fraction.
  * Every rate is a wire rate: each packet counts its size plus cfg.overhead_bytes (IPv4 20 + UDP 8
  * + tunnel 24 + RTP 12 = 64 by default). Time is passed in explicitly (microseconds, any
  * origin, the sender's clock for send/now times, the receiver's clock for arrival times), so
