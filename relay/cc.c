@@ -1046,9 +1046,11 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 	 * satellite's rain cell, a 4G handover) says nothing about the capacity. Probe straight
 	 * back to the rate before it, now (test_cc: a 30 s outage at 512 kbit/s took 7.5 s to
 	 * climb back to 80 % from the floor; a consult's ladder stepped down to audio-only
-	 * meanwhile and the first picture after an 8 s outage came 3.7-11 s after the return). */
+	 * meanwhile and the first picture after an 8 s outage came 3.7-11 s after the return).
+	 * Not when the report shows a queue: then the silence was feedback stuck behind a
+	 * congested reverse path (a rain fade hits both directions), and the link is full. */
 	if (silent && newest_send != INT64_MIN && cc->cfg.probing &&
-	    cc->outage_from_bps > cc->target) {
+	    cc->outage_from_bps > cc->target && cc->queue_us < QUEUE_HOLD_US && !cc->draining) {
 		cc->recover_bps = cc->outage_from_bps;
 		cc->recover_at = now_us;
 		cc->recover_until = now_us + RECOVER_FOR_US;
