@@ -109,4 +109,16 @@ echo "clinic audio: squeezed $(jq -r '.sent.audio_squeezes' "$CW/geo-clinic.json
 	"time(s) for $(jq -r '.sent.audio_squeezed_s' "$CW/geo-clinic.json" 2>/dev/null) s;" \
 	"$stale audio packets dropped stale by its pacer"
 check clinic_audio_not_dropped_stale_in_drop awk "BEGIN { exit !(\"$stale\" ~ /^[0-9]+\$/ && $stale + 0 <= 5) }"
+
+# No hub listening: the clinic gives up after --wait with exit status 1 and says what its tunnel
+# saw (its handshakes went out, none completed), so a session that never starts can be told
+# apart from a refused key or a dead path.
+rc=0
+"$LINKSIM" exec clinic -- "$PIROGUE" consult --config "$CW/clinic.conf" --audio "$CONSULT_AUDIO" \
+	--record "$CW/alone" --duration 5 --wait 2 >"$CW/alone.log" 2>&1 || rc=$?
+sed -n 's/^/  /; /did not come/p' "$CW/alone.log"
+check no_hub_exit_status_1 [ "$rc" = 1 ]
+check no_hub_says_what_the_tunnel_saw grep -Eq \
+	"the peer did not come \(tunnel: [1-9][0-9]* handshakes sent, 0 answered, 0 completed" \
+	"$CW/alone.log"
 finish

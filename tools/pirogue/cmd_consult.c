@@ -143,12 +143,39 @@ static void recv_cb(uint32_t peer_id, const uint8_t key[NOISE_KEY_LEN], const ui
 		relay_media_input(c->media, data, len);
 }
 
+/* Why no session came up, from the tunnel's counters: whether our handshakes went out, what
+ * came back, and what was dropped (a key the hub does not know, replayed or malformed
+ * handshakes, a peer under load asking for cookies). */
+static void no_peer_report(struct consult *c, const char *what)
+{
+	struct relay_tunnel_stats st;
+
+	relay_tunnel_stats(c->tun, &st);
+	fprintf(stderr,
+	        "pirogue consult: %s (tunnel: %llu handshakes sent, %llu answered, %llu "
+	        "completed, %llu given up; %llu cookies received, %llu sent; dropped: %llu "
+	        "malformed, %llu bad mac, %llu refused handshakes, %llu unknown key, %llu stale, "
+	        "%llu unknown index, %llu rate-limited; %llu send errors)\n",
+	        what, (unsigned long long)st.handshakes_initiated,
+	        (unsigned long long)st.handshakes_answered,
+	        (unsigned long long)st.handshakes_completed,
+	        (unsigned long long)st.handshakes_given_up, (unsigned long long)st.cookies_received,
+	        (unsigned long long)st.cookies_sent, (unsigned long long)st.drop_malformed,
+	        (unsigned long long)st.drop_bad_mac, (unsigned long long)st.drop_handshake,
+	        (unsigned long long)st.drop_unknown_peer,
+	        (unsigned long long)st.drop_stale_initiation,
+	        (unsigned long long)st.drop_unknown_index, (unsigned long long)st.drop_rate_limited,
+	        (unsigned long long)st.send_errors);
+}
+
 static void end_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct consult *c = arg;
 
 	(void)fd;
 	(void)what;
+	if (!c->started && c->tun)
+		no_peer_report(c, "stopped before the peer came");
 	event_base_loopbreak(c->base);
 }
 
@@ -159,7 +186,7 @@ static void wait_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!c->started) {
-		fprintf(stderr, "pirogue consult: the peer did not come\n");
+		no_peer_report(c, "the peer did not come");
 		c->failed = true;
 		event_base_loopbreak(c->base);
 	}
