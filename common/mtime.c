@@ -33,12 +33,17 @@ uint64_t mtime_now_ms(void)
 	return mtime_now_ns() / 1000000u;
 }
 
-uint64_t mtime_wall_ms(void)
+uint64_t mtime_wall_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return mtime_ts_to_ns(&ts) / 1000000u;
+	return mtime_ts_to_ns(&ts);
+}
+
+uint64_t mtime_wall_ms(void)
+{
+	return mtime_wall_ns() / 1000000u;
 }
 
 char *mtime_iso8601(uint64_t wall_ms, char *out)

@@ -13,7 +13,8 @@
 uint64_t mtime_now_ns(void);
 uint64_t mtime_now_us(void);
 uint64_t mtime_now_ms(void);
-/* Wall-clock time in milliseconds since the Unix epoch. */
+/* Wall-clock time in nanoseconds / milliseconds since the Unix epoch. */
+uint64_t mtime_wall_ns(void);
 uint64_t mtime_wall_ms(void);
 /* Converts between a duration in nanoseconds and a struct timespec. */
 struct timespec mtime_ns_to_ts(uint64_t ns);

@@ -1458,6 +1458,11 @@ static int video_input(struct relay_media *m, const uint8_t *pkt, size_t len, in
 
 void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)
 {
+	relay_media_input_at(m, data, len, 0);
+}
+
+void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len, int64_t rx_us)
+{
 	struct rtp_packet p;
 	int64_t t = now_us(), wall = t + m->wall_off_us;
 	uint16_t tw;
@@ -1474,7 +1479,9 @@ void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)
 		return;
 	}
 	if (rtp_ext_get_twcc(&p, EXT_TWCC, &tw) == 0) {
-		IGNORE(rtcp_twcc_recorder_add(m->twcc, tw, t));
+		/* when the packet came, not when this loop got to it (the arrival times make the
+		 * peer's delivery rate and delay gradient) */
+		IGNORE(rtcp_twcc_recorder_add(m->twcc, tw, rx_us > 0 && rx_us <= t ? rx_us : t));
 		m->twcc_pending = true;
 	}
 	switch (p.payload_type) {

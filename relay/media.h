@@ -119,6 +119,10 @@ int relay_media_start(struct relay_media *m) __attribute__((warn_unused_result))
 
 /* Feeds one datagram received from the peer (untrusted; malformed ones are counted, dropped). */
 void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len);
+/* The same, with the time the datagram was received (mtime_now_us's clock; from the kernel,
+ * relay_tunnel_rx_us): the arrival time reported to the peer's congestion controller. 0, or a
+ * time in the future, means now. */
+void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len, int64_t rx_us);
 
 /* Stops sending and playing, and finishes the recording (WAV, Y4M, IVF, CSV closed). Returns 0
  * or the first write error. Idempotent. */

@@ -123,6 +123,7 @@ struct relay_tunnel {
 	 * one at a time), one for relay_tunnel_send (which the recv/state callbacks may call while
 	 * the first is being carried out; its own actions trigger no callback). */
 	struct relay_tunnel_actions *ev_acts, *tx_acts;
+	uint64_t rx_us; /* kernel receive time of the datagram being handled (relay_tunnel_rx_us) */
 };
 
 const char *relay_tunnel_strerror(int err)
@@ -1347,27 +1348,74 @@ static int run_actions(struct relay_tunnel *t, struct relay_tunnel_actions *acts
 	return ret;
 }
 
+/* The kernel's receive time of a datagram (SO_TIMESTAMPNS: wall clock) on the monotonic clock,
+ * or 0 when it gave none. A busy loop reads datagrams in batches long after they came: the
+ * media's arrival times (its congestion controller's delivery rate and delay gradient) must
+ * not see that. */
+static uint64_t rx_time_us(struct msghdr *mh, uint64_t mono_ns, uint64_t wall_ns)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		struct timespec ts;
+		uint64_t at;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+		    c->cmsg_len < CMSG_LEN(sizeof ts))
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof ts);
+		at = mtime_ts_to_ns(&ts);
+		/* older than 10 s, or in the future: the wall clock stepped meanwhile */
+		if (at > wall_ns || wall_ns - at > 10000000000ull || wall_ns - at > mono_ns)
+			return 0;
+		return (mono_ns - (wall_ns - at)) / 1000;
+	}
+	return 0;
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_tunnel *t = arg;
 	struct relay_tunnel_actions *acts = t->ev_acts;
 	uint8_t buf[RELAY_TUNNEL_DGRAM_LIMIT + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
 
 	acts->n = 0;
 	for (int i = 0; i < RECV_BATCH; i++) {
 		struct sockaddr_storage from;
-		socklen_t fromlen = sizeof from;
-		ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_TRUNC, (struct sockaddr *)&from,
-		                     &fromlen);
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+		struct msghdr mh = {.msg_name = &from,
+		                    .msg_namelen = sizeof from,
+		                    .msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl.buf,
+		                    .msg_controllen = sizeof ctl.buf};
+		ssize_t n = recvmsg(fd, &mh, MSG_TRUNC);
+		uint64_t mono_ns, wall_ns;
+
 		if (n < 0)
 			break;
-		if (relay_tunnel_input(t, buf, (size_t)n, (struct sockaddr *)&from, fromlen,
-		                       mtime_now_ms(), acts) == -ENOMEM)
+		if (mh.msg_flags & MSG_TRUNC)
+			n = (ssize_t)sizeof buf; /* oversize: the core drops and counts it */
+		mono_ns = mtime_now_ns();
+		wall_ns = mtime_wall_ns();
+		t->rx_us = rx_time_us(&mh, mono_ns, wall_ns);
+		if (t->rx_us == 0)
+			t->rx_us = mono_ns / 1000;
+		if (relay_tunnel_input(t, buf, (size_t)n, (struct sockaddr *)&from, mh.msg_namelen,
+		                       mono_ns / 1000000, acts) == -ENOMEM)
 			log_warn("tunnel: out of memory handling a datagram");
 		(void)run_actions(t, acts);
+		t->rx_us = 0;
 		if (fd != t->fd) /* a callback rebound the tunnel: this socket is gone */
 			break;
 	}
+}
+
+uint64_t relay_tunnel_rx_us(const struct relay_tunnel *t)
+{
+	return t ? t->rx_us : 0;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -1405,6 +1453,8 @@ static int open_socket(const struct sockaddr *addr, socklen_t addrlen, uint32_t 
 		close(fd);
 		return e;
 	}
+	/* receive times from the kernel (relay_tunnel_rx_us); without them, the read time */
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1}, sizeof(int));
 	*out = fd;
 	return 0;
 }

@@ -334,6 +334,12 @@ int relay_tunnel_send(struct relay_tunnel *t, uint32_t peer_id, const uint8_t *p
 int relay_tunnel_rebind(struct relay_tunnel *t, const struct sockaddr *addr, socklen_t addrlen)
         __attribute__((warn_unused_result));
 
+/* When the kernel received the datagram whose payload the recv callback is being given
+ * (SO_TIMESTAMPNS, on mtime_now_us's monotonic clock; the time it was read where the kernel gave
+ * none): a busy event loop reads datagrams in batches, long after they came, and the media's
+ * arrival times must not see that. 0 outside a recv callback. */
+uint64_t relay_tunnel_rx_us(const struct relay_tunnel *t);
+
 /* Local address of the socket (to learn the port chosen for port 0). Errors: -errno, -EINVAL. */
 int relay_tunnel_local_addr(const struct relay_tunnel *t, struct sockaddr_storage *out,
                             socklen_t *outlen) __attribute__((warn_unused_result));

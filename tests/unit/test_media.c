@@ -29,6 +29,7 @@
 #include "common/mtime.h"
 #include "relay/fec.h"
 #include "relay/media.h"
+#include "relay/rtcp.h"
 #include "relay/rtp.h"
 
 struct lpkt {
@@ -861,6 +862,110 @@ static void outage_then_pictures_and_fresh_sound_again(void **state)
 	event_base_free(o.base);
 }
 
+/* Datagrams kept as a session sent them. */
+struct capture {
+	uint8_t pk[64][1500];
+	size_t len[64];
+	size_t n;
+};
+
+static int capture_send(const uint8_t *data, size_t len, void *arg)
+{
+	struct capture *c = arg;
+
+	if (c->n < 64 && len <= sizeof c->pk[0]) {
+		memcpy(c->pk[c->n], data, len);
+		c->len[c->n++] = len;
+	}
+	return 0;
+}
+
+static void run_for(struct event_base *base, int64_t us)
+{
+	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* The arrival times a receiver reports to the sender's congestion controller (transport-wide
+ * feedback) are the receive times given with relay_media_input_at (the kernel's, from the
+ * tunnel), not the time its loop got to the packets: 20 packets handed over at once with
+ * receive times 10 ms apart are reported 10 ms apart (within the feedback's 250 us steps).
+ * Read at once, a batch of packets that waited behind a busy loop (a picture being encoded)
+ * looked like the link delivering them at many times its rate. */
+static void feedback_reports_the_receive_times_given(void **state)
+{
+	static struct capture ca, cb;
+	struct relay_media_config cfa = {0}, cfb;
+	struct relay_media *a, *b;
+	struct event_base *base = event_base_new();
+	char da[] = "/tmp/test_media_tXXXXXX", db[] = "/tmp/test_media_uXXXXXX";
+	int64_t t0, prev = -1;
+	unsigned fed = 0, reported = 0, spaced = 0;
+
+	(void)state;
+	assert_non_null(base);
+	assert_non_null(mkdtemp(da));
+	assert_non_null(mkdtemp(db));
+	memset(&ca, 0, sizeof ca);
+	memset(&cb, 0, sizeof cb);
+	clip_config(&cfa, "clinic", da, 0x1000);
+	cfa.send = capture_send;
+	cfa.send_arg = &ca;
+	cfb = cfa;
+	cfb.name = "hub";
+	cfb.record_dir = db;
+	cfb.ssrc_base = 0x2000;
+	cfb.send_arg = &cb;
+	assert_int_equal(relay_media_new(&a, base, &cfa), 0);
+	assert_int_equal(relay_media_new(&b, base, &cfb), 0);
+	assert_int_equal(relay_media_start(a), 0);
+	run_for(base, 600000); /* the clinic's first packets */
+	assert_int_equal(relay_media_stop(a), 0);
+	assert_int_equal(relay_media_start(b), 0);
+	cb.n = 0;
+	t0 = (int64_t)mtime_now_us() - 300000;
+	for (size_t i = 0; i < ca.n && fed < 20; i++)
+		if (ca.len[i] >= 2 && !(ca.pk[i][1] >= 192 && ca.pk[i][1] <= 223))
+			relay_media_input_at(b, ca.pk[i], ca.len[i], t0 + 10000 * (int64_t)fed++);
+	assert_int_equal(fed, 20);
+	run_for(base, 400000); /* the hub's feedback */
+	for (size_t i = 0; i < cb.n; i++) {
+		static struct rtcp_twcc_pkt pk[256];
+		struct rtcp_packet pkt;
+		struct rtcp_iter it;
+		struct rtcp_twcc_info info;
+
+		if (cb.len[i] < 2 || cb.pk[i][1] < 192 || cb.pk[i][1] > 223)
+			continue;
+		rtcp_iter_init(&it, cb.pk[i], cb.len[i]);
+		while (rtcp_iter_next(&it, &pkt) == 1) {
+			if (rtcp_twcc_parse(&pkt, &info, pk, 256) != 0)
+				continue;
+			for (size_t k = 0; k < info.status_count; k++) {
+				if (!pk[k].received)
+					continue;
+				if (prev >= 0 && llabs(pk[k].arrival_us - prev - 10000) <= 500)
+					spaced++;
+				prev = pk[k].arrival_us;
+				reported++;
+			}
+		}
+	}
+	printf("  %u packets fed at once with receive times 10 ms apart: %u reported, %u of the "
+	       "gaps 10 ms\n",
+	       fed, reported, spaced);
+	assert_int_equal(reported, 20);
+	assert_int_equal(spaced, 19);
+	assert_int_equal(relay_media_stop(b), 0);
+	relay_media_free(a);
+	relay_media_free(b);
+	event_base_free(base);
+	rm_dir(da);
+	rm_dir(db);
+}
+
 /* Sender reports map RTP timestamps to the capture clock: the conversion from the time since
  * the session's start must not wrap with the microseconds (a 32-bit count did after 71.6
  * minutes), only modulo 2^32 of the RTP clock as the media's own timestamps do. */
@@ -928,6 +1033,7 @@ int main(void)
 	        cmocka_unit_test(two_way_consult_adapts_to_capacity_drop_and_records),
 	        cmocka_unit_test(lip_sync_bounds_skew_both_ways),
 	        cmocka_unit_test(outage_then_pictures_and_fresh_sound_again),
+	        cmocka_unit_test(feedback_reports_the_receive_times_given),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),

@@ -1412,6 +1412,7 @@ static void test_core_config_errors(void **state)
 
 struct udp_side {
 	struct relay_tunnel *t;
+	uint64_t rx_us, handled_us; /* of the last delivery: relay_tunnel_rx_us, and when */
 	int delivered, up, down;
 	uint32_t last_seq;
 	uint32_t seen[1024];
@@ -1423,6 +1424,8 @@ static void udp_recv(uint32_t peer_id, const uint8_t key[NOISE_KEY_LEN], const u
 {
 	struct udp_side *s = arg;
 
+	s->rx_us = relay_tunnel_rx_us(s->t);
+	s->handled_us = mtime_now_us();
 	s->last_len = len;
 	if (len >= 4) {
 		memcpy(&s->last_seq, d, 4);
@@ -1601,6 +1604,32 @@ static void test_udp_handshake_and_data_both_ways(void **state)
 
 	(void)state;
 	udp_both_ways(&u, &hc, &cc, 11, 1200, 22, RELAY_TUNNEL_PAYLOAD_MAX);
+	udp_env_free(&u);
+}
+
+/* A datagram that waited in the socket while the loop was busy (300 ms here) is delivered with
+ * the time the kernel received it (SO_TIMESTAMPNS), not the time it was read: the media's
+ * arrival times make the peer's delivery rate, and a loop busy encoding video read packets in
+ * batches. Outside a recv callback there is no such time. */
+static void test_udp_receive_time_is_the_kernels(void **state)
+{
+	struct udp_env u;
+	struct relay_tunnel_config hc = {0}, cc = {0};
+	uint64_t before, after;
+
+	(void)state;
+	udp_both_ways(&u, &hc, &cc, 1, 100, 2, 100);
+	assert_int_equal(relay_tunnel_rx_us(u.h.t), 0);
+	before = mtime_now_us();
+	assert_int_equal(udp_send_seq(u.c.t, 1, 3, 100), 0);
+	usleep(300000); /* the loop busy elsewhere */
+	after = mtime_now_us();
+	assert_true(wait_for(&u, &u.h.delivered, 2, 5000));
+	assert_int_equal(u.h.last_seq, 3);
+	printf("  datagram read %.1f ms after the kernel received it\n",
+	       (double)(u.h.handled_us - u.h.rx_us) / 1000);
+	assert_true(u.h.rx_us >= before && u.h.rx_us < after);
+	assert_true(u.h.handled_us - u.h.rx_us >= 250000);
 	udp_env_free(&u);
 }
 
@@ -2006,6 +2035,7 @@ int main(void)
 	        cmocka_unit_test(test_core_hub_serves_many_clinics),
 	        cmocka_unit_test(test_core_config_errors),
 	        cmocka_unit_test(test_udp_handshake_and_data_both_ways),
+	        cmocka_unit_test(test_udp_receive_time_is_the_kernels),
 	        cmocka_unit_test(test_udp_large_datagrams),
 	        cmocka_unit_test(test_udp_replayed_and_tampered_packets_dropped),
 	        cmocka_unit_test(test_udp_roaming_replies_follow_new_address),

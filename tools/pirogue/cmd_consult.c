@@ -140,7 +140,7 @@ static void recv_cb(uint32_t peer_id, const uint8_t key[NOISE_KEY_LEN], const ui
 
 	(void)key;
 	if (c->peer_known && peer_id == c->peer_id && c->media)
-		relay_media_input(c->media, data, len);
+		relay_media_input_at(c->media, data, len, (int64_t)relay_tunnel_rx_us(c->tun));
 }
 
 /* Why no session came up, from the tunnel's counters: whether our handshakes went out, what
