@@ -257,6 +257,13 @@ static void sim_init(struct sim *s, const struct cap_step *caps, size_t n_caps, 
 	s->buffer_us = BUFFER_US;
 }
 
+static void sim_free(struct sim *s)
+{
+	cc_free(s->cc);
+	rtcp_twcc_recorder_free(s->rec);
+	pacer_free(s->pacer);
+}
+
 static void media_source(struct sim *s, uint32_t target)
 {
 	if (s->t >= s->next_audio) {
@@ -440,9 +447,7 @@ static void steady_src(double c, int64_t one_way, double loss, int64_t jitter, i
 		assert_true(s.air_lost > 0);
 		assert_true(min_target >= 0.70 * c);
 	}
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 static void steady(double c, int64_t one_way, double loss, int64_t jitter, int64_t jitter_pl,
@@ -531,9 +536,7 @@ static void test_cc_small_packets_count_per_packet_overhead(void **state)
 	assert_true(util >= 0.80);
 	assert_true(p95 <= 150.0);
 	assert_true(payload_share > 0.700 && payload_share < 0.702); /* 150/214 = 0.7009 */
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* The link goes down both ways for 30 s: no feedback, so the target is halved every silent
@@ -573,9 +576,7 @@ static void test_cc_outage_30s_then_recovers_quickly(void **state)
 	assert_true(during_min <= 64000);
 	assert_true(back >= 0 && back <= 4000000);
 	assert_true(loss_max < 0.05);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* An outage that ends on a slower path (the clinic's router roams from satellite to a 4G link a
@@ -617,9 +618,7 @@ static void test_cc_outage_ends_on_a_slower_path(void **state)
 	assert_true(found >= 0 && found <= 3000000);
 	assert_true(p95 <= 200.0);
 	assert_true(min_late >= 0.7 * 128000);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
@@ -652,9 +651,7 @@ static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
 	       below / 1e6, recovered / 1e6, peak_q / 1000.0, (unsigned long long)s.tail_dropped);
 	assert_true(below >= 0 && below <= 2000000);
 	assert_true(recovered >= 0 && recovered <= 20000000);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
@@ -674,9 +671,7 @@ static void test_cc_step_up_4x_reaches_80_percent_within_15s(void **state)
 	printf("cc-sim: step-up 250k->1M: target >= 80 %% of new capacity after %.2f s\n",
 	       reached / 1e6);
 	assert_true(reached >= 0 && reached <= 15000000);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* A consult's start on geo-sat: the media (audio + video sized from the target) from the
@@ -715,9 +710,7 @@ static void test_cc_start_finds_the_link_without_a_queue_spike(void **state)
 	assert_true(early >= 0.75 * 512000);
 	assert_true(tgt >= 0.75 * 512000);
 	assert_true(peak <= 100.0);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* geo-sat as the consult bench runs it: 512 kbit/s, RTT 600 ms, a 1.5 s modem buffer, the
@@ -772,9 +765,7 @@ static void test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return(void *
 	 * 200 ms is about two packets waiting (before the restore it stood at 270-600 ms) */
 	assert_true(p95 <= 200.0);
 	assert_true(back >= 0 && back <= 3500000); /* 4.8 s before the recovery probes */
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* geo-sat as the consult meets a drop: RTT 600 ms, a 1.5 s modem buffer, 1 % loss in bursts
@@ -826,9 +817,7 @@ static void test_cc_short_drop_app_limited_probes_back(void **state)
 	assert_true(before >= 0.8 * 512000);
 	assert_true(st.probes_recovery >= 1);
 	assert_true(back >= 0 && back <= 3500000);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* The consult bench's geo-sat drop: the uplink cut 4x for 15 s (20-35 s), and the ladder down
@@ -856,9 +845,7 @@ static void test_cc_long_drop_app_limited_finds_the_return(void **state)
 	       back / 1e6, st.probes_recovery);
 	assert_true(st.probes_recovery >= 1);
 	assert_true(back >= 0 && back <= 3000000);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* geo-sat-rainfade's fade: 512k -> 128k with 10 % loss in bursts of 3 (1 % outside the fade)
@@ -916,9 +903,7 @@ static void rain_fade(bool bad_reverse, double min_frac)
 	assert_true(util >= 0.75);
 	assert_true(min_late >= min_frac * 128000);
 	assert_true(p95 <= 300.0);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 static void test_cc_rain_fade_10pct_air_loss_keeps_the_fade_capacity(void **state)
@@ -967,9 +952,7 @@ static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 	assert_true(s.air_lost > 0);
 	assert_true(min_target >= 350000);
 	assert_true(util >= 0.70);
-	cc_free(s.cc);
-	rtcp_twcc_recorder_free(s.rec);
-	pacer_free(s.pacer);
+	sim_free(&s);
 }
 
 /* Feedback lost on the way back: the receiver reports each packet once, so packets 10-29
@@ -1069,9 +1052,7 @@ static void test_cc_low_rate_loss_fraction_is_not_one_burst(void **state)
 			}
 			last = st.loss;
 		}
-		cc_free(s.cc);
-		rtcp_twcc_recorder_free(s.rec);
-		pacer_free(s.pacer);
+		sim_free(&s);
 	}
 	printf("cc-sim: 40 kbit/s of 200 B packets, 1 %% bursty loss, 5 x 300 s: %u loss values "
 	       "reported, %u of them >= 6 %%, mean %.2f %%\n",
