@@ -237,6 +237,12 @@ static struct probe *probe_find(struct cc *cc, int id)
 	return NULL;
 }
 
+/* A transport-wide sequence number extended to 64 bits, nearest the highest one sent. */
+static int64_t ext_seq(const struct cc *cc, uint16_t seq)
+{
+	return cc->last_ext + (int16_t)(uint16_t)(seq - (uint16_t)cc->last_ext);
+}
+
 void cc_on_packet_sent(struct cc *cc, uint16_t twcc_seq, size_t size, int64_t send_us, int cluster)
 {
 	int64_t ext;
@@ -247,7 +253,7 @@ void cc_on_packet_sent(struct cc *cc, uint16_t twcc_seq, size_t size, int64_t se
 	if (!cc->any_sent)
 		ext = twcc_seq;
 	else
-		ext = cc->last_ext + (int16_t)(uint16_t)(twcc_seq - (uint16_t)cc->last_ext);
+		ext = ext_seq(cc, twcc_seq);
 	if (!cc->any_sent || ext > cc->last_ext)
 		cc->last_ext = ext;
 	cc->any_sent = true;
@@ -545,8 +551,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
  * that follows from it is seconds long (a cut to the floor). */
 static void feedback_gap(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n)
 {
-	int64_t first = cc->last_ext + (int16_t)(uint16_t)(pkts[0].seq - (uint16_t)cc->last_ext);
-	int64_t last = cc->last_ext + (int16_t)(uint16_t)(pkts[n - 1].seq - (uint16_t)cc->last_ext);
+	int64_t first = ext_seq(cc, pkts[0].seq), last = ext_seq(cc, pkts[n - 1].seq);
 	int64_t from, a1 = -1, t0;
 	unsigned k = 0, cnt = 0;
 
@@ -896,15 +901,13 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		cc->loss_start = now_us;
 	feedback_gap(cc, pkts, n);
 	for (size_t i = 0; i < n; i++) {
-		int64_t ext =
-		        cc->last_ext + (int16_t)(uint16_t)(pkts[i].seq - (uint16_t)cc->last_ext);
+		int64_t ext = ext_seq(cc, pkts[i].seq);
 
 		if (pkts[i].received && ext > highest_recv)
 			highest_recv = ext;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int64_t ext =
-		        cc->last_ext + (int16_t)(uint16_t)(pkts[i].seq - (uint16_t)cc->last_ext);
+		int64_t ext = ext_seq(cc, pkts[i].seq);
 		struct sent *s = &cc->sent[ext & (SENT_RING - 1)];
 		struct probe *p;
 
@@ -933,13 +936,10 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 				if (next_recv <= i) {
 					next_recv_send = INT64_MIN;
 					for (next_recv = i + 1; next_recv < n; next_recv++) {
-						const struct sent *r;
-						int64_t e =
-						        cc->last_ext +
-						        (int16_t)(uint16_t)(pkts[next_recv].seq -
-						                            (uint16_t)cc->last_ext);
+						int64_t e = ext_seq(cc, pkts[next_recv].seq);
+						const struct sent *r =
+						        &cc->sent[e & (SENT_RING - 1)];
 
-						r = &cc->sent[e & (SENT_RING - 1)];
 						if (pkts[next_recv].received && r->valid &&
 						    r->ext == e) {
 							next_recv_send = r->send_us;

@@ -186,6 +186,18 @@ static void clip_config(struct relay_media_config *c, const char *name, const ch
 	c->ssrc_base = ssrc_base;
 }
 
+/* The hub's side of a two-way session: the clinic's config with the hub's name, recording dir,
+ * SSRCs and link direction. */
+static void hub_config(struct relay_media_config *cb, const struct relay_media_config *ca,
+                       const char *dir, void *send_arg)
+{
+	*cb = *ca;
+	cb->name = "hub";
+	cb->record_dir = dir;
+	cb->ssrc_base = 0x2000;
+	cb->send_arg = send_arg;
+}
+
 struct scenario {
 	struct event_base *base;
 	struct dir ab, ba;
@@ -325,11 +337,7 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	ca.start_bps = 150000;
 	ca.send = link_send;
 	ca.send_arg = &s.ab;
-	cb = ca;
-	cb.name = "hub";
-	cb.record_dir = db;
-	cb.ssrc_base = 0x2000;
-	cb.send_arg = &s.ba;
+	hub_config(&cb, &ca, db, &s.ba);
 	assert_int_equal(relay_media_new(&s.a, s.base, &ca), 0);
 	assert_int_equal(relay_media_new(&s.b, s.base, &cb), 0);
 	s.ab.to = s.b;
@@ -455,11 +463,7 @@ static void lip_sync_session(bool sync, int64_t extra_us, json_t **rclinic, json
 	ca.no_lip_sync = !sync;
 	ca.send = link_send;
 	ca.send_arg = &ab;
-	cb = ca;
-	cb.name = "hub";
-	cb.record_dir = db;
-	cb.ssrc_base = 0x2000;
-	cb.send_arg = &ba;
+	hub_config(&cb, &ca, db, &ba);
 	assert_int_equal(relay_media_new(&a, base, &ca), 0);
 	assert_int_equal(relay_media_new(&b, base, &cb), 0);
 	ab.to = ab_video.to = b;
@@ -803,11 +807,7 @@ static void outage_then_pictures_and_fresh_sound_again(void **state)
 	ca.start_bps = 200000;
 	ca.send = link_send;
 	ca.send_arg = &o.ab;
-	cb = ca;
-	cb.name = "hub";
-	cb.record_dir = db;
-	cb.ssrc_base = 0x2000;
-	cb.send_arg = &o.ba;
+	hub_config(&cb, &ca, db, &o.ba);
 	assert_int_equal(relay_media_new(&a, o.base, &ca), 0);
 	assert_int_equal(relay_media_new(&b, o.base, &cb), 0);
 	o.ab.to = b;
@@ -913,11 +913,7 @@ static void feedback_reports_the_receive_times_given(void **state)
 	clip_config(&cfa, "clinic", da, 0x1000);
 	cfa.send = capture_send;
 	cfa.send_arg = &ca;
-	cfb = cfa;
-	cfb.name = "hub";
-	cfb.record_dir = db;
-	cfb.ssrc_base = 0x2000;
-	cfb.send_arg = &cb;
+	hub_config(&cfb, &cfa, db, &cb);
 	assert_int_equal(relay_media_new(&a, base, &cfa), 0);
 	assert_int_equal(relay_media_new(&b, base, &cfb), 0);
 	assert_int_equal(relay_media_start(a), 0);
