@@ -66,6 +66,8 @@
 #define FREEZE_US     600000
 #define TGT_HIST      5      /* ladder updates (200 ms apart) the estimate is held over */
 #define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
+/* the encoder is sized to send the queued video within this (video_fill) */
+#define PUSHBACK_DRAIN_US 1000000
 /* a FEC group closes at the end of the first picture this long after it opened */
 #define FEC_SPAN_US 200000
 /* a video file is played ping-pong from memory up to this size, else restarted (codec/y4m) */
@@ -261,11 +263,12 @@ struct relay_media {
 	int64_t known_link_us;
 	uint32_t padding_bps;
 	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
-	uint32_t cc_overuses;      /* controller decreases seen by the ladder */
-	int64_t cc_react_us;       /* time of the last one */
-	int64_t lad_queue_us;      /* queueing delay at the previous ladder update */
-	unsigned drain_holds;      /* ladder updates a downgrade was held off while draining */
-	uint32_t probes_ok_seen;   /* controller probes that found room, seen by the trials */
+	uint32_t cc_overuses;    /* controller decreases seen by the ladder */
+	int64_t cc_react_us;     /* time of the last one */
+	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
+	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
+	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
+	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
 
 	/* ---- receiver ---- */
@@ -667,24 +670,40 @@ uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_
 	return (uint32_t)link;
 }
 
-/* The VP8 bitrate: the rung's, plus most of what the link has left over the rung's cost (the
- * ladder's steps are coarse: 136 -> 164 -> 232 kbit/s), at most 1.6 x the rung's own rate. */
-static void video_fill(struct relay_media *m, uint32_t link)
+uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t base_bps,
+                                 uint32_t budget_bps, uint32_t now_bps, size_t backlog)
 {
-	uint32_t cost = codec_ladder_rung_link_bps(&m->set.rung), base, v;
+	uint32_t cost = codec_ladder_rung_link_bps(r), v = base_bps;
+	int64_t fit;
+
+	if (budget_bps > cost)
+		v += (budget_bps - cost) / 10 * 8;
+	if (v > base_bps / 10 * 16)
+		v = base_bps / 10 * 16;
+	/* cost counts the rung's current VP8 rate; what fits now is that rate plus the rest */
+	fit = (int64_t)r->video_bps + (int64_t)now_bps - (int64_t)cost -
+	      (int64_t)backlog * 8 * 1000000 / PUSHBACK_DRAIN_US;
+	if (fit < (int64_t)(base_bps / 2))
+		fit = base_bps / 2;
+	return (int64_t)v > fit ? (uint32_t)fit : v;
+}
+
+/* Sets the VP8 bitrate (relay_media_encoder_bps) for the ladder's budget `link` and the
+ * budget `now` at the controller's target. */
+static void video_fill(struct relay_media *m, uint32_t link, uint32_t now, size_t backlog)
+{
 	const struct codec_ladder_rung *r = codec_ladder_rung_get(m->set.index);
+	uint32_t v, base;
 
 	if (m->set.rung.mode != CODEC_LADDER_LIVE || !r)
 		return;
 	base = r->video_bps;
-	v = base;
-	if (link > cost)
-		v += (link - cost) / 10 * 8;
-	if (v > base / 10 * 16)
-		v = base / 10 * 16;
+	v = relay_media_encoder_bps(&m->set.rung, base, link, now, backlog);
+	if (v < relay_media_encoder_bps(&m->set.rung, base, link, UINT32_MAX / 2, 0))
+		m->pushbacks++;
 	/* the encoder is reconfigured on every change: only for a change over 10 % */
 	if (v > m->set.rung.video_bps / 10 * 11 || v < m->set.rung.video_bps / 10 * 9 ||
-	    m->set.rung.video_bps < base)
+	    (m->set.rung.video_bps < base && v != m->set.rung.video_bps))
 		m->set.rung.video_bps = v;
 }
 
@@ -695,19 +714,24 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	uint32_t link, link_in, est;
 	unsigned prev = m->set.index, lprev = m->ladder.index, k, ei;
 	bool draining;
+	struct pacer_stats ps;
 
 	cc_get_stats(m->cc, &cs);
 	if (t / 1000000 != m->last_dbg_s) {
+		pacer_get_stats(m->pacer, &ps);
 		m->last_dbg_s = t / 1000000;
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
 		        "usage %d probes %u/%u (recovery %u) rung %s (vp8 %u) pad %u drain holds "
-		        "%u cuts %u (queue %u) jitter holds %u",
+		        "%u pushbacks %u cuts %u (queue %u) jitter holds %u pacer video %zu bytes "
+		        "oldest "
+		        "%lld ms",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
 		        cs.probes_ok, cs.probes, cs.probes_recovery, m->set.rung.name,
-		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, cs.overuses,
-		        cs.queue_cuts, cs.jitter_holds);
+		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, m->pushbacks,
+		        cs.overuses, cs.queue_cuts, cs.jitter_holds, ps.queued_bytes[PACER_VIDEO],
+		        ps.oldest_us >= 0 ? (long long)(t - ps.oldest_us) / 1000 : -1LL);
 	}
 	if (m->cfg.fixed_bps)
 		return;
@@ -783,7 +807,14 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		m->set = s;
 		apply_audio_settings(m);
 	}
-	video_fill(m, link);
+	pacer_get_stats(m->pacer, &ps);
+	video_fill(m, link,
+	           relay_media_rung_budget(cs.target_bps, &m->set.rung,
+	                                   m->src.fps_num && m->src.fps_den
+	                                           ? (double)m->src.fps_num / m->src.fps_den
+	                                           : 0,
+	                                   k, m->red_on),
+	           ps.queued_bytes[PACER_VIDEO]);
 	if (s.index != prev) {
 		log_info("%s: ladder %s -> %s (target %u bit/s, loss %.3f, rtt %lld ms)", m->name,
 		         codec_ladder_rung_get(prev)->name, s.rung.name, cs.target_bps, cs.loss,
@@ -2466,6 +2497,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "audio_squeezed_s", json_real((double)st.audio_squeezed_us / 1e6));
 	json_object_set_new(tx, "pictures_paused_for_squeeze",
 	                    json_integer((json_int_t)st.video_paused));
+	json_object_set_new(tx, "encoder_pushbacks", json_integer((json_int_t)m->pushbacks));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
 	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
@@ -2635,6 +2667,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "audio squeezed into a drain (times)", "sent.audio_squeezes");
 	row(f, a, b, "audio squeezed into a drain (s)", "sent.audio_squeezed_s");
 	row(f, a, b, "pictures paused for the squeeze", "sent.pictures_paused_for_squeeze");
+	row(f, a, b, "encoder pushbacks (ladder updates)", "sent.encoder_pushbacks");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
 	row(f, a, b, "ladder: final rung", "ladder.final");

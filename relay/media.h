@@ -154,6 +154,19 @@ uint32_t relay_media_rtp_ts(int64_t elapsed_us, unsigned clock_hz);
 uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_rung *r,
                                  double camera_fps, unsigned k, bool red);
 
+/* The VP8 bitrate for rung r (r->video_bps: the encoder's rate now; base_bps: the ladder's
+ * nominal rate for it). The rung's rate plus 80 % of what budget_bps (what the ladder sized the
+ * rung for: the highest recent target, less protection) leaves over r's cost, at most 1.6 x
+ * base_bps; then the encoder pushback: at most what now_bps (the same budget at the
+ * controller's current target, the pacer's rate) leaves for video, less what sends the
+ * backlog (video bytes queued at the pacer) within 1 s, and no less than half of base_bps.
+ * Without the pushback, an encoder sized above the pacer's rate after a cut (the ladder holds
+ * the higher target for a second, a known capacity's 85 % for 3 s) filled the video queue
+ * until the encoder skipped pictures at 250 ms: every picture, and with lip sync the sound,
+ * came that much later. */
+uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t base_bps,
+                                 uint32_t budget_bps, uint32_t now_bps, size_t backlog);
+
 /* Stops (if needed) and frees; NULL is fine. */
 void relay_media_free(struct relay_media *m);
 

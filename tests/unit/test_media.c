@@ -395,6 +395,8 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	 * their time): the clip has 6 pictures a second, the squeeze lasted 1.9-2.9 s in runs */
 	if (jnum(ra, "sent", "audio_squeezed_s", NULL) >= 1.0)
 		assert_true(jnum(ra, "sent", "pictures_paused_for_squeeze", NULL) >= 3);
+	/* after the cut the encoder was sized for the pacer's rate, not the one the ladder held */
+	assert_true(jnum(ra, "sent", "encoder_pushbacks", NULL) >= 1);
 	/* the clinic's ladder stepped down after the drop and back up after the return */
 	relay_media_stats(s.a, &sa);
 	ev = json_object_get(json_object_get(ra, "ladder"), "events");
@@ -1022,6 +1024,48 @@ static void ladder_budget_counts_real_protection(void **state)
 	assert_true(relay_media_rung_budget(60000, stills, 12, 4, false) < 60000);
 }
 
+/* The encoder pushback (relay_media_encoder_bps): the VP8 rate follows what the pacer sends now
+ * and drains the queued video, not the target the ladder holds after a cut. */
+static void encoder_pushback_follows_the_pacer_rate(void **state)
+{
+	const struct codec_ladder_rung *r = NULL;
+	struct codec_ladder_rung cur;
+	uint32_t base, cost, v, held, now;
+
+	(void)state;
+	for (unsigned i = 0; i < codec_ladder_rung_count(); i++)
+		if (!strcmp(codec_ladder_rung_get(i)->name, "270p-15"))
+			r = codec_ladder_rung_get(i);
+	assert_non_null(r);
+	cur = *r;
+	base = r->video_bps;
+	cost = codec_ladder_rung_link_bps(r);
+	/* steady: the budget the ladder holds is the pacer's; 80 % of the room over the cost */
+	held = cost + 50000;
+	assert_int_equal(relay_media_encoder_bps(&cur, base, held, held, 0), base + 40000);
+	/* never over 1.6 x the rung's rate */
+	assert_int_equal(relay_media_encoder_bps(&cur, base, cost * 4, cost * 4, 0),
+	                 base / 10 * 16);
+	/* a cut to two thirds: the ladder still holds the old budget, the encoder gets what the
+	 * new one leaves: the rung's cost at that rate fits it (a little under: fewer pictures'
+	 * packets, fewer headers) */
+	now = held / 3 * 2;
+	v = relay_media_encoder_bps(&cur, base, held, now, 0);
+	assert_true(v < base);
+	cur.video_bps = v;
+	assert_in_range(codec_ladder_rung_link_bps(&cur), now - now / 20, now);
+	cur.video_bps = base;
+	/* 4000 bytes queued: 32 kbit/s less, to send them within a second */
+	assert_int_equal(relay_media_encoder_bps(&cur, base, held, now, 4000), v - 32000);
+	/* the encoder's current rate counts in the rung's cost: from there it settles a little
+	 * higher (the headers it counted for the larger rate are not all needed) */
+	cur.video_bps = v;
+	assert_in_range(relay_media_encoder_bps(&cur, base, held, now, 0), v, v + v / 10);
+	cur.video_bps = base;
+	/* never below half the rung's rate: lower, the ladder steps down */
+	assert_int_equal(relay_media_encoder_bps(&cur, base, held, 1000, 100000), base / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1032,6 +1076,7 @@ int main(void)
 	        cmocka_unit_test(feedback_reports_the_receive_times_given),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
+	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	};
 
