@@ -69,7 +69,13 @@ struct cc_stats {
 	uint32_t probes;         /* probe clusters started / succeeded */
 	uint32_t probes_ok;
 	uint32_t probes_recovery; /* of the probes, those back towards the rate before a drop */
-	uint32_t jitter_holds;    /* feedback reports whose gradient overuse had no queue behind */
+	/* the latest evaluated probe: the rate it showed the link delivers (the lower of its send
+	 * and receive rates), whether the link delivered (almost) all of it, and whether it was
+	 * the periodic probe (not start-up, follow-up or recovery) */
+	uint32_t probe_est_bps;
+	bool probe_whole;
+	bool probe_periodic;
+	uint32_t jitter_holds; /* feedback reports whose gradient overuse had no queue behind */
 };
 
 struct cc;

@@ -255,6 +255,8 @@ struct relay_media {
 	unsigned min_rung_after;
 	unsigned start_rung;
 	int64_t last_dbg_s;
+	int64_t last_rx_dbg_s;            /* receiver's debug line: last second logged */
+	int64_t dbg_owd_min, dbg_owd_max; /* audio one-way delays since (wall clocks) */
 	uint32_t tgt_hist[TGT_HIST];
 	unsigned tgt_head;
 	double loss_mem;
@@ -1519,6 +1521,14 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 	case PT_OPUS:
 	case PT_RED:
 		note_owd(m, &m->sr_audio, p.timestamp, wall);
+		if (m->owd.n) {
+			int64_t d = m->owd.v[m->owd.n - 1];
+
+			if (!m->dbg_owd_max || d > m->dbg_owd_max)
+				m->dbg_owd_max = d;
+			if (!m->dbg_owd_min || d < m->dbg_owd_min)
+				m->dbg_owd_min = d;
+		}
 		audio_input(m, &p, t);
 		break;
 	case PT_VP8:
@@ -1724,6 +1734,19 @@ static void audio_play(struct relay_media *m, int64_t t)
 {
 	if (!m->jba)
 		return;
+	if (t / 1000000 != m->last_rx_dbg_s) {
+		struct jb_audio_stats st;
+
+		jb_audio_get_stats(m->jba, &st);
+		m->last_rx_dbg_s = t / 1000000;
+		log_debug(
+		        "%s: audio one-way %lld-%lld ms, buffer target %lld ms (jitter asks %lld, "
+		        "sync floor %lld), buffered %lld ms",
+		        m->name, (long long)m->dbg_owd_min / 1000, (long long)m->dbg_owd_max / 1000,
+		        (long long)st.target_us / 1000, (long long)st.jitter_target_us / 1000,
+		        (long long)st.sync_floor_us / 1000, (long long)st.buffered_us / 1000);
+		m->dbg_owd_min = m->dbg_owd_max = 0;
+	}
 	if (!m->playing) {
 		m->play_next_us = t;
 		audio_play_one(m, t);
