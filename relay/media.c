@@ -1551,6 +1551,8 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 				m->st.video_fec_late++;
 		} else if (rc == FEC_ETOOMANY) {
 			m->st.video_fec_too_many++;
+			log_debug("%s: video: FEC repair %u: two or more of its group lost",
+			          m->name, (unsigned)p.seq);
 		}
 		break;
 	}
@@ -1877,6 +1879,8 @@ static void video_play(struct relay_media *m, int64_t t)
 	while ((r = jb_video_get(m->jbv, t, &f)) != JB_VIDEO_NONE) {
 		if (r == JB_VIDEO_DROPPED) {
 			m->st.video_dropped++;
+			log_debug("%s: video: picture ts %u (seq %u-%u, %zu packets) given up",
+			          m->name, f.timestamp, f.first_seq, f.last_seq, f.n_packets);
 			continue; /* a later frame tells whether the decoder can go on */
 		}
 		if (f.n_packets * CODEC_LADDER_VIDEO_PAYLOAD + 64 > m->frame_cap) {
@@ -1905,6 +1909,13 @@ static void video_play(struct relay_media *m, int64_t t)
 			                      : d.tl0picidx == m->last_tl0);
 
 			if (!ok) {
+				if (!m->need_keyframe)
+					log_debug("%s: video: picture ts %u (tid %u, tl0 %u, last "
+					          "tl0 %u%s) "
+					          "cannot be decoded: keyframe requested",
+					          m->name, f.timestamp, (unsigned)d.tid,
+					          (unsigned)d.tl0picidx, (unsigned)m->last_tl0,
+					          m->have_tl0 ? "" : " none");
 				m->need_keyframe = true;
 				m->st.video_corrupt++;
 				send_pli(m, t);

@@ -121,4 +121,24 @@ check no_hub_exit_status_1 [ "$rc" = 1 ]
 check no_hub_says_what_the_tunnel_saw grep -Eq \
 	"the peer did not come \(tunnel: [1-9][0-9]* handshakes sent, 0 answered, 0 completed" \
 	"$CW/alone.log"
+
+# The same, stopped (SIGTERM) while it waits: it says what the tunnel saw, and exits with status
+# 1 (no session took place), as README says.
+rc=0
+"$LINKSIM" exec clinic -- "$PIROGUE" consult --config "$CW/clinic.conf" --audio "$CONSULT_AUDIO" \
+	--record "$CW/alone-term" --duration 5 --wait 60 >"$CW/alone-term.log" 2>&1 &
+tpid=$!
+# its first handshake goes out as it logs "calling the hub, waiting for the hub"
+wait_for 20 grep -q "waiting for" "$CW/alone-term.log"
+sleep 1
+# the consult itself, not the `linksim exec` around it (whose command line holds the same words)
+pkill -TERM -f -- "^$PIROGUE consult .*--record $CW/alone-term" || true
+wait_for 20 sh -c "! kill -0 $tpid 2>/dev/null"
+wait "$tpid" || rc=$?
+sed -n 's/^/  /; /stopped before/p' "$CW/alone-term.log"
+echo "  exit status $rc"
+check stopped_alone_exit_status_1 [ "$rc" = 1 ]
+check stopped_alone_says_what_the_tunnel_saw grep -Eq \
+	"stopped before the peer came \(tunnel: [1-9][0-9]* handshakes sent, 0 answered, 0 completed" \
+	"$CW/alone-term.log"
 finish
