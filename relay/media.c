@@ -719,15 +719,14 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	struct pacer_stats ps;
 
 	cc_get_stats(m->cc, &cs);
+	pacer_get_stats(m->pacer, &ps);
 	if (t / 1000000 != m->last_dbg_s) {
-		pacer_get_stats(m->pacer, &ps);
 		m->last_dbg_s = t / 1000000;
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
 		        "usage %d probes %u/%u (recovery %u) rung %s (vp8 %u) pad %u drain holds "
 		        "%u pushbacks %u cuts %u (queue %u) jitter holds %u pacer video %zu bytes "
-		        "oldest "
-		        "%lld ms",
+		        "oldest %lld ms",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
 		        cs.probes_ok, cs.probes, cs.probes_recovery, m->set.rung.name,
@@ -809,7 +808,6 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		m->set = s;
 		apply_audio_settings(m);
 	}
-	pacer_get_stats(m->pacer, &ps);
 	video_fill(m, link,
 	           relay_media_rung_budget(cs.target_bps, &m->set.rung,
 	                                   m->src.fps_num && m->src.fps_den
