@@ -1316,12 +1316,16 @@ static int64_t capture_wall(const struct sr_map *s, uint32_t ts)
 	return s->wall_us + (int64_t)(int32_t)(ts - s->rtp_ts) * 1000000 / (int64_t)s->clock;
 }
 
-static void note_owd(struct relay_media *m, const struct sr_map *s, uint32_t ts, int64_t arr_wall)
+/* Records a packet's one-way delay; returns it, or -1 before the sender's first report. */
+static int64_t note_owd(struct relay_media *m, const struct sr_map *s, uint32_t ts,
+                        int64_t arr_wall)
 {
 	int64_t c = capture_wall(s, ts);
 
-	if (c >= 0)
-		(void)vec_push(&m->owd, arr_wall - c);
+	if (c < 0)
+		return -1;
+	(void)vec_push(&m->owd, arr_wall - c);
+	return arr_wall - c;
 }
 
 static int audio_jb_for(struct relay_media *m, unsigned samples, uint32_t ts, struct jb_audio **out)
@@ -1495,7 +1499,7 @@ void relay_media_input(struct relay_media *m, const uint8_t *data, size_t len)
 void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len, int64_t rx_us)
 {
 	struct rtp_packet p;
-	int64_t t = now_us(), wall = t + m->wall_off_us;
+	int64_t t = now_us(), wall = t + m->wall_off_us, owd;
 	uint16_t tw;
 
 	if (!m->started || m->stopped)
@@ -1518,19 +1522,17 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 	switch (p.payload_type) {
 	case PT_OPUS:
 	case PT_RED:
-		note_owd(m, &m->sr_audio, p.timestamp, wall);
-		if (m->owd.n) {
-			int64_t d = m->owd.v[m->owd.n - 1];
-
-			if (!m->dbg_owd_max || d > m->dbg_owd_max)
-				m->dbg_owd_max = d;
-			if (!m->dbg_owd_min || d < m->dbg_owd_min)
-				m->dbg_owd_min = d;
+		owd = note_owd(m, &m->sr_audio, p.timestamp, wall);
+		if (owd >= 0) {
+			if (!m->dbg_owd_max || owd > m->dbg_owd_max)
+				m->dbg_owd_max = owd;
+			if (!m->dbg_owd_min || owd < m->dbg_owd_min)
+				m->dbg_owd_min = owd;
 		}
 		audio_input(m, &p, t);
 		break;
 	case PT_VP8:
-		note_owd(m, &m->sr_video, p.timestamp, wall);
+		(void)note_owd(m, &m->sr_video, p.timestamp, wall);
 		video_input(m, data, len, t, false);
 		break;
 	case PT_FEC: {
@@ -1909,8 +1911,8 @@ static void video_play(struct relay_media *m, int64_t t)
 			if (!ok) {
 				if (!m->need_keyframe)
 					log_debug("%s: video: picture ts %u (tid %u, tl0 %u, last "
-					          "tl0 %u%s) "
-					          "cannot be decoded: keyframe requested",
+					          "tl0 "
+					          "%u%s) cannot be decoded: keyframe requested",
 					          m->name, f.timestamp, (unsigned)d.tid,
 					          (unsigned)d.tl0picidx, (unsigned)m->last_tl0,
 					          m->have_tl0 ? "" : " none");
