@@ -618,7 +618,9 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
 	 * or anything after it, and showing them would only hold it back. This is the usual case
 	 * after the sender's pacer dropped stale pictures (they never come; the encoder's next
 	 * picture is a key frame) or after an outage answered by a keyframe request. */
-	if (now_us - first_arr <= v->cfg.wait_us && !vslot_at(v, later)->independent)
+	if (now_us - first_arr <= v->cfg.wait_us && !vslot_at(v, later)->independent &&
+	    !(v->cfg.gap_unneeded &&
+	      v->cfg.gap_unneeded(v->cfg.arg, vslot_at(v, later)->data, vslot_at(v, later)->len)))
 		return JB_VIDEO_NONE;
 	for (int64_t e = v->next; e < later; e++) {
 		struct vslot *s = vslot_at(v, e);

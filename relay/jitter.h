@@ -105,6 +105,13 @@ struct jb_video_config {
 	int64_t wait_us;          /* how long an incomplete head frame waits; 0 = 200 ms */
 	size_t max_packets;       /* buffered packets; 0 = 2048 */
 	size_t max_frame_packets; /* packets per frame; 0 = 256 */
+	/* Optional: whether the complete frame whose first packet's payload this is decodes
+	 * without the frames in the gap before it (VP8: a frame that references only the base
+	 * layer frame already decoded). The gap is then given up at once, as before a key frame:
+	 * nothing waits for pictures nobody needs. Asked on each jb_video_get while the gap
+	 * waits. */
+	bool (*gap_unneeded)(void *arg, const uint8_t *payload, size_t len);
+	void *arg;
 };
 
 enum jb_video_result {
@@ -143,8 +150,9 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, 
         __attribute__((warn_unused_result));
 /* Returns the next frame in order if complete (JB_VIDEO_FRAME), or gives up an incomplete head
  * frame (JB_VIDEO_DROPPED) when a later frame is complete and either that frame is independent
- * (nothing before it is needed to decode it or what follows: waiting would only delay it) or
- * the head waited more than wait_us; else JB_VIDEO_NONE. *f is valid until the next call. */
+ * (nothing before it is needed to decode it or what follows: waiting would only delay it), or
+ * the config's gap_unneeded says so of it, or the head waited more than wait_us; else
+ * JB_VIDEO_NONE. *f is valid until the next call. */
 enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_video_frame *f);
 /* Lists sequence numbers known to be missing (gaps between received packets, oldest first)
  * for NACK; returns how many were written (at most cap). */

@@ -59,13 +59,19 @@
 /* An audio frame is repeated this many packets later. 2 (e940f93) lowered geo-sat-steady
  * mouth-to-ear p50 by ~20 ms but not its p95, and test_media's 8 s outage then showed its first
  * picture over its 10 s bound in 2 of 7 runs (10.98, 11.01 s; 6 of 6 within it at 3). */
-#define RED_DIST      3
-#define RED_HIST      8
-#define HIST_VIDEO    512 /* sent video packets kept for NACK */
-#define IDX_MAP       256 /* received video timestamp -> source index */
-#define FREEZE_US     600000
-#define TGT_HIST      5      /* ladder updates (200 ms apart) the estimate is held over */
-#define VQUEUE_MAX_US 250000 /* skip encoding a picture while the video queue is longer */
+#define RED_DIST   3
+#define RED_HIST   8
+#define HIST_VIDEO 512 /* sent video packets kept for NACK */
+#define IDX_MAP    256 /* received video timestamp -> source index */
+#define FREEZE_US  600000
+/* A picture missing a packet waits this long (from the next packet that came) for the FEC
+ * repair, when what follows needs it: a group's repair leaves FEC_SPAN_US and a picture after
+ * its first packet, then waits behind the video queued (at 400 ms, 1-2 repairs a session came
+ * after their picture was given up). Gaps nothing needs are not waited for at all
+ * (video_gap_unneeded). */
+#define VIDEO_GAP_WAIT_US 500000
+#define TGT_HIST          5      /* ladder updates (200 ms apart) the estimate is held over */
+#define VQUEUE_MAX_US     250000 /* skip encoding a picture while the video queue is longer */
 /* the encoder is sized to send the queued video within this (video_fill) */
 #define PUSHBACK_DRAIN_US 1000000
 /* a FEC group closes at the end of the first picture this long after it opened */
@@ -1010,8 +1016,15 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		if (rl > 0 &&
 		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
 		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
-		    !enqueue(m, PACER_RTX, pkt, len, K_FEC, &fm))
+		    !enqueue(m, PACER_RTX, pkt, len, K_FEC, &fm)) {
+			struct fec_repair fr;
+
 			m->st.tx_fec_packets++;
+			if (!fec_repair_parse(&fr, rep, (size_t)rl)) /* for the debug line */
+				log_debug("%s: video: FEC repair %u (seq %u, mask %#llx) queued",
+				          m->name, (unsigned)(m->fec_seq - 1), (unsigned)fr.base,
+				          (unsigned long long)fr.mask);
+		}
 	}
 }
 
@@ -1551,8 +1564,20 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 				m->st.video_fec_late++;
 		} else if (rc == FEC_ETOOMANY) {
 			m->st.video_fec_too_many++;
-			log_debug("%s: video: FEC repair %u: two or more of its group lost",
-			          m->name, (unsigned)p.seq);
+		}
+		{ /* debug line */
+			struct fec_repair fr;
+
+			if (!fec_repair_parse(&fr, p.payload, p.payload_len))
+				log_debug("%s: video: FEC repair %u (seq %u, mask %#llx): %s %u",
+				          m->name, (unsigned)p.seq, (unsigned)fr.base,
+				          (unsigned long long)fr.mask,
+				          rc == 0              ? "restored seq"
+				          : rc == FEC_ENOTHING ? "nothing missing, group of"
+				          : rc == FEC_ETOOMANY ? "two or more lost, group of"
+				                               : "unusable, group of",
+				          rc == 0 ? (unsigned)os
+				                  : (unsigned)__builtin_popcountll(fr.mask));
 		}
 		break;
 	}
@@ -1865,6 +1890,26 @@ static void lip_sync_update(struct relay_media *m, int64_t t)
 	}
 }
 
+/* jb_video's gap_unneeded: a frame after a gap decodes without it when it is a base-layer frame
+ * that follows the last one decoded, or a layer-sync frame (Y: references the base layer only)
+ * of that base-layer frame; the gap then held only pictures nothing references (the upper
+ * layers). Waiting for them would only stall the pictures behind (up to VIDEO_GAP_WAIT_US). */
+static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len)
+{
+	struct relay_media *m = arg;
+	struct rtp_vp8_desc d;
+	size_t dl;
+
+	if (!m->have_tl0 || m->need_keyframe || rtp_vp8_desc_parse(&d, &dl, payload, len) ||
+	    !d.has_tl0picidx || !d.has_tid)
+		return false;
+	if (d.tid == 0 ? d.tl0picidx != (uint8_t)(m->last_tl0 + 1)
+	               : !d.layer_sync || d.tl0picidx != m->last_tl0)
+		return false;
+	m->st.video_gaps_unneeded++; /* jb_video gives the gap up now: once per gap */
+	return true;
+}
+
 static void video_play(struct relay_media *m, int64_t t)
 {
 	struct jb_video_frame f;
@@ -1879,8 +1924,8 @@ static void video_play(struct relay_media *m, int64_t t)
 	while ((r = jb_video_get(m->jbv, t, &f)) != JB_VIDEO_NONE) {
 		if (r == JB_VIDEO_DROPPED) {
 			m->st.video_dropped++;
-			log_debug("%s: video: picture ts %u (seq %u-%u, %zu packets) given up",
-			          m->name, f.timestamp, f.first_seq, f.last_seq, f.n_packets);
+			log_debug("%s: video: picture ts %u (seq %u-%u, %zu missing) given up",
+			          m->name, f.timestamp, f.first_seq, f.last_seq, f.n_missing);
 			continue; /* a later frame tells whether the decoder can go on */
 		}
 		if (f.n_packets * CODEC_LADDER_VIDEO_PAYLOAD + 64 > m->frame_cap) {
@@ -2108,7 +2153,10 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 		goto fail;
 	if ((rc = rtcp_twcc_recorder_new(&m->twcc)) != 0 ||
 	    (rc = codec_opus_dec_new(&m->odec, 48000, 1)) != 0 ||
-	    (rc = jb_video_new(&m->jbv, &(struct jb_video_config){.wait_us = 400000})) != 0 ||
+	    (rc = jb_video_new(&m->jbv,
+	                       &(struct jb_video_config){.wait_us = VIDEO_GAP_WAIT_US,
+	                                                 .gap_unneeded = video_gap_unneeded,
+	                                                 .arg = m})) != 0 ||
 	    (!cfg->no_lip_sync &&
 	     (rc = jb_sync_new(&m->sync,
 	                       &(struct jb_sync_config){.max_audio_extra_us = SYNC_AUDIO_MAX,
@@ -2620,6 +2668,8 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	                    json_integer((json_int_t)st.video_fec_too_many));
 	json_object_set_new(vi, "fec_recovered_too_late",
 	                    json_integer((json_int_t)st.video_fec_late));
+	json_object_set_new(vi, "gaps_not_waited_for",
+	                    json_integer((json_int_t)st.video_gaps_unneeded));
 	json_object_set_new(vi, "undecodable", json_integer((json_int_t)st.video_corrupt));
 	json_object_set_new(vi, "pli_sent", json_integer((json_int_t)st.pli_sent));
 	json_object_set_new(vi, "nack_sent", json_integer((json_int_t)st.nack_sent));

@@ -88,6 +88,8 @@ struct relay_media_stats {
 	/* FEC repairs received; of them, groups that lost two or more (XOR restores one); packets
 	 * restored after their picture was played or given up (no use) */
 	uint64_t video_fec_repairs, video_fec_too_many, video_fec_late;
+	/* gaps given up without waiting: the picture after them did not need them */
+	uint64_t video_gaps_unneeded;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and

@@ -436,6 +436,63 @@ static void test_jitter_video_gap_before_keyframe_given_up_at_once(void **state)
 	jb_video_free(v);
 }
 
+/* gap_unneeded: the caller says which complete frames decode without the gap before them
+ * (relay/media: base-layer continuity). Payload byte 'u': unneeded. */
+static unsigned gap_asks;
+static bool gap_unneeded_u(void *arg, const uint8_t *payload, size_t len)
+{
+	assert_ptr_equal(arg, &gap_asks);
+	gap_asks++;
+	return len == 1 && payload[0] == 'u';
+}
+
+/* A gap before a frame that does not need it is given up as soon as that frame is complete;
+ * before one that may need it, the gap waits wait_us as before. */
+static void test_jitter_video_gap_nothing_needs_given_up_at_once(void **state)
+{
+	struct jb_video *v;
+	struct jb_video_frame f;
+	struct jb_video_config cfg = {
+	        .wait_us = 500000, .gap_unneeded = gap_unneeded_u, .arg = &gap_asks};
+	uint8_t n = 'n', u = 'u';
+
+	(void)state;
+	assert_int_equal(jb_video_new(&v, &cfg), 0);
+	/* frame 100 seq 10; seq 11 (frame 200, an upper-layer picture) lost; frame 300 seq
+	 * 12-13 decodes without it */
+	assert_int_equal(jb_video_put(v, 10, 100, JB_VIDEO_START, true, &n, 1, 0), 0);
+	assert_int_equal(jb_video_get(v, 0, &f), JB_VIDEO_FRAME);
+	assert_int_equal(jb_video_put(v, 12, 300, JB_VIDEO_START, false, &u, 1, 70000), 0);
+	assert_int_equal(jb_video_get(v, 70000, &f), JB_VIDEO_NONE); /* not complete yet */
+	assert_int_equal(jb_video_put(v, 13, 300, 0, true, &n, 1, 80000), 0);
+	gap_asks = 0;
+	assert_int_equal(jb_video_get(v, 80000, &f), JB_VIDEO_DROPPED);
+	assert_true(gap_asks >= 1);
+	assert_int_equal(f.first_seq, 11);
+	assert_int_equal(f.last_seq, 11);
+	assert_int_equal(jb_video_get(v, 80000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 300);
+	/* seq 14 lost (a base-layer picture); frame 500 seq 15 needs it: waits the full 500 ms,
+	 * asking each time */
+	assert_int_equal(jb_video_put(v, 15, 500, JB_VIDEO_START, true, &n, 1, 200000), 0);
+	gap_asks = 0;
+	assert_int_equal(jb_video_get(v, 200000, &f), JB_VIDEO_NONE);
+	assert_int_equal(jb_video_get(v, 700000, &f), JB_VIDEO_NONE);
+	assert_int_equal(gap_asks, 2);
+	/* the FEC repair brings seq 14 in time: nothing given up */
+	assert_int_equal(jb_video_put(v, 14, 400, JB_VIDEO_START, true, &n, 1, 690000), 0);
+	assert_int_equal(jb_video_get(v, 700000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 400);
+	assert_int_equal(jb_video_get(v, 700000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 500);
+	/* and once more without it: given up just after 500 ms */
+	assert_int_equal(jb_video_put(v, 17, 700, JB_VIDEO_START, true, &n, 1, 800000), 0);
+	assert_int_equal(jb_video_get(v, 800000 + 500000, &f), JB_VIDEO_NONE);
+	assert_int_equal(jb_video_get(v, 800000 + 500001, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(f.first_seq, 16);
+	jb_video_free(v);
+}
+
 static void test_jitter_video_retransmission_completes_frame_in_time(void **state)
 {
 	struct jb_video *v;
@@ -791,6 +848,7 @@ int main(void)
 	        cmocka_unit_test(test_jitter_video_missing_packet_waits_then_drops_frame),
 	        cmocka_unit_test(test_jitter_video_frames_say_how_long_they_waited),
 	        cmocka_unit_test(test_jitter_video_gap_before_keyframe_given_up_at_once),
+	        cmocka_unit_test(test_jitter_video_gap_nothing_needs_given_up_at_once),
 	        cmocka_unit_test(test_jitter_video_retransmission_completes_frame_in_time),
 	        cmocka_unit_test(test_jitter_video_nack_only_when_rtt_leaves_time),
 	        cmocka_unit_test(test_jitter_keyframe_requests_rate_limited_by_rtt),
