@@ -1012,7 +1012,17 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		 * 1 % loss on a fake 256 kbit/s uplink gave 10.18 fps mean against 10.95, and 3 lab
 		 * runs (with codec/vp8's slower speed too) 10.55-11.69 against 11.67-11.94 before
 		 * either change. The losses that cost pictures are bursts that take two or more
-		 * packets of one group, which one XOR repair cannot undo. */
+		 * packets of one group, which one XOR repair cannot undo.
+		 * Tried again with encoder pushback: held back and queued as video behind the next
+		 * picture's first packet (so that no repair goes stale - 22 of 149 did, in a
+		 * geo-sat-256k run - and no burst takes a group's last packet with its repair, as
+		 * in 2 of 4 keyframe episodes of another), bench/consult_ab.sh's 4 runs against
+		 * 225a7ed gave fewer keyframe requests on geo-sat-256k (2.25 against 3.5) but
+		 * longer queues (queueing p95 151 against 132 ms; 127 against 96 on
+		 * geo-sat-steady) and mouth-to-ear p95 571 against 546 ms. Dealing the packets
+		 * to two interleaved groups (a 2-packet picture lost whole comes back) doubles the
+		 * repairs while groups close by time: on 256 kbit/s the ladder stepped down to
+		 * 180p-7.5 (8.0 and 8.5 fps in 2 runs). */
 		if (rl > 0 &&
 		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
 		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
