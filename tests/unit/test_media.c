@@ -1132,14 +1132,10 @@ static void upper_layer_losses_are_not_waited_for(void **state)
 	assert_int_equal(relay_media_report(a, 1000000, ca.video_path, &rc), 0);
 	assert_int_equal(relay_media_report(b, 1000000, ca.video_path, &rh), 0);
 	relay_media_report_print(rc, rh, stdout);
-	gaps = json_integer_value(json_object_get(
-	        json_object_get(json_object_get(rh, "received"), "video"), "gaps_not_waited_for"));
-	dropped = json_integer_value(json_object_get(
-	        json_object_get(json_object_get(rh, "received"), "video"), "frames_dropped"));
-	pli = json_integer_value(json_object_get(
-	        json_object_get(json_object_get(rh, "received"), "video"), "pli_sent"));
-	undecodable = json_integer_value(json_object_get(
-	        json_object_get(json_object_get(rh, "received"), "video"), "undecodable"));
+	gaps = (json_int_t)jnum(rh, "received", "video", "gaps_not_waited_for");
+	dropped = (json_int_t)jnum(rh, "received", "video", "frames_dropped");
+	pli = (json_int_t)jnum(rh, "received", "video", "pli_sent");
+	undecodable = (json_int_t)jnum(rh, "received", "video", "undecodable");
 	printf("non-reference pictures lost %llu; hub: gaps not waited for %lld, pictures given up "
 	       "%lld, keyframe requests %lld, undecodable %lld\n",
 	       (unsigned long long)ab.unref_lost, (long long)gaps, (long long)dropped,
