@@ -56,8 +56,10 @@ struct dir {
 	bool down;              /* an outage: everything sent is lost */
 	uint64_t outage_lost;
 	uint64_t audio_lost; /* Opus and RED packets lost, dropped or sent into an outage */
-	/* when set, every drop_unref-th picture marked non-reference (VP8 N bit) is lost whole */
+	/* when set, every drop_unref-th picture marked non-reference (VP8 N bit), or with
+	 * drop_tl1 every drop_unref-th TL1 picture, is lost whole */
 	unsigned drop_unref, unref_seen;
+	bool drop_tl1;
 	uint32_t unref_ts[16]; /* pictures dropped (their retransmissions are lost too) */
 	uint64_t unref_lost;
 };
@@ -125,7 +127,8 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 
 			for (size_t i = 0; i < 16 && d->unref_lost; i++)
 				drop |= d->unref_ts[i] == rp.timestamp;
-			if (!drop && vd.start && vd.pid == 0 && vd.non_reference &&
+			if (!drop && vd.start && vd.pid == 0 &&
+			    (d->drop_tl1 ? vd.has_tid && vd.tid == 1 : vd.non_reference) &&
 			    ++d->unref_seen % d->drop_unref == 0) {
 				d->unref_ts[d->unref_lost++ % 16] = rp.timestamp;
 				drop = true;
@@ -1090,13 +1093,11 @@ static void encoder_pushback_follows_the_pacer_rate(void **state)
 	assert_int_equal(relay_media_encoder_bps(&cur, base, held, 1000, 100000), base / 2);
 }
 
-/* Losing pictures nothing references (the upper temporal layers, VP8's N bit) stalls nothing:
- * the receiver gives such a gap up as soon as the picture after it is complete, since that one
- * decodes without it (its base-layer picture is the last one decoded), instead of holding it and
- * everything behind for the FEC wait (500 ms); and it asks for no keyframe. An 8 s two-way
- * session at 1 Mbit/s, 100 ms, no random loss; the clinic's link loses every third
- * non-reference picture whole. */
-static void upper_layer_losses_are_not_waited_for(void **state)
+/* An 8 s two-way session at 1 Mbit/s (2 Mbit/s with fixed_bps), 100 ms, no random loss, where
+ * the clinic's link loses every third non-reference picture (or, with tl1, every other TL1
+ * picture) whole, retransmissions included; returns the hub's report and how many pictures
+ * were lost. */
+static json_t *layer_loss_session(uint32_t fixed_bps, bool tl1, uint64_t *lost)
 {
 	struct event_base *base = event_base_new();
 	struct dir ab, ba;
@@ -1105,17 +1106,17 @@ static void upper_layer_losses_are_not_waited_for(void **state)
 	struct timeval tv = {8, 0};
 	char da[] = "/tmp/test_media_uXXXXXX", db[] = "/tmp/test_media_vXXXXXX";
 	json_t *rc, *rh;
-	json_int_t gaps, dropped, pli, undecodable;
 
-	(void)state;
 	assert_non_null(base);
 	assert_non_null(mkdtemp(da));
 	assert_non_null(mkdtemp(db));
-	dir_init(&ab, base, 1000000, 21);
-	dir_init(&ba, base, 1000000, 22);
+	dir_init(&ab, base, fixed_bps ? 2000000 : 1000000, 21);
+	dir_init(&ba, base, fixed_bps ? 2000000 : 1000000, 22);
 	ab.loss = ba.loss = 0;
-	ab.drop_unref = 3;
+	ab.drop_unref = tl1 ? 2 : 3;
+	ab.drop_tl1 = tl1;
 	clip_config(&ca, "clinic", da, 0x1000);
+	ca.fixed_bps = fixed_bps;
 	ca.send = link_send;
 	ca.send_arg = &ab;
 	hub_config(&cb, &ca, db, &ba);
@@ -1132,21 +1133,8 @@ static void upper_layer_losses_are_not_waited_for(void **state)
 	assert_int_equal(relay_media_report(a, 1000000, ca.video_path, &rc), 0);
 	assert_int_equal(relay_media_report(b, 1000000, ca.video_path, &rh), 0);
 	relay_media_report_print(rc, rh, stdout);
-	gaps = (json_int_t)jnum(rh, "received", "video", "gaps_not_waited_for");
-	dropped = (json_int_t)jnum(rh, "received", "video", "frames_dropped");
-	pli = (json_int_t)jnum(rh, "received", "video", "pli_sent");
-	undecodable = (json_int_t)jnum(rh, "received", "video", "undecodable");
-	printf("non-reference pictures lost %llu; hub: gaps not waited for %lld, pictures given up "
-	       "%lld, keyframe requests %lld, undecodable %lld\n",
-	       (unsigned long long)ab.unref_lost, (long long)gaps, (long long)dropped,
-	       (long long)pli, (long long)undecodable);
-	assert_true(ab.unref_lost >= 3);
-	/* each lost picture's gap went at once (the last may still have been waiting) */
-	assert_in_range(gaps, ab.unref_lost - 1, ab.unref_lost);
-	assert_int_equal(pli, 0);
-	assert_int_equal(undecodable, 0);
+	*lost = ab.unref_lost;
 	json_decref(rc);
-	json_decref(rh);
 	rm_dir(da);
 	rm_dir(db);
 	relay_media_free(a);
@@ -1154,6 +1142,55 @@ static void upper_layer_losses_are_not_waited_for(void **state)
 	dir_free(&ab);
 	dir_free(&ba);
 	event_base_free(base);
+	return rh;
+}
+
+/* Losing pictures nothing references (the upper temporal layers, VP8's N bit) stalls nothing:
+ * the receiver gives such a gap up as soon as the picture after it is complete, since that one
+ * decodes without it (its base-layer picture is the last one decoded), instead of holding it and
+ * everything behind for the FEC wait (500 ms); and it asks for no keyframe. */
+static void upper_layer_losses_are_not_waited_for(void **state)
+{
+	uint64_t lost;
+	json_t *rh = layer_loss_session(0, false, &lost);
+	json_int_t gaps = (json_int_t)jnum(rh, "received", "video", "gaps_not_waited_for");
+
+	(void)state;
+	printf("non-reference pictures lost %llu; hub: gaps not waited for %lld, pictures given up "
+	       "%.0f, keyframe requests %.0f, undecodable %.0f\n",
+	       (unsigned long long)lost, (long long)gaps,
+	       jnum(rh, "received", "video", "frames_dropped"),
+	       jnum(rh, "received", "video", "pli_sent"),
+	       jnum(rh, "received", "video", "undecodable"));
+	assert_true(lost >= 3);
+	/* each lost picture's gap went at once (the last may still have been waiting) */
+	assert_in_range(gaps, lost - 1, lost);
+	assert_true(jnum(rh, "received", "video", "pli_sent") == 0);
+	assert_true(jnum(rh, "received", "video", "undecodable") == 0);
+	json_decref(rh);
+}
+
+/* With three temporal layers (fixed 600 kbit/s: 360p-30), a TL2 picture that is not layer-sync
+ * references the TL1 picture of its group (GOLDEN). When that TL1 picture is lost, the TL2 one
+ * is skipped, not decoded on an older GOLDEN; no keyframe is asked for, since the base layer is
+ * whole. Every other TL1 picture lost: each makes one TL2 picture skipped. */
+static void lost_tl1_skips_the_picture_that_references_it(void **state)
+{
+	uint64_t lost;
+	json_t *rh = layer_loss_session(600000, true, &lost);
+	double skipped = jnum(rh, "received", "video", "skipped_reference_lost");
+
+	(void)state;
+	printf("TL1 pictures lost %llu; hub: skipped (reference lost) %.0f, keyframe requests "
+	       "%.0f, "
+	       "undecodable %.0f\n",
+	       (unsigned long long)lost, skipped, jnum(rh, "received", "video", "pli_sent"),
+	       jnum(rh, "received", "video", "undecodable"));
+	assert_true(lost >= 3);
+	assert_in_range((json_int_t)skipped, (json_int_t)lost - 1, (json_int_t)lost);
+	assert_true(jnum(rh, "received", "video", "pli_sent") == 0);
+	assert_true(jnum(rh, "received", "video", "undecodable") == 0);
+	json_decref(rh);
 }
 
 int main(void)
@@ -1169,6 +1206,7 @@ int main(void)
 	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
+	        cmocka_unit_test(lost_tl1_skips_the_picture_that_references_it),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
