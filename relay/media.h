@@ -90,8 +90,6 @@ struct relay_media_stats {
 	uint64_t video_fec_repairs, video_fec_too_many, video_fec_late;
 	/* gaps given up without waiting: the picture after them did not need them */
 	uint64_t video_gaps_unneeded;
-	/* upper-layer pictures not decoded: the TL1 picture they reference (GOLDEN) was lost */
-	uint64_t video_stale_reference;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and
