@@ -461,6 +461,21 @@ static void stop_loop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* Runs two joined sessions for *tv (both started, then stopped) and returns their reports (the
+ * peers' clip for PSNR as viewed). */
+static void run_two_way(struct event_base *base, struct relay_media *a, struct relay_media *b,
+                        const struct timeval *tv, const char *clip, json_t **ra, json_t **rb)
+{
+	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, tv), 0);
+	assert_int_equal(relay_media_start(a), 0);
+	assert_int_equal(relay_media_start(b), 0);
+	event_base_dispatch(base);
+	assert_int_equal(relay_media_stop(a), 0);
+	assert_int_equal(relay_media_stop(b), 0);
+	assert_int_equal(relay_media_report(a, 1000000, clip, ra), 0);
+	assert_int_equal(relay_media_report(b, 1000000, clip, rb), 0);
+}
+
 /* A steady 10 s two-way session at a fixed 250 kbit/s on 1 Mbit/s, 100 ms, no loss each way,
  * except that the clinic's pictures take a path `extra_us` slower than its sound, and the hub's
  * sound one `extra_us` slower than its pictures (fixed rate: split paths would confuse the
@@ -497,14 +512,7 @@ static void lip_sync_session(bool sync, int64_t extra_us, json_t **rclinic, json
 	assert_int_equal(relay_media_new(&b, base, &cb), 0);
 	ab.to = ab_video.to = b;
 	ba.to = ba_audio.to = a;
-	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv), 0);
-	assert_int_equal(relay_media_start(a), 0);
-	assert_int_equal(relay_media_start(b), 0);
-	event_base_dispatch(base);
-	assert_int_equal(relay_media_stop(a), 0);
-	assert_int_equal(relay_media_stop(b), 0);
-	assert_int_equal(relay_media_report(a, 1000000, ca.video_path, rclinic), 0);
-	assert_int_equal(relay_media_report(b, 1000000, ca.video_path, rhub), 0);
+	run_two_way(base, a, b, &tv, ca.video_path, rclinic, rhub);
 	printf("lip sync %s, one stream %lld ms slower each way:\n", sync ? "on" : "off",
 	       (long long)extra_us / 1000);
 	relay_media_report_print(*rclinic, *rhub, stdout);
@@ -1125,14 +1133,7 @@ static json_t *layer_loss_session(uint32_t fixed_bps, bool tl1, uint64_t *lost,
 	assert_int_equal(relay_media_new(&b, base, &cb), 0);
 	ab.to = b;
 	ba.to = a;
-	assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv), 0);
-	assert_int_equal(relay_media_start(a), 0);
-	assert_int_equal(relay_media_start(b), 0);
-	event_base_dispatch(base);
-	assert_int_equal(relay_media_stop(a), 0);
-	assert_int_equal(relay_media_stop(b), 0);
-	assert_int_equal(relay_media_report(a, 1000000, ca.video_path, &rc), 0);
-	assert_int_equal(relay_media_report(b, 1000000, ca.video_path, &rh), 0);
+	run_two_way(base, a, b, &tv, ca.video_path, &rc, &rh);
 	relay_media_report_print(rc, rh, stdout);
 	*lost = ab.unref_lost;
 	*clinic_shown = jnum(rc, "received", "video", "frames_shown");
