@@ -47,7 +47,9 @@ struct codec_vp8_enc {
 	unsigned slot;     /* position in the layer pattern */
 	uint8_t tl0picidx; /* of the last TL0 frame */
 	bool force_kf;
-	int since_kf; /* frames since the last keyframe */
+	int since_kf;    /* frames since the last keyframe */
+	int since_rp;    /* TL0 frames since the last keyframe or recovery point */
+	uint8_t arf_tl0; /* TL0PICIDX of the frame in ALTREF (last keyframe or recovery point) */
 	int64_t last_pts;
 	bool have_pts;
 	uint8_t *out;
@@ -87,7 +89,8 @@ int codec_vp8_enc_config_check(const struct codec_vp8_enc_config *c)
 	if (c->bitrate_kbps < 10 || c->bitrate_kbps > 20000)
 		return -EINVAL;
 	if (c->layers < 1 || c->layers > CODEC_VP8_MAX_LAYERS || c->threads < 0 || c->threads > 4 ||
-	    c->cpu_used < -16 || c->cpu_used > 16 || c->keyframe_interval < 0)
+	    c->cpu_used < -16 || c->cpu_used > 16 || c->keyframe_interval < 0 ||
+	    c->recovery_interval < 0 || c->recovery_interval > 255)
 		return -EINVAL;
 	return 0;
 }
@@ -122,8 +125,9 @@ static int fill_vcfg(vpx_codec_enc_cfg_t *v, const struct codec_vp8_enc_config *
 	v->g_threads = c->threads ? (unsigned)c->threads : 1;
 	v->g_lag_in_frames = 0;
 	v->g_pass = VPX_RC_ONE_PASS;
-	v->g_error_resilient =
-	        (c->error_resilient || c->layers > 1) ? VPX_ERROR_RESILIENT_DEFAULT : 0;
+	v->g_error_resilient = (c->error_resilient || c->layers > 1 || c->recovery_interval > 0)
+	                               ? VPX_ERROR_RESILIENT_DEFAULT
+	                               : 0;
 	v->rc_end_usage = VPX_CBR;
 	v->rc_target_bitrate = (unsigned)c->bitrate_kbps;
 	v->rc_min_quantizer = 2;
@@ -335,7 +339,7 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	vpx_enc_frame_flags_t flags;
 	unsigned period;
 	vpx_image_t img;
-	bool key, got = false;
+	bool key, rp, got = false;
 	int ret = 0;
 
 	if (!e || !pic || !pkt || !pic->y || !pic->u || !pic->v)
@@ -363,7 +367,18 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	img.stride[VPX_PLANE_U] = pic->stride_u;
 	img.stride[VPX_PLANE_V] = pic->stride_v;
 
-	flags = e->force_kf ? VPX_EFLAG_FORCE_KF : slot->flags;
+	rp = !e->force_kf && e->cfg.recovery_interval > 0 && slot->tid == 0 &&
+	     e->since_rp + 1 >= e->cfg.recovery_interval;
+	if (e->force_kf)
+		flags = VPX_EFLAG_FORCE_KF;
+	else if (rp) /* from ALTREF only, refreshing all three */
+		flags = VP8_EFLAG_NO_REF_LAST | VP8_EFLAG_NO_REF_GF | VP8_EFLAG_FORCE_GF |
+		        VP8_EFLAG_FORCE_ARF;
+	else if (e->cfg.recovery_interval > 0) /* ALTREF belongs to the recovery points */
+		flags = slot->flags | VP8_EFLAG_NO_UPD_ARF |
+		        (e->cfg.layers == 1 ? VP8_EFLAG_NO_REF_ARF : 0);
+	else
+		flags = slot->flags;
 	if (e->cfg.layers > 1 &&
 	    vpx_codec_control(&e->ctx, VP8E_SET_TEMPORAL_LAYER_ID, slot->tid) != VPX_CODEC_OK)
 		return CODEC_VP8_EENCODE;
@@ -405,6 +420,8 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 		if (pkt->temporal_id == 0)
 			e->tl0picidx++;
 		pkt->tl0picidx = e->tl0picidx;
+		pkt->recovery = rp && !key;
+		pkt->recovery_ref = pkt->recovery ? e->arf_tl0 : 0;
 		got = true;
 	}
 	if (ret != 0)
@@ -415,6 +432,12 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 			e->since_kf = 0;
 		}
 		e->since_kf++;
+		if (pkt->keyframe || pkt->recovery) {
+			e->arf_tl0 = pkt->tl0picidx;
+			e->since_rp = 0;
+		} else if (pkt->temporal_id == 0) {
+			e->since_rp++;
+		}
 	}
 	return got ? 1 : 0;
 }

@@ -480,6 +480,130 @@ static void test_dropping_upper_layers_leaves_lower_layers_intact(void **state)
 	free(buf);
 }
 
+/* Recovery points: with 1, 2 and 3 layers, every 3rd TL0 frame after a keyframe or recovery
+ * point is one, names the TL0PICIDX of the frame before it that it references, and a decoder that
+ * lost a TL0 frame (and skipped everything after it, as undecodable) resumes at the next recovery
+ * point: from there its pictures are bit-identical to those of a decoder that lost nothing.
+ * Without the recovery point's references (a plain TL0 frame there) the comparison fails. */
+static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **state)
+{
+	enum { N = 60, INTERVAL = 3 };
+	size_t fsz = codec_i420_size(320, 192);
+	uint8_t *buf = NULL, *full = malloc(fsz * N), *mine = malloc(fsz);
+
+	(void)state;
+	assert_non_null(full);
+	assert_non_null(mine);
+	for (int layers = 1; layers <= 3; layers++) {
+		struct codec_vp8_enc_config cfg = cfg_make(320, 192, 15, 250, layers);
+		struct codec_vp8_enc *e = NULL;
+		struct codec_vp8_dec *a = NULL, *b = NULL;
+		uint8_t *pkts[N], arf = 0;
+		size_t lens[N], rp_bytes = 0, tl0_bytes = 0;
+		bool rp[N];
+		int tids[N], since = 0, n_rp = 0, n_tl0 = 0, lost = -1, resumed = -1;
+
+		cfg.recovery_interval = INTERVAL;
+		assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
+		for (int i = 0; i < N; i++) {
+			struct codec_vp8_packet pkt;
+
+			assert_int_equal(encode_scaled(e, i, &pkt, &buf), 1);
+			pkts[i] = malloc(pkt.len);
+			assert_non_null(pkts[i]);
+			memcpy(pkts[i], pkt.data, pkt.len);
+			lens[i] = pkt.len;
+			tids[i] = pkt.temporal_id;
+			rp[i] = pkt.recovery;
+			/* the schedule and the reference named */
+			if (pkt.keyframe) {
+				assert_false(pkt.recovery);
+				arf = pkt.tl0picidx, since = 0;
+			} else if (pkt.temporal_id == 0 && ++since == INTERVAL) {
+				assert_true(pkt.recovery);
+				assert_int_equal(pkt.recovery_ref, arf);
+				arf = pkt.tl0picidx, since = 0;
+				if (i > 0) {
+					rp_bytes += pkt.len;
+					n_rp++;
+				}
+			} else {
+				assert_false(pkt.recovery);
+				if (pkt.temporal_id == 0 && i > 0) {
+					tl0_bytes += pkt.len;
+					n_tl0++;
+				}
+			}
+		}
+		codec_vp8_enc_free(e);
+		assert_true(n_rp >= 3);
+		print_message("    %d layer(s): recovery point mean %zu B, other TL0 mean %zu B\n",
+		              layers, rp_bytes / (size_t)n_rp, tl0_bytes / (size_t)n_tl0);
+		/* cheap: near a TL0 frame, and far below a keyframe in its place */
+		assert_true(rp_bytes / (size_t)n_rp * 2 <= tl0_bytes / (size_t)n_tl0 * 3);
+		assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
+		for (int i = 0, seen_rp = 0; i < N; i++) {
+			struct codec_vp8_packet pkt;
+
+			seen_rp += rp[i];
+			if (seen_rp == 2 && rp[i])
+				codec_vp8_enc_request_keyframe(e);
+			assert_int_equal(encode_scaled(e, i, &pkt, &buf), 1);
+			if (seen_rp == 2 && rp[i]) {
+				assert_true(pkt.keyframe);
+				print_message(
+				        "    %d layer(s): recovery point %zu B, a keyframe in its "
+				        "place %zu B\n",
+				        layers, lens[i], pkt.len);
+				assert_true(lens[i] * 2 < pkt.len);
+				break;
+			}
+		}
+		codec_vp8_enc_free(e);
+		/* the TL0 frame lost: the second TL0 frame after the second recovery point */
+		for (int i = 0, seen_rp = 0, tl0_after = 0; i < N && lost < 0; i++) {
+			if (rp[i])
+				seen_rp++, tl0_after = 0;
+			else if (seen_rp == 2 && tids[i] == 0 && ++tl0_after == 2)
+				lost = i;
+		}
+		assert_true(lost > 0);
+		assert_int_equal(codec_vp8_dec_new(&a, 1), 0);
+		assert_int_equal(codec_vp8_dec_new(&b, 1), 0);
+		for (int i = 0; i < N; i++) {
+			struct codec_vp8_picture pic;
+			struct codec_i420 out;
+
+			assert_int_equal(codec_vp8_dec_decode(a, pkts[i], lens[i], &pic), 1);
+			assert_false(pic.corrupted);
+			view(&out, full + fsz * (size_t)i, 320, 192);
+			assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
+			if (i >= lost && resumed < 0 && !rp[i])
+				continue; /* lost, or undecodable without it */
+			if (i >= lost && resumed < 0)
+				resumed = i;
+			assert_int_equal(codec_vp8_dec_decode(b, pkts[i], lens[i], &pic), 1);
+			assert_false(pic.corrupted);
+			if (i < lost)
+				continue;
+			view(&out, mine, 320, 192);
+			assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
+			if (memcmp(mine, full + fsz * (size_t)i, fsz) != 0)
+				fail_msg("%d layer(s): frame %d differs after the loss of frame %d "
+				         "(resumed at %d)",
+				         layers, i, lost, resumed);
+		}
+		assert_true(resumed > lost);
+		codec_vp8_dec_free(a);
+		codec_vp8_dec_free(b);
+		for (int i = 0; i < N; i++)
+			free(pkts[i]);
+	}
+	free(full);
+	free(mine);
+	free(buf);
+}
+
 static void test_keyframe_on_demand_lands_on_next_frame_as_tl0(void **state)
 {
 	struct codec_vp8_enc_config cfg = cfg_make(320, 192, 30, 300, 3);
@@ -799,6 +923,7 @@ int main(void)
 	        cmocka_unit_test(test_generated_pattern_round_trip_every_rung_keeps_psnr_floor),
 	        cmocka_unit_test(test_temporal_layer_ids_sync_and_tl0picidx_follow_pattern),
 	        cmocka_unit_test(test_dropping_upper_layers_leaves_lower_layers_intact),
+	        cmocka_unit_test(test_recovery_point_resumes_bit_exact_after_lost_base_frames),
 	        cmocka_unit_test(test_keyframe_on_demand_lands_on_next_frame_as_tl0),
 	        cmocka_unit_test(test_keyframe_interval_inserts_periodic_keyframes),
 	        cmocka_unit_test(test_resolution_change_on_the_fly_makes_keyframe_at_new_size),
