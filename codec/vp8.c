@@ -48,7 +48,7 @@ struct codec_vp8_enc {
 	uint8_t tl0picidx; /* of the last TL0 frame */
 	bool force_kf;
 	int since_kf;    /* frames since the last keyframe */
-	int since_rp;    /* TL0 frames since the last keyframe or recovery point */
+	int64_t arf_pts; /* pts of the frame in ALTREF */
 	uint8_t arf_tl0; /* TL0PICIDX of the frame in ALTREF (last keyframe or recovery point) */
 	int64_t last_pts;
 	bool have_pts;
@@ -90,7 +90,7 @@ int codec_vp8_enc_config_check(const struct codec_vp8_enc_config *c)
 		return -EINVAL;
 	if (c->layers < 1 || c->layers > CODEC_VP8_MAX_LAYERS || c->threads < 0 || c->threads > 4 ||
 	    c->cpu_used < -16 || c->cpu_used > 16 || c->keyframe_interval < 0 ||
-	    c->recovery_interval < 0 || c->recovery_interval > 255)
+	    c->recovery_interval_ms < 0 || c->recovery_interval_ms > 10000)
 		return -EINVAL;
 	return 0;
 }
@@ -125,7 +125,7 @@ static int fill_vcfg(vpx_codec_enc_cfg_t *v, const struct codec_vp8_enc_config *
 	v->g_threads = c->threads ? (unsigned)c->threads : 1;
 	v->g_lag_in_frames = 0;
 	v->g_pass = VPX_RC_ONE_PASS;
-	v->g_error_resilient = (c->error_resilient || c->layers > 1 || c->recovery_interval > 0)
+	v->g_error_resilient = (c->error_resilient || c->layers > 1 || c->recovery_interval_ms > 0)
 	                               ? VPX_ERROR_RESILIENT_DEFAULT
 	                               : 0;
 	v->rc_end_usage = VPX_CBR;
@@ -367,14 +367,14 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	img.stride[VPX_PLANE_U] = pic->stride_u;
 	img.stride[VPX_PLANE_V] = pic->stride_v;
 
-	rp = !e->force_kf && e->cfg.recovery_interval > 0 && slot->tid == 0 &&
-	     e->since_rp + 1 >= e->cfg.recovery_interval;
+	rp = !e->force_kf && e->cfg.recovery_interval_ms > 0 && slot->tid == 0 &&
+	     pts - e->arf_pts >= (int64_t)e->cfg.recovery_interval_ms * (CODEC_VP8_CLOCK / 1000);
 	if (e->force_kf)
 		flags = VPX_EFLAG_FORCE_KF;
 	else if (rp) /* from ALTREF only, refreshing all three */
 		flags = VP8_EFLAG_NO_REF_LAST | VP8_EFLAG_NO_REF_GF | VP8_EFLAG_FORCE_GF |
 		        VP8_EFLAG_FORCE_ARF;
-	else if (e->cfg.recovery_interval > 0) /* ALTREF belongs to the recovery points */
+	else if (e->cfg.recovery_interval_ms > 0) /* ALTREF belongs to the recovery points */
 		flags = slot->flags | VP8_EFLAG_NO_UPD_ARF |
 		        (e->cfg.layers == 1 ? VP8_EFLAG_NO_REF_ARF : 0);
 	else
@@ -434,9 +434,7 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 		e->since_kf++;
 		if (pkt->keyframe || pkt->recovery) {
 			e->arf_tl0 = pkt->tl0picidx;
-			e->since_rp = 0;
-		} else if (pkt->temporal_id == 0) {
-			e->since_rp++;
+			e->arf_pts = pts;
 		}
 	}
 	return got ? 1 : 0;

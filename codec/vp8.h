@@ -16,13 +16,13 @@
  *   2 layers, period 2:  TL0 TL1          (TL1 references LAST=TL0 only, updates nothing)
  *   3 layers, period 4:  TL0 TL2 TL1 TL2  (TL1 references LAST, updates GOLDEN; the first TL2
  *                        references LAST only, the second LAST and GOLDEN; TL2 updates nothing)
- * Recovery points (recovery_interval N > 0): every Nth TL0 frame after a keyframe or recovery
- * point references only ALTREF, which holds that keyframe or recovery point, and refreshes
+ * Recovery points (recovery_interval_ms > 0): the first TL0 frame that long after a keyframe or
+ * recovery point references only ALTREF, which holds that keyframe or recovery point, and refreshes
  * LAST, GOLDEN and ALTREF; no other frame refreshes ALTREF. A receiver that lost base-layer
  * frames since the previous recovery point (but has that one) resumes decoding at the next, with
  * no keyframe and no round trip; what it decodes from there is bit-identical to what a receiver
  * that lost nothing decodes. Recovery points cost little more than a TL0 frame (a 320x192 clip
- * at 200 kbit/s, 8 frames apart: ~1.1-1.4x a TL0 frame; a keyframe there is ~3.5x). With one
+ * at 250 kbit/s, 400-533 ms apart: 1.2-1.3x a TL0 frame; a keyframe there is ~3.5x). With one
  * layer and recovery points, frames reference LAST and GOLDEN only.
  * With more than one layer, or recovery points, error-resilient mode is forced on (entropy contexts
  * are not carried from frame to frame, so a dropped frame does not desynchronise the decoder). Each
@@ -68,8 +68,9 @@ struct codec_vp8_enc_config {
 	int threads;           /* encoder threads 1 .. 4 (0 = 1) */
 	int cpu_used;          /* libvpx speed -16 .. 16 (0 = codec_vp8_cpu_used_for the size) */
 	int keyframe_interval; /* frames between automatic keyframes; 0 = only on demand */
-	int recovery_interval; /* every Nth TL0 frame is a recovery point (see the top); 0 = none,
-	                          1 .. 255 (forces error-resilient mode) */
+	int recovery_interval_ms; /* the first TL0 frame at least this long (by pts) after the
+	                             last keyframe or recovery point is a recovery point (see the
+	                             top); 0 = none, 1 .. 10000 (forces error-resilient mode) */
 };
 
 /* The cpu-used an encoder of this size and frame rate gets when its config says 0: -2 up to

@@ -378,6 +378,7 @@ struct vslot {
 	int64_t ext;
 	uint32_t ts;
 	bool start, marker, independent;
+	uint16_t tag;
 	uint8_t *data;
 	size_t len;
 	int64_t arrival;
@@ -479,7 +480,8 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, 
 	struct vslot *s;
 	uint8_t *copy;
 
-	if (!payload || len == 0 || (flags & ~(JB_VIDEO_START | JB_VIDEO_INDEPENDENT)))
+	if (!payload || len == 0 ||
+	    (flags & ~(JB_VIDEO_START | JB_VIDEO_INDEPENDENT | JB_VIDEO_TAG(0xffff))))
 		return JB_EINVAL;
 	ext = rtp_seq_unwrap(&u, seq);
 	if (v->have_next && ext < v->next)
@@ -506,6 +508,7 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, 
 	                    .start = start,
 	                    .marker = marker,
 	                    .independent = start && (flags & JB_VIDEO_INDEPENDENT),
+	                    .tag = (uint16_t)(flags >> 8),
 	                    .data = copy,
 	                    .len = len,
 	                    .arrival = arrival_us};
@@ -521,6 +524,26 @@ int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, 
 		v->highest = ext;
 	v->any = true;
 	return 0;
+}
+
+static int64_t frame_end(const struct jb_video *v, int64_t ext);
+
+/* Whether a complete frame from `from` on (the first complete one behind the head's gap)
+ * decodes without the gap: an independent one, or one the config's gap_unneeded accepts. */
+static bool gap_unneeded_behind(const struct jb_video *v, int64_t from)
+{
+	for (int64_t e = from; e <= v->highest; e++) {
+		struct vslot *s = vslot_at(v, e);
+		int64_t end;
+
+		if (!s || !s->start || (end = frame_end(v, e)) < 0)
+			continue;
+		if (s->independent || (v->cfg.gap_unneeded &&
+		                       v->cfg.gap_unneeded(v->cfg.arg, s->data, s->len, s->tag)))
+			return true;
+		e = end;
+	}
+	return false;
 }
 
 /* If the frame starting at ext is complete, returns its last extended seq, else -1. */
@@ -582,6 +605,7 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
 			n++;
 		}
 		f->timestamp = vslot_at(v, v->next)->ts;
+		f->tag = vslot_at(v, v->next)->tag;
 		f->first_seq = (uint16_t)v->next;
 		f->last_seq = (uint16_t)end;
 		f->n_packets = n;
@@ -617,10 +641,10 @@ enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_
 	/* A complete key frame behind the gap: the frames in the gap are not needed to decode it
 	 * or anything after it, and showing them would only hold it back. This is the usual case
 	 * after the sender's pacer dropped stale pictures (they never come; the encoder's next
-	 * picture is a key frame) or after an outage answered by a keyframe request. */
-	if (now_us - first_arr <= v->cfg.wait_us && !vslot_at(v, later)->independent &&
-	    !(v->cfg.gap_unneeded &&
-	      v->cfg.gap_unneeded(v->cfg.arg, vslot_at(v, later)->data, vslot_at(v, later)->len)))
+	 * picture is a key frame) or after an outage answered by a keyframe request. The same for
+	 * a frame gap_unneeded says decodes without the gap (the frames before it that need the
+	 * gap come out and are for the caller to skip). */
+	if (now_us - first_arr <= v->cfg.wait_us && !gap_unneeded_behind(v, later))
 		return JB_VIDEO_NONE;
 	for (int64_t e = v->next; e < later; e++) {
 		struct vslot *s = vslot_at(v, e);

@@ -105,12 +105,13 @@ struct jb_video_config {
 	int64_t wait_us;          /* how long an incomplete head frame waits; 0 = 200 ms */
 	size_t max_packets;       /* buffered packets; 0 = 2048 */
 	size_t max_frame_packets; /* packets per frame; 0 = 256 */
-	/* Optional: whether the complete frame whose first packet's payload this is decodes
-	 * without the frames in the gap before it (VP8: a frame that references only the base
-	 * layer frame already decoded). The gap is then given up at once, as before a key frame:
-	 * nothing waits for pictures nobody needs. Asked on each jb_video_get while the gap
-	 * waits. */
-	bool (*gap_unneeded)(void *arg, const uint8_t *payload, size_t len);
+	/* Optional: whether the complete frame whose first packet's payload and tag (see
+	 * JB_VIDEO_TAG) these are decodes without the frames in the gap before it (VP8: a frame
+	 * that references only the base layer frame already decoded, or a recovery point). The
+	 * gap is then given up at once, as before a key frame: nothing waits for pictures nobody
+	 * needs. Asked, for every complete frame behind the gap, on each jb_video_get while the
+	 * gap waits. */
+	bool (*gap_unneeded)(void *arg, const uint8_t *payload, size_t len, unsigned tag);
 	void *arg;
 };
 
@@ -129,6 +130,7 @@ struct jb_video_frame {
 	int64_t first_arrival_us, complete_us;
 	int64_t waited_us; /* complete but held back this long by an earlier frame (arrival clock:
 	                    * one repaired late, or a gap given up) */
+	unsigned tag;      /* JB_VIDEO_FRAME: the tag its first packet was put with */
 	size_t n_missing;  /* JB_VIDEO_DROPPED: missing sequence numbers known */
 	const uint16_t *missing;
 };
@@ -141,17 +143,22 @@ void jb_video_free(struct jb_video *v);
 /* jb_video_put() flags */
 #define JB_VIDEO_START       1u /* first packet of a frame (VP8: S=1 and PID=0) */
 #define JB_VIDEO_INDEPENDENT 2u /* (with START) the frame decodes alone: a VP8 key frame */
+/* The caller's tag for the packet, 0 .. 0xffff, handed back with its frame (VP8: a recovery
+ * point and the frame it references) */
+#define JB_VIDEO_TAG(t) (((unsigned)(t)&0xffffu) << 8)
 
-/* Inserts a packet: flags JB_VIDEO_START / JB_VIDEO_INDEPENDENT (a bool `true` is START alone),
+/* Inserts a packet: flags JB_VIDEO_START / JB_VIDEO_INDEPENDENT (a bool `true` is START alone)
+ * and JB_VIDEO_TAG,
  * marker = RTP marker (last packet). Returns 0, JB_EDUP, JB_ELATE (frame already output or
  * given up), JB_EFULL, JB_EINVAL, -ENOMEM. */
 int jb_video_put(struct jb_video *v, uint16_t seq, uint32_t ts, unsigned flags, bool marker,
                  const uint8_t *payload, size_t len, int64_t arrival_us)
         __attribute__((warn_unused_result));
 /* Returns the next frame in order if complete (JB_VIDEO_FRAME), or gives up an incomplete head
- * frame (JB_VIDEO_DROPPED) when a later frame is complete and either that frame is independent
- * (nothing before it is needed to decode it or what follows: waiting would only delay it), or
- * the config's gap_unneeded says so of it, or the head waited more than wait_us; else
+ * frame (JB_VIDEO_DROPPED: up to the first complete frame behind it) when a later frame is
+ * complete and either a complete frame behind the gap is independent (nothing before it is
+ * needed to decode it or what follows: waiting would only delay it), or the config's
+ * gap_unneeded says so of one, or the head waited more than wait_us; else
  * JB_VIDEO_NONE. *f is valid until the next call. */
 enum jb_video_result jb_video_get(struct jb_video *v, int64_t now_us, struct jb_video_frame *f);
 /* Lists sequence numbers known to be missing (gaps between received packets, oldest first)

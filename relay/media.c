@@ -49,6 +49,9 @@
 
 #define EXT_TWCC  1
 #define EXT_INDEX 2
+/* on a recovery point's packets, 2 bytes: the TL0PICIDX it references, and the time to the next
+ * recovery point (10 ms units) */
+#define EXT_RECOVERY 3
 
 #define PKT_MAX   1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
 #define OVERHEAD  57   /* IPv4 20 + UDP 8 + tunnel 29; the RTP header is in the packet */
@@ -64,6 +67,18 @@
 #define HIST_VIDEO 512 /* sent video packets kept for NACK */
 #define IDX_MAP    256 /* received video timestamp -> source index */
 #define FREEZE_US  600000
+/* Recovery points (codec/vp8.h): the first base-layer picture RP_INTERVAL_MS or more after the
+ * last one (or the keyframe) references only that one, so a receiver that lost a base-layer
+ * picture FEC could not restore resumes at the next one, within RP_INTERVAL_MS plus a base-layer
+ * picture interval, instead of after a keyframe request's round trip (~600 ms at GEO) and the
+ * keyframe's own transmission (a keyframe is 3-5x a recovery point: 5-8 KB more, 160-250 ms more
+ * at 256 kbit/s). A recovery point costs ~1.2-1.4x a base-layer picture (test_vp8): ~5-10 % more
+ * base-layer bytes at 500 ms with 3-7.5 base pictures/s. While they come, a receiver that lost
+ * one asks for no keyframe before the next is due plus RP_LATE_US; it asks at once when the one
+ * that came references a picture it does not have (the previous recovery point was lost too). */
+#define RP_INTERVAL_MS 500
+#define RP_LATE_US     300000
+#define TAG_RP         0x100u /* jb_video tag of a recovery point: | the TL0PICIDX it references */
 /* A picture missing a packet waits this long (from the next packet that came) for the FEC
  * repair, when what follows needs it: a group's repair leaves FEC_SPAN_US and a picture after
  * its first packet, then waits behind the video queued (at 400 ms, 1-2 repairs a session came
@@ -235,6 +250,7 @@ struct relay_media {
 	size_t src_size;
 	uint64_t vid_index;
 	int64_t venc_next_us;
+	uint32_t tl0_pts; /* RTP timestamp of the last base-layer picture sent */
 	unsigned venc_rung;
 	struct codec_vp8_enc *venc;
 	struct codec_vp8_enc_config vcfg;
@@ -301,6 +317,12 @@ struct relay_media {
 	bool need_keyframe;
 	bool have_tl0;
 	uint8_t last_tl0;
+	/* the decoder's ALTREF holds the keyframe or recovery point with TL0PICIDX arf_tl0 */
+	bool have_arf;
+	uint8_t arf_tl0;
+	int64_t rp_seen_us;    /* arrival of the last recovery point packet */
+	int64_t rp_gap_us;     /* to the next one, as the last one said; 0: none seen */
+	int64_t rp_wait_until; /* a break waits for a recovery point (no PLI) until then */
 	struct {
 		uint32_t ts, idx;
 		bool valid;
@@ -376,7 +398,7 @@ static int64_t wall_us(void)
 
 static int build_rtp(uint8_t *out, size_t cap, size_t *len, uint8_t pt, bool marker, uint16_t seq,
                      uint32_t ts, uint32_t ssrc, const uint8_t *payload, size_t plen,
-                     bool has_index, uint32_t index)
+                     bool has_index, uint32_t index, const uint8_t *rp)
 {
 	struct rtp_packet p;
 	uint8_t twcc[2] = {0, 0}, idx[4];
@@ -400,6 +422,8 @@ static int build_rtp(uint8_t *out, size_t cap, size_t *len, uint8_t pt, bool mar
 		p.ext[1] = (struct rtp_ext){EXT_INDEX, 4, idx};
 		p.n_ext = 2;
 	}
+	if (rp)
+		p.ext[p.n_ext++] = (struct rtp_ext){EXT_RECOVERY, 2, rp};
 	p.payload = payload;
 	p.payload_len = plen;
 	return rtp_packet_write(&p, out, cap, len);
@@ -886,7 +910,7 @@ static void audio_capture(struct relay_media *m, int64_t t)
 			plen = olen;
 		}
 		rc = build_rtp(pkt, sizeof pkt, &len, r ? PT_RED : PT_OPUS, false, m->audio_seq++,
-		               m->audio_ts, m->cfg.ssrc_base + 1, payload, plen, false, 0);
+		               m->audio_ts, m->cfg.ssrc_base + 1, payload, plen, false, 0, NULL);
 		pm.deadline_us = m->start_us + (int64_t)(m->audio_ts + samples) * 1000000 / 48000 +
 		                 AUDIO_STALE_US;
 		if (!rc && enqueue(m, PACER_AUDIO, pkt, len, K_AUDIO, &pm) == 0) {
@@ -923,6 +947,9 @@ static int video_configure(struct relay_media *m)
 	c.bitrate_kbps = (int)(r->video_bps / 1000);
 	c.layers = r->temporal_layers ? r->temporal_layers : 1;
 	c.threads = 1;
+	/* the fixed-bitrate baseline runs without loss recovery; stills are keyframes */
+	c.recovery_interval_ms =
+	        m->cfg.fixed_bps || r->mode == CODEC_LADDER_STILLS ? 0 : RP_INTERVAL_MS;
 	if (m->venc) {
 		if (!memcmp(&c, &m->vcfg, sizeof c))
 			return 0;
@@ -960,6 +987,13 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 	size_t plen, len;
 	bool last = false;
 	uint32_t ts = (uint32_t)vp->pts;
+	/* the recovery extension: the reference, and the time to the next recovery point (the
+	 * interval, plus up to one base-layer picture's: the last one's, in 10 ms) */
+	int64_t rp_gap = (RP_INTERVAL_MS + (int64_t)(uint32_t)(ts - m->tl0_pts) / 90) / 10;
+	uint8_t rp[2] = {vp->recovery_ref, (uint8_t)(rp_gap < 255 ? rp_gap : 255)};
+
+	if (vp->temporal_id == 0)
+		m->tl0_pts = ts;
 
 	m->picture_id = (m->picture_id + 1) & 0x7fff;
 	d.non_reference = vp->droppable;
@@ -981,7 +1015,7 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		if (rtp_vp8_packetizer_next(&pk, payload, sizeof payload, &plen, &last))
 			return;
 		if (build_rtp(pkt, sizeof pkt, &len, PT_VP8, last, seq, ts, m->cfg.ssrc_base + 2,
-		              payload, plen, true, index))
+		              payload, plen, true, index, vp->recovery ? rp : NULL))
 			return;
 		if (enqueue(m, PACER_VIDEO, pkt, len, K_VIDEO, &pm)) {
 			log_debug("%s: video queue full, picture cut", m->name);
@@ -1025,7 +1059,7 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		 * 180p-7.5 (8.0 and 8.5 fps in 2 runs). */
 		if (rl > 0 &&
 		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
-		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0) &&
+		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0, NULL) &&
 		    !enqueue(m, PACER_RTX, pkt, len, K_FEC, &fm)) {
 			struct fec_repair fr;
 
@@ -1123,6 +1157,8 @@ static void video_capture(struct relay_media *m, int64_t t)
 		m->st.tx_video_frames++;
 		if (vp.keyframe)
 			m->st.tx_keyframes++;
+		if (vp.recovery)
+			m->st.tx_recovery_points++;
 		if (vp.keyframe && ps.chain_broken[PACER_VIDEO])
 			m->keyframes_forced++;
 		video_send_frame(m, &vp, (uint32_t)index, cap, t);
@@ -1170,7 +1206,7 @@ static void pace_cb(evutil_socket_t fd, short what, void *arg)
 			size_t pl = len > 1200 ? 1200 : (len < 32 ? 32 : len);
 
 			if (build_rtp(pad, sizeof pad, &len, PT_PAD, false, m->pad_seq++, 0,
-			              m->cfg.ssrc_base + 4, zeros, pl - 20, false, 0))
+			              m->cfg.ssrc_base + 4, zeros, pl - 20, false, 0, NULL))
 				continue;
 			out = pad;
 		}
@@ -1510,6 +1546,12 @@ static int video_input(struct relay_media *m, const uint8_t *pkt, size_t len, in
 	flags = d.start && d.pid == 0 ? JB_VIDEO_START : 0;
 	if (rtp_vp8_is_keyframe(&d, p.payload + dl, p.payload_len - dl))
 		flags |= JB_VIDEO_INDEPENDENT;
+	e = rtp_ext_find(&p, EXT_RECOVERY);
+	if (e && e->len == 2) {
+		flags |= JB_VIDEO_TAG(TAG_RP | e->data[0]);
+		m->rp_gap_us = (int64_t)e->data[1] * 10000;
+		m->rp_seen_us = t;
+	}
 	return jb_video_put(m->jbv, p.seq, p.timestamp, flags, p.marker, p.payload, p.payload_len,
 	                    t);
 }
@@ -1900,24 +1942,54 @@ static void lip_sync_update(struct relay_media *m, int64_t t)
 	}
 }
 
+/* Whether a recovery point tagged `tag` (TAG_RP | the TL0PICIDX it references) decodes here:
+ * after a keyframe, when ALTREF holds the picture it references. */
+static bool rp_decodable(const struct relay_media *m, unsigned tag)
+{
+	return m->have_tl0 && m->have_arf && (uint8_t)tag == m->arf_tl0;
+}
+
 /* jb_video's gap_unneeded: a frame after a gap decodes without it when it is a base-layer frame
  * that follows the last one decoded, or a layer-sync frame (Y: references the base layer only)
  * of that base-layer frame; the gap then held only pictures nothing references (the upper
- * layers). Waiting for them would only stall the pictures behind (up to VIDEO_GAP_WAIT_US). */
-static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len)
+ * layers). Waiting for them would only stall the pictures behind (up to VIDEO_GAP_WAIT_US).
+ * Or it is a recovery point the decoder can take: what the gap held no longer matters. */
+static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, unsigned tag)
 {
 	struct relay_media *m = arg;
 	struct rtp_vp8_desc d;
 	size_t dl;
 
-	if (!m->have_tl0 || m->need_keyframe || rtp_vp8_desc_parse(&d, &dl, payload, len) ||
-	    !d.has_tl0picidx || !d.has_tid)
+	if (tag & TAG_RP) {
+		if (!rp_decodable(m, tag))
+			return false;
+	} else if (!m->have_tl0 || m->need_keyframe || rtp_vp8_desc_parse(&d, &dl, payload, len) ||
+	           !d.has_tl0picidx || !d.has_tid ||
+	           (d.tid == 0 ? d.tl0picidx != (uint8_t)(m->last_tl0 + 1)
+	                       : !d.layer_sync || d.tl0picidx != m->last_tl0)) {
 		return false;
-	if (d.tid == 0 ? d.tl0picidx != (uint8_t)(m->last_tl0 + 1)
-	               : !d.layer_sync || d.tl0picidx != m->last_tl0)
-		return false;
+	}
 	m->st.video_gaps_unneeded++; /* jb_video gives the gap up now: once per gap */
 	return true;
+}
+
+/* The decoder lost its chain: asks for a keyframe, unless recovery points are coming and
+ * ALTREF holds what the next one needs; then the tick asks only if none came by its time plus
+ * RP_LATE_US (send_pli limits the rate). */
+static void video_broken(struct relay_media *m, int64_t t)
+{
+	if (!m->need_keyframe) {
+		m->need_keyframe = true;
+		m->rp_wait_until = 0;
+		if (m->have_arf && m->rp_gap_us > 0 &&
+		    t - m->rp_seen_us < 2 * m->rp_gap_us + RP_LATE_US)
+			m->rp_wait_until =
+			        (m->rp_seen_us + m->rp_gap_us > t ? m->rp_seen_us + m->rp_gap_us
+			                                          : t) +
+			        RP_LATE_US;
+	}
+	if (t >= m->rp_wait_until)
+		send_pli(m, t);
 }
 
 static void video_play(struct relay_media *m, int64_t t)
@@ -1963,7 +2035,22 @@ static void video_play(struct relay_media *m, int64_t t)
 		 * references it, and slightly wrong beats a repeated picture. Skipping it instead
 		 * gave PSNR-Y as viewed 27.6 dB against 32.2 in test_media's
 		 * lost_tl1_costs_no_keyframe session (6 TL1 frames lost, 5 skipped). */
-		if (!key) {
+		/* A recovery point references only ALTREF: it decodes when that holds the picture
+		 * it names, whatever was lost since. */
+		bool rp = !key && (f.tag & TAG_RP);
+
+		if (rp && !rp_decodable(m, f.tag)) {
+			log_debug("%s: video: recovery point ts %u references tl0 %u, ALTREF %s%u: "
+			          "keyframe requested",
+			          m->name, f.timestamp, f.tag & 0xffu,
+			          m->have_arf ? "holds " : "unknown, ", (unsigned)m->arf_tl0);
+			m->need_keyframe = true;
+			m->rp_wait_until = 0;
+			m->st.video_corrupt++;
+			send_pli(m, t);
+			continue;
+		}
+		if (!key && !rp) {
 			bool ok = m->have_tl0 && !m->need_keyframe &&
 			          (d.tid == 0 ? d.tl0picidx == (uint8_t)(m->last_tl0 + 1)
 			                      : d.tl0picidx == m->last_tl0);
@@ -1971,14 +2058,15 @@ static void video_play(struct relay_media *m, int64_t t)
 			if (!ok) {
 				if (!m->need_keyframe)
 					log_debug("%s: video: picture ts %u (tid %u, tl0 %u, last "
-					          "tl0 "
-					          "%u%s) cannot be decoded: keyframe requested",
+					          "tl0 %u%s) cannot be decoded: %s",
 					          m->name, f.timestamp, (unsigned)d.tid,
 					          (unsigned)d.tl0picidx, (unsigned)m->last_tl0,
-					          m->have_tl0 ? "" : " none");
-				m->need_keyframe = true;
+					          m->have_tl0 ? "" : " none",
+					          m->have_arf && m->rp_gap_us
+					                  ? "waiting for a recovery point"
+					                  : "keyframe requested");
 				m->st.video_corrupt++;
-				send_pli(m, t);
+				video_broken(m, t);
 				continue;
 			}
 		}
@@ -1998,6 +2086,8 @@ static void video_play(struct relay_media *m, int64_t t)
 		rc = codec_vp8_dec_decode(m->vdec, m->frame_buf, len, &pic);
 		if (rc < 0 || (rc == 1 && pic.corrupted)) {
 			m->need_keyframe = true;
+			m->have_arf = false; /* the decoder's buffers are unknown now */
+			m->rp_wait_until = 0;
 			m->st.video_corrupt++;
 			send_pli(m, t);
 			continue;
@@ -2006,7 +2096,16 @@ static void video_play(struct relay_media *m, int64_t t)
 			m->last_tl0 = d.tl0picidx;
 			m->have_tl0 = true;
 		}
-		if (key)
+		if (key || rp) {
+			m->have_arf = true;
+			m->arf_tl0 = d.tl0picidx;
+		}
+		if (rp && m->need_keyframe) {
+			m->st.video_rp_resumed++;
+			log_debug("%s: video: resumed at recovery point ts %u (tl0 %u)", m->name,
+			          f.timestamp, (unsigned)d.tl0picidx);
+		}
+		if (key || rp)
 			m->need_keyframe = false;
 		if (rc == 1)
 			video_display(m, &pic, f.timestamp, f.waited_us, t);
@@ -2055,7 +2154,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 			m->next_sr_us = t + SR_US;
 		m->next_rtcp_us = t + RTCP_US;
 	}
-	if (m->need_keyframe)
+	if (m->need_keyframe && t >= m->rp_wait_until)
 		send_pli(m, t);
 	schedule_pacer(m);
 }
@@ -2573,6 +2672,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "audio_frames", json_integer((json_int_t)st.tx_audio_frames));
 	json_object_set_new(tx, "video_frames", json_integer((json_int_t)st.tx_video_frames));
 	json_object_set_new(tx, "keyframes", json_integer((json_int_t)st.tx_keyframes));
+	json_object_set_new(tx, "recovery_points", json_integer((json_int_t)st.tx_recovery_points));
 	json_object_set_new(tx, "fec_packets", json_integer((json_int_t)st.tx_fec_packets));
 	json_object_set_new(tx, "red_frames", json_integer((json_int_t)st.tx_red_frames));
 	json_object_set_new(tx, "send_errors", json_integer((json_int_t)st.tx_errors));
@@ -2686,6 +2786,8 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(vi, "gaps_not_waited_for",
 	                    json_integer((json_int_t)st.video_gaps_unneeded));
 	json_object_set_new(vi, "undecodable", json_integer((json_int_t)st.video_corrupt));
+	json_object_set_new(vi, "resumed_at_recovery_point",
+	                    json_integer((json_int_t)st.video_rp_resumed));
 	json_object_set_new(vi, "pli_sent", json_integer((json_int_t)st.pli_sent));
 	json_object_set_new(vi, "nack_sent", json_integer((json_int_t)st.nack_sent));
 	if (peer_video && (rc = psnr_as_viewed(m, peer_video, vi)) != 0)

@@ -82,6 +82,7 @@ struct relay_media_config {
 struct relay_media_stats {
 	uint64_t tx_packets, tx_wire_bytes, tx_errors;
 	uint64_t tx_audio_frames, tx_video_frames, tx_fec_packets, tx_red_frames, tx_keyframes;
+	uint64_t tx_recovery_points; /* base-layer pictures referencing only the last one (vp8.h) */
 	uint64_t rx_packets, rx_bad;
 	uint64_t audio_played, audio_fec, audio_red, audio_concealed;
 	uint64_t video_decoded, video_dropped, video_fec_recovered, video_corrupt;
@@ -90,6 +91,9 @@ struct relay_media_stats {
 	uint64_t video_fec_repairs, video_fec_too_many, video_fec_late;
 	/* gaps given up without waiting: the picture after them did not need them */
 	uint64_t video_gaps_unneeded;
+	/* decoding broke (a base-layer picture lost) and resumed at a recovery point, no keyframe
+	 */
+	uint64_t video_rp_resumed;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and

@@ -439,11 +439,11 @@ static void test_jitter_video_gap_before_keyframe_given_up_at_once(void **state)
 /* gap_unneeded: the caller says which complete frames decode without the gap before them
  * (relay/media: base-layer continuity). Payload byte 'u': unneeded. */
 static unsigned gap_asks;
-static bool gap_unneeded_u(void *arg, const uint8_t *payload, size_t len)
+static bool gap_unneeded_u(void *arg, const uint8_t *payload, size_t len, unsigned tag)
 {
 	assert_ptr_equal(arg, &gap_asks);
 	gap_asks++;
-	return len == 1 && payload[0] == 'u';
+	return (len == 1 && payload[0] == 'u') || tag == 0x1ab;
 }
 
 /* A gap before a frame that does not need it is given up as soon as that frame is complete;
@@ -490,6 +490,56 @@ static void test_jitter_video_gap_nothing_needs_given_up_at_once(void **state)
 	assert_int_equal(jb_video_get(v, 800000 + 500000, &f), JB_VIDEO_NONE);
 	assert_int_equal(jb_video_get(v, 800000 + 500001, &f), JB_VIDEO_DROPPED);
 	assert_int_equal(f.first_seq, 16);
+	jb_video_free(v);
+}
+
+/* A gap before frames that need it is given up at once when a complete frame further behind
+ * decodes without it (relay/media: a recovery point whose reference the receiver has), up to
+ * the first complete frame; the frames after come out in order, each with its tag. */
+static void test_jitter_video_gap_given_up_for_a_recovery_point_behind(void **state)
+{
+	struct jb_video *v;
+	struct jb_video_frame f;
+	struct jb_video_config cfg = {
+	        .wait_us = 500000, .gap_unneeded = gap_unneeded_u, .arg = &gap_asks};
+	uint8_t n = 'n';
+
+	(void)state;
+	assert_int_equal(jb_video_new(&v, &cfg), 0);
+	assert_int_equal(jb_video_put(v, 10, 100, JB_VIDEO_START, true, &n, 1, 0), 0);
+	assert_int_equal(jb_video_get(v, 0, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.tag, 0);
+	/* seq 11 lost; frames 300 (seq 12) and 400 (seq 13) need it; frame 500 (seq 14-15) is
+	 * a recovery point: tagged 0x1ab, unneeded once complete */
+	assert_int_equal(jb_video_put(v, 12, 300, JB_VIDEO_START, true, &n, 1, 70000), 0);
+	assert_int_equal(jb_video_put(v, 13, 400, JB_VIDEO_START, true, &n, 1, 140000), 0);
+	assert_int_equal(jb_video_put(v, 14, 500, JB_VIDEO_START | JB_VIDEO_TAG(0x1ab), false, &n,
+	                              1, 210000),
+	                 0);
+	assert_int_equal(jb_video_get(v, 210000, &f), JB_VIDEO_NONE); /* not complete yet */
+	assert_int_equal(jb_video_put(v, 15, 500, JB_VIDEO_TAG(0x1ab), true, &n, 1, 220000), 0);
+	assert_int_equal(jb_video_get(v, 220000, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(f.first_seq, 11);
+	assert_int_equal(f.last_seq, 11);
+	assert_int_equal(jb_video_get(v, 220000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 300);
+	assert_int_equal(jb_video_get(v, 220000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 400);
+	assert_int_equal(jb_video_get(v, 220000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 500);
+	assert_int_equal(f.tag, 0x1ab);
+	assert_int_equal(f.n_packets, 2);
+	/* without such a frame behind, the gap waits: seq 16 lost, 17 needs it */
+	assert_int_equal(
+	        jb_video_put(v, 17, 700, JB_VIDEO_START | JB_VIDEO_TAG(0x1ac), true, &n, 1, 300000),
+	        0);
+	assert_int_equal(jb_video_get(v, 300000 + 500000, &f), JB_VIDEO_NONE);
+	assert_int_equal(jb_video_get(v, 300000 + 500001, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(jb_video_get(v, 300000 + 500001, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.tag, 0x1ac);
+	/* a tag above 0xffff is not a flag the buffer knows */
+	assert_int_equal(jb_video_put(v, 18, 800, JB_VIDEO_START | (1u << 24), true, &n, 1, 900000),
+	                 JB_EINVAL);
 	jb_video_free(v);
 }
 
@@ -849,6 +899,7 @@ int main(void)
 	        cmocka_unit_test(test_jitter_video_frames_say_how_long_they_waited),
 	        cmocka_unit_test(test_jitter_video_gap_before_keyframe_given_up_at_once),
 	        cmocka_unit_test(test_jitter_video_gap_nothing_needs_given_up_at_once),
+	        cmocka_unit_test(test_jitter_video_gap_given_up_for_a_recovery_point_behind),
 	        cmocka_unit_test(test_jitter_video_retransmission_completes_frame_in_time),
 	        cmocka_unit_test(test_jitter_video_nack_only_when_rtt_leaves_time),
 	        cmocka_unit_test(test_jitter_keyframe_requests_rate_limited_by_rtt),

@@ -60,6 +60,11 @@ struct dir {
 	 * drop_tl1 every drop_unref-th TL1 picture, is lost whole */
 	unsigned drop_unref, unref_seen;
 	bool drop_tl1;
+	/* when set, every drop_tl0-th base-layer picture that is neither a keyframe nor a recovery
+	 * point (with drop_rp: every drop_tl0-th recovery point) is lost whole, and every FEC
+	 * repair, so that nothing restores it */
+	unsigned drop_tl0;
+	bool drop_rp;
 	uint32_t unref_ts[16]; /* pictures dropped (their retransmissions are lost too) */
 	uint64_t unref_lost;
 };
@@ -116,7 +121,9 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	if (d->audio_path && audio)
 		return link_send(data, len, d->audio_path);
 	d->sent++;
-	if (d->drop_unref && len >= 2 && (data[1] & 0x7f) == 96) {
+	if (d->drop_tl0 && len >= 2 && (data[1] & 0x7f) == 97)
+		return 0;
+	if ((d->drop_unref || d->drop_tl0) && len >= 2 && (data[1] & 0x7f) == 96) {
 		struct rtp_packet rp;
 		struct rtp_vp8_desc vd;
 		size_t dl;
@@ -128,8 +135,13 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 			for (size_t i = 0; i < 16 && d->unref_lost; i++)
 				drop |= d->unref_ts[i] == rp.timestamp;
 			if (!drop && vd.start && vd.pid == 0 &&
-			    (d->drop_tl1 ? vd.has_tid && vd.tid == 1 : vd.non_reference) &&
-			    ++d->unref_seen % d->drop_unref == 0) {
+			    (d->drop_tl0 ? vd.has_tid && vd.tid == 0 &&
+			                           !rtp_vp8_is_keyframe(&vd, rp.payload + dl,
+			                                                rp.payload_len - dl) &&
+			                           !rtp_ext_find(&rp, 3) == !d->drop_rp
+			     : d->drop_tl1 ? vd.has_tid && vd.tid == 1
+			                   : vd.non_reference) &&
+			    ++d->unref_seen % (d->drop_tl0 ? d->drop_tl0 : d->drop_unref) == 0) {
 				d->unref_ts[d->unref_lost++ % 16] = rp.timestamp;
 				drop = true;
 			}
@@ -1102,10 +1114,10 @@ static void encoder_pushback_follows_the_pacer_rate(void **state)
 }
 
 /* An 8 s two-way session at 1 Mbit/s (2 Mbit/s with fixed_bps), 100 ms, no random loss, where
- * the clinic's link loses every third non-reference picture (or, with tl1, every other TL1
- * picture) whole, retransmissions included; returns the hub's report, how many pictures were
- * lost and how many the clinic showed (its direction lost none). */
-static json_t *layer_loss_session(uint32_t fixed_bps, bool tl1, uint64_t *lost,
+ * the clinic's link loses the pictures `drops` says (its drop_* fields) whole, retransmissions
+ * included; returns the hub's report, how many pictures were lost and how many the clinic
+ * showed (its direction lost none). */
+static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, uint64_t *lost,
                                   double *clinic_shown)
 {
 	struct event_base *base = event_base_new();
@@ -1122,9 +1134,15 @@ static json_t *layer_loss_session(uint32_t fixed_bps, bool tl1, uint64_t *lost,
 	dir_init(&ab, base, fixed_bps ? 2000000 : 1000000, 21);
 	dir_init(&ba, base, fixed_bps ? 2000000 : 1000000, 22);
 	ab.loss = ba.loss = 0;
-	ab.drop_unref = tl1 ? 2 : 3;
-	ab.drop_tl1 = tl1;
+	ab.drop_unref = drops->drop_unref;
+	ab.drop_tl1 = drops->drop_tl1;
+	ab.drop_tl0 = drops->drop_tl0;
+	ab.drop_rp = drops->drop_rp;
 	clip_config(&ca, "clinic", da, 0x1000);
+	/* base-layer losses: the 12 fps clip, whose 3-6 base-layer pictures a second are not all
+	 * recovery points (at 6 fps, with 3 layers, every one is) */
+	if (drops->drop_tl0)
+		ca.video_path = vec("CiscoVT2people_320x192_12fps.y4m");
 	ca.fixed_bps = fixed_bps;
 	ca.send = link_send;
 	ca.send_arg = &ab;
@@ -1137,6 +1155,8 @@ static json_t *layer_loss_session(uint32_t fixed_bps, bool tl1, uint64_t *lost,
 	relay_media_report_print(rc, rh, stdout);
 	*lost = ab.unref_lost;
 	*clinic_shown = jnum(rc, "received", "video", "frames_shown");
+	       jnum(rc, "sent", "keyframes", NULL));
+	printf("DBG frames %.0f\n", jnum(rc, "sent", "video_frames", NULL));
 	json_decref(rc);
 	rm_dir(da);
 	rm_dir(db);
@@ -1156,7 +1176,7 @@ static void upper_layer_losses_are_not_waited_for(void **state)
 {
 	uint64_t lost;
 	double shown;
-	json_t *rh = layer_loss_session(0, false, &lost, &shown);
+	json_t *rh = layer_loss_session(0, &(struct dir){.drop_unref = 3}, &lost, &shown);
 	json_int_t gaps = (json_int_t)jnum(rh, "received", "video", "gaps_not_waited_for");
 
 	(void)state;
@@ -1183,7 +1203,8 @@ static void lost_tl1_costs_no_keyframe(void **state)
 {
 	uint64_t lost;
 	double clinic_shown;
-	json_t *rh = layer_loss_session(600000, true, &lost, &clinic_shown);
+	json_t *rh = layer_loss_session(600000, &(struct dir){.drop_unref = 2, .drop_tl1 = true},
+	                                &lost, &clinic_shown);
 	double shown = jnum(rh, "received", "video", "frames_shown");
 
 	(void)state;
@@ -1201,6 +1222,41 @@ static void lost_tl1_costs_no_keyframe(void **state)
 	json_decref(rh);
 }
 
+/* Base-layer pictures lost whole with no FEC to restore them (every 3rd that is not a recovery
+ * point): each time, the hub resumes at the next recovery point (codec/vp8.h) and asks for no
+ * keyframe. Every 2nd recovery point lost instead: the next one references a picture the hub
+ * does not have, and it asks for a keyframe. */
+static void lost_base_layer_resumes_at_recovery_points(void **state)
+{
+	for (int rp = 0; rp <= 1; rp++) {
+		uint64_t lost;
+		double clinic_shown;
+		json_t *rh =
+		        layer_loss_session(0, &(struct dir){.drop_tl0 = rp ? 2 : 3, .drop_rp = rp},
+		                           &lost, &clinic_shown);
+		double shown = jnum(rh, "received", "video", "frames_shown");
+		double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
+		double pli = jnum(rh, "received", "video", "pli_sent");
+
+		(void)state;
+		printf("%s lost %llu; shown: clinic %.0f, hub %.0f; hub: resumed at a recovery "
+		       "point "
+		       "%.0f, keyframe requests %.0f, undecodable %.0f\n",
+		       rp ? "recovery points" : "base-layer pictures", (unsigned long long)lost,
+		       clinic_shown, shown, resumed, pli,
+		       jnum(rh, "received", "video", "undecodable"));
+		assert_true(lost >= 3);
+		if (!rp) {
+			/* each loss resumed at the next (the last may still have been waiting) */
+			assert_in_range((uint64_t)resumed, lost - 1, lost);
+			assert_true(pli == 0);
+		} else {
+			assert_true(pli >= 1);
+		}
+		json_decref(rh);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1215,6 +1271,7 @@ int main(void)
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
 	        cmocka_unit_test(lost_tl1_costs_no_keyframe),
+	        cmocka_unit_test(lost_base_layer_resumes_at_recovery_points),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);

@@ -480,14 +480,15 @@ static void test_dropping_upper_layers_leaves_lower_layers_intact(void **state)
 	free(buf);
 }
 
-/* Recovery points: with 1, 2 and 3 layers, every 3rd TL0 frame after a keyframe or recovery
- * point is one, names the TL0PICIDX of the frame before it that it references, and a decoder that
- * lost a TL0 frame (and skipped everything after it, as undecodable) resumes at the next recovery
- * point: from there its pictures are bit-identical to those of a decoder that lost nothing.
- * Without the recovery point's references (a plain TL0 frame there) the comparison fails. */
+/* Recovery points: with 1, 2 and 3 layers, the first TL0 frame 400 ms or more after a keyframe
+ * or recovery point is one, names the TL0PICIDX of the frame before it that it references, and a
+ * decoder that lost a TL0 frame (and skipped everything after it, as undecodable) resumes at the
+ * next recovery point: from there its pictures are bit-identical to those of a decoder that lost
+ * nothing. Without the recovery point's references (a plain TL0 frame there) the comparison fails.
+ */
 static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **state)
 {
-	enum { N = 60, INTERVAL = 3 };
+	enum { N = 60, INTERVAL_MS = 400 };
 	size_t fsz = codec_i420_size(320, 192);
 	uint8_t *buf = NULL, *full = malloc(fsz * N), *mine = malloc(fsz);
 
@@ -501,9 +502,10 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 		uint8_t *pkts[N], arf = 0;
 		size_t lens[N], rp_bytes = 0, tl0_bytes = 0;
 		bool rp[N];
-		int tids[N], since = 0, n_rp = 0, n_tl0 = 0, lost = -1, resumed = -1;
+		int tids[N], n_rp = 0, n_tl0 = 0, lost = -1, resumed = -1;
+		int64_t arf_pts = 0;
 
-		cfg.recovery_interval = INTERVAL;
+		cfg.recovery_interval_ms = INTERVAL_MS;
 		assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
 		for (int i = 0; i < N; i++) {
 			struct codec_vp8_packet pkt;
@@ -518,11 +520,12 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 			/* the schedule and the reference named */
 			if (pkt.keyframe) {
 				assert_false(pkt.recovery);
-				arf = pkt.tl0picidx, since = 0;
-			} else if (pkt.temporal_id == 0 && ++since == INTERVAL) {
+				arf = pkt.tl0picidx, arf_pts = pkt.pts;
+			} else if (pkt.temporal_id == 0 &&
+			           pkt.pts - arf_pts >= INTERVAL_MS * CODEC_VP8_CLOCK / 1000) {
 				assert_true(pkt.recovery);
 				assert_int_equal(pkt.recovery_ref, arf);
-				arf = pkt.tl0picidx, since = 0;
+				arf = pkt.tl0picidx, arf_pts = pkt.pts;
 				if (i > 0) {
 					rp_bytes += pkt.len;
 					n_rp++;
@@ -560,11 +563,11 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 			}
 		}
 		codec_vp8_enc_free(e);
-		/* the TL0 frame lost: the second TL0 frame after the second recovery point */
-		for (int i = 0, seen_rp = 0, tl0_after = 0; i < N && lost < 0; i++) {
+		/* the TL0 frame lost: the first after the second recovery point */
+		for (int i = 0, seen_rp = 0; i < N && lost < 0; i++) {
 			if (rp[i])
-				seen_rp++, tl0_after = 0;
-			else if (seen_rp == 2 && tids[i] == 0 && ++tl0_after == 2)
+				seen_rp++;
+			else if (seen_rp == 2 && tids[i] == 0)
 				lost = i;
 		}
 		assert_true(lost > 0);
