@@ -1155,8 +1155,6 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
 	relay_media_report_print(rc, rh, stdout);
 	*lost = ab.unref_lost;
 	*clinic_shown = jnum(rc, "received", "video", "frames_shown");
-	       jnum(rc, "sent", "keyframes", NULL));
-	printf("DBG frames %.0f\n", jnum(rc, "sent", "video_frames", NULL));
 	json_decref(rc);
 	rm_dir(da);
 	rm_dir(db);
