@@ -2865,6 +2865,8 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "pacer: stale pictures dropped", "sent.pacer_dropped_stale_pictures");
 	row(f, a, b, "pacer: stale audio packets dropped", "sent.pacer_dropped_stale_audio");
 	row(f, a, b, "keyframes forced by stale drops", "sent.keyframes_forced");
+	row(f, a, b, "keyframes sent", "sent.keyframes");
+	row(f, a, b, "recovery points sent", "sent.recovery_points");
 	row(f, a, b, "audio squeezed into a drain (times)", "sent.audio_squeezes");
 	row(f, a, b, "audio squeezed into a drain (s)", "sent.audio_squeezed_s");
 	row(f, a, b, "pictures paused for the squeeze", "sent.pictures_paused_for_squeeze");
@@ -2894,6 +2896,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "PSNR-Y worst frame (dB)", "received.video.psnr_y_min_db");
 	row(f, a, b, "frames >= 32 dB (%)", "received.video.frames_ge_32db_pct");
 	row(f, a, b, "keyframe requests sent", "received.video.pli_sent");
+	row(f, a, b, "resumed at a recovery point", "received.video.resumed_at_recovery_point");
 	row(f, a, b, "A/V skew |p50| (ms)", "received.lip_sync.skew_abs_p50_ms");
 	row(f, a, b, "A/V skew |p95| (ms)", "received.lip_sync.skew_abs_p95_ms");
 	row(f, a, b, "A/V skew median (ms, + = video late)", "received.lip_sync.skew_p50_ms");
