@@ -78,7 +78,11 @@
  * that came references a picture it does not have (the previous recovery point was lost too). */
 #define RP_INTERVAL_MS 500
 #define RP_LATE_US     300000
-#define TAG_RP         0x100u /* jb_video tag of a recovery point: | the TL0PICIDX it references */
+/* ALTREF is trusted this long after the keyframe or recovery point that set it: TL0PICIDX is 8
+ * bits, and after a long break (an outage) a recovery point could name a picture that merely
+ * has the same number (256 base-layer pictures: 34 s at 7.5 a second) */
+#define RP_ARF_MAX_US 10000000
+#define TAG_RP        0x100u /* jb_video tag of a recovery point: | the TL0PICIDX it references */
 /* A picture missing a packet waits this long (from the next packet that came) for the FEC
  * repair, when what follows needs it: a group's repair leaves FEC_SPAN_US and a picture after
  * its first packet, then waits behind the video queued (at 400 ms, 1-2 repairs a session came
@@ -320,6 +324,7 @@ struct relay_media {
 	/* the decoder's ALTREF holds the keyframe or recovery point with TL0PICIDX arf_tl0 */
 	bool have_arf;
 	uint8_t arf_tl0;
+	int64_t arf_us;        /* when it was decoded */
 	int64_t rp_seen_us;    /* arrival of the last recovery point packet */
 	int64_t rp_gap_us;     /* to the next one, as the last one said; 0: none seen */
 	int64_t rp_wait_until; /* a break waits for a recovery point (no PLI) until then */
@@ -1943,10 +1948,11 @@ static void lip_sync_update(struct relay_media *m, int64_t t)
 }
 
 /* Whether a recovery point tagged `tag` (TAG_RP | the TL0PICIDX it references) decodes here:
- * after a keyframe, when ALTREF holds the picture it references. */
+ * after a keyframe, when ALTREF holds the picture it references (set within RP_ARF_MAX_US). */
 static bool rp_decodable(const struct relay_media *m, unsigned tag)
 {
-	return m->have_tl0 && m->have_arf && (uint8_t)tag == m->arf_tl0;
+	return m->have_tl0 && m->have_arf && (uint8_t)tag == m->arf_tl0 &&
+	       now_us() - m->arf_us < RP_ARF_MAX_US;
 }
 
 /* jb_video's gap_unneeded: a frame after a gap decodes without it when it is a base-layer frame
@@ -2099,6 +2105,7 @@ static void video_play(struct relay_media *m, int64_t t)
 		if (key || rp) {
 			m->have_arf = true;
 			m->arf_tl0 = d.tl0picidx;
+			m->arf_us = t;
 		}
 		if (rp && m->need_keyframe) {
 			m->st.video_rp_resumed++;

@@ -11,6 +11,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* gap_unneeded as the tag says (the low bit), after reading the payload it is shown */
+static bool unneeded(void *arg, const uint8_t *payload, size_t len, unsigned tag)
+{
+	(void)arg;
+	return (tag & 1) && len > 0 && payload[0] != 0xff;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t payload[1500], out[1500];
@@ -19,7 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fec_decoder *d = NULL;
 	struct jb_audio_frame af;
 	struct jb_video_frame vf;
-	struct jb_video_config vc = {.wait_us = 50000, .max_packets = 64, .max_frame_packets = 16};
+	struct jb_video_config vc = {.wait_us = 50000,
+	                             .max_packets = 64,
+	                             .max_frame_packets = 16,
+	                             .gap_unneeded = unneeded};
 	uint16_t miss[64];
 	uint32_t ts = 0;
 	int64_t t = 0;
@@ -42,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* r[6]'s top bit: a key frame's first packet (len uses r[6] modulo the payload
 		 * size) */
 		(void)jb_video_put(v, seq, ts,
-		                   (flags & 1u) | (r[6] & 0x80 ? JB_VIDEO_INDEPENDENT : 0),
+		                   (flags & 1u) | (r[6] & 0x80 ? JB_VIDEO_INDEPENDENT : 0) |
+		                           JB_VIDEO_TAG(r[6] & 0x41),
 		                   flags & 2, payload, len, t);
 		if (flags & 4)
 			(void)fec_decoder_add_media(d, seq, payload, len);
