@@ -480,99 +480,141 @@ static void test_dropping_upper_layers_leaves_lower_layers_intact(void **state)
 	free(buf);
 }
 
+/* What a receiver that lost frame `lost` of pkts[] decodes: it skips the frames that need it, and
+ * resumes at a recovery point whose referenced frame it holds in ALTREF (its own copy of the
+ * encoder's bookkeeping); every frame it decodes from `lost` on must be bit-identical to
+ * `full` (the pictures of a decoder that lost nothing). Returns how many times it resumed. */
+static int decode_after_loss(uint8_t *const *pkts, const size_t *lens,
+                             const struct codec_vp8_packet *info, int n, int lost,
+                             const uint8_t *full, int layers)
+{
+	size_t fsz = codec_i420_size(320, 192);
+	uint8_t *mine = malloc(fsz), arf = 0;
+	struct codec_vp8_dec *b = NULL;
+	bool broken = false;
+	int resumed = 0;
+
+	assert_non_null(mine);
+	assert_int_equal(codec_vp8_dec_new(&b, 1), 0);
+	for (int i = 0; i < n; i++) {
+		const struct codec_vp8_packet *k = &info[i];
+		struct codec_vp8_picture pic;
+		struct codec_i420 out;
+
+		if (i == lost) {
+			broken = true;
+			continue;
+		}
+		if (k->recovery) {
+			if (arf != k->recovery_ref) {
+				broken = true; /* it needs the one that was lost */
+				continue;
+			}
+			resumed += broken;
+			broken = false;
+		} else if (broken && !k->keyframe) {
+			continue;
+		}
+		broken = false;
+		if (k->keyframe || k->recovery)
+			arf = k->tl0picidx;
+		assert_int_equal(codec_vp8_dec_decode(b, pkts[i], lens[i], &pic), 1);
+		assert_false(pic.corrupted);
+		view(&out, mine, 320, 192);
+		assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
+		if (i > lost && memcmp(mine, full + fsz * (size_t)i, fsz) != 0)
+			fail_msg("%d layer(s): frame %d differs after the loss of frame %d", layers,
+			         i, lost);
+	}
+	codec_vp8_dec_free(b);
+	free(mine);
+	return resumed;
+}
+
 /* Recovery points: with 1, 2 and 3 layers, the first TL0 frame 400 ms or more after a keyframe
- * or recovery point is one, names the TL0PICIDX of the frame before it that it references, and a
- * decoder that lost a TL0 frame (and skipped everything after it, as undecodable) resumes at the
- * next recovery point: from there its pictures are bit-identical to those of a decoder that lost
- * nothing. Without the recovery point's references (a plain TL0 frame there) the comparison fails.
- */
+ * or recovery point is one; it names the TL0PICIDX of the frame it references (that keyframe
+ * or recovery point). A decoder that lost a TL0 frame resumes at the next recovery point, and
+ * from there its pictures are bit-identical to those of a decoder that lost nothing; one that
+ * lost a recovery point cannot resume at a later one (each references the one before). Without
+ * the recovery points' references (plain TL0 frames there) the comparison fails. */
 static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **state)
 {
 	enum { N = 60, INTERVAL_MS = 400 };
 	size_t fsz = codec_i420_size(320, 192);
-	uint8_t *buf = NULL, *full = malloc(fsz * N), *mine = malloc(fsz);
+	uint8_t *buf = NULL, *full = malloc(fsz * N);
 
 	(void)state;
 	assert_non_null(full);
-	assert_non_null(mine);
 	for (int layers = 1; layers <= 3; layers++) {
 		struct codec_vp8_enc_config cfg = cfg_make(320, 192, 15, 250, layers);
 		struct codec_vp8_enc *e = NULL;
-		struct codec_vp8_dec *a = NULL, *b = NULL;
+		struct codec_vp8_dec *a = NULL;
+		struct codec_vp8_packet info[N];
 		uint8_t *pkts[N], arf = 0;
 		size_t lens[N], rp_bytes = 0, tl0_bytes = 0;
-		bool rp[N];
-		int tids[N], n_rp = 0, n_tl0 = 0, lost = -1, resumed = -1;
-		int64_t arf_pts = 0;
+		int n_rp = 0, n_tl0 = 0, lost_tl0 = -1, lost_rp = -1;
+		int64_t rp_pts = 0;
 
 		cfg.recovery_interval_ms = INTERVAL_MS;
 		assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
 		for (int i = 0; i < N; i++) {
-			struct codec_vp8_packet pkt;
+			struct codec_vp8_packet *k = &info[i];
 
-			assert_int_equal(encode_scaled(e, i, &pkt, &buf), 1);
-			pkts[i] = malloc(pkt.len);
+			assert_int_equal(encode_scaled(e, i, k, &buf), 1);
+			pkts[i] = malloc(k->len);
 			assert_non_null(pkts[i]);
-			memcpy(pkts[i], pkt.data, pkt.len);
-			lens[i] = pkt.len;
-			tids[i] = pkt.temporal_id;
-			rp[i] = pkt.recovery;
+			memcpy(pkts[i], k->data, k->len);
+			lens[i] = k->len;
+			k->data = NULL;
 			/* the schedule and the reference named */
-			if (pkt.keyframe) {
-				assert_false(pkt.recovery);
-				arf = pkt.tl0picidx, arf_pts = pkt.pts;
-			} else if (pkt.temporal_id == 0 &&
-			           pkt.pts - arf_pts >= INTERVAL_MS * CODEC_VP8_CLOCK / 1000) {
-				assert_true(pkt.recovery);
-				assert_int_equal(pkt.recovery_ref, arf);
-				arf = pkt.tl0picidx, arf_pts = pkt.pts;
-				if (i > 0) {
-					rp_bytes += pkt.len;
-					n_rp++;
-				}
+			if (k->keyframe) {
+				assert_false(k->recovery);
+				arf = k->tl0picidx, rp_pts = k->pts;
+			} else if (k->temporal_id == 0 &&
+			           k->pts - rp_pts >= INTERVAL_MS * CODEC_VP8_CLOCK / 1000) {
+				assert_true(k->recovery);
+				assert_int_equal(k->recovery_ref, arf);
+				arf = k->tl0picidx, rp_pts = k->pts;
+				rp_bytes += k->len;
+				n_rp++;
+				if (n_rp == 2)
+					lost_rp = i;
 			} else {
-				assert_false(pkt.recovery);
-				if (pkt.temporal_id == 0 && i > 0) {
-					tl0_bytes += pkt.len;
+				assert_false(k->recovery);
+				if (k->temporal_id == 0 && i > 0) {
+					tl0_bytes += k->len;
 					n_tl0++;
+					if (n_rp == 2 && lost_tl0 < 0)
+						lost_tl0 = i;
 				}
 			}
 		}
 		codec_vp8_enc_free(e);
-		assert_true(n_rp >= 3);
+		assert_true(n_rp >= 4);
+		assert_true(lost_tl0 > 0 && lost_rp > 0);
 		print_message("    %d layer(s): recovery point mean %zu B, other TL0 mean %zu B\n",
 		              layers, rp_bytes / (size_t)n_rp, tl0_bytes / (size_t)n_tl0);
 		/* cheap: near a TL0 frame, and far below a keyframe in its place */
 		assert_true(rp_bytes / (size_t)n_rp * 2 <= tl0_bytes / (size_t)n_tl0 * 3);
 		assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
-		for (int i = 0, seen_rp = 0; i < N; i++) {
+		for (int i = 0; i <= lost_rp; i++) {
 			struct codec_vp8_packet pkt;
 
-			seen_rp += rp[i];
-			if (seen_rp == 2 && rp[i])
+			if (i == lost_rp)
 				codec_vp8_enc_request_keyframe(e);
 			assert_int_equal(encode_scaled(e, i, &pkt, &buf), 1);
-			if (seen_rp == 2 && rp[i]) {
+			if (i == lost_rp) {
 				assert_true(pkt.keyframe);
 				print_message(
 				        "    %d layer(s): recovery point %zu B, a keyframe in its "
 				        "place %zu B\n",
 				        layers, lens[i], pkt.len);
 				assert_true(lens[i] * 2 < pkt.len);
-				break;
 			}
 		}
 		codec_vp8_enc_free(e);
-		/* the TL0 frame lost: the first after the second recovery point */
-		for (int i = 0, seen_rp = 0; i < N && lost < 0; i++) {
-			if (rp[i])
-				seen_rp++;
-			else if (seen_rp == 2 && tids[i] == 0)
-				lost = i;
-		}
-		assert_true(lost > 0);
+		/* what a decoder that lost nothing shows */
 		assert_int_equal(codec_vp8_dec_new(&a, 1), 0);
-		assert_int_equal(codec_vp8_dec_new(&b, 1), 0);
 		for (int i = 0; i < N; i++) {
 			struct codec_vp8_picture pic;
 			struct codec_i420 out;
@@ -581,29 +623,16 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 			assert_false(pic.corrupted);
 			view(&out, full + fsz * (size_t)i, 320, 192);
 			assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
-			if (i >= lost && resumed < 0 && !rp[i])
-				continue; /* lost, or undecodable without it */
-			if (i >= lost && resumed < 0)
-				resumed = i;
-			assert_int_equal(codec_vp8_dec_decode(b, pkts[i], lens[i], &pic), 1);
-			assert_false(pic.corrupted);
-			if (i < lost)
-				continue;
-			view(&out, mine, 320, 192);
-			assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
-			if (memcmp(mine, full + fsz * (size_t)i, fsz) != 0)
-				fail_msg("%d layer(s): frame %d differs after the loss of frame %d "
-				         "(resumed at %d)",
-				         layers, i, lost, resumed);
 		}
-		assert_true(resumed > lost);
 		codec_vp8_dec_free(a);
-		codec_vp8_dec_free(b);
+		/* a TL0 frame lost: resumed at the next recovery point */
+		assert_int_equal(decode_after_loss(pkts, lens, info, N, lost_tl0, full, layers), 1);
+		/* a recovery point lost: the later ones need it */
+		assert_int_equal(decode_after_loss(pkts, lens, info, N, lost_rp, full, layers), 0);
 		for (int i = 0; i < N; i++)
 			free(pkts[i]);
 	}
 	free(full);
-	free(mine);
 	free(buf);
 }
 
