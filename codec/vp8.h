@@ -21,14 +21,15 @@
  * LAST, GOLDEN and ALTREF; no other frame refreshes ALTREF. A receiver that lost base-layer
  * frames since the previous recovery point (but has that one) resumes decoding at the next, with
  * no keyframe and no round trip; what it decodes from there is bit-identical to what a receiver
- * that lost nothing decodes. Recovery points cost little more than a TL0 frame (a 320x192 clip
- * at 250 kbit/s, 400-533 ms apart: 1.2-1.3x a TL0 frame; a keyframe there is ~3.5x). With one
- * layer and recovery points, frames reference LAST and GOLDEN only.
- * With more than one layer, or recovery points, error-resilient mode is forced on (entropy contexts
- * are not carried from frame to frame, so a dropped frame does not desynchronise the decoder). Each
- * packet reports its layer id, the layer-sync flag (the frame references base-layer frames only: a
- * receiver may start decoding that layer there) and TL0PICIDX (8-bit, +1 per TL0 frame), i.e.
- * the TID, Y and TL0PICIDX fields of the RFC 7741 payload descriptor.
+ * that lost nothing decodes; one that lost a recovery point cannot resume at a later one. Recovery
+ * points cost little more than a TL0 frame (a 320x192 clip at 250 kbit/s, 400-533 ms
+ * apart: 1.2-1.4x a TL0 frame; a keyframe in its place is 4.5-5.5x the recovery point). With one
+ * layer and recovery points, frames reference LAST and GOLDEN only. With more than one layer, or
+ * recovery points, error-resilient mode is forced on (entropy contexts are not carried from frame
+ * to frame, so a dropped frame does not desynchronise the decoder). Each packet reports its layer
+ * id, the layer-sync flag (the frame references base-layer frames only: a receiver may start
+ * decoding that layer there) and TL0PICIDX (8-bit, +1 per TL0 frame), i.e. the TID, Y and TL0PICIDX
+ * fields of the RFC 7741 payload descriptor.
  *
  * Decoder: decodes any VP8 frame into a decoder-owned picture, and tells whether it is
  * corrupted (libvpx's VP8D_GET_FRAME_CORRUPTED, or anything decoded since a decode error before

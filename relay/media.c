@@ -71,9 +71,10 @@
  * last one (or the keyframe) references only that one, so a receiver that lost a base-layer
  * picture FEC could not restore resumes at the next one, within RP_INTERVAL_MS plus a base-layer
  * picture interval, instead of after a keyframe request's round trip (~600 ms at GEO) and the
- * keyframe's own transmission (a keyframe is 3-5x a recovery point: 5-8 KB more, 160-250 ms more
- * at 256 kbit/s). A recovery point costs ~1.2-1.4x a base-layer picture (test_vp8): ~5-10 % more
- * base-layer bytes at 500 ms with 3-7.5 base pictures/s. While they come, a receiver that lost
+ * keyframe's own transmission (in test_vp8, at 250 kbit/s, a keyframe in a recovery point's
+ * place is 4.5-5.5x its size, 6.6-10.4 KB more: 200-330 ms more at 256 kbit/s). A recovery point
+ * costs 1.2-1.4x a base-layer picture there: 5-10 % more base-layer bytes at 500 ms with 3-7.5
+ * base-layer pictures a second. While they come, a receiver that lost
  * one asks for no keyframe before the next is due plus RP_LATE_US; it asks at once when the one
  * that came references a picture it does not have (the previous recovery point was lost too). */
 #define RP_INTERVAL_MS 500
