@@ -1980,21 +1980,24 @@ static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, un
 	return true;
 }
 
-/* The decoder lost its chain: asks for a keyframe, unless recovery points are coming and
- * ALTREF holds what the next one needs; then the tick asks only if none came by its time plus
- * RP_LATE_US (send_pli limits the rate). */
-static void video_broken(struct relay_media *m, int64_t t)
+/* A picture cannot be decoded: the decoder lost its chain. Asks for a keyframe, unless it may
+ * wait (a base-layer picture is missing), recovery points are coming and ALTREF holds what the
+ * next one needs; then the tick asks only if none came by its time plus RP_LATE_US (send_pli
+ * limits the rate). */
+static void video_broken(struct relay_media *m, int64_t t, bool may_wait)
 {
-	if (!m->need_keyframe) {
-		m->need_keyframe = true;
+	m->st.video_corrupt++;
+	if (!may_wait)
 		m->rp_wait_until = 0;
-		if (m->have_arf && m->rp_gap_us > 0 &&
-		    t - m->rp_seen_us < 2 * m->rp_gap_us + RP_LATE_US)
-			m->rp_wait_until =
-			        (m->rp_seen_us + m->rp_gap_us > t ? m->rp_seen_us + m->rp_gap_us
-			                                          : t) +
-			        RP_LATE_US;
-	}
+	else if (!m->need_keyframe)
+		m->rp_wait_until =
+		        m->have_arf && m->rp_gap_us > 0 &&
+		                        t - m->rp_seen_us < 2 * m->rp_gap_us + RP_LATE_US
+		                ? (m->rp_seen_us + m->rp_gap_us > t ? m->rp_seen_us + m->rp_gap_us
+		                                                    : t) +
+		                          RP_LATE_US
+		                : 0;
+	m->need_keyframe = true;
 	if (t >= m->rp_wait_until)
 		send_pli(m, t);
 }
@@ -2051,10 +2054,7 @@ static void video_play(struct relay_media *m, int64_t t)
 			          "keyframe requested",
 			          m->name, f.timestamp, f.tag & 0xffu,
 			          m->have_arf ? "holds " : "unknown, ", (unsigned)m->arf_tl0);
-			m->need_keyframe = true;
-			m->rp_wait_until = 0;
-			m->st.video_corrupt++;
-			send_pli(m, t);
+			video_broken(m, t, false);
 			continue;
 		}
 		if (!key && !rp) {
@@ -2072,8 +2072,7 @@ static void video_play(struct relay_media *m, int64_t t)
 					          m->have_arf && m->rp_gap_us
 					                  ? "waiting for a recovery point"
 					                  : "keyframe requested");
-				m->st.video_corrupt++;
-				video_broken(m, t);
+				video_broken(m, t, true);
 				continue;
 			}
 		}
@@ -2092,11 +2091,8 @@ static void video_play(struct relay_media *m, int64_t t)
 		}
 		rc = codec_vp8_dec_decode(m->vdec, m->frame_buf, len, &pic);
 		if (rc < 0 || (rc == 1 && pic.corrupted)) {
-			m->need_keyframe = true;
 			m->have_arf = false; /* the decoder's buffers are unknown now */
-			m->rp_wait_until = 0;
-			m->st.video_corrupt++;
-			send_pli(m, t);
+			video_broken(m, t, false);
 			continue;
 		}
 		if (d.tid == 0) {
