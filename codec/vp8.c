@@ -374,9 +374,9 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	else if (rp) /* from ALTREF only, refreshing all three */
 		flags = VP8_EFLAG_NO_REF_LAST | VP8_EFLAG_NO_REF_GF | VP8_EFLAG_FORCE_GF |
 		        VP8_EFLAG_FORCE_ARF;
-	else if (e->cfg.recovery_interval_ms > 0) /* ALTREF belongs to the recovery points */
-		flags = slot->flags | VP8_EFLAG_NO_UPD_ARF |
-		        (e->cfg.layers == 1 ? VP8_EFLAG_NO_REF_ARF : 0);
+	else if (e->cfg.recovery_interval_ms > 0) /* ALTREF belongs to the recovery points (the
+	                                             layer patterns leave it alone already) */
+		flags = slot->flags | VP8_EFLAG_NO_UPD_ARF | VP8_EFLAG_NO_REF_ARF;
 	else
 		flags = slot->flags;
 	if (e->cfg.layers > 1 &&

@@ -74,9 +74,9 @@
  * keyframe's own transmission (in test_vp8, at 250 kbit/s, a keyframe in a recovery point's
  * place is 4.5-5.5x its size, 6.6-10.4 KB more: 200-330 ms more at 256 kbit/s). A recovery point
  * costs 1.2-1.4x a base-layer picture there: 5-10 % more base-layer bytes at 500 ms with 3-7.5
- * base-layer pictures a second. While they come, a receiver that lost
- * one asks for no keyframe before the next is due plus RP_LATE_US; it asks at once when the one
- * that came references a picture it does not have (the previous recovery point was lost too). */
+ * base-layer pictures a second. While they come, a receiver that lost one asks for no keyframe
+ * before the next is due plus RP_LATE_US; it asks at once when the one that came references a
+ * picture it does not have (the previous recovery point was lost too). */
 #define RP_INTERVAL_MS 500
 #define RP_LATE_US     300000
 /* ALTREF is trusted this long after the keyframe or recovery point that set it: TL0PICIDX is 8
@@ -1987,16 +1987,15 @@ static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, un
 static void video_broken(struct relay_media *m, int64_t t, bool may_wait)
 {
 	m->st.video_corrupt++;
-	if (!may_wait)
+	if (!may_wait) {
 		m->rp_wait_until = 0;
-	else if (!m->need_keyframe)
-		m->rp_wait_until =
-		        m->have_arf && m->rp_gap_us > 0 &&
-		                        t - m->rp_seen_us < 2 * m->rp_gap_us + RP_LATE_US
-		                ? (m->rp_seen_us + m->rp_gap_us > t ? m->rp_seen_us + m->rp_gap_us
-		                                                    : t) +
-		                          RP_LATE_US
-		                : 0;
+	} else if (!m->need_keyframe) { /* the chain breaks now: is a recovery point coming? */
+		int64_t due = m->rp_seen_us + m->rp_gap_us;
+
+		m->rp_wait_until = 0;
+		if (m->have_arf && m->rp_gap_us > 0 && t - due < m->rp_gap_us + RP_LATE_US)
+			m->rp_wait_until = (due > t ? due : t) + RP_LATE_US;
+	}
 	m->need_keyframe = true;
 	if (t >= m->rp_wait_until)
 		send_pli(m, t);
@@ -2063,16 +2062,18 @@ static void video_play(struct relay_media *m, int64_t t)
 			                      : d.tl0picidx == m->last_tl0);
 
 			if (!ok) {
-				if (!m->need_keyframe)
+				bool first = !m->need_keyframe;
+
+				video_broken(m, t, true);
+				if (first)
 					log_debug("%s: video: picture ts %u (tid %u, tl0 %u, last "
 					          "tl0 %u%s) cannot be decoded: %s",
 					          m->name, f.timestamp, (unsigned)d.tid,
 					          (unsigned)d.tl0picidx, (unsigned)m->last_tl0,
 					          m->have_tl0 ? "" : " none",
-					          m->have_arf && m->rp_gap_us
+					          t < m->rp_wait_until
 					                  ? "waiting for a recovery point"
 					                  : "keyframe requested");
-				video_broken(m, t, true);
 				continue;
 			}
 		}

@@ -1226,6 +1226,7 @@ static void lost_tl1_costs_no_keyframe(void **state)
  * does not have, and it asks for a keyframe. */
 static void lost_base_layer_resumes_at_recovery_points(void **state)
 {
+	(void)state;
 	for (int rp = 0; rp <= 1; rp++) {
 		uint64_t lost;
 		double clinic_shown;
@@ -1236,7 +1237,6 @@ static void lost_base_layer_resumes_at_recovery_points(void **state)
 		double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
 		double pli = jnum(rh, "received", "video", "pli_sent");
 
-		(void)state;
 		printf("%s lost %llu; shown: clinic %.0f, hub %.0f; hub: resumed at a recovery "
 		       "point "
 		       "%.0f, keyframe requests %.0f, undecodable %.0f\n",
