@@ -835,8 +835,9 @@ static void app_limited_drop_init(struct sim *s, const struct cap_step *caps, do
  * here), with geo-sat's 1 % bursty loss. The media cannot show that the capacity came back;
  * only probes can, and the ladder climbs once the estimate holds above the next rung for 2.5 s.
  * So the estimate must be back near the capacity soon after the queue of the drop has drained
- * (the delivery rate to probe back to is the one before the drop, the capacity the link had). */
-static void test_cc_short_drop_app_limited_probes_back(void **state)
+ * (the delivery rate to probe back to is the one before the drop, the capacity the link had).
+ * Returns the time from the capacity's return to a target >= 80 % of it (-1: never). */
+static int64_t short_drop_app_limited(void)
 {
 	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {24000000, 512000}};
 	static struct sim s;
@@ -844,7 +845,6 @@ static void test_cc_short_drop_app_limited_probes_back(void **state)
 	uint32_t before;
 	struct cc_stats st;
 
-	(void)state;
 	app_limited_drop_init(&s, caps, 90000);
 	sim_run(&s, 20000000);
 	before = cc_target_bps(s.cc);
@@ -859,14 +859,37 @@ static void test_cc_short_drop_app_limited_probes_back(void **state)
 		if (s.qdelay[i] > peak_q)
 			peak_q = s.qdelay[i];
 	cc_get_stats(s.cc, &st);
-	printf("cc-sim: 4 s drop 512k->128k, media 90 kbit/s from 1 s into it: target before the "
-	       "drop %u bps; >= 80 %% of 512k %.2f s after the capacity returned (peak queue %.0f "
-	       "ms), %u recovery probe(s)\n",
-	       before, back / 1e6, peak_q / 1000.0, st.probes_recovery);
+	printf("cc-sim: 4 s drop 512k->128k, media 90 kbit/s from 1 s into it (seed %llu): target "
+	       "before the drop %u bps; >= 80 %% of 512k %.2f s after the capacity returned (peak "
+	       "queue %.0f ms), %u recovery probe(s)\n",
+	       (unsigned long long)sim_seed, before, back / 1e6, peak_q / 1000.0,
+	       st.probes_recovery);
 	assert_true(before >= 0.8 * 512000);
 	assert_true(st.probes_recovery >= 1);
-	assert_true(back >= 0 && back <= 3500000);
 	sim_free(&s);
+	return back;
+}
+
+/* Over 16 seeds (the loss draws), the capacity is found within 3.5 s. Two ways it was not,
+ * before the probe rules in relay/cc.c's probe_evaluate: seed 11, a follow-up probe that lost
+ * packets to the bursty loss read as the capacity (417 kbit/s), and the app-limited media held
+ * the target there until it decayed, found after 8.8 s; seed 14, a loss burst took all 5
+ * packets of the first recovery probe, and the next try waited 2 s (3.6 s). */
+static void test_cc_short_drop_app_limited_probes_back(void **state)
+{
+	int64_t worst = 0;
+
+	(void)state;
+	for (sim_seed = 0; sim_seed < 16; sim_seed++) {
+		int64_t back = short_drop_app_limited();
+
+		assert_true(back >= 0);
+		if (back > worst)
+			worst = back;
+	}
+	printf("cc-sim: 4 s drop, seeds 0-15: capacity found within %.2f s at worst\n",
+	       worst / 1e6);
+	assert_true(worst <= 3500000);
 }
 
 /* The consult bench's geo-sat drop: the uplink cut 4x for 15 s (20-35 s), and the ladder down
@@ -1131,7 +1154,7 @@ int main(void)
 	        cmocka_unit_test(test_cc_step_up_4x_reaches_80_percent_within_15s),
 	        cmocka_unit_test(test_cc_start_finds_the_link_without_a_queue_spike),
 	        cmocka_unit_test(test_cc_geo_drop_4x_drains_then_restores_and_finds_the_return),
-	        cmocka_unit_test(test_cc_short_drop_app_limited_probes_back),
+	        cmocka_unit_test_teardown(test_cc_short_drop_app_limited_probes_back, seed_reset),
 	        cmocka_unit_test(test_cc_long_drop_app_limited_finds_the_return),
 	        cmocka_unit_test(test_cc_random_bursty_loss_1pct_does_not_collapse_rate),
 	        cmocka_unit_test_teardown(test_cc_low_rate_loss_fraction_is_not_one_burst,
