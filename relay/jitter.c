@@ -532,14 +532,19 @@ static int64_t frame_end(const struct jb_video *v, int64_t ext);
  * decodes without the gap: an independent one, or one the config's gap_unneeded accepts. */
 static bool gap_unneeded_behind(const struct jb_video *v, int64_t from)
 {
+	int64_t gap = v->next;
+
+	while (gap < from && vslot_at(v, gap))
+		gap++;
 	for (int64_t e = from; e <= v->highest; e++) {
 		struct vslot *s = vslot_at(v, e);
 		int64_t end;
 
 		if (!s || !s->start || (end = frame_end(v, e)) < 0)
 			continue;
-		if (s->independent || (v->cfg.gap_unneeded &&
-		                       v->cfg.gap_unneeded(v->cfg.arg, s->data, s->len, s->tag)))
+		if (s->independent ||
+		    (v->cfg.gap_unneeded &&
+		     v->cfg.gap_unneeded(v->cfg.arg, s->data, s->len, s->tag, (uint16_t)gap)))
 			return true;
 		e = end;
 	}

@@ -110,8 +110,10 @@ struct jb_video_config {
 	 * that references only the base layer frame already decoded, or a recovery point). The
 	 * gap is then given up at once, as before a key frame: nothing waits for pictures nobody
 	 * needs. Asked, for every complete frame behind the gap, on each jb_video_get while the
-	 * gap waits. */
-	bool (*gap_unneeded)(void *arg, const uint8_t *payload, size_t len, unsigned tag);
+	 * gap waits; gap_seq is the first sequence number the gap lacks (the caller may wait for
+	 * a repair of it while one can still come). */
+	bool (*gap_unneeded)(void *arg, const uint8_t *payload, size_t len, unsigned tag,
+	                     uint16_t gap_seq);
 	void *arg;
 };
 

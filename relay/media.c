@@ -84,6 +84,9 @@
  * has the same number (256 base-layer pictures: 34 s at 7.5 a second) */
 #define RP_ARF_MAX_US 10000000
 #define TAG_RP        0x100u /* jb_video tag of a recovery point: | the TL0PICIDX it references */
+/* FEC repairs count as flowing (rp_repair_may_come) while the last came within this: a group
+ * closes at most FEC_SPAN_US and a picture after it opened */
+#define RP_FEC_FLOWING_US 1000000
 /* A picture missing a packet waits this long (from the next packet that came) for the FEC
  * repair, when what follows needs it: a group's repair leaves FEC_SPAN_US and a picture after
  * its first packet, then waits behind the video queued (at 400 ms, 1-2 repairs a session came
@@ -329,6 +332,10 @@ struct relay_media {
 	int64_t rp_seen_us;    /* arrival of the last recovery point packet */
 	int64_t rp_gap_us;     /* to the next one, as the last one said; 0: none seen */
 	int64_t rp_wait_until; /* a break waits for a recovery point (no PLI) until then */
+	/* the last FEC repair received: when, and the last sequence number it protects */
+	int64_t fec_rx_us;
+	uint16_t fec_rx_end;
+	bool fec_rx_any;
 	struct {
 		uint32_t ts, idx;
 		bool valid;
@@ -1613,7 +1620,15 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 
 		int rc;
 
+		struct fec_repair fr;
+		bool parsed = !fec_repair_parse(&fr, p.payload, p.payload_len);
+
 		m->st.video_fec_repairs++;
+		if (parsed) {
+			m->fec_rx_us = t;
+			m->fec_rx_end = (uint16_t)(fr.base + 63 - __builtin_clzll(fr.mask));
+			m->fec_rx_any = true;
+		}
 		rc = fec_decoder_add_repair(m->fecd, p.payload, p.payload_len, out, sizeof out, &ol,
 		                            &os);
 		if (rc == 0) {
@@ -1623,20 +1638,14 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 		} else if (rc == FEC_ETOOMANY) {
 			m->st.video_fec_too_many++;
 		}
-		{ /* debug line */
-			struct fec_repair fr;
-
-			if (!fec_repair_parse(&fr, p.payload, p.payload_len))
-				log_debug("%s: video: FEC repair %u (seq %u, mask %#llx): %s %u",
-				          m->name, (unsigned)p.seq, (unsigned)fr.base,
-				          (unsigned long long)fr.mask,
-				          rc == 0              ? "restored seq"
-				          : rc == FEC_ENOTHING ? "nothing missing, group of"
-				          : rc == FEC_ETOOMANY ? "two or more lost, group of"
-				                               : "unusable, group of",
-				          rc == 0 ? (unsigned)os
-				                  : (unsigned)__builtin_popcountll(fr.mask));
-		}
+		if (parsed) /* debug line */
+			log_debug("%s: video: FEC repair %u (seq %u, mask %#llx): %s %u", m->name,
+			          (unsigned)p.seq, (unsigned)fr.base, (unsigned long long)fr.mask,
+			          rc == 0              ? "restored seq"
+			          : rc == FEC_ENOTHING ? "nothing missing, group of"
+			          : rc == FEC_ETOOMANY ? "two or more lost, group of"
+			                               : "unusable, group of",
+			          rc == 0 ? (unsigned)os : (unsigned)__builtin_popcountll(fr.mask));
 		break;
 	}
 	case PT_PAD:
@@ -1956,19 +1965,33 @@ static bool rp_decodable(const struct relay_media *m, unsigned tag)
 	       now_us() - m->arf_us < RP_ARF_MAX_US;
 }
 
+/* Whether the FEC repair of the packet gap_seq may still come, so that a recovery point behind
+ * it should not end the wait yet: repairs are flowing (one came within RP_FEC_FLOWING_US) and
+ * none has come yet for gap_seq or a later packet (the sender sends them in order: once one
+ * did, the gap's own was lost, or could not restore it). Given up at once, the gap lost the
+ * pictures between it and the recovery point: in one lab session (geo-sat-256k) all 3 resumes
+ * at a recovery point came 17-51 ms before the repair that restored exactly the packet given
+ * up. The wait stays bounded by VIDEO_GAP_WAIT_US. */
+static bool rp_repair_may_come(const struct relay_media *m, uint16_t gap_seq)
+{
+	return m->fec_rx_any && now_us() - m->fec_rx_us < RP_FEC_FLOWING_US &&
+	       (int16_t)(m->fec_rx_end - gap_seq) < 0;
+}
+
 /* jb_video's gap_unneeded: a frame after a gap decodes without it when it is a base-layer frame
  * that follows the last one decoded, or a layer-sync frame (Y: references the base layer only)
  * of that base-layer frame; the gap then held only pictures nothing references (the upper
  * layers). Waiting for them would only stall the pictures behind (up to VIDEO_GAP_WAIT_US).
  * Or it is a recovery point the decoder can take: what the gap held no longer matters. */
-static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, unsigned tag)
+static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, unsigned tag,
+                               uint16_t gap_seq)
 {
 	struct relay_media *m = arg;
 	struct rtp_vp8_desc d;
 	size_t dl;
 
 	if (tag & TAG_RP) {
-		if (!rp_decodable(m, tag))
+		if (!rp_decodable(m, tag) || rp_repair_may_come(m, gap_seq))
 			return false;
 	} else if (!m->have_tl0 || m->need_keyframe || rtp_vp8_desc_parse(&d, &dl, payload, len) ||
 	           !d.has_tl0picidx || !d.has_tid ||

@@ -439,10 +439,13 @@ static void test_jitter_video_gap_before_keyframe_given_up_at_once(void **state)
 /* gap_unneeded: the caller says which complete frames decode without the gap before them
  * (relay/media: base-layer continuity). Payload byte 'u': unneeded. */
 static unsigned gap_asks;
-static bool gap_unneeded_u(void *arg, const uint8_t *payload, size_t len, unsigned tag)
+static uint16_t gap_seq_asked; /* the gap_seq of the last call */
+static bool gap_unneeded_u(void *arg, const uint8_t *payload, size_t len, unsigned tag,
+                           uint16_t gap_seq)
 {
 	assert_ptr_equal(arg, &gap_asks);
 	gap_asks++;
+	gap_seq_asked = gap_seq;
 	return (len == 1 && payload[0] == 'u') || tag == 0x1ab;
 }
 
@@ -468,6 +471,7 @@ static void test_jitter_video_gap_nothing_needs_given_up_at_once(void **state)
 	gap_asks = 0;
 	assert_int_equal(jb_video_get(v, 80000, &f), JB_VIDEO_DROPPED);
 	assert_true(gap_asks >= 1);
+	assert_int_equal(gap_seq_asked, 11);
 	assert_int_equal(f.first_seq, 11);
 	assert_int_equal(f.last_seq, 11);
 	assert_int_equal(jb_video_get(v, 80000, &f), JB_VIDEO_FRAME);
@@ -519,6 +523,7 @@ static void test_jitter_video_gap_given_up_for_a_recovery_point_behind(void **st
 	assert_int_equal(jb_video_get(v, 210000, &f), JB_VIDEO_NONE); /* not complete yet */
 	assert_int_equal(jb_video_put(v, 15, 500, JB_VIDEO_TAG(0x1ab), true, &n, 1, 220000), 0);
 	assert_int_equal(jb_video_get(v, 220000, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(gap_seq_asked, 11);
 	assert_int_equal(f.first_seq, 11);
 	assert_int_equal(f.last_seq, 11);
 	assert_int_equal(jb_video_get(v, 220000, &f), JB_VIDEO_FRAME);
@@ -537,8 +542,21 @@ static void test_jitter_video_gap_given_up_for_a_recovery_point_behind(void **st
 	assert_int_equal(jb_video_get(v, 300000 + 500001, &f), JB_VIDEO_DROPPED);
 	assert_int_equal(jb_video_get(v, 300000 + 500001, &f), JB_VIDEO_FRAME);
 	assert_int_equal(f.tag, 0x1ac);
+	/* the gap the callback is told of is the first packet missing, not the head frame's
+	 * first: frame 800 has seq 18 and 20, seq 19 lost; frame 900 (seq 21) is unneeded */
+	assert_int_equal(jb_video_put(v, 18, 800, JB_VIDEO_START, false, &n, 1, 900000), 0);
+	assert_int_equal(jb_video_put(v, 20, 800, 0, true, &n, 1, 900000), 0);
+	assert_int_equal(
+	        jb_video_put(v, 21, 900, JB_VIDEO_START | JB_VIDEO_TAG(0x1ab), true, &n, 1, 910000),
+	        0);
+	assert_int_equal(jb_video_get(v, 910000, &f), JB_VIDEO_DROPPED);
+	assert_int_equal(gap_seq_asked, 19);
+	assert_int_equal(f.first_seq, 18);
+	assert_int_equal(f.last_seq, 20);
+	assert_int_equal(jb_video_get(v, 910000, &f), JB_VIDEO_FRAME);
+	assert_int_equal(f.timestamp, 900);
 	/* a tag above 0xffff is not a flag the buffer knows */
-	assert_int_equal(jb_video_put(v, 18, 800, JB_VIDEO_START | (1u << 24), true, &n, 1, 900000),
+	assert_int_equal(jb_video_put(v, 22, 950, JB_VIDEO_START | (1u << 24), true, &n, 1, 950000),
 	                 JB_EINVAL);
 	jb_video_free(v);
 }

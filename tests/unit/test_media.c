@@ -67,6 +67,13 @@ struct dir {
 	bool drop_rp;
 	uint32_t unref_ts[16]; /* pictures dropped (their retransmissions are lost too) */
 	uint64_t unref_lost;
+	/* when set, from 1 s after the first FEC repair was sent, every lose_tl0_pkt-th
+	 * base-layer picture that is neither a keyframe nor a recovery point loses its first
+	 * packet (and its retransmissions), for FEC to restore */
+	unsigned lose_tl0_pkt;
+	uint16_t lost_seq[16];
+	int64_t first_fec_us; /* when the first FEC repair was sent (0: none yet) */
+	struct dir *fec_path; /* when set, FEC repairs take this (slower) path */
 };
 
 static int64_t now(void)
@@ -120,7 +127,30 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 
 	if (d->audio_path && audio)
 		return link_send(data, len, d->audio_path);
+	if (len >= 2 && (data[1] & 0x7f) == 97 && !d->first_fec_us)
+		d->first_fec_us = t;
+	if (d->fec_path && len >= 2 && (data[1] & 0x7f) == 97)
+		return link_send(data, len, d->fec_path);
 	d->sent++;
+	if (d->lose_tl0_pkt && len >= 2 && (data[1] & 0x7f) == 96) {
+		struct rtp_packet rp;
+		struct rtp_vp8_desc vd;
+		size_t dl;
+
+		if (rtp_packet_parse(&rp, data, len) == 0 &&
+		    rtp_vp8_desc_parse(&vd, &dl, rp.payload, rp.payload_len) == 0) {
+			for (size_t i = 0; i < 16 && i < d->unref_lost; i++)
+				if (d->lost_seq[i] == rp.seq)
+					return 0; /* a retransmission of one lost */
+			if (d->first_fec_us && t - d->first_fec_us >= 1000000 && vd.start &&
+			    vd.pid == 0 && vd.has_tid && vd.tid == 0 &&
+			    !rtp_vp8_is_keyframe(&vd, rp.payload + dl, rp.payload_len - dl) &&
+			    !rtp_ext_find(&rp, 3) && ++d->unref_seen % d->lose_tl0_pkt == 0) {
+				d->lost_seq[d->unref_lost++ % 16] = rp.seq;
+				return 0;
+			}
+		}
+	}
 	if (d->drop_tl0 && len >= 2 && (data[1] & 0x7f) == 97)
 		return 0;
 	if ((d->drop_unref || d->drop_tl0) && len >= 2 && (data[1] & 0x7f) == 96) {
@@ -1121,7 +1151,7 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
                                   double *clinic_shown)
 {
 	struct event_base *base = event_base_new();
-	struct dir ab, ba;
+	struct dir ab, ba, abf, aba;
 	struct relay_media *a, *b;
 	struct relay_media_config ca = {0}, cb;
 	struct timeval tv = {8, 0};
@@ -1138,10 +1168,23 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
 	ab.drop_tl1 = drops->drop_tl1;
 	ab.drop_tl0 = drops->drop_tl0;
 	ab.drop_rp = drops->drop_rp;
+	ab.lose_tl0_pkt = drops->lose_tl0_pkt;
+	/* repairs delayed by fec_path's delay_us: a path that much slower */
+	dir_init(&abf, base, 1000000, 23);
+	abf.loss = 0;
+	abf.delay_us += drops->fec_path ? drops->fec_path->delay_us : 0;
+	if (drops->fec_path)
+		ab.fec_path = &abf;
+	/* audio on its own path, losing drops->audio_path's loss (0: none), so that the sender
+	 * sees loss and protects its video from the start */
+	dir_init(&aba, base, 1000000, 24);
+	aba.loss = drops->audio_path ? drops->audio_path->loss : 0;
+	if (drops->audio_path)
+		ab.audio_path = &aba;
 	clip_config(&ca, "clinic", da, 0x1000);
 	/* base-layer losses: the 12 fps clip, whose 3-6 base-layer pictures a second are not all
 	 * recovery points (at 6 fps, with 3 layers, every one is) */
-	if (drops->drop_tl0)
+	if (drops->drop_tl0 || drops->lose_tl0_pkt)
 		ca.video_path = vec("CiscoVT2people_320x192_12fps.y4m");
 	ca.fixed_bps = fixed_bps;
 	ca.send = link_send;
@@ -1150,6 +1193,8 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
 	assert_int_equal(relay_media_new(&a, base, &ca), 0);
 	assert_int_equal(relay_media_new(&b, base, &cb), 0);
 	ab.to = b;
+	abf.to = b;
+	aba.to = b;
 	ba.to = a;
 	run_two_way(base, a, b, &tv, ca.video_path, &rc, &rh);
 	relay_media_report_print(rc, rh, stdout);
@@ -1162,6 +1207,8 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
 	relay_media_free(b);
 	dir_free(&ab);
 	dir_free(&ba);
+	dir_free(&abf);
+	dir_free(&aba);
 	event_base_free(base);
 	return rh;
 }
@@ -1257,6 +1304,40 @@ static void lost_base_layer_resumes_at_recovery_points(void **state)
 	}
 }
 
+/* A base-layer picture's packet lost, and its FEC repair slow (a path 200 ms longer than the
+ * media's: at 256 kbit/s repairs wait behind the video queued): a recovery point may complete
+ * before the repair comes. While repairs flow, the gap waits for its own (relay/media's
+ * rp_repair_may_come), so every packet lost is restored and nothing resumes at a recovery
+ * point. The audio's path loses 3 %, so that the sender protects its video from the start;
+ * packets are lost once repairs have flowed for 1 s. */
+static void recovery_point_waits_for_a_repair_still_coming(void **state)
+{
+	uint64_t lost;
+	double clinic_shown;
+	json_t *rh = layer_loss_session(0,
+	                                &(struct dir){.lose_tl0_pkt = 2,
+	                                              .fec_path = &(struct dir){.delay_us = 200000},
+	                                              .audio_path = &(struct dir){.loss = 0.03}},
+	                                &lost, &clinic_shown);
+	double shown = jnum(rh, "received", "video", "frames_shown");
+	double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
+	double restored = jnum(rh, "received", "video", "fec_recovered_packets");
+
+	(void)state;
+	printf("base-layer packets lost %llu; FEC restored %.0f; shown: clinic %.0f, hub %.0f; "
+	       "hub: "
+	       "resumed at a recovery point %.0f, keyframe requests %.0f, undecodable %.0f\n",
+	       (unsigned long long)lost, restored, clinic_shown, shown, resumed,
+	       jnum(rh, "received", "video", "pli_sent"),
+	       jnum(rh, "received", "video", "undecodable"));
+	assert_true(lost >= 3);
+	/* each restored (the last may still have been waiting) */
+	assert_true(restored >= (double)lost - 1);
+	assert_true(resumed == 0);
+	assert_true(jnum(rh, "received", "video", "pli_sent") == 0);
+	json_decref(rh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1272,6 +1353,7 @@ int main(void)
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
 	        cmocka_unit_test(lost_tl1_costs_no_keyframe),
 	        cmocka_unit_test(lost_base_layer_resumes_at_recovery_points),
+	        cmocka_unit_test(recovery_point_waits_for_a_repair_still_coming),
 	};
 
 	log_init("test_media", getenv("MEDIA_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
