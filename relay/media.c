@@ -1617,14 +1617,12 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 		uint8_t out[FEC_MAX_PACKET];
 		size_t ol;
 		uint16_t os;
-
 		int rc;
-
 		struct fec_repair fr;
 		bool parsed = !fec_repair_parse(&fr, p.payload, p.payload_len);
 
 		m->st.video_fec_repairs++;
-		if (parsed) {
+		if (parsed) { /* what rp_repair_may_come needs */
 			m->fec_rx_us = t;
 			m->fec_rx_end = (uint16_t)(fr.base + 63 - __builtin_clzll(fr.mask));
 			m->fec_rx_any = true;
