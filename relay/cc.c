@@ -518,7 +518,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		 * later (test_cc's short drop at seed 14: a loss burst took all 5 packets of the
 		 * first, and the capacity was found 3.6 s after it came back, 2 s of it waiting).
 		 */
-		if (p->id == cc->recover_probe && p->reported >= p->sent && cc->recover_tries)
+		if (p->id == cc->recover_probe && cc->recover_tries)
 			cc->recover_at = now;
 		return;
 	}
@@ -531,7 +531,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	 * geo-sat's bursty loss and set the capacity at 417 kbit/s on a 512 kbit/s link, and the
 	 * app-limited media could not show more for 6 s). Not whether it filled the link: with
 	 * the credit there, probes just over the capacity read as delivered whole and took their
-	 * own rate as the target (in the lab's geo-sat drop, queueing delay p95 +30 ms, 0.3-0.8
+	 * own rate as the target (in the lab's geo-sat drop, queueing delay p95 +29-39 ms, 0.3-0.8
 	 * fewer pictures a second over 4 runs). Nor when the cluster lost more than a third of
 	 * its packets: a policer dropping what exceeds its rate is not air loss, and crediting
 	 * its drops would read the probe rate as capacity. */

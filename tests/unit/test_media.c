@@ -114,11 +114,24 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 	arm(d);
 }
 
+/* The first packet of a base-layer picture that is not a keyframe, and is (want_rp) or is not a
+ * recovery point (RTP header extension id 3). */
+static bool tl0_start(const struct rtp_packet *rp, const struct rtp_vp8_desc *vd, size_t dl,
+                      bool want_rp)
+{
+	return vd->start && vd->pid == 0 && vd->has_tid && vd->tid == 0 &&
+	       !rtp_vp8_is_keyframe(vd, rp->payload + dl, rp->payload_len - dl) &&
+	       !rtp_ext_find(rp, 3) == !want_rp;
+}
+
 static int link_send(const uint8_t *data, size_t len, void *arg)
 {
 	struct dir *d = arg;
 	int64_t t = now(), start, fin;
 	struct lpkt *p;
+	struct rtp_packet rp;
+	struct rtp_vp8_desc vd;
+	size_t dl;
 
 	/* by RTP payload type (RTCP's packet types never match these) */
 	if (d->video_path && len >= 2 && ((data[1] & 0x7f) == 96 || (data[1] & 0x7f) == 97))
@@ -132,52 +145,36 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	if (d->fec_path && len >= 2 && (data[1] & 0x7f) == 97)
 		return link_send(data, len, d->fec_path);
 	d->sent++;
-	if (d->lose_tl0_pkt && len >= 2 && (data[1] & 0x7f) == 96) {
-		struct rtp_packet rp;
-		struct rtp_vp8_desc vd;
-		size_t dl;
-
-		if (rtp_packet_parse(&rp, data, len) == 0 &&
-		    rtp_vp8_desc_parse(&vd, &dl, rp.payload, rp.payload_len) == 0) {
-			for (size_t i = 0; i < 16 && i < d->unref_lost; i++)
-				if (d->lost_seq[i] == rp.seq)
-					return 0; /* a retransmission of one lost */
-			if (d->first_fec_us && t - d->first_fec_us >= 1000000 && vd.start &&
-			    vd.pid == 0 && vd.has_tid && vd.tid == 0 &&
-			    !rtp_vp8_is_keyframe(&vd, rp.payload + dl, rp.payload_len - dl) &&
-			    !rtp_ext_find(&rp, 3) && ++d->unref_seen % d->lose_tl0_pkt == 0) {
-				d->lost_seq[d->unref_lost++ % 16] = rp.seq;
-				return 0;
-			}
-		}
-	}
 	if (d->drop_tl0 && len >= 2 && (data[1] & 0x7f) == 97)
 		return 0;
-	if ((d->drop_unref || d->drop_tl0) && len >= 2 && (data[1] & 0x7f) == 96) {
-		struct rtp_packet rp;
-		struct rtp_vp8_desc vd;
-		size_t dl;
+	if ((d->lose_tl0_pkt || d->drop_unref || d->drop_tl0) && len >= 2 &&
+	    (data[1] & 0x7f) == 96 && rtp_packet_parse(&rp, data, len) == 0 &&
+	    rtp_vp8_desc_parse(&vd, &dl, rp.payload, rp.payload_len) == 0) {
+		bool drop = false;
 
-		if (rtp_packet_parse(&rp, data, len) == 0 &&
-		    rtp_vp8_desc_parse(&vd, &dl, rp.payload, rp.payload_len) == 0) {
-			bool drop = false;
-
+		if (d->lose_tl0_pkt) {
+			for (size_t i = 0; i < 16 && i < d->unref_lost; i++)
+				drop |= d->lost_seq[i] == rp.seq; /* a retransmission of one lost */
+			if (!drop && d->first_fec_us && t - d->first_fec_us >= 1000000 &&
+			    tl0_start(&rp, &vd, dl, false) &&
+			    ++d->unref_seen % d->lose_tl0_pkt == 0) {
+				d->lost_seq[d->unref_lost++ % 16] = rp.seq;
+				drop = true;
+			}
+		} else {
 			for (size_t i = 0; i < 16 && d->unref_lost; i++)
 				drop |= d->unref_ts[i] == rp.timestamp;
-			if (!drop && vd.start && vd.pid == 0 &&
-			    (d->drop_tl0 ? vd.has_tid && vd.tid == 0 &&
-			                           !rtp_vp8_is_keyframe(&vd, rp.payload + dl,
-			                                                rp.payload_len - dl) &&
-			                           !rtp_ext_find(&rp, 3) == !d->drop_rp
-			     : d->drop_tl1 ? vd.has_tid && vd.tid == 1
-			                   : vd.non_reference) &&
+			if (!drop &&
+			    (d->drop_tl0   ? tl0_start(&rp, &vd, dl, d->drop_rp)
+			     : d->drop_tl1 ? vd.start && vd.pid == 0 && vd.has_tid && vd.tid == 1
+			                   : vd.start && vd.pid == 0 && vd.non_reference) &&
 			    ++d->unref_seen % (d->drop_tl0 ? d->drop_tl0 : d->drop_unref) == 0) {
 				d->unref_ts[d->unref_lost++ % 16] = rp.timestamp;
 				drop = true;
 			}
-			if (drop)
-				return 0;
 		}
+		if (drop)
+			return 0;
 	}
 	if (d->down) {
 		d->outage_lost++;
@@ -1322,17 +1319,19 @@ static void recovery_point_waits_for_a_repair_still_coming(void **state)
 	double shown = jnum(rh, "received", "video", "frames_shown");
 	double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
 	double restored = jnum(rh, "received", "video", "fec_recovered_packets");
+	double late = jnum(rh, "received", "video", "fec_recovered_too_late");
 
 	(void)state;
-	printf("base-layer packets lost %llu; FEC restored %.0f; shown: clinic %.0f, hub %.0f; "
-	       "hub: "
-	       "resumed at a recovery point %.0f, keyframe requests %.0f, undecodable %.0f\n",
-	       (unsigned long long)lost, restored, clinic_shown, shown, resumed,
+	printf("base-layer packets lost %llu; FEC restored %.0f (%.0f too late); shown: clinic "
+	       "%.0f, hub %.0f; hub: resumed at a recovery point %.0f, keyframe requests %.0f, "
+	       "undecodable %.0f\n",
+	       (unsigned long long)lost, restored, late, clinic_shown, shown, resumed,
 	       jnum(rh, "received", "video", "pli_sent"),
 	       jnum(rh, "received", "video", "undecodable"));
 	assert_true(lost >= 3);
-	/* each restored (the last may still have been waiting) */
+	/* each restored in time (the last may still have been waiting) */
 	assert_true(restored >= (double)lost - 1);
+	assert_true(restored - late >= (double)lost - 1);
 	assert_true(resumed == 0);
 	assert_true(jnum(rh, "received", "video", "pli_sent") == 0);
 	json_decref(rh);
