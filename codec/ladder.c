@@ -59,6 +59,35 @@ unsigned codec_ladder_pick(uint32_t link_bps)
 	return 0;
 }
 
+void codec_ladder_set_extra(struct codec_ladder_state *s, codec_ladder_extra_fn fn, void *arg)
+{
+	s->extra = fn;
+	s->extra_arg = fn ? arg : NULL;
+}
+
+uint32_t codec_ladder_cost(const struct codec_ladder_state *s, unsigned i)
+{
+	uint64_t c;
+
+	if (i >= NRUNGS)
+		return UINT32_MAX;
+	c = codec_ladder_rung_link_bps(&rungs[i]);
+	if (s->extra)
+		c += s->extra(i, s->extra_arg);
+	return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+}
+
+/* codec_ladder_pick with the protection counted. */
+static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps)
+{
+	unsigned i = NRUNGS;
+
+	while (i-- > 1)
+		if (codec_ladder_cost(s, i) <= link_bps)
+			return i;
+	return 0;
+}
+
 static bool loss_ok(double loss)
 {
 	return !isnan(loss) && loss >= 0.0 && loss <= 1.0;
@@ -96,10 +125,9 @@ void codec_ladder_state_init(struct codec_ladder_state *s)
 }
 
 /* Threshold the estimate must hold to climb onto rung i (its cost plus the margin). */
-static uint64_t upgrade_threshold(unsigned i)
+static uint64_t upgrade_threshold(const struct codec_ladder_state *s, unsigned i)
 {
-	return (uint64_t)codec_ladder_rung_link_bps(&rungs[i]) *
-	       (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100;
+	return (uint64_t)codec_ladder_cost(s, i) * (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100;
 }
 
 int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t link_bps,
@@ -118,15 +146,15 @@ int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t 
 	idx = s->index;
 	if (!s->started) {
 		/* First estimate: nothing to be stable against yet, take what fits. */
-		idx = codec_ladder_pick(link_bps);
+		idx = pick(s, link_bps);
 		s->started = true;
 		s->holding = false;
-	} else if (idx > 0 && link_bps < codec_ladder_rung_link_bps(&rungs[idx])) {
+	} else if (idx > 0 && link_bps < codec_ladder_cost(s, idx)) {
 		/* Downgrade at once, as far as needed: a satellite modem's queue grows fast. */
-		idx = codec_ladder_pick(link_bps);
+		idx = pick(s, link_bps);
 		s->holding = false;
 		s->downgrades++;
-	} else if (idx + 1 < NRUNGS && link_bps >= upgrade_threshold(idx + 1)) {
+	} else if (idx + 1 < NRUNGS && link_bps >= upgrade_threshold(s, idx + 1)) {
 		if (!s->holding) {
 			s->holding = true;
 			s->hold_since_ms = now_ms;
@@ -138,7 +166,7 @@ int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t 
 				/* As high as the estimate held all through the hold: a link that
 				 * came back climbs in one step, not one hold per rung. */
 				while (idx + 1 < NRUNGS &&
-				       s->hold_min_bps >= upgrade_threshold(idx + 1))
+				       s->hold_min_bps >= upgrade_threshold(s, idx + 1))
 					idx++;
 				s->upgrades++;
 				/* The next rung up has to earn its own hold from now on. */

@@ -40,6 +40,14 @@
  * needs a hold of its own. The dead band between "cost" and "cost + margin" and the hold are
  * what keep a noisy estimate from making it flap. The state is a small struct the caller owns; time
  * is passed in (ms, any monotonic origin), so it is deterministic and testable.
+ *
+ * Protection: the sender may add to a rung what depends on the link and not on the rung table
+ * (FEC repairs, redundant audio copies). The caller tells the ladder with codec_ladder_set_extra;
+ * a rung's cost is then its table cost plus that extra, the same rule everywhere above (downgrade,
+ * upgrade threshold, highest rung that fits). Each rung is judged with its own protection: a
+ * 7.5 fps rung protects every picture, a 15 fps one only its base layer, so a budget taken at
+ * the current rung's share would ask too much of the rung above (relay/media measured: on a 256
+ * kbit/s link 180p-7.5 -> 180p-15 needed a target of 233 kbit/s that way, 215 with its own).
  */
 #ifndef PIROGUE_CODEC_LADDER_H
 #define PIROGUE_CODEC_LADDER_H
@@ -112,9 +120,14 @@ struct codec_ladder_settings {
 	uint32_t link_bps;             /* the rung's cost on the wire, overhead included */
 };
 
+/* Protection the sender adds to rung `index` (bit/s on the wire), given the caller's arg. */
+typedef uint32_t (*codec_ladder_extra_fn)(unsigned index, void *arg);
+
 /* Hysteresis state. Owned by the caller; initialize with codec_ladder_state_init, then only
- * touch it through codec_ladder_update. */
+ * touch it through codec_ladder_set_extra and codec_ladder_update. */
 struct codec_ladder_state {
+	codec_ladder_extra_fn extra; /* NULL: no protection beyond the table */
+	void *extra_arg;
 	unsigned index; /* current rung */
 	bool started;   /* false until the first update */
 	bool holding;   /* estimate has been above the next rung's threshold since... */
@@ -147,10 +160,17 @@ int codec_ladder_settings_for(unsigned index, double loss, uint32_t rtt_ms,
 /* Starts a ladder (at the lowest rung; the first update jumps to the highest rung that fits). */
 void codec_ladder_state_init(struct codec_ladder_state *s);
 
-/* Feeds one estimate taken at now_ms: link_bps (bit/s incl. overhead), loss (fraction 0..1),
- * rtt_ms. Applies the hysteresis described above, updates *s and fills *out with the settings
- * to use from now on. Errors (state untouched): -EINVAL for loss NaN/outside 0..1, now_ms
- * before the previous update's, or a NULL pointer. */
+/* Sets (fn non-NULL) or clears the protection added to every rung's cost from now on. */
+void codec_ladder_set_extra(struct codec_ladder_state *s, codec_ladder_extra_fn fn, void *arg);
+
+/* Rung i's cost as the ladder judges it: codec_ladder_rung_link_bps plus the protection set
+ * with codec_ladder_set_extra (saturating), or UINT32_MAX when i is out of range. */
+uint32_t codec_ladder_cost(const struct codec_ladder_state *s, unsigned i);
+
+/* Feeds one estimate taken at now_ms: link_bps (bit/s incl. overhead and protection: what the
+ * link carries), loss (fraction 0..1), rtt_ms. Applies the hysteresis described above, updates *s
+ * and fills *out with the settings to use from now on. Errors (state untouched): -EINVAL for loss
+ * NaN/outside 0..1, now_ms before the previous update's, or a NULL pointer. */
 int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t link_bps,
                         double loss, uint32_t rtt_ms, struct codec_ladder_settings *out)
         __attribute__((warn_unused_result));

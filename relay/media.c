@@ -248,6 +248,7 @@ struct relay_media {
 	struct red_entry red[RED_HIST];
 	unsigned red_head;
 	bool red_on;
+	unsigned lad_k;        /* FEC group size the ladder's costs count (rung_extra_bps) */
 	uint32_t squeeze_bps;  /* audio squeeze (audio_squeeze): Opus bitrate, 0 = off */
 	bool squeeze_red;      /* ... and the redundant copy kept */
 	int64_t squeeze_since; /* when the current squeeze began */
@@ -597,7 +598,7 @@ static void pad_pause(struct relay_media *m, int64_t t)
 }
 
 static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stats *cs,
-                          const struct codec_ladder_settings *s, unsigned prev, uint32_t extras)
+                          const struct codec_ladder_settings *s, unsigned prev)
 {
 	const struct codec_ladder_rung *next = codec_ladder_rung_get(s->index + 1);
 	uint32_t want = 0, have, pad = 0;
@@ -627,14 +628,13 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		m->pad_hold_until = t + 1500000;
 	}
 	if (next) {
-		want = codec_ladder_rung_link_bps(next) *
-		               (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100 +
-		       extras;
+		want = (uint32_t)((uint64_t)codec_ladder_cost(&m->ladder, s->index + 1) *
+		                  (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100);
 	}
 	if (next && !m->pad_trial_end && t >= m->pad_hold_until && cs->queue_us < 50000)
 		m->pad_trial_end = t + hold + 5000000;
 	if (next && m->pad_trial_end) {
-		have = codec_ladder_rung_link_bps(&s->rung) + extras;
+		have = codec_ladder_cost(&m->ladder, m->ladder.index);
 		if (want > have)
 			pad = want - have;
 	}
@@ -690,6 +690,36 @@ static uint32_t fec_cost(const struct codec_ladder_rung *r, double camera_fps, u
 	                                 codec_vp8_base_layer_pct(r->temporal_layers) / 100),
 	                      fps, per_group, k, CODEC_LADDER_VIDEO_PAYLOAD,
 	                      CODEC_LADDER_PACKET_OVERHEAD);
+}
+
+/* The camera's frame rate (0: unknown). */
+static double camera_fps(const struct relay_media *m)
+{
+	return m->src.fps_num && m->src.fps_den ? (double)m->src.fps_num / m->src.fps_den : 0;
+}
+
+uint32_t relay_media_rung_extra_bps(const struct codec_ladder_rung *r,
+                                    const struct codec_ladder_rung *eff, double fps, unsigned k,
+                                    bool red)
+{
+	struct codec_ladder_rung e;
+
+	if (!r)
+		return 0;
+	e = eff ? *eff : *r;
+	e.video_bps = r->video_bps;
+	return fec_cost(&e, fps, k) + (red ? r->audio_bps + 2000 : 0);
+}
+
+/* codec_ladder_extra_fn: relay_media_rung_extra_bps for ladder rung idx, at the group size and
+ * redundancy ladder_update chose. */
+static uint32_t rung_extra_bps(unsigned idx, void *arg)
+{
+	const struct relay_media *m = arg;
+
+	return relay_media_rung_extra_bps(codec_ladder_rung_get(idx),
+	                                  codec_ladder_rung_get(effective_rung(m, idx)),
+	                                  camera_fps(m), m->lad_k, m->red_on);
 }
 
 uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_rung *r,
@@ -756,7 +786,7 @@ static void ladder_update(struct relay_media *m, int64_t t)
 {
 	struct cc_stats cs;
 	struct codec_ladder_settings s, eff;
-	uint32_t link, link_in, est;
+	uint32_t link, est;
 	unsigned prev = m->set.index, lprev = m->ladder.index, k, ei;
 	bool draining;
 	struct pacer_stats ps;
@@ -806,21 +836,17 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	for (unsigned i = 0; i < TGT_HIST && i < m->tgt_head; i++)
 		if (m->tgt_hist[i] > link)
 			link = m->tgt_hist[i];
-	/* What FEC and redundancy will add on top of the rung's cost is taken off first. */
+	/* What FEC and redundancy will add to each rung is part of its cost (rung_extra_bps). */
 	/* Loss memory: the controller measures loss over 2 s windows, which often see none on a
 	 * 1 % link; protection follows the worst recent window, decaying with a ~7 s half-life. */
 	m->loss_mem *= 0.98;
 	if (cs.loss > m->loss_mem)
 		m->loss_mem = cs.loss > 1 ? 1 : cs.loss;
-	link_in = link;
 	k = fec_group_size_for_loss(
 	        cs.rtt_us >= CODEC_LADDER_FEC_RTT_MS * 1000 && m->loss_mem < 0.01 ? 0.01
 	                                                                          : m->loss_mem);
 	m->red_on = m->loss_mem >= 0.005;
-	link = relay_media_rung_budget(
-	        link, &m->set.rung,
-	        m->src.fps_num && m->src.fps_den ? (double)m->src.fps_num / m->src.fps_den : 0, k,
-	        m->red_on);
+	m->lad_k = k;
 	/* Drain hold: once the controller has cut its rate (a decrease within the last 6 s) and
 	 * the queue that made it is shrinking, the low target only drains that queue (the
 	 * controller restores its rate as soon as the queue is gone): the ladder keeps its rung
@@ -833,14 +859,14 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	draining = m->cc_react_us && t - m->cc_react_us < 6000000 && cs.queue_us > 30000 &&
 	           cs.queue_us <= m->lad_queue_us && cs.usage != CC_OVERUSE;
 	m->lad_queue_us = cs.queue_us;
-	if (draining && link < codec_ladder_rung_link_bps(codec_ladder_rung_get(lprev))) {
-		link = codec_ladder_rung_link_bps(codec_ladder_rung_get(lprev));
+	if (draining && link < codec_ladder_cost(&m->ladder, lprev)) {
+		link = codec_ladder_cost(&m->ladder, lprev);
 		m->drain_holds++;
 	}
 	if (codec_ladder_update(&m->ladder, (uint64_t)t / 1000, link, m->loss_mem,
 	                        (uint32_t)(cs.rtt_us / 1000), &s))
 		return;
-	upgrade_probe(m, t, &cs, &s, lprev, link_in - link);
+	upgrade_probe(m, t, &cs, &s, lprev);
 	fec_encoder_set_k(&m->fec, k);
 	ei = effective_rung(m, s.index);
 	if (ei != s.index &&
@@ -851,13 +877,10 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		m->set = s;
 		apply_audio_settings(m);
 	}
-	video_fill(m, link,
-	           relay_media_rung_budget(cs.target_bps, &m->set.rung,
-	                                   m->src.fps_num && m->src.fps_den
-	                                           ? (double)m->src.fps_num / m->src.fps_den
-	                                           : 0,
-	                                   k, m->red_on),
-	           ps.queued_bytes[PACER_VIDEO]);
+	video_fill(
+	        m, relay_media_rung_budget(link, &m->set.rung, camera_fps(m), k, m->red_on),
+	        relay_media_rung_budget(cs.target_bps, &m->set.rung, camera_fps(m), k, m->red_on),
+	        ps.queued_bytes[PACER_VIDEO]);
 	if (s.index != prev) {
 		log_info("%s: ladder %s -> %s (target %u bit/s, loss %.3f, rtt %lld ms)", m->name,
 		         codec_ladder_rung_get(prev)->name, s.rung.name, cs.target_bps, cs.loss,
@@ -2355,6 +2378,7 @@ int relay_media_start(struct relay_media *m)
 	m->start_us = now_us();
 	m->wall_off_us = wall_us() - m->start_us;
 	codec_ladder_state_init(&m->ladder);
+	codec_ladder_set_extra(&m->ladder, rung_extra_bps, m);
 	if (m->cfg.fixed_bps) {
 		rc = codec_ladder_settings_for(codec_ladder_pick(m->cfg.fixed_bps), 0, 0, &m->set);
 	} else {

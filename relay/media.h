@@ -160,6 +160,15 @@ uint32_t relay_media_rtp_ts(int64_t elapsed_us, unsigned clock_hz);
 uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_rung *r,
                                  double camera_fps, unsigned k, bool red);
 
+/* What protection adds to ladder rung r's cost on the wire (the ladder's extra, see
+ * codec_ladder_set_extra) when its encoders run as rung eff (r itself, or NULL, unless the camera's
+ * picture is smaller than r's: then the lower rung with more pictures, at r's video rate), from a
+ * camera of camera_fps (0: unknown): XOR FEC repairs on eff's base layer with groups of k (0: off)
+ * and, when red, every audio frame a second time with its 4-byte RFC 2198 block header. */
+uint32_t relay_media_rung_extra_bps(const struct codec_ladder_rung *r,
+                                    const struct codec_ladder_rung *eff, double camera_fps,
+                                    unsigned k, bool red);
+
 /* The VP8 bitrate for rung r (r->video_bps: the encoder's rate now; base_bps: the ladder's
  * nominal rate for it). The rung's rate plus 80 % of what budget_bps (what the ladder sized the
  * rung for: the highest recent target, less protection) leaves over r's cost, at most 1.6 x
