@@ -572,6 +572,98 @@ static void test_long_rtt_lengthens_the_upgrade_hold(void **state)
 	                                            (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT)));
 }
 
+/* An extra for the protection tests below: `big` bit/s on rung `heavy`, `small` on the others. */
+struct extra_arg {
+	unsigned heavy;
+	uint32_t big, small;
+	unsigned calls;
+};
+
+static uint32_t extra_of(unsigned index, void *arg)
+{
+	struct extra_arg *a = arg;
+
+	a->calls++;
+	return index == a->heavy ? a->big : a->small;
+}
+
+/* The protection set with codec_ladder_set_extra is part of every rung's cost, in every rule:
+ * the first pick, the downgrade, the upgrade threshold and how far an upgrade climbs. */
+static void test_protection_counts_in_every_rule(void **state)
+{
+	struct codec_ladder_state st;
+	struct codec_ladder_settings s;
+	struct extra_arg a = {UINT32_MAX, 40000, 40000, 0};
+	uint64_t t;
+
+	(void)state;
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_of, &a);
+	assert_int_equal(codec_ladder_cost(&st, 8), cost(8) + 40000);
+	assert_int_equal(codec_ladder_cost(&st, codec_ladder_rung_count()), UINT32_MAX);
+	/* the table's cost of rung 8 alone is not enough any more: rung 8 needs its protection */
+	assert_int_equal(codec_ladder_update(&st, 0, cost(8), 0.02, 600, &s), 0);
+	assert_true(s.index < 8);
+	assert_true(a.calls > 0);
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_of, &a);
+	assert_int_equal(codec_ladder_update(&st, 0, cost(8) + 40000, 0.02, 600, &s), 0);
+	assert_int_equal(s.index, 8);
+	/* just below rung 8 with its protection: down, to the highest rung that fits with its own
+	 */
+	assert_int_equal(codec_ladder_update(&st, 100, cost(8) + 39999, 0.02, 600, &s), 0);
+	assert_int_equal(s.index, 7);
+	/* the table's threshold of rung 8 (cost x 1.15 + a bit) is not enough to climb back ... */
+	for (t = 200; t <= 10000; t += 100) {
+		assert_int_equal(codec_ladder_update(&st, t, cost(8) * 116 / 100, 0.02, 600, &s),
+		                 0);
+		assert_int_equal(s.index, 7);
+	}
+	/* ... the threshold of its cost with protection is, after the hold */
+	for (; t <= 10000 + 2600; t += 100)
+		assert_int_equal(
+		        codec_ladder_update(&st, t, (cost(8) + 40000) * 116 / 100, 0.02, 600, &s),
+		        0);
+	assert_int_equal(s.index, 8);
+	/* cleared: the table's costs again */
+	codec_ladder_set_extra(&st, NULL, &a);
+	assert_int_equal(codec_ladder_cost(&st, 8), cost(8));
+	assert_int_equal(codec_ladder_update(&st, t, cost(8), 0.02, 600, &s), 0);
+	assert_int_equal(s.index, 8);
+}
+
+/* Each rung is judged with its own protection. The rung below may carry more (relay/media
+ * protects every picture of a 7.5 fps rung, only the base layer of a 15 fps one): an estimate
+ * that covers rung 8 and its protection, with the margin, climbs onto it, however heavy rung
+ * 7's own is. (A budget taken at the current rung's share of protection did not.) */
+static void test_each_rung_is_judged_with_its_own_protection(void **state)
+{
+	struct codec_ladder_state st;
+	struct codec_ladder_settings s;
+	struct extra_arg a = {7, 60000, 40000, 0};
+	uint32_t need = (uint32_t)((uint64_t)(cost(8) + 40000) *
+	                           (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100);
+	uint64_t t;
+
+	(void)state;
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_of, &a);
+	assert_int_equal(codec_ladder_update(&st, 0, cost(7) + 60000, 0.035, 640, &s), 0);
+	assert_int_equal(s.index, 7);
+	/* rung 7's share of protection: 60 / (cost + 60) of the estimate would leave too little */
+	assert_true((uint64_t)need * cost(7) / (cost(7) + 60000) <
+	            (uint64_t)cost(8) * (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100);
+	for (t = 100; t <= 100 + 4 * 640; t += 100) {
+		assert_int_equal(codec_ladder_update(&st, t, need, 0.035, 640, &s), 0);
+		assert_int_equal(s.index, 7); /* the hold */
+	}
+	assert_int_equal(codec_ladder_update(&st, t, need, 0.035, 640, &s), 0);
+	assert_int_equal(s.index, 8);
+	/* and stays there while the estimate covers rung 8 and its protection */
+	assert_int_equal(codec_ladder_update(&st, t + 100, cost(8) + 40000, 0.035, 640, &s), 0);
+	assert_int_equal(s.index, 8);
+}
+
 static void test_update_refuses_bad_input_and_keeps_its_state(void **state)
 {
 	struct codec_ladder_state st, copy;
@@ -610,6 +702,8 @@ int main(void)
 	        cmocka_unit_test(test_upgrades_are_slower_than_downgrades),
 	        cmocka_unit_test(test_no_upgrade_inside_the_margin),
 	        cmocka_unit_test(test_long_rtt_lengthens_the_upgrade_hold),
+	        cmocka_unit_test(test_protection_counts_in_every_rule),
+	        cmocka_unit_test(test_each_rung_is_judged_with_its_own_protection),
 	        cmocka_unit_test(test_update_refuses_bad_input_and_keeps_its_state),
 	};
 

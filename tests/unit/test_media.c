@@ -1058,6 +1058,19 @@ static void rtp_timestamps_right_in_long_sessions(void **state)
 	                 (uint32_t)((h25 + 123457) * 48 / 1000));
 }
 
+static const struct codec_ladder_rung *rung_named(const char *name, unsigned *index)
+{
+	for (unsigned i = 0; i < codec_ladder_rung_count(); i++) {
+		if (!strcmp(codec_ladder_rung_get(i)->name, name)) {
+			if (index)
+				*index = i;
+			return codec_ladder_rung_get(i);
+		}
+	}
+	fail_msg("no rung %s", name);
+	return NULL;
+}
+
 /* The ladder's budget takes off what protection really adds. On a 256 kbit/s uplink at 600 ms
  * with a 3 % loss window (k = 3) and RED, the controller's ~200 kbit/s keeps 180p-15 (what a
  * 12 fps camera needs for its full frame rate): its base layer's repairs (one per 3 pictures)
@@ -1065,20 +1078,11 @@ static void rtp_timestamps_right_in_long_sessions(void **state)
  * target (the old accounting) left 128, below the rung's cost of then (136.5, 40 ms frames). */
 static void ladder_budget_counts_real_protection(void **state)
 {
-	const struct codec_ladder_rung *r180 = NULL, *stills = NULL;
+	const struct codec_ladder_rung *r180 = rung_named("180p-15", NULL),
+	                               *stills = rung_named("stills-360p", NULL);
 	uint32_t cost, fec, b;
 
 	(void)state;
-	for (unsigned i = 0; i < codec_ladder_rung_count(); i++) {
-		const struct codec_ladder_rung *r = codec_ladder_rung_get(i);
-
-		if (!strcmp(r->name, "180p-15"))
-			r180 = r;
-		if (!strcmp(r->name, "stills-360p"))
-			stills = r;
-	}
-	assert_non_null(r180);
-	assert_non_null(stills);
 	cost = codec_ladder_rung_link_bps(r180);
 	assert_int_equal(fec_group_size_for_loss(0.03), 3);
 	b = relay_media_rung_budget(200000, r180, 12, 3, true);
@@ -1098,19 +1102,72 @@ static void ladder_budget_counts_real_protection(void **state)
 	assert_true(relay_media_rung_budget(60000, stills, 12, 4, false) < 60000);
 }
 
+/* codec_ladder_extra_fn for the test below: relay_media's protection at k = 3 with RED, from a
+ * 12 fps camera as large as every rung. */
+static uint32_t extra_k3_red(unsigned index, void *arg)
+{
+	(void)arg;
+	return relay_media_rung_extra_bps(codec_ladder_rung_get(index), NULL, 12, 3, true);
+}
+
+/* What protection adds is each rung's own (relay_media_rung_extra_bps, the ladder's extra):
+ * 180p-7.5 protects every picture, 180p-15 only its base layer, so the rung below carries the
+ * larger share. On the 256 kbit/s geo-sat uplink at a 3.5 % loss window, the ladder climbs
+ * back from 180p-7.5 to 180p-15 at a target of 225 kbit/s held for the hold time; a budget
+ * taken at 180p-7.5's share (the old rule) asked for more than that (233 kbit/s). */
+static void rung_extra_is_each_rungs_own_protection(void **state)
+{
+	unsigned i75, i15, k = fec_group_size_for_loss(0.035);
+	const struct codec_ladder_rung *r75 = rung_named("180p-7.5", &i75),
+	                               *r15 = rung_named("180p-15", &i15),
+	                               *r270 = rung_named("270p-7.5", NULL);
+	uint32_t c75 = codec_ladder_rung_link_bps(r75), c15 = codec_ladder_rung_link_bps(r15);
+	uint32_t x75 = relay_media_rung_extra_bps(r75, NULL, 12, k, true);
+	uint32_t x15 = relay_media_rung_extra_bps(r15, NULL, 12, k, true), fec;
+	struct codec_ladder_state st;
+	struct codec_ladder_settings s;
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(k, 3);
+	/* the budget and the extra agree: a target of cost + extra leaves the rung its cost */
+	assert_in_range(relay_media_rung_budget(c15 + x15, r15, 12, k, true), c15 - c15 / 100,
+	                c15 + c15 / 100);
+	assert_in_range(relay_media_rung_budget(c75 + x75, r75, 12, k, true), c75 - c75 / 100,
+	                c75 + c75 / 100);
+	/* RED is the audio a second time and its block headers; nothing without protection */
+	assert_int_equal(relay_media_rung_extra_bps(r15, NULL, 12, k, true) -
+	                         relay_media_rung_extra_bps(r15, NULL, 12, k, false),
+	                 r15->audio_bps + 2000);
+	assert_int_equal(relay_media_rung_extra_bps(r15, NULL, 12, 0, false), 0);
+	/* the 7.5 fps rung's share is the larger */
+	assert_true((uint64_t)x75 * c15 > (uint64_t)x15 * c75);
+	/* a rung run as a lower one (a small camera): that one's base layer at this rung's rate */
+	fec = fec_repair_bps(r270->video_bps * 60 / 100, 6, 3, 3, CODEC_LADDER_VIDEO_PAYLOAD,
+	                     CODEC_LADDER_PACKET_OVERHEAD);
+	assert_in_range(relay_media_rung_extra_bps(r270, r15, 12, k, false), fec - 1, fec + 1);
+
+	/* the old rule: 225 kbit/s budgeted at 180p-7.5's share stays below 180p-15's threshold */
+	assert_true((uint64_t)relay_media_rung_budget(225000, r75, 12, k, true) * 100 <
+	            (uint64_t)c15 * (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT));
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_k3_red, NULL);
+	assert_int_equal(codec_ladder_update(&st, 0, 160000, 0.035, 640, &s), 0);
+	assert_int_equal(s.index, i75);
+	for (t = 100; t <= 100 + 4 * 640 + 100; t += 100)
+		assert_int_equal(codec_ladder_update(&st, t, 225000, 0.035, 640, &s), 0);
+	assert_int_equal(s.index, i15);
+}
+
 /* The encoder pushback (relay_media_encoder_bps): the VP8 rate follows what the pacer sends now
  * and drains the queued video, not the target the ladder holds after a cut. */
 static void encoder_pushback_follows_the_pacer_rate(void **state)
 {
-	const struct codec_ladder_rung *r = NULL;
+	const struct codec_ladder_rung *r = rung_named("270p-15", NULL);
 	struct codec_ladder_rung cur;
 	uint32_t base, cost, v, held, now;
 
 	(void)state;
-	for (unsigned i = 0; i < codec_ladder_rung_count(); i++)
-		if (!strcmp(codec_ladder_rung_get(i)->name, "270p-15"))
-			r = codec_ladder_rung_get(i);
-	assert_non_null(r);
 	cur = *r;
 	base = r->video_bps;
 	cost = codec_ladder_rung_link_bps(r);
@@ -1347,6 +1404,7 @@ int main(void)
 	        cmocka_unit_test(feedback_reports_the_receive_times_given),
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
+	        cmocka_unit_test(rung_extra_is_each_rungs_own_protection),
 	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
