@@ -34,6 +34,8 @@
 #define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
 #define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
 #define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
+#define CAP_SHARE        0.92     /* additive growth stops at this share of a known capacity */
+#define PROBE_NEAR_CAP   1.3      /* periodic probe near a known capacity: at most this x it */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -884,9 +886,15 @@ static void rate_update(struct cc *cc, int64_t now)
 			double resp = (double)(cc->base_rtt + 100000) / 1e6;
 			double inc = 0.5 * cc->avg_packet_bits / resp;
 
+			double ceiling = CAP_SHARE * cc->link_cap;
+
 			if (inc < 0.025 * cc->delay_target)
 				inc = 0.025 * cc->delay_target;
-			cc->delay_target += inc * dt;
+			if (cc->delay_target < ceiling) {
+				cc->delay_target += inc * dt;
+				if (cc->delay_target > ceiling)
+					cc->delay_target = ceiling;
+			}
 		} else {
 			cc->delay_target *= pow(1.12, dt);
 		}
@@ -1197,16 +1205,18 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 			/* Periodic, gentle: growing, no overuse for 3 s, no queue, last probe 3 s
 			 * ago. 1.5x for 100 ms queues at most 50 ms if the link is full. */
 			rate = cc->target * 1.5;
-			/* Near a known capacity too (every 5 s, while below 0.95 x it): at GEO
-			 * RTTs the additive sawtooth would take tens of seconds to notice that a
-			 * capacity drop is over, and a 100 ms cluster at 1.5x costs at most 50 ms
-			 * of queue. */
+			/* Near a known capacity too, every 5 s: growth stops short of it
+			 * (CAP_SHARE), so only a probe shows that it grew (a rain fade or a drop
+			 * is over). There at most 1.3x the capacity: 100 ms of it queue 30 ms,
+			 * which the target's margin below the capacity drains in about 0.4 s
+			 * (1.5x a target at 0.95 x the capacity queued 55 ms for 1.1 s). */
+			if (cc->link_known && rate > PROBE_NEAR_CAP * cc->link_cap)
+				rate = PROBE_NEAR_CAP * cc->link_cap;
 			periodic = true;
 			due = cc->state == RC_INCREASE && now_us - cc->last_overuse >= 3000000 &&
 			      now_us - cc->last_probe_at >= (cc->link_known ? 5000000 : 3000000) &&
-			      (!cc->link_known || cc->target < 0.95 * cc->link_cap) &&
-			      cc->queue_us < 30000 && cc->queue_pred_us < 30000 && !cc->draining &&
-			      cc->rtt;
+			      rate > 1.1 * cc->target && cc->queue_us < 30000 &&
+			      cc->queue_pred_us < 30000 && !cc->draining && cc->rtt;
 		}
 	}
 	if (!due)
