@@ -882,10 +882,17 @@ static void rate_update(struct cc *cc, int64_t now)
 			/* Additive near the known capacity: half a packet per response time (RTT
 			 * + 100 ms; a whole one is 10 %/s at 128 kbit/s, which overshoots by a
 			 * standing queue before the gradient shows it), but at least 2.5 %/s so a
-			 * GEO sawtooth does not take minutes. */
+			 * GEO climb does not take minutes. And only up to CAP_SHARE of it: growing
+			 * on until the queue showed made a sawtooth (to ~1.05 x the capacity, a
+			 * cut to 0.85 x every 10 s), and each tooth's queue went into the hub's
+			 * audio buffer for its 4 s window. Stopping short, the queue comes from the
+			 * periodic probe alone, which also finds a capacity that grew. Lab A/B
+			 * (bench/consult_ab.sh 3 "geo-sat-steady geo-sat-256k geo-sat", 3 runs
+			 * each): geo-sat-steady mouth-to-ear p95 459-467 ms against 464-557;
+			 * geo-sat-256k 11.89 against 11.48 fps, 0 keyframe requests against 2.7;
+			 * geo-sat 10.07 against 9.44 fps, queueing p95 226 against 253 ms. */
 			double resp = (double)(cc->base_rtt + 100000) / 1e6;
 			double inc = 0.5 * cc->avg_packet_bits / resp;
-
 			double ceiling = CAP_SHARE * cc->link_cap;
 
 			if (inc < 0.025 * cc->delay_target)
