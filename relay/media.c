@@ -62,11 +62,12 @@
 /* An audio frame is repeated this many packets later. 2 (e940f93) lowered geo-sat-steady
  * mouth-to-ear p50 by ~20 ms but not its p95, and test_media's 8 s outage then showed its first
  * picture over its 10 s bound in 2 of 7 runs (10.98, 11.01 s; 6 of 6 within it at 3). */
-#define RED_DIST   3
-#define RED_HIST   8
-#define HIST_VIDEO 512 /* sent video packets kept for NACK */
-#define IDX_MAP    256 /* received video timestamp -> source index */
-#define FREEZE_US  600000
+#define RED_DIST    3
+#define RED_HIST    8
+#define PACER_BURST 1264 /* bytes of pacer credit: one full packet on the wire */
+#define HIST_VIDEO  512  /* sent video packets kept for NACK */
+#define IDX_MAP     256  /* received video timestamp -> source index */
+#define FREEZE_US   600000
 /* Recovery points (codec/vp8.h): the first base-layer picture RP_INTERVAL_MS or more after the
  * last one (or the keyframe) references only that one, so a receiver that lost a base-layer
  * picture FEC could not restore resumes at the next one, within RP_INTERVAL_MS plus a base-layer
@@ -2309,6 +2310,11 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 		goto fail;
 	pc.rate_bps = cfg->fixed_bps ? cfg->fixed_bps + cfg->fixed_bps / 2 : cc.start_bps;
 	pc.overhead_bytes = OVERHEAD;
+	/* One full packet of credit, not the pacer's default two: the modem's queue then holds
+	 * about the packet on the wire, and a voice packet waits behind one video packet at most
+	 * (40 ms at 256 kbit/s), not two. */
+	if (!cfg->fixed_bps)
+		pc.burst_bytes = PACER_BURST;
 	pc.queue_limit[PACER_AUDIO] = 16 << 10;
 	pc.queue_limit[PACER_VIDEO] = 96 << 10;
 	pc.queue_limit[PACER_RTX] = 32 << 10;
