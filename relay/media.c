@@ -64,9 +64,9 @@
  * picture over its 10 s bound in 2 of 7 runs (10.98, 11.01 s; 6 of 6 within it at 3). */
 #define RED_DIST    3
 #define RED_HIST    8
-#define PACER_BURST 1264 /* bytes of pacer credit: one full packet on the wire */
-#define HIST_VIDEO  512  /* sent video packets kept for NACK */
-#define IDX_MAP     256  /* received video timestamp -> source index */
+#define PACER_BURST 300 /* bytes of pacer credit: about one voice packet */
+#define HIST_VIDEO  512 /* sent video packets kept for NACK */
+#define IDX_MAP     256 /* received video timestamp -> source index */
 #define FREEZE_US   600000
 /* Recovery points (codec/vp8.h): the first base-layer picture RP_INTERVAL_MS or more after the
  * last one (or the keyframe) references only that one, so a receiver that lost a base-layer
@@ -2310,9 +2310,13 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 		goto fail;
 	pc.rate_bps = cfg->fixed_bps ? cfg->fixed_bps + cfg->fixed_bps / 2 : cc.start_bps;
 	pc.overhead_bytes = OVERHEAD;
-	/* One full packet of credit, not the pacer's default two: the modem's queue then holds
-	 * about the packet on the wire, and a voice packet waits behind one video packet at most
-	 * (40 ms at 256 kbit/s), not two. */
+	/* About one voice packet of credit, not the pacer's default of two full packets: a
+	 * picture's packets then leave one at a time, the modem's queue holds about the packet on
+	 * the wire, and a voice packet waits behind one video packet at most (40 ms at 256
+	 * kbit/s), not three. Lab A/B (bench/consult_ab.sh, geo-sat-steady and geo-sat-256k):
+	 * mouth-to-ear p95 over 5 runs of the default 489 and 535 ms, over 7 of one full packet
+	 * (1264 bytes: two leave together) 468 and 514, over 4 of this 462 and 510; queueing
+	 * p95 and fps within the runs' spread. */
 	if (!cfg->fixed_bps)
 		pc.burst_bytes = PACER_BURST;
 	pc.queue_limit[PACER_AUDIO] = 16 << 10;

@@ -74,6 +74,44 @@ static void test_pacer_sends_at_target_rate_over_one_second(void **state)
 	pacer_free(p);
 }
 
+/* A credit of about one voice packet (relay/media's PACER_BURST, 300 bytes): after an idle
+ * spell the voice packet goes at once, and a picture's full packets leave one at a time, a
+ * packet's time at the rate apart, never two back to back: the modem's queue then holds about
+ * the packet on the wire, and the next voice packet waits behind one video packet at most. With
+ * the default credit (2 full packets) the first three of them leave at once. */
+static void test_pacer_small_credit_sends_full_packets_one_at_a_time(void **state)
+{
+	struct pacer_config cfg = {.rate_bps = 256000, .burst_bytes = 300};
+	struct pacer *p;
+	int64_t t[16];
+	size_t l[16];
+	int n;
+
+	(void)state;
+	assert_int_equal(pacer_new(&p, &cfg), 0);
+	fill(p, PACER_VIDEO, 4, 1226, 0);
+	fill(p, PACER_AUDIO, 1, 150, 0);
+	n = drain(p, 1000000, t, l, 16);
+	assert_int_equal(n, 5);
+	assert_int_equal(l[0], 150); /* the voice first, at once */
+	assert_int_equal(t[0], 0);
+	assert_int_equal(t[1], 0); /* the first video packet: the credit left */
+	/* the others one full packet's time apart at 256 kbit/s (1290 bytes on the wire:
+	 * 40.3 ms), the first less the credit left after the voice packet */
+	for (int i = 2; i < n; i++)
+		assert_true(t[i] - t[i - 1] >= 35000);
+	pacer_free(p);
+
+	/* the default credit */
+	cfg.burst_bytes = 0;
+	assert_int_equal(pacer_new(&p, &cfg), 0);
+	fill(p, PACER_VIDEO, 4, 1226, 0);
+	n = drain(p, 1000000, t, l, 16);
+	assert_int_equal(n, 4);
+	assert_true(t[2] < 5000);
+	pacer_free(p);
+}
+
 static void test_pacer_bursts_never_exceed_credit_plus_one_packet(void **state)
 {
 	struct pacer_config cfg = {.rate_bps = 2000000, .queue_limit = {0, 4 << 20, 0, 0}};
@@ -453,6 +491,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_pacer_sends_at_target_rate_over_one_second),
 	        cmocka_unit_test(test_pacer_bursts_never_exceed_credit_plus_one_packet),
+	        cmocka_unit_test(test_pacer_small_credit_sends_full_packets_one_at_a_time),
 	        cmocka_unit_test(test_pacer_strict_priority_audio_video_rtx_padding),
 	        cmocka_unit_test(test_pacer_queue_limit_rejects_and_keeps_state),
 	        cmocka_unit_test(test_pacer_probe_tags_cluster_and_pads_at_probe_rate),
