@@ -67,6 +67,11 @@ struct dir {
 	bool drop_rp;
 	uint32_t unref_ts[16]; /* pictures dropped (their retransmissions are lost too) */
 	uint64_t unref_lost;
+	/* drop_tl0 without drop_rp: the resumes at a recovery point the receiver should make.
+	 * After a loss it waits; the next recovery point sent ends the wait with a resume (one for
+	 * all the losses before it), a keyframe (a rung change) without one. */
+	unsigned resumes_due;
+	bool waiting;
 	/* when set, from 1 s after the first FEC repair was sent, every lose_tl0_pkt-th
 	 * base-layer picture that is neither a keyframe nor a recovery point loses its first
 	 * packet (and its retransmissions), for FEC to restore */
@@ -164,12 +169,19 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 		} else {
 			for (size_t i = 0; i < 16 && d->unref_lost; i++)
 				drop |= d->unref_ts[i] == rp.timestamp;
+			if (d->drop_tl0 && !d->drop_rp && d->waiting && vd.start && vd.pid == 0) {
+				if (rtp_vp8_is_keyframe(&vd, rp.payload + dl, rp.payload_len - dl))
+					d->waiting = false;
+				else if (tl0_start(&rp, &vd, dl, true))
+					d->resumes_due++, d->waiting = false;
+			}
 			if (!drop &&
 			    (d->drop_tl0   ? tl0_start(&rp, &vd, dl, d->drop_rp)
 			     : d->drop_tl1 ? vd.start && vd.pid == 0 && vd.has_tid && vd.tid == 1
 			                   : vd.start && vd.pid == 0 && vd.non_reference) &&
 			    ++d->unref_seen % (d->drop_tl0 ? d->drop_tl0 : d->drop_unref) == 0) {
 				d->unref_ts[d->unref_lost++ % 16] = rp.timestamp;
+				d->waiting = d->drop_tl0 && !d->drop_rp;
 				drop = true;
 			}
 		}
@@ -1202,7 +1214,7 @@ static void encoder_pushback_follows_the_pacer_rate(void **state)
  * included; returns the hub's report, how many pictures were lost and how many the clinic
  * showed (its direction lost none). */
 static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, uint64_t *lost,
-                                  double *clinic_shown)
+                                  double *clinic_shown, unsigned *resumes_due)
 {
 	struct event_base *base = event_base_new();
 	struct dir ab, ba, abf, aba;
@@ -1253,6 +1265,9 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
 	run_two_way(base, a, b, &tv, ca.video_path, &rc, &rh);
 	relay_media_report_print(rc, rh, stdout);
 	*lost = ab.unref_lost;
+	if (resumes_due)
+		*resumes_due =
+		        ab.resumes_due + ab.waiting; /* the last one's may come after the end */
 	*clinic_shown = jnum(rc, "received", "video", "frames_shown");
 	json_decref(rc);
 	rm_dir(da);
@@ -1275,7 +1290,7 @@ static void upper_layer_losses_are_not_waited_for(void **state)
 {
 	uint64_t lost;
 	double shown;
-	json_t *rh = layer_loss_session(0, &(struct dir){.drop_unref = 3}, &lost, &shown);
+	json_t *rh = layer_loss_session(0, &(struct dir){.drop_unref = 3}, &lost, &shown, NULL);
 	json_int_t gaps = (json_int_t)jnum(rh, "received", "video", "gaps_not_waited_for");
 
 	(void)state;
@@ -1303,7 +1318,7 @@ static void lost_tl1_costs_no_keyframe(void **state)
 	uint64_t lost;
 	double clinic_shown;
 	json_t *rh = layer_loss_session(600000, &(struct dir){.drop_unref = 2, .drop_tl1 = true},
-	                                &lost, &clinic_shown);
+	                                &lost, &clinic_shown, NULL);
 	double shown = jnum(rh, "received", "video", "frames_shown");
 
 	(void)state;
@@ -1331,23 +1346,27 @@ static void lost_base_layer_resumes_at_recovery_points(void **state)
 	for (int rp = 0; rp <= 1; rp++) {
 		uint64_t lost;
 		double clinic_shown;
+		unsigned due;
 		json_t *rh =
 		        layer_loss_session(0, &(struct dir){.drop_tl0 = rp ? 2 : 3, .drop_rp = rp},
-		                           &lost, &clinic_shown);
+		                           &lost, &clinic_shown, &due);
 		double shown = jnum(rh, "received", "video", "frames_shown");
 		double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
 		double pli = jnum(rh, "received", "video", "pli_sent");
 
-		printf("%s lost %llu; shown: clinic %.0f, hub %.0f; hub: resumed at a recovery "
-		       "point "
-		       "%.0f, keyframe requests %.0f, undecodable %.0f\n",
+		printf("%s lost %llu (%u resumes due); shown: clinic %.0f, hub %.0f; hub: resumed "
+		       "at "
+		       "a recovery point %.0f, keyframe requests %.0f, undecodable %.0f\n",
 		       rp ? "recovery points" : "base-layer pictures", (unsigned long long)lost,
-		       clinic_shown, shown, resumed, pli,
+		       due, clinic_shown, shown, resumed, pli,
 		       jnum(rh, "received", "video", "undecodable"));
 		assert_true(lost >= 3);
 		if (!rp) {
-			/* each loss resumed at the next (the last may still have been waiting) */
-			assert_in_range((uint64_t)resumed, lost - 1, lost);
+			/* each gap resumed at the next recovery point sent after it (the last may
+			 * still have been waiting): two losses with none between them are one gap,
+			 * and a keyframe (a rung change) ends one without a resume */
+			assert_true(due >= 3);
+			assert_in_range((uint64_t)resumed, due - 1, due);
 			assert_true(pli == 0);
 		} else {
 			/* none resumed at a recovery point whose reference it lacks */
@@ -1372,7 +1391,7 @@ static void recovery_point_waits_for_a_repair_still_coming(void **state)
 	                                &(struct dir){.lose_tl0_pkt = 2,
 	                                              .fec_path = &(struct dir){.delay_us = 200000},
 	                                              .audio_path = &(struct dir){.loss = 0.03}},
-	                                &lost, &clinic_shown);
+	                                &lost, &clinic_shown, NULL);
 	double shown = jnum(rh, "received", "video", "frames_shown");
 	double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
 	double restored = jnum(rh, "received", "video", "fec_recovered_packets");
