@@ -49,16 +49,6 @@ uint32_t codec_ladder_rung_link_bps(const struct codec_ladder_rung *r)
 	return bps > UINT32_MAX ? UINT32_MAX : (uint32_t)bps;
 }
 
-unsigned codec_ladder_pick(uint32_t link_bps)
-{
-	unsigned i = NRUNGS;
-
-	while (i-- > 1)
-		if (codec_ladder_rung_link_bps(&rungs[i]) <= link_bps)
-			return i;
-	return 0;
-}
-
 void codec_ladder_set_extra(struct codec_ladder_state *s, codec_ladder_extra_fn fn, void *arg)
 {
 	s->extra = fn;
@@ -77,7 +67,7 @@ uint32_t codec_ladder_cost(const struct codec_ladder_state *s, unsigned i)
 	return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
-/* codec_ladder_pick with the protection counted. */
+/* The highest rung whose cost, protection counted, fits link_bps (0 if none). */
 static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps)
 {
 	unsigned i = NRUNGS;
@@ -86,6 +76,13 @@ static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps)
 		if (codec_ladder_cost(s, i) <= link_bps)
 			return i;
 	return 0;
+}
+
+unsigned codec_ladder_pick(uint32_t link_bps)
+{
+	static const struct codec_ladder_state none; /* no protection */
+
+	return pick(&none, link_bps);
 }
 
 static bool loss_ok(double loss)

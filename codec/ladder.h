@@ -46,8 +46,9 @@
  * a rung's cost is then its table cost plus that extra, the same rule everywhere above (downgrade,
  * upgrade threshold, highest rung that fits). Each rung is judged with its own protection: a
  * 7.5 fps rung protects every picture, a 15 fps one only its base layer, so a budget taken at
- * the current rung's share would ask too much of the rung above (relay/media measured: on a 256
- * kbit/s link 180p-7.5 -> 180p-15 needed a target of 233 kbit/s that way, 215 with its own).
+ * the current rung's share would ask too much of the rung above (from relay/media's costs: on a 256
+ * kbit/s link at a 3.5 % loss window, 180p-7.5 -> 180p-15 needed a target of 233 kbit/s that
+ * way, 221 with its own).
  */
 #ifndef PIROGUE_CODEC_LADDER_H
 #define PIROGUE_CODEC_LADDER_H
