@@ -1610,24 +1610,34 @@ static void test_udp_handshake_and_data_both_ways(void **state)
 /* A datagram that waited in the socket while the loop was busy (300 ms here) is delivered with
  * the time the kernel received it (SO_TIMESTAMPNS), not the time it was read: the media's
  * arrival times make the peer's delivery rate, and a loop busy encoding video read packets in
- * batches. Outside a recv callback there is no such time. */
+ * batches. Outside a recv callback there is no such time.
+ * Linux turns receive timestamps on for the whole machine from a work queue once a first socket
+ * asks for them; until that has run, a datagram is stamped when it is read (on a loaded machine
+ * that can take a moment: in 2 CI runs the first datagram came out stamped after the 300 ms, and
+ * 4 of 12 runs of this test one after the other did so here once). So the test tries up to 5
+ * datagrams and asserts on the first the kernel stamped on receipt; at least one must be. */
 static void test_udp_receive_time_is_the_kernels(void **state)
 {
 	struct udp_env u;
 	struct relay_tunnel_config hc = {0}, cc = {0};
-	uint64_t before, after;
+	uint64_t before = 0, after = 0;
+	bool stamped = false;
 
 	(void)state;
 	udp_both_ways(&u, &hc, &cc, 1, 100, 2, 100);
 	assert_int_equal(relay_tunnel_rx_us(u.h.t), 0);
-	before = mtime_now_us();
-	assert_int_equal(udp_send_seq(u.c.t, 1, 3, 100), 0);
-	usleep(300000); /* the loop busy elsewhere */
-	after = mtime_now_us();
-	assert_true(wait_for(&u, &u.h.delivered, 2, 5000));
-	assert_int_equal(u.h.last_seq, 3);
-	printf("  datagram read %.1f ms after the kernel received it\n",
-	       (double)(u.h.handled_us - u.h.rx_us) / 1000);
+	for (uint32_t i = 0; i < 5 && !stamped; i++) {
+		before = mtime_now_us();
+		assert_int_equal(udp_send_seq(u.c.t, 1, 3 + i, 100), 0);
+		usleep(300000); /* the loop busy elsewhere */
+		after = mtime_now_us();
+		assert_true(wait_for(&u, &u.h.delivered, 2 + i, 5000));
+		assert_int_equal(u.h.last_seq, 3 + i);
+		printf("  datagram %u read %.1f ms after the kernel received it\n", i + 1,
+		       (double)(u.h.handled_us - u.h.rx_us) / 1000);
+		stamped = u.h.rx_us < after; /* else stamped when read: timestamps not on yet */
+	}
+	assert_true(stamped);
 	assert_true(u.h.rx_us >= before && u.h.rx_us < after);
 	assert_true(u.h.handled_us - u.h.rx_us >= 250000);
 	udp_env_free(&u);
