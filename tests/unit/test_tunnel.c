@@ -1614,7 +1614,7 @@ static void test_udp_handshake_and_data_both_ways(void **state)
  * Linux turns receive timestamps on for the whole machine from a work queue once a first socket
  * asks for them; until that has run, a datagram is stamped when it is read (on a loaded machine
  * that can take a moment: in 2 CI runs the first datagram came out stamped after the 300 ms, and
- * 4 of 12 runs of this test one after the other did so here once). So the test tries up to 5
+ * 6 of 15 runs of this test one after the other did so here once). So the test tries up to 5
  * datagrams and asserts on the first the kernel stamped on receipt; at least one must be. */
 static void test_udp_receive_time_is_the_kernels(void **state)
 {
