@@ -158,7 +158,8 @@ int codec_ladder_settings_for(unsigned index, double loss, uint32_t rtt_ms,
                               struct codec_ladder_settings *out)
         __attribute__((warn_unused_result));
 
-/* Starts a ladder (at the lowest rung; the first update jumps to the highest rung that fits). */
+/* Starts a ladder (at the lowest rung; the first update jumps to the highest rung that fits),
+ * with no protection set (codec_ladder_set_extra after it). */
 void codec_ladder_state_init(struct codec_ladder_state *s);
 
 /* Sets (fn non-NULL) or clears the protection added to every rung's cost from now on. */

@@ -169,11 +169,15 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 		} else {
 			for (size_t i = 0; i < 16 && d->unref_lost; i++)
 				drop |= d->unref_ts[i] == rp.timestamp;
-			if (d->drop_tl0 && !d->drop_rp && d->waiting && vd.start && vd.pid == 0) {
-				if (rtp_vp8_is_keyframe(&vd, rp.payload + dl, rp.payload_len - dl))
+			/* waiting is only ever set with drop_tl0 and without drop_rp */
+			if (d->waiting && vd.start && vd.pid == 0) {
+				bool key = rtp_vp8_is_keyframe(&vd, rp.payload + dl,
+				                               rp.payload_len - dl);
+
+				if (key || tl0_start(&rp, &vd, dl, true)) {
+					d->resumes_due += !key;
 					d->waiting = false;
-				else if (tl0_start(&rp, &vd, dl, true))
-					d->resumes_due++, d->waiting = false;
+				}
 			}
 			if (!drop &&
 			    (d->drop_tl0   ? tl0_start(&rp, &vd, dl, d->drop_rp)
