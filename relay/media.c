@@ -338,6 +338,10 @@ struct relay_media {
 	int64_t fec_rx_us;
 	uint16_t fec_rx_end;
 	bool fec_rx_any;
+	/* the last gap a decodable recovery point waited behind for its repair (rp_repair_may_come)
+	 */
+	uint16_t rp_held_seq;
+	bool rp_held_any;
 	struct {
 		uint32_t ts, idx;
 		bool valid;
@@ -1657,6 +1661,8 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 			m->st.video_fec_recovered++;
 			if (video_input(m, out, ol, t, true) == JB_ELATE)
 				m->st.video_fec_late++;
+			else if (m->rp_held_any && os == m->rp_held_seq)
+				m->st.video_rp_held_restored++;
 		} else if (rc == FEC_ETOOMANY) {
 			m->st.video_fec_too_many++;
 		}
@@ -2013,8 +2019,15 @@ static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, un
 	size_t dl;
 
 	if (tag & TAG_RP) {
-		if (!rp_decodable(m, tag) || rp_repair_may_come(m, gap_seq))
+		if (!rp_decodable(m, tag))
 			return false;
+		if (rp_repair_may_come(m, gap_seq)) {
+			if (!m->rp_held_any || m->rp_held_seq != gap_seq) /* once per gap */
+				m->st.video_rp_held++;
+			m->rp_held_seq = gap_seq;
+			m->rp_held_any = true;
+			return false;
+		}
 	} else if (!m->have_tl0 || m->need_keyframe || rtp_vp8_desc_parse(&d, &dl, payload, len) ||
 	           !d.has_tl0picidx || !d.has_tid ||
 	           (d.tid == 0 ? d.tl0picidx != (uint8_t)(m->last_tl0 + 1)
@@ -2848,6 +2861,10 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(vi, "undecodable", json_integer((json_int_t)st.video_corrupt));
 	json_object_set_new(vi, "resumed_at_recovery_point",
 	                    json_integer((json_int_t)st.video_rp_resumed));
+	json_object_set_new(vi, "recovery_point_held_for_repair",
+	                    json_integer((json_int_t)st.video_rp_held));
+	json_object_set_new(vi, "held_gap_restored",
+	                    json_integer((json_int_t)st.video_rp_held_restored));
 	json_object_set_new(vi, "pli_sent", json_integer((json_int_t)st.pli_sent));
 	json_object_set_new(vi, "nack_sent", json_integer((json_int_t)st.nack_sent));
 	if (peer_video && (rc = psnr_as_viewed(m, peer_video, vi)) != 0)

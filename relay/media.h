@@ -94,6 +94,9 @@ struct relay_media_stats {
 	/* decoding broke (a base-layer picture lost) and resumed at a recovery point, no keyframe
 	 */
 	uint64_t video_rp_resumed;
+	/* gaps a decodable recovery point waited behind because their FEC repair might still come;
+	 * of them, those the repair then restored in time */
+	uint64_t video_rp_held, video_rp_held_restored;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and

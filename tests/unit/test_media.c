@@ -1384,9 +1384,13 @@ static void lost_base_layer_resumes_at_recovery_points(void **state)
 /* A base-layer picture's packet lost, and its FEC repair slow (a path 200 ms longer than the
  * media's: at 256 kbit/s repairs wait behind the video queued): a recovery point may complete
  * before the repair comes. While repairs flow, the gap waits for its own (relay/media's
- * rp_repair_may_come), so every packet lost is restored and nothing resumes at a recovery
- * point. The audio's path loses 3 %, so that the sender protects its video from the start;
- * packets are lost once repairs have flowed for 1 s. */
+ * rp_repair_may_come) instead of resuming at the recovery point, and the repair restores it.
+ * The audio's path loses 3 %, so that the sender protects its video from the start; packets
+ * are lost once repairs have flowed for 1 s.
+ * The test counts the holds, not that every lost packet came back in time: the wait is bounded
+ * (500 ms), and on a busy machine the two encoders fall behind and the sender's pacer holds
+ * repairs behind the video for longer than that (one CI run: 3 of 8 restored too late; locally
+ * with three busy loops on 2 cores, repairs took 330-880 ms against 310-700 ms idle). */
 static void recovery_point_waits_for_a_repair_still_coming(void **state)
 {
 	uint64_t lost;
@@ -1400,19 +1404,26 @@ static void recovery_point_waits_for_a_repair_still_coming(void **state)
 	double resumed = jnum(rh, "received", "video", "resumed_at_recovery_point");
 	double restored = jnum(rh, "received", "video", "fec_recovered_packets");
 	double late = jnum(rh, "received", "video", "fec_recovered_too_late");
+	double held = jnum(rh, "received", "video", "recovery_point_held_for_repair");
+	double held_ok = jnum(rh, "received", "video", "held_gap_restored");
 
 	(void)state;
-	printf("base-layer packets lost %llu; FEC restored %.0f (%.0f too late); shown: clinic "
+	printf("base-layer packets lost %llu; FEC restored %.0f (%.0f too late); recovery point "
+	       "held for a repair %.0f times, the repair restored %.0f of those gaps; shown: "
+	       "clinic "
 	       "%.0f, hub %.0f; hub: resumed at a recovery point %.0f, keyframe requests %.0f, "
 	       "undecodable %.0f\n",
-	       (unsigned long long)lost, restored, late, clinic_shown, shown, resumed,
-	       jnum(rh, "received", "video", "pli_sent"),
+	       (unsigned long long)lost, restored, late, held, held_ok, clinic_shown, shown,
+	       resumed, jnum(rh, "received", "video", "pli_sent"),
 	       jnum(rh, "received", "video", "undecodable"));
 	assert_true(lost >= 3);
-	/* each restored in time (the last may still have been waiting) */
-	assert_true(restored >= (double)lost - 1);
-	assert_true(restored - late >= (double)lost - 1);
-	assert_true(resumed == 0);
+	/* the situation came up, and a hold paid off: resuming at the recovery point at once
+	 * would have given that gap up before its repair came */
+	assert_true(held >= 1);
+	assert_true(held_ok >= 1);
+	assert_true(held_ok <= held);
+	assert_true(restored - late >= held_ok);
+	/* a gap given up (its wait ran out) still resumes at a recovery point, not a keyframe */
 	assert_true(jnum(rh, "received", "video", "pli_sent") == 0);
 	json_decref(rh);
 }
