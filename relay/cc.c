@@ -171,6 +171,10 @@ struct cc {
 	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
 	uint32_t queue_cuts;
 	uint32_t jitter_holds;
+	/* the latest decrease (cc_stats' cut_*) */
+	double cut_from, cut_recent;
+	int64_t cut_queue;
+	bool cut_predicted, cut_gradient;
 };
 
 void cc_config_default(struct cc_config *cfg)
@@ -833,6 +837,11 @@ static void rate_update(struct cc *cc, int64_t now)
 			/* Only a real step down counts; the queue from before the last decrease
 			 * keeps signalling overuse for a while. */
 			if (nt < 0.95 * cc->delay_target) {
+				cc->cut_from = cc->delay_target;
+				cc->cut_recent = recent;
+				cc->cut_queue = q;
+				cc->cut_predicted = q != cc->queue_us;
+				cc->cut_gradient = cc->usage == CC_OVERUSE;
 				cc->delay_target = nt;
 				cc->last_decrease = now;
 				cc->overuses++;
@@ -1271,4 +1280,9 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->probe_whole = cc->probe_whole;
 	st->probe_periodic = cc->probe_periodic;
 	st->jitter_holds = cc->jitter_holds;
+	st->cut_from_bps = (uint32_t)cc->cut_from;
+	st->cut_recent_bps = (uint32_t)cc->cut_recent;
+	st->cut_queue_us = cc->cut_queue;
+	st->cut_predicted = cc->cut_predicted;
+	st->cut_gradient = cc->cut_gradient;
 }

@@ -76,6 +76,13 @@ struct cc_stats {
 	bool probe_whole;
 	bool probe_periodic;
 	uint32_t jitter_holds; /* feedback reports whose gradient overuse had no queue behind */
+	/* the latest decrease (overuses): the delay target before it, the short-window delivery
+	 * rate it scaled, the queue that set its depth and whether that was the predicted one
+	 * (everything sent since the newest acknowledged packet) rather than the measured one, and
+	 * whether the gradient detector called it (else a standing or fast-growing queue) */
+	uint32_t cut_from_bps, cut_recent_bps;
+	int64_t cut_queue_us;
+	bool cut_predicted, cut_gradient;
 };
 
 struct cc;

@@ -301,6 +301,7 @@ struct relay_media {
 	int64_t cc_react_us;     /* time of the last one */
 	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
 	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
+	uint32_t cuts_logged;    /* the controller's decreases logged so far (cc_feedback) */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
@@ -1355,6 +1356,27 @@ static void send_nacks(struct relay_media *m, int64_t t)
 
 /* ---------------------------------------------------------------- RTCP in ---- */
 
+/* Feeds a transport-wide feedback report to the controller, and logs (debug) each
+ * decrease it made (what it cut from and to, the delivery rate it scaled and the queue that
+ * set its depth): the once-a-second line shows only their count. */
+static void cc_feedback(struct relay_media *m, const struct rtcp_twcc_pkt *tw, size_t n, int64_t t)
+{
+	struct cc_stats cs;
+
+	IGNORE(cc_on_feedback(m->cc, tw, n, t));
+	cc_get_stats(m->cc, &cs);
+	if (cs.overuses == m->cuts_logged)
+		return;
+	m->cuts_logged = cs.overuses;
+	log_debug("%s: cc cut %u -> %u (target %u; %s; delivered %u over the short window, queue "
+	          "%lld ms%s, "
+	          "loss %.3f, link %u)",
+	          m->name, cs.cut_from_bps, cs.delay_bps, cs.target_bps,
+	          cs.cut_gradient ? "gradient" : "queue", cs.cut_recent_bps,
+	          (long long)cs.cut_queue_us / 1000, cs.cut_predicted ? " predicted" : "", cs.loss,
+	          cs.link_bps);
+}
+
 static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, int64_t t)
 {
 	struct rtcp_iter it;
@@ -1383,7 +1405,7 @@ static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, i
 			}
 		} else if (p.type == RTCP_RTPFB && p.count == RTCP_RTPFB_TWCC) {
 			if (rtcp_twcc_parse(&p, &info, tw, 4096) == 0 && info.status_count)
-				IGNORE(cc_on_feedback(m->cc, tw, info.status_count, t));
+				cc_feedback(m, tw, info.status_count, t);
 		} else if (p.type == RTCP_RTPFB && p.count == RTCP_RTPFB_NACK) {
 			if (rtcp_nack_lost(&p, lost, 256, &n))
 				continue;

@@ -701,7 +701,8 @@ static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
 	static const struct cap_step caps[] = {{0, 1000000}, {30000000, 250000}};
 	static struct sim s;
 	int64_t below = -1, recovered = -1, peak_q = 0;
-	struct cc_stats st;
+	struct cc_stats st, cut = {0};
+	uint32_t cuts;
 
 	sim_init(&s, caps, 2, 300000);
 	sim_run(&s, 30000000);
@@ -710,8 +711,14 @@ static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
 	assert_true(st.target_bps >= 700000);
 	s.m_start = 30000000;
 	s.m_end = 60000000;
+	cuts = st.overuses;
 	while (s.t < 60000000) {
 		sim_run(&s, s.t + 1000);
+		if (cut.overuses == 0) { /* the drop's first decrease, as cc_get_stats reports it */
+			cc_get_stats(s.cc, &cut);
+			if (cut.overuses == cuts)
+				cut.overuses = 0;
+		}
 		if (cc_target_bps(s.cc) < 250000 && below < 0)
 			below = s.t - 30000000;
 		if (below >= 0 && recovered < 0 && s.t - 30000000 > below + 1000000 &&
@@ -724,8 +731,20 @@ static void test_cc_step_down_4x_gets_below_capacity_within_2s(void **state)
 	printf("cc-sim: step-down 1M->250k: target below new capacity after %.2f s, back to >= 80 "
 	       "%% of it after %.2f s; peak queueing delay %.0f ms; %llu tail drops\n",
 	       below / 1e6, recovered / 1e6, peak_q / 1000.0, (unsigned long long)s.tail_dropped);
+	printf("cc-sim: step-down: first cut %u -> %u bps (%s), from a delivery rate of %u over "
+	       "the short window, queue %lld ms%s\n",
+	       cut.cut_from_bps, cut.delay_bps, cut.cut_gradient ? "gradient" : "queue",
+	       cut.cut_recent_bps, (long long)cut.cut_queue_us / 1000,
+	       cut.cut_predicted ? " (predicted)" : "");
 	assert_true(below >= 0 && below <= 2000000);
 	assert_true(recovered >= 0 && recovered <= 20000000);
+	/* the cut's record: from the rate before the drop, scaled from what the link delivered
+	 * after it, because of a queue */
+	assert_true(cut.cut_from_bps >= 700000);
+	assert_true(cut.delay_bps < cut.cut_from_bps);
+	assert_in_range(cut.cut_recent_bps, 150000, 700000);
+	assert_true(cut.delay_bps <= cut.cut_recent_bps);
+	assert_true(cut.cut_queue_us > 0);
 	sim_free(&s);
 }
 
