@@ -36,7 +36,6 @@
 #define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
 #define CAP_SHARE        0.92     /* additive growth stops at this share of a known capacity */
 #define PROBE_NEAR_CAP   1.3      /* periodic probe near a known capacity: at most this x it */
-#define APP_LIMITED      0.8 /* delivered at >= this x the send rate: the sender set the rate */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -80,7 +79,7 @@ struct cc {
 	double avg_packet_bits;
 
 	struct {
-		int64_t t, sent; /* arrival, and the packet's send time */
+		int64_t t;
 		uint32_t b;
 	} ack[ACK_RING];
 	size_t ack_head, ack_n;
@@ -173,8 +172,7 @@ struct cc {
 	uint32_t queue_cuts;
 	uint32_t jitter_holds;
 	/* the latest decrease (cc_stats' cut_*) */
-	double cut_from, cut_recent, cut_sent;
-	bool cut_app_limited;
+	double cut_from, cut_recent;
 	int64_t cut_queue;
 	bool cut_predicted, cut_gradient;
 };
@@ -290,7 +288,7 @@ void cc_on_packet_sent(struct cc *cc, uint16_t twcc_seq, size_t size, int64_t se
 	}
 }
 
-static void ack_add(struct cc *cc, int64_t t, uint32_t b, int64_t sent)
+static void ack_add(struct cc *cc, int64_t t, uint32_t b)
 {
 	if (!cc->ack_started) {
 		cc->ack_started = true;
@@ -306,7 +304,6 @@ static void ack_add(struct cc *cc, int64_t t, uint32_t b, int64_t sent)
 	}
 	cc->ack[(cc->ack_head + cc->ack_n) % ACK_RING].t = t;
 	cc->ack[(cc->ack_head + cc->ack_n) % ACK_RING].b = b;
-	cc->ack[(cc->ack_head + cc->ack_n) % ACK_RING].sent = sent;
 	cc->ack_n++;
 	cc->ack_sum += b;
 	while (cc->ack_n && cc->ack[cc->ack_head].t <= cc->newest_arrival - ACK_WINDOW_US) {
@@ -340,26 +337,19 @@ static double acked_bps(const struct cc *cc)
 
 /* Delivery rate over the most recent arrivals (at least 250 ms and 8 packets): while a queue
  * builds, the bottleneck is busy and this is its capacity, without the older arrivals the long
- * window still holds. With sent_bps: the rate the same packets were sent at (0: unknown), which
- * the delivery rate matches when the link was not what limited it (see rate_update's cut). */
-static double acked_recent_rates(const struct cc *cc, double *sent_bps)
+ * window still holds. */
+static double acked_recent_bps(const struct cc *cc)
 {
 	uint64_t bytes = 0;
 	size_t k = 0;
-	int64_t first = 0, first_sent = INT64_MAX, last_sent = INT64_MIN;
+	int64_t first = 0;
 
-	if (sent_bps)
-		*sent_bps = 0;
 	if (!cc->ack_n || acked_bps(cc) == 0)
 		return 0;
 	while (k < cc->ack_n) {
 		size_t i = (cc->ack_head + cc->ack_n - 1 - k) % ACK_RING;
 
 		first = cc->ack[i].t;
-		if (cc->ack[i].sent < first_sent)
-			first_sent = cc->ack[i].sent;
-		if (cc->ack[i].sent > last_sent)
-			last_sent = cc->ack[i].sent;
 		k++;
 		if (k >= 8 && cc->newest_arrival - first >= 250000)
 			break;
@@ -369,14 +359,7 @@ static double acked_recent_rates(const struct cc *cc, double *sent_bps)
 	}
 	if (cc->newest_arrival - first < 50000)
 		return acked_bps(cc);
-	if (sent_bps && last_sent - first_sent >= 50000)
-		*sent_bps = (double)bytes * 8e6 / (double)(last_sent - first_sent);
 	return (double)bytes * 8e6 / (double)(cc->newest_arrival - first);
-}
-
-static double acked_recent_bps(const struct cc *cc)
-{
-	return acked_recent_rates(cc, NULL);
 }
 
 static void owd_update(struct cc *cc, int64_t owd, int64_t now)
@@ -657,7 +640,7 @@ static void feedback_gap(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t
 			continue;
 		s->acked = true;
 		k++;
-		ack_add(cc, t0 + (a1 - t0) * k / (cnt + 1), s->bytes, s->send_us);
+		ack_add(cc, t0 + (a1 - t0) * k / (cnt + 1), s->bytes);
 	}
 	if (k)
 		cc->gap_until = a1 + ACK_WINDOW_US;
@@ -709,8 +692,7 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
 
 static void rate_update(struct cc *cc, int64_t now)
 {
-	double acked = acked_bps(cc), recent_sent, recent = acked_recent_rates(cc, &recent_sent),
-	       dt;
+	double acked = acked_bps(cc), recent = acked_recent_bps(cc), dt;
 	enum cc_usage u = cc->usage;
 	/* The prediction counts everything sent since the newest acknowledged packet at the
 	 * measured delivery rate; losses make that rate look low, so it is believed only once the
@@ -831,37 +813,16 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * back as soon as it has drained, see above). */
 			double beta = 1.0 - (double)q / 1.5e6;
 			double nt, cap;
-			/* Application-limited: the short window's packets arrived about as fast as
-			 * they were sent, with little queue, so its delivery rate is the sender's
-			 * (the media between two pictures, or a lean rung), not the link's. Scaling
-			 * it cut in the lab from 478 to 203 kbit/s on 512 (at 88 ms of queue):
-			 * below the media's own rate, so video waited 0.4-0.5 s in the pacer, and
-			 * the receiver's lip sync held the sound for it. The cut then starts from
-			 * the known capacity (or the target, if lower), and the sample is not taken
-			 * as the capacity; if the link is what is short, the queue grows and the
-			 * next cut (a round trip later, sooner if the delivery falls well below the
-			 * target) scales what it delivers. */
-			bool app_limited = cc->link_known && q < QUEUE_HOLD_US && recent_sent > 0 &&
-			                   recent >= APP_LIMITED * recent_sent;
 
 			if (beta > BETA)
 				beta = BETA;
 			if (beta < 0.35)
 				beta = 0.35;
 			nt = beta * recent;
-			if (app_limited) {
-				double base = cc->delay_target < cc->link_cap ? cc->delay_target
-				                                              : cc->link_cap;
-
-				if (beta * base > nt)
-					nt = beta * base;
-			}
 			/* The capacity sample: the short window tracks a drop, the long one smooths
 			 * the gaps random loss leaves in it. */
 			cap = recent > acked ? recent : acked;
-			if (app_limited) {
-				/* not a capacity sample */
-			} else if (cc->link_known) {
+			if (cc->link_known) {
 				double d = (cap - cc->link_cap) / cc->link_cap;
 
 				cc->link_cap = 0.7 * cc->link_cap + 0.3 * cap;
@@ -878,8 +839,6 @@ static void rate_update(struct cc *cc, int64_t now)
 			if (nt < 0.95 * cc->delay_target) {
 				cc->cut_from = cc->delay_target;
 				cc->cut_recent = recent;
-				cc->cut_sent = recent_sent;
-				cc->cut_app_limited = app_limited;
 				cc->cut_queue = q;
 				cc->cut_predicted = q != cc->queue_us;
 				cc->cut_gradient = cc->usage == CC_OVERUSE;
@@ -1096,7 +1055,7 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 		}
 		if (cc->queue_us <= QUEUE_OVERUSE_US)
 			cc->loss_total++;
-		ack_add(cc, pkts[i].arrival_us, s->bytes + lost_bytes, s->send_us);
+		ack_add(cc, pkts[i].arrival_us, s->bytes + lost_bytes);
 		lost_bytes = 0;
 		owd_update(cc, pkts[i].arrival_us - s->send_us, now_us);
 		if (s->send_us > newest_send) {
@@ -1323,8 +1282,6 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->jitter_holds = cc->jitter_holds;
 	st->cut_from_bps = (uint32_t)cc->cut_from;
 	st->cut_recent_bps = (uint32_t)cc->cut_recent;
-	st->cut_sent_bps = (uint32_t)cc->cut_sent;
-	st->cut_app_limited = cc->cut_app_limited;
 	st->cut_queue_us = cc->cut_queue;
 	st->cut_predicted = cc->cut_predicted;
 	st->cut_gradient = cc->cut_gradient;

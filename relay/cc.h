@@ -83,11 +83,6 @@ struct cc_stats {
 	uint32_t cut_from_bps, cut_recent_bps;
 	int64_t cut_queue_us;
 	bool cut_predicted, cut_gradient;
-	/* the rate the short window's packets were sent at (0: unknown), and whether the cut took
-	 * the window as application-limited (delivered about as fast as sent, little queue): it
-	 * then started from the known capacity rather than the delivery rate */
-	uint32_t cut_sent_bps;
-	bool cut_app_limited;
 };
 
 struct cc;

@@ -1368,11 +1368,11 @@ static void cc_feedback(struct relay_media *m, const struct rtcp_twcc_pkt *tw, s
 	if (cs.overuses == m->cuts_logged)
 		return;
 	m->cuts_logged = cs.overuses;
-	log_debug("%s: cc cut %u -> %u (target %u; %s; delivered %u over the short window, sent "
-	          "%u%s; queue %lld ms%s; loss %.3f, link %u)",
+	log_debug("%s: cc cut %u -> %u (target %u; %s; delivered %u over the short window, queue "
+	          "%lld ms%s, "
+	          "loss %.3f, link %u)",
 	          m->name, cs.cut_from_bps, cs.delay_bps, cs.target_bps,
-	          cs.cut_gradient ? "gradient" : "queue", cs.cut_recent_bps, cs.cut_sent_bps,
-	          cs.cut_app_limited ? ", application-limited" : "",
+	          cs.cut_gradient ? "gradient" : "queue", cs.cut_recent_bps,
 	          (long long)cs.cut_queue_us / 1000, cs.cut_predicted ? " predicted" : "", cs.loss,
 	          cs.link_bps);
 }

@@ -102,9 +102,6 @@ struct sim {
 	 * split into 1200-byte packets handed to the pacer at once, a keyframe 4x the size every
 	 * 5 s */
 	bool media;
-	/* media_source's video at most this (0: the target's): a ladder rung below the link, 12
-	 * pictures a second of random sizes (0.4-1.6 x the mean), as the lab's encoder makes */
-	double media_cap_bps;
 	int64_t next_audio, next_frame;
 	unsigned frames;
 	/* a policer in front of the link (a 4G operator's rate limit): a token bucket of
@@ -294,14 +291,8 @@ static void media_source(struct sim *s, uint32_t target)
 	}
 	if (s->t >= s->next_frame) {
 		double video = cc_payload_bps(s->cc, PAYLOAD) - 100 * 8 * 50.0;
-		double fps = s->media_cap_bps > 0 ? 12 : 15;
-		size_t bytes;
+		size_t bytes = video > 0 ? (size_t)(video / 8 / 15) : 0;
 
-		if (s->media_cap_bps > 0 && video > s->media_cap_bps)
-			video = s->media_cap_bps;
-		bytes = video > 0 ? (size_t)(video / 8 / fps) : 0;
-		if (s->media_cap_bps > 0)
-			bytes = (size_t)((double)bytes * (0.4 + 1.2 * rnd(s)));
 		if (s->frames++ % 75 == 0)
 			bytes *= 4;
 		for (size_t left = bytes; left > 0;) {
@@ -311,7 +302,7 @@ static void media_source(struct sim *s, uint32_t target)
 			        pacer_enqueue(s->pacer, PACER_VIDEO, payload_bytes, n, 0, s->t), 0);
 			left -= n;
 		}
-		s->next_frame = s->t + (s->media_cap_bps > 0 ? 83333 : 66667);
+		s->next_frame = s->t + 66667;
 	}
 }
 
@@ -515,68 +506,6 @@ static void test_cc_media_256k_linksim_jitter_is_not_congestion(void **state)
  * audio buffer kept for its 4 s window. A periodic probe delivered whole sets the target to
  * 0.9x the rate it delivered. Here: consult media on 512 kbit/s with linksim's jitter and 1 %
  * bursty loss, 1 s dips to 300 kbit/s at 20 s and 50 s (a cut, then the periodic probes). */
-/* The consult on geo-sat-steady: the ladder's rung (250 kbit/s of video, pictures of random
- * sizes) uses about two thirds of the 512 kbit/s uplink, with linksim's jitter and 1 % bursty
- * loss. A short window between two large pictures delivers far less than the link can carry;
- * a cut scaling it went below the media's own rate (lab: 478 -> 203 kbit/s), and the video
- * queued in the pacer for 0.4-0.5 s. Eight seeds; over 60 s after the start-up, the lowest
- * target must stay at or above the media's rate on the wire (~340 kbit/s here), and no cut
- * may go below it. Returns the lowest target over the seeds. */
-static void test_cc_app_limited_media_is_not_cut_below_itself(void **state)
-{
-	static const struct cap_step caps[] = {{0, 512000}};
-	static struct sim s;
-	uint32_t worst = UINT32_MAX;
-	unsigned cuts = 0, app = 0;
-
-	(void)state;
-	for (sim_seed = 1; sim_seed <= 8; sim_seed++) {
-		uint32_t min_target = UINT32_MAX, seen;
-		struct cc_stats st;
-
-		sim_init(&s, caps, 1, 100000);
-		s.one_way = 300000;
-		s.buffer_us = 1500000;
-		s.jitter_pl_us = 10000;
-		s.media = true;
-		s.media_cap_bps = 250000;
-		bursty_loss(0.01, &s.loss_p_gb, &s.loss_p_bg);
-		sim_run(&s, 15000000);
-		cc_get_stats(s.cc, &st);
-		seen = st.overuses;
-		while (s.t < 75000000) {
-			sim_run(&s, s.t + 1000);
-			if (cc_target_bps(s.cc) < min_target)
-				min_target = cc_target_bps(s.cc);
-			cc_get_stats(s.cc, &st);
-			if (st.overuses != seen) {
-				seen = st.overuses;
-				cuts++;
-				app += st.cut_app_limited;
-				if (s.trace)
-					fprintf(stderr,
-					        "t=%6.2f cut %u -> %u: delivered %u sent %u queue "
-					        "%lld "
-					        "ms%s\n",
-					        s.t / 1e6, st.cut_from_bps, st.delay_bps,
-					        st.cut_recent_bps, st.cut_sent_bps,
-					        (long long)st.cut_queue_us / 1000,
-					        st.cut_app_limited ? " (application-limited)" : "");
-			}
-		}
-		printf("cc-sim: app-limited media on 512k (seed %llu): lowest target %u bps\n",
-		       (unsigned long long)sim_seed, min_target);
-		if (min_target < worst)
-			worst = min_target;
-		sim_free(&s);
-	}
-	printf("cc-sim: app-limited media on 512k, seeds 1-8: lowest target %u bps, %u cuts (%u "
-	       "application-limited)\n",
-	       worst, cuts, app);
-	sim_seed = base_seed;
-	assert_true(worst >= 0.6 * 512000);
-}
-
 static void test_cc_periodic_probe_delivered_whole_gives_nine_tenths(void **state)
 {
 	static const struct cap_step caps[] = {{0, 512000},
@@ -1363,7 +1292,6 @@ int main(void)
 	        cmocka_unit_test_teardown(test_cc_media_256k_linksim_jitter_is_not_congestion,
 	                                  seed_reset),
 	        cmocka_unit_test(test_cc_periodic_probe_delivered_whole_gives_nine_tenths),
-	        cmocka_unit_test(test_cc_app_limited_media_is_not_cut_below_itself),
 	        cmocka_unit_test(test_cc_path_jitter_20ms_with_1pct_loss_like_geo_sat),
 	        cmocka_unit_test(test_cc_small_packets_count_per_packet_overhead),
 	        cmocka_unit_test(test_cc_outage_30s_then_recovers_quickly),
