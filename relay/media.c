@@ -1368,9 +1368,8 @@ static void cc_feedback(struct relay_media *m, const struct rtcp_twcc_pkt *tw, s
 	if (cs.overuses == m->cuts_logged)
 		return;
 	m->cuts_logged = cs.overuses;
-	log_debug("%s: cc cut %u -> %u (target %u; %s; delivered %u over the short window, queue "
-	          "%lld ms%s, "
-	          "loss %.3f, link %u)",
+	log_debug("%s: cc cut %u -> %u (target %u; %s; delivered %u over the short window; "
+	          "queue %lld ms%s; loss %.3f, link %u)",
 	          m->name, cs.cut_from_bps, cs.delay_bps, cs.target_bps,
 	          cs.cut_gradient ? "gradient" : "queue", cs.cut_recent_bps,
 	          (long long)cs.cut_queue_us / 1000, cs.cut_predicted ? " predicted" : "", cs.loss,
@@ -1680,10 +1679,12 @@ void relay_media_input_at(struct relay_media *m, const uint8_t *data, size_t len
 		rc = fec_decoder_add_repair(m->fecd, p.payload, p.payload_len, out, sizeof out, &ol,
 		                            &os);
 		if (rc == 0) {
+			int vr = video_input(m, out, ol, t, true);
+
 			m->st.video_fec_recovered++;
-			if (video_input(m, out, ol, t, true) == JB_ELATE)
+			if (vr == JB_ELATE)
 				m->st.video_fec_late++;
-			else if (m->rp_held_any && os == m->rp_held_seq)
+			else if (vr == 0 && m->rp_held_any && os == m->rp_held_seq)
 				m->st.video_rp_held_restored++;
 		} else if (rc == FEC_ETOOMANY) {
 			m->st.video_fec_too_many++;
