@@ -95,7 +95,8 @@ struct relay_media_stats {
 	 */
 	uint64_t video_rp_resumed;
 	/* gaps a decodable recovery point waited behind because their FEC repair might still come;
-	 * of them, those the repair then restored in time */
+	 * of them, those the repair then restored in time (only the latest gap held is followed:
+	 * one still held when a later one is restores uncounted) */
 	uint64_t video_rp_held, video_rp_held_restored;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
