@@ -66,6 +66,11 @@ struct probe {
 	unsigned lost_pending_n, lost_span_n;
 	bool active;
 	bool periodic; /* the gentle periodic probe (not start-up, follow-up or recovery) */
+	bool startup;  /* one of the start-up probes */
+	/* a second look at a start-up reading (a start-up follow-up, or the confirmation after a
+	 * start-up probe that filled the link): what it reads replaces that reading */
+	bool checks;
+	bool confirm; /* ... the confirmation (at 1.25x the target) */
 };
 
 struct cc {
@@ -136,6 +141,8 @@ struct cc {
 	/* a periodic probe near the known capacity read as delivered whole: the next one must
 	 * too before the capacity is forgotten (probe_evaluate) */
 	bool probe_recheck;
+	/* a start-up probe filled the link: one probe just above the target it set confirms it */
+	bool startup_confirm;
 	int64_t probe_ok_until;
 	bool draining; /* a decrease left a queue that is being drained */
 	/* the delivery rates while draining that no lost report's packets credited as
@@ -169,6 +176,7 @@ struct cc {
 	struct probe probes[PROBES];
 	int next_cluster;
 	int64_t next_probe_at, last_probe_at;
+	bool last_probe_startup; /* the latest probe sent was a start-up probe */
 	int initial_probes;
 
 	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
@@ -569,12 +577,17 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 	} else {
 		cc->probe_recheck = false;
 	}
+	/* The confirmation delivered whole: the start-up reading was not high, which is all it
+	 * looks for (taken, a squeezed one raised the target to 1.11x the link in test_cc). */
+	if (p->confirm && recv_rate >= 0.9 * send_rate)
+		return;
 	if (recv_rate < 0.9 * send_rate) {
 		/* The probe filled the link: its delivery rate is the capacity. Near the
 		 * capacity already known, that only confirms it: the target stays (raising it to
 		 * 0.95 x would stand a queue). Not after an outage, which left the target at the
 		 * floor: the capacity known before it is what the link still has. */
-		bool same = cc->link_known && cap_rate < 1.15 * cc->link_cap && !outage;
+		bool same =
+		        cc->link_known && cap_rate < 1.15 * cc->link_cap && !outage && !p->checks;
 
 		/* One reading is the capacity give or take the path's jitter: linksim's geo-sat
 		 * curve (+/- 10 ms, a new point every 40 ms) squeezes or stretches a cluster's
@@ -601,6 +614,18 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		cc->initial_probes = 0;
 		if (same)
 			return;
+		/* One start-up reading may be the path's jitter as much as the link: the lab's
+		 * first probes on the 512 kbit/s geo-sat uplink read 529-619 kbit/s (squeezed
+		 * arrivals), and the target set from them held while the media, on its low rung,
+		 * sent less than the link: no queue to cut it until the ladder had climbed on it
+		 * (to 360p-15 at 3.4 s, a cut 0.8 s later). A start-up probe that filled the link
+		 * is confirmed by one probe just above the target it set; that probe, or a start-up
+		 * probe's follow-up, reads the capacity again, and the target comes down to it. */
+		cc->startup_confirm = p->startup && !p->checks;
+		if (p->checks && est < cc->target) {
+			cc->target = cc->delay_target = clamp_rate(cc, est);
+			return;
+		}
 	}
 	if (p->id == cc->recover_probe && est > cc->target)
 		cc->recover_tries = 0; /* the capacity is back: the follow-ups take it from here */
@@ -1210,7 +1235,8 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 {
 	struct probe *slot = NULL;
 	double rate;
-	bool due = false, recovery = false, periodic = false;
+	bool due = false, recovery = false, periodic = false, startup = false, checks = false,
+	     confirm = false;
 
 	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps)
 		return 0;
@@ -1220,7 +1246,7 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 		slot = &cc->probes[i];
 	}
 	if (cc->initial_probes > 0) {
-		due = true;
+		due = startup = true;
 		cc->initial_probes--;
 		rate = cc->target * 3;
 	} else {
@@ -1228,6 +1254,13 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 		if (cc->next_probe_at > cc->last_probe_at && now_us >= cc->next_probe_at) {
 			due = true;
 			rate = cc->target * 2;
+			/* after a start-up probe: the start-up's second look */
+			checks = cc->last_probe_startup;
+		} else if (cc->startup_confirm && !cc->draining && cc->queue_us < 30000 &&
+		           cc->queue_pred_us < 30000) {
+			cc->startup_confirm = false;
+			due = checks = confirm = true;
+			rate = cc->target * 1.25;
 		} else if (cc->recover_tries && now_us >= cc->recover_at &&
 		           now_us < cc->recover_until &&
 		           (cc->recover_outage ||
@@ -1283,6 +1316,10 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 	slot->started = now_us;
 	slot->active = true;
 	slot->periodic = periodic;
+	slot->startup = startup;
+	slot->checks = checks;
+	slot->confirm = confirm;
+	cc->last_probe_startup = startup;
 	if (recovery) {
 		cc->recover_probe = slot->id;
 		cc->n_probes_recovery++;
