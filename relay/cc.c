@@ -67,10 +67,9 @@ struct probe {
 	bool active;
 	bool periodic; /* the gentle periodic probe (not start-up, follow-up or recovery) */
 	bool startup;  /* one of the start-up probes */
-	/* a second look at a start-up reading (a start-up follow-up, or the confirmation after a
-	 * start-up probe that filled the link): what it reads replaces that reading */
-	bool checks;
-	bool confirm; /* ... the confirmation (at 1.25x the target) */
+	/* the second look at a start-up probe that filled the link (at 1.25x the target it set):
+	 * what it reads replaces that reading */
+	bool confirm;
 };
 
 struct cc {
@@ -176,7 +175,6 @@ struct cc {
 	struct probe probes[PROBES];
 	int next_cluster;
 	int64_t next_probe_at, last_probe_at;
-	bool last_probe_startup; /* the latest probe sent was a start-up probe */
 	int initial_probes;
 
 	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
@@ -587,7 +585,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		 * 0.95 x would stand a queue). Not after an outage, which left the target at the
 		 * floor: the capacity known before it is what the link still has. */
 		bool same =
-		        cc->link_known && cap_rate < 1.15 * cc->link_cap && !outage && !p->checks;
+		        cc->link_known && cap_rate < 1.15 * cc->link_cap && !outage && !p->confirm;
 
 		/* One reading is the capacity give or take the path's jitter: linksim's geo-sat
 		 * curve (+/- 10 ms, a new point every 40 ms) squeezes or stretches a cluster's
@@ -619,10 +617,10 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		 * arrivals), and the target set from them held while the media, on its low rung,
 		 * sent less than the link: no queue to cut it until the ladder had climbed on it
 		 * (to 360p-15 at 3.4 s, a cut 0.8 s later). A start-up probe that filled the link
-		 * is confirmed by one probe just above the target it set; that probe, or a start-up
-		 * probe's follow-up, reads the capacity again, and the target comes down to it. */
-		cc->startup_confirm = p->startup && !p->checks;
-		if (p->checks && est < cc->target) {
+		 * is confirmed by one probe just above the target it set: that one reads the
+		 * capacity again, and a target above it comes down to it. */
+		cc->startup_confirm = p->startup;
+		if (p->confirm && est < cc->target) {
 			cc->target = cc->delay_target = clamp_rate(cc, est);
 			return;
 		}
@@ -1235,8 +1233,7 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 {
 	struct probe *slot = NULL;
 	double rate;
-	bool due = false, recovery = false, periodic = false, startup = false, checks = false,
-	     confirm = false;
+	bool due = false, recovery = false, periodic = false, startup = false, confirm = false;
 
 	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps)
 		return 0;
@@ -1254,12 +1251,10 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 		if (cc->next_probe_at > cc->last_probe_at && now_us >= cc->next_probe_at) {
 			due = true;
 			rate = cc->target * 2;
-			/* after a start-up probe: the start-up's second look */
-			checks = cc->last_probe_startup;
 		} else if (cc->startup_confirm && !cc->draining && cc->queue_us < 30000 &&
 		           cc->queue_pred_us < 30000) {
 			cc->startup_confirm = false;
-			due = checks = confirm = true;
+			due = confirm = true;
 			rate = cc->target * 1.25;
 		} else if (cc->recover_tries && now_us >= cc->recover_at &&
 		           now_us < cc->recover_until &&
@@ -1317,9 +1312,7 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 	slot->active = true;
 	slot->periodic = periodic;
 	slot->startup = startup;
-	slot->checks = checks;
 	slot->confirm = confirm;
-	cc->last_probe_startup = startup;
 	if (recovery) {
 		cc->recover_probe = slot->id;
 		cc->n_probes_recovery++;

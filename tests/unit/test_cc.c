@@ -832,8 +832,8 @@ static void test_cc_start_finds_the_link_without_a_queue_spike(void **state)
  * it held while the media's low rung and padding sent less than the link: no queue, nothing
  * to cut, until the ladder climbed on it (to 360p-15 at 3.4 s; the cut came 0.8 s later, in 2
  * of 3 debug runs of bench/consult.sh on geo-sat-steady). A second look at the link (a probe
- * just above the target a filled start-up probe set, or a whole one's follow-up) brings the
- * target down to what it reads. Here: arrivals squeezed by 25 % over the first 300 ms, the
+ * just above the target a filled start-up probe set) brings the target down to what it
+ * reads. Here: arrivals squeezed by 25 % over the first 300 ms, the
  * media at 350 kbit/s until 3.4 s (probes fill with padding) and all the target allows after.
  * Before: target 649 kbit/s at 3.4 s, a queue peak of 256 ms after. */
 static void test_cc_start_probe_read_high_is_corrected_by_a_second_look(void **state)
