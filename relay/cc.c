@@ -137,8 +137,8 @@ struct cc {
 	uint32_t probe_est;  /* the latest evaluated probe's delivery rate (cc_stats) */
 	bool probe_whole;    /* ... whether it was (almost) all delivered */
 	bool probe_periodic; /* ... and whether it was a periodic probe */
-	/* a periodic probe near the known capacity read as delivered whole: the next one must
-	 * too before the capacity is forgotten (probe_evaluate) */
+	/* a periodic probe showed more than the known capacity (whole, or 1.15x it): the next
+	 * one must too before the capacity is raised or forgotten (probe_evaluate) */
 	bool probe_recheck;
 	/* a start-up probe filled the link: one probe just above the target it set confirms it */
 	bool startup_confirm;
@@ -589,7 +589,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 
 		/* One reading is the capacity give or take the path's jitter: linksim's geo-sat
 		 * curve (+/- 10 ms, a new point every 40 ms) squeezes or stretches a cluster's
-		 * arrivals, and test_cc's periodic probes on 512 kbit/s read 469-538 kbit/s. A
+		 * arrivals, and test_cc's periodic probes on 512 kbit/s read 469-598 kbit/s. A
 		 * reading near the one known is averaged in; taken alone, it walked the growth
 		 * ceiling (CAP_SHARE of it) up to the link itself and past it. */
 		bool near = same && cap_rate > 0.85 * cc->link_cap;

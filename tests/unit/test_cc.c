@@ -88,13 +88,12 @@ struct sim {
 	int64_t fb_bad_from, fb_bad_to, fb_extra_us;
 	double fb_loss;
 	/* linksim's jitter (tools/linksim/model.c): the one-way delay follows a piecewise-linear
-	 * curve through random points in [-jitter_pl_us, +jitter_pl_us] every jitter_pl_iv_us
-	 * (linksim's default, 4 x the jitter: 40 ms for geo-sat's 10 ms), so it rises and falls
+	 * curve through random points in [-jitter_pl_us, +jitter_pl_us] every 4 x jitter_pl_us
+	 * (linksim's default spacing: 40 ms for geo-sat's 10 ms), so it rises and falls
 	 * at slopes up to 0.5 (a delay gradient) without reordering. Until 2026-12-06 these
 	 * scenarios put the points 100 ms apart (slopes up to 0.2), gentler than the lab's: the
 	 * lab's probes read capacities 5-12 % high that the simulation never showed. */
 	int64_t jitter_pl_us;
-	int64_t jitter_pl_iv_us; /* the points' spacing; 0: 4 x jitter_pl_us, as linksim's */
 	/* a path that squeezes arrivals: packets leaving the link in [squeeze_from, squeeze_to)
 	 * arrive sooner by squeeze x their time since squeeze_from (and all later ones by the
 	 * whole step), as a link layer that delivers in bursts or a busy emulator can */
@@ -205,7 +204,7 @@ static void send_packet(struct sim *s, int cluster, size_t len)
 	f->arrive =
 	        depart + s->one_way + (s->jitter_us ? (int64_t)(rnd(s) * (double)s->jitter_us) : 0);
 	if (s->jitter_pl_us) {
-		int64_t iv = s->jitter_pl_iv_us ? s->jitter_pl_iv_us : 4 * s->jitter_pl_us;
+		int64_t iv = 4 * s->jitter_pl_us;
 		int64_t seg = depart / iv;
 
 		while (s->jpl_seg < seg) {
