@@ -36,6 +36,9 @@
 #define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
 #define CAP_SHARE        0.92     /* additive growth stops at this share of a known capacity */
 #define PROBE_NEAR_CAP   1.3      /* periodic probe near a known capacity: at most this x it */
+#define POLICE_HOLD_US   (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
+#define POLICE_SHARE     0.95 /* ... at this share of the rate it passes */
+#define POLICE_WINDOWS   3    /* loss windows a policer is read from */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -113,6 +116,19 @@ struct cc {
 	bool link_known;
 
 	uint32_t loss_lost, loss_total;
+	/* the window's reported bytes, lost and received (policer_check) */
+	uint64_t loss_bytes_lost, loss_bytes_recv;
+	/* the last POLICE_WINDOWS windows' send and receive rates, loss fraction and lost
+	 * packets, and a policer's bound found from them (police_bound, until police_until;
+	 * INFINITY when none) */
+	struct {
+		double send, recv, f;
+		uint32_t lost;
+	} pol_win[POLICE_WINDOWS];
+	unsigned pol_n;
+	double police_bound;
+	int64_t police_until;
+	uint32_t policer_finds;
 	/* the last windows' counts, pooled for the loss fraction reported (see loss_pool) */
 	struct {
 		uint32_t lost, total;
@@ -220,6 +236,7 @@ int cc_new(struct cc **out, const struct cc_config *cfg)
 	cc->cfg = c;
 	cc->target = cc->delay_target = c.start_bps;
 	cc->loss_bound = INFINITY;
+	cc->police_bound = INFINITY;
 	cc->threshold = 12.5;
 	cc->last_thr_update = -1;
 	cc->time_over = -1;
@@ -748,6 +765,58 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
 	return now - cc->last_decrease >= rtt || acked < 0.8 * cc->delay_target;
 }
 
+/* A policer (a 4G operator's rate limit: a token bucket in front of the link) drops what exceeds
+ * its rate at once, with no queue, so the delay-based part never sees it, and the loss bound
+ * takes loss with no queue for the air's (a rain fade loses 10 % at any rate). Over one the
+ * controller ran at ~1.4x its rate with ~30 % of the packets dropped (test_cc's policer case).
+ * What tells the two apart is how the loss answers the sending rate: air loss takes the same
+ * share at any rate, so what arrives grows with what is sent; a policer passes the same rate
+ * whatever is sent, so the loss grows instead. Over the last POLICE_WINDOWS loss windows: send
+ * rates 25 % apart or more, receive rates all within 8 % of each other, and the fastest window
+ * losing 10 % or more and at least 20 packets read as a policer at the mean receive rate. The
+ * target is then held at 0.95x it for POLICE_HOLD_US (a short probe cluster fits in a
+ * policer's bucket and reads as delivered whole, so probes cannot be trusted to lift it),
+ * then the bound lifts and the controller finds the rate again. With two windows and no
+ * packet count, bursty 1 % loss read as a policer in test_cc's low-rate and start-up cases
+ * (one burst is 6-14 % of a 50-packet window). */
+static void policer_check(struct cc *cc, int64_t now, double f)
+{
+	double dt = (double)(now - cc->loss_start) / 1e6;
+	double s_min = INFINITY, s_max = 0, r_min = INFINITY, r_max = 0, r_sum = 0;
+	unsigned hi = 0;
+
+	if (dt <= 0)
+		return;
+	memmove(&cc->pol_win[1], &cc->pol_win[0], sizeof cc->pol_win[0] * (POLICE_WINDOWS - 1));
+	cc->pol_win[0].send = (double)(cc->loss_bytes_lost + cc->loss_bytes_recv) * 8 / dt;
+	cc->pol_win[0].recv = (double)cc->loss_bytes_recv * 8 / dt;
+	cc->pol_win[0].f = f;
+	cc->pol_win[0].lost = cc->loss_lost;
+	if (cc->pol_n < POLICE_WINDOWS)
+		cc->pol_n++;
+	if (cc->pol_n < POLICE_WINDOWS)
+		return;
+	for (unsigned i = 0; i < POLICE_WINDOWS; i++) {
+		if (cc->pol_win[i].send > s_max) {
+			s_max = cc->pol_win[i].send;
+			hi = i;
+		}
+		if (cc->pol_win[i].send < s_min)
+			s_min = cc->pol_win[i].send;
+		if (cc->pol_win[i].recv > r_max)
+			r_max = cc->pol_win[i].recv;
+		if (cc->pol_win[i].recv < r_min)
+			r_min = cc->pol_win[i].recv;
+		r_sum += cc->pol_win[i].recv;
+	}
+	if (r_min > 0 && s_max >= 1.25 * s_min && r_max <= 1.08 * r_min &&
+	    cc->pol_win[hi].f >= 0.10 && cc->pol_win[hi].lost >= 20) {
+		cc->police_bound = clamp_rate(cc, POLICE_SHARE * r_sum / POLICE_WINDOWS);
+		cc->police_until = now + POLICE_HOLD_US;
+		cc->policer_finds++;
+	}
+}
+
 static void rate_update(struct cc *cc, int64_t now)
 {
 	double acked = acked_bps(cc), recent = acked_recent_bps(cc), dt;
@@ -1005,10 +1074,20 @@ static void rate_update(struct cc *cc, int64_t now)
 		} else {
 			cc->loss_bound = INFINITY;
 		}
+		policer_check(cc, now, f);
 		cc->loss_lost = cc->loss_total = 0;
+		cc->loss_bytes_lost = cc->loss_bytes_recv = 0;
 		cc->loss_start = now;
 	}
+	if (isfinite(cc->police_bound) && now >= cc->police_until)
+		cc->police_bound = INFINITY;
+	/* under a policer's bound the delay-based target does not run on above it (when the
+	 * bound lifts, growth starts from there, not with a jump into the policer) */
+	if (cc->delay_target > cc->police_bound)
+		cc->delay_target = cc->police_bound;
 	cc->target = cc->delay_target < cc->loss_bound ? cc->delay_target : cc->loss_bound;
+	if (cc->target > cc->police_bound)
+		cc->target = cc->police_bound;
 	cc->target = clamp_rate(cc, cc->target);
 }
 
@@ -1082,6 +1161,7 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 				if (!s->tail) {
 					cc->loss_lost++;
 					cc->loss_total++;
+					cc->loss_bytes_lost += s->bytes;
 				}
 				/* A packet lost on the air still used the bottleneck: credit its
 				 * bytes to the next arrival, or random loss reads as a capacity
@@ -1107,12 +1187,16 @@ int cc_on_feedback(struct cc *cc, const struct rtcp_twcc_pkt *pkts, size_t n, in
 			if (!s->tail && cc->loss_lost && cc->loss_total) {
 				cc->loss_lost--;
 				cc->loss_total--;
+				if (cc->loss_bytes_lost >= s->bytes)
+					cc->loss_bytes_lost -= s->bytes;
 			}
 			if (p)
 				p->reported--;
 		}
-		if (cc->queue_us <= QUEUE_OVERUSE_US)
+		if (cc->queue_us <= QUEUE_OVERUSE_US) {
 			cc->loss_total++;
+			cc->loss_bytes_recv += s->bytes;
+		}
 		ack_add(cc, pkts[i].arrival_us, s->bytes + lost_bytes);
 		lost_bytes = 0;
 		owd_update(cc, pkts[i].arrival_us - s->send_us, now_us);
@@ -1330,6 +1414,9 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->target_bps = (uint32_t)cc->target;
 	st->delay_bps = (uint32_t)cc->delay_target;
 	st->loss_bound_bps = isfinite(cc->loss_bound) ? (uint32_t)cc->loss_bound : UINT32_MAX;
+	st->policer_bps =
+	        isfinite(cc->police_bound) ? (uint32_t)(cc->police_bound / POLICE_SHARE) : 0;
+	st->policer_finds = cc->policer_finds;
 	st->acked_bps = (uint32_t)acked_bps(cc);
 	st->link_bps = cc->link_known ? (uint32_t)cc->link_cap : 0;
 	st->usage = cc->usage;

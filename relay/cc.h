@@ -52,6 +52,9 @@ void cc_config_default(struct cc_config *cfg);
 
 enum cc_usage { CC_NORMAL = 0, CC_OVERUSE = 1, CC_UNDERUSE = 2 };
 
+/* a policer found (cc_stats.policer_bps) holds the target under its rate this long */
+#define CC_POLICER_HOLD_S 30
+
 struct cc_stats {
 	uint32_t target_bps;     /* current target (wire) */
 	uint32_t delay_bps;      /* delay-based estimate */
@@ -83,6 +86,11 @@ struct cc_stats {
 	uint32_t cut_from_bps, cut_recent_bps;
 	int64_t cut_queue_us;
 	bool cut_predicted, cut_gradient;
+	/* a policer's rate found from how the loss answered the send rate (cc.c, policer_check):
+	 * the rate it passes (0 when none holds the target now; the target stays at 0.95x it for
+	 * CC_POLICER_HOLD_S) and how many times one was found */
+	uint32_t policer_bps;
+	uint32_t policer_finds;
 };
 
 struct cc;

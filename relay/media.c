@@ -301,6 +301,7 @@ struct relay_media {
 	int64_t cc_react_us;     /* time of the last one */
 	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
 	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
+	uint32_t policer_finds;  /* the controller's, as last logged */
 	uint32_t cuts_logged;    /* the controller's decreases logged so far (cc_feedback) */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
@@ -812,6 +813,13 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, m->pushbacks,
 		        cs.overuses, cs.queue_cuts, cs.jitter_holds, ps.queued_bytes[PACER_VIDEO],
 		        ps.oldest_us >= 0 ? (long long)(t - ps.oldest_us) / 1000 : -1LL);
+	}
+	if (cs.policer_finds != m->policer_finds) {
+		m->policer_finds = cs.policer_finds;
+		log_info(
+		        "%s: the loss grows with the send rate: a rate limit (policer) at about %u "
+		        "kbit/s; the rate is held under it for %d s",
+		        m->name, cs.policer_bps / 1000, CC_POLICER_HOLD_S);
 	}
 	if (m->cfg.fixed_bps)
 		return;

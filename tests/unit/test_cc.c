@@ -1107,13 +1107,12 @@ static void test_cc_rain_fade_restore_is_not_pulled_back_by_the_cut(void **state
 }
 
 /* A policer (512 kbit/s, 100 ms of bucket) in front of a 2 Mbit/s link, no other loss: what
- * exceeds it is dropped at once, with no queue. The controller takes loss with no queue for the
- * air's up to 20 % (the rain fade's rule in rate_update), so over a policer it runs at ~1.4x
- * its rate with ~30 % of the packets dropped: a limit, not a goal. This bounds it: with every
- * probe loss credited as an air loss, also when judging whether a probe filled the link (an
- * earlier form of probe_evaluate's credit), the target reached 3.97 Mbit/s and 49 % of the
- * packets were policed. */
-static void test_cc_policer_keeps_the_rate_bounded(void **state)
+ * exceeds it is dropped at once, with no queue. Loss with no queue reads as the air's (the rain
+ * fade's rule in rate_update) unless it grows with the send rate (policer_check): before that
+ * check the controller ran at ~1.4x the policer (target mean 668665 bps, max 959652, 24.4 % of
+ * the packets policed over 20-60 s). Then the policer goes (at 60 s): once its bound has lifted
+ * the controller must find the 2 Mbit/s link. */
+static void test_cc_policer_is_found_and_its_rate_kept(void **state)
 {
 	static const struct cap_step caps[] = {{0, 2000000}};
 	static struct sim s;
@@ -1121,6 +1120,8 @@ static void test_cc_policer_keeps_the_rate_bounded(void **state)
 	uint64_t sent0, policed0;
 	double mean = 0, policed;
 	unsigned n = 0;
+	int64_t found_1m = -1;
+	struct cc_stats st;
 
 	(void)state;
 	sim_init(&s, caps, 1, 200000);
@@ -1142,12 +1143,51 @@ static void test_cc_policer_keeps_the_rate_bounded(void **state)
 	}
 	mean /= n;
 	policed = (double)(s.policed - policed0) / (double)(s.sent_pkts - sent0);
+	cc_get_stats(s.cc, &st);
+	s.police_bps = 0;
+	while (s.t < 120000000 && found_1m < 0) {
+		sim_run(&s, s.t + 100000);
+		if (cc_target_bps(s.cc) >= 1000000)
+			found_1m = s.t - 60000000;
+	}
 	printf("cc-sim: policer 512k on a 2M link, 20-60 s: target mean %.0f bps, max %u bps; %.2f "
-	       "%% of packets policed\n",
-	       mean, max_target, policed * 100);
-	assert_true(max_target <= 2.5 * 512000);
-	assert_true(mean <= 1.6 * 512000);
-	assert_true(policed <= 0.35);
+	       "%% of packets policed; policer found %u time(s), at 60 s at %u bps; policer gone: "
+	       "1 Mbit/s %.1f s later\n",
+	       mean, max_target, policed * 100, st.policer_finds, st.policer_bps, found_1m / 1e6);
+	assert_true(st.policer_finds >= 1);
+	assert_in_range(st.policer_bps, 460000, 560000);
+	assert_true(mean >= 0.8 * 512000 && mean <= 1.1 * 512000);
+	assert_true(max_target <= 1.5 * 512000);
+	assert_true(policed <= 0.08);
+	/* the bound holds 30 s; then the link is found as after any drop that ended */
+	assert_true(found_1m >= 0 && found_1m <= 45000000);
+	sim_free(&s);
+}
+
+/* The policer's mirror image: 10 % air loss in bursts of 3 on a 1 Mbit/s link (a fade at a rate
+ * where each loss window holds 20 and more lost packets). What arrives follows what is sent, so
+ * this is not a policer, however steady the receive rate looks while the send rate is. */
+static void test_cc_air_loss_10pct_is_not_a_policer(void **state)
+{
+	static const struct cap_step caps[] = {{0, 1000000}};
+	static struct sim s;
+	struct cc_stats st;
+	double util;
+
+	(void)state;
+	sim_init(&s, caps, 1, 200000);
+	bursty_loss(0.10, &s.loss_p_gb, &s.loss_p_bg);
+	s.m_start = 20000000;
+	s.m_end = 60000000;
+	sim_run(&s, 60000000);
+	cc_get_stats(s.cc, &st);
+	util = s.served_bits / (1000000.0 * 40.0);
+	printf("cc-sim: 10 %% bursty air loss on 1M, 20-60 s: utilisation %.1f %%, read as a "
+	       "policer "
+	       "%u time(s)\n",
+	       util * 100, st.policer_finds);
+	assert_int_equal(st.policer_finds, 0);
+	assert_true(util >= 0.75);
 	sim_free(&s);
 }
 
@@ -1212,6 +1252,7 @@ static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 	static const struct cap_step caps[] = {{0, 500000}};
 	static struct sim s;
 	uint32_t min_target = UINT32_MAX;
+	struct cc_stats st;
 	double util;
 
 	sim_init(&s, caps, 1, 100000);
@@ -1234,6 +1275,8 @@ static void test_cc_random_bursty_loss_1pct_does_not_collapse_rate(void **state)
 	assert_true(s.air_lost > 0);
 	assert_true(min_target >= 350000);
 	assert_true(util >= 0.70);
+	cc_get_stats(s.cc, &st);
+	assert_int_equal(st.policer_finds, 0); /* nor from the start-up (policer_check) */
 	sim_free(&s);
 }
 
@@ -1310,11 +1353,12 @@ static void test_cc_low_rate_loss_fraction_is_not_one_burst(void **state)
 {
 	static const struct cap_step caps[] = {{0, 512000}};
 	static struct sim s;
-	unsigned values = 0, high = 0;
+	unsigned values = 0, high = 0, policers = 0;
 	double sum = 0;
 
 	(void)state;
 	for (sim_seed = 0; sim_seed < 5; sim_seed++) {
+		struct cc_stats end;
 		double last = -1;
 
 		sim_init(&s, caps, 1, 100000);
@@ -1334,11 +1378,15 @@ static void test_cc_low_rate_loss_fraction_is_not_one_burst(void **state)
 			}
 			last = st.loss;
 		}
+		cc_get_stats(s.cc, &end);
+		policers += end.policer_finds;
 		sim_free(&s);
 	}
 	printf("cc-sim: 40 kbit/s of 200 B packets, 1 %% bursty loss, 5 x 300 s: %u loss values "
-	       "reported, %u of them >= 6 %%, mean %.2f %%\n",
-	       values, high, 100.0 * sum / values);
+	       "reported, %u of them >= 6 %%, mean %.2f %%; read as a policer %u time(s)\n",
+	       values, high, 100.0 * sum / values, policers);
+	/* air loss in bursts is not a policer (policer_check): one burst is 6-14 % of a window */
+	assert_int_equal(policers, 0);
 	assert_true(values >= 200);
 	assert_true(high <= 0.04 * values);
 	assert_true(sum / values >= 0.005 && sum / values <= 0.025);
@@ -1375,7 +1423,8 @@ int main(void)
 	                                  seed_reset),
 	        cmocka_unit_test(test_cc_feedback_timeout_halves_target),
 	        cmocka_unit_test(test_cc_lost_feedback_is_not_a_capacity_drop),
-	        cmocka_unit_test(test_cc_policer_keeps_the_rate_bounded),
+	        cmocka_unit_test(test_cc_policer_is_found_and_its_rate_kept),
+	        cmocka_unit_test(test_cc_air_loss_10pct_is_not_a_policer),
 	        cmocka_unit_test(test_cc_probe_capacity_counts_air_losses),
 	};
 	if (seed)
