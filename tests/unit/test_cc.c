@@ -1036,13 +1036,17 @@ static void test_cc_long_drop_app_limited_finds_the_return(void **state)
  * both directions, and the far side's media fills the queue our feedback waits in: with
  * bad_reverse, for the fade's first 5 s feedback comes 1.5 s late and 3 reports in 4 are
  * lost (as seen in the lab); reports lost on the way back must not read as the link
- * delivering a quarter of its rate. From 8 s into the fade the target stays above min_frac x
- * the fade's capacity. */
+ * delivering a quarter of its rate. When the first report that shows the queue comes depends
+ * on which reports are lost (22.6-23.4 s over seeds 0-15), so with bad_reverse the bound is
+ * on the controller's reaction: below the fade's capacity within 1 s of the first report
+ * that shows 200 ms of queue (the cut is immediate at seeds 1, 2, 11 and 13, where that
+ * report came 3.2-3.4 s into the fade), and within 4 s of the fade in all. From 8 s into the
+ * fade the target stays above min_frac x the fade's capacity. */
 static void rain_fade(bool bad_reverse, double min_frac)
 {
 	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {40000000, 512000}};
 	static struct sim s;
-	int64_t below = -1;
+	int64_t below = -1, seen = -1;
 	uint32_t min_late = UINT32_MAX;
 	double util, p95;
 
@@ -1063,10 +1067,14 @@ static void rain_fade(bool bad_reverse, double min_frac)
 	s.m_start = 26000000;
 	s.m_end = 40000000;
 	while (s.t < 40000000) {
+		struct cc_stats st;
 		uint32_t tg;
 
 		sim_run(&s, s.t + 1000);
 		tg = cc_target_bps(s.cc);
+		cc_get_stats(s.cc, &st);
+		if (st.queue_us >= 200000 && seen < 0)
+			seen = s.t - 20000000;
 		if (tg < 128000 && below < 0)
 			below = s.t - 20000000;
 		if (s.t >= 28000000 && tg < min_late)
@@ -1075,12 +1083,16 @@ static void rain_fade(bool bad_reverse, double min_frac)
 	util = s.served_bits / (128000.0 * 14.0);
 	p95 = q_percentile(&s, 0.95);
 	printf("cc-sim: rain fade 512k->128k, 10 %% bursty loss%s: below the fade capacity after "
-	       "%.2f s; 6-20 s into the fade: utilisation %.1f %%, queue p95 %.0f ms; 8-20 s: "
-	       "min target %u bps\n",
-	       bad_reverse ? ", reverse path late and lossy for 5 s" : "", below / 1e6, util * 100,
-	       p95, min_late);
-	/* the first feedback that shows the fade comes 1.5 s late with a bad reverse path */
-	assert_true(below >= 0 && below <= (bad_reverse ? 3000000 : 2000000));
+	       "%.2f s (a 200 ms queue seen after %.2f s); 6-20 s into the fade: utilisation "
+	       "%.1f %%, queue p95 %.0f ms; 8-20 s: min target %u bps\n",
+	       bad_reverse ? ", reverse path late and lossy for 5 s" : "", below / 1e6, seen / 1e6,
+	       util * 100, p95, min_late);
+	if (bad_reverse) {
+		assert_true(seen >= 0 && below >= 0 && below <= seen + 1000000);
+		assert_true(below <= 4000000);
+	} else {
+		assert_true(below >= 0 && below <= 2000000);
+	}
 	assert_true(util >= 0.75);
 	assert_true(min_late >= min_frac * 128000);
 	assert_true(p95 <= 300.0);
