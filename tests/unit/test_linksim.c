@@ -1,6 +1,6 @@
 /* tests/unit/test_linksim.c — the link lab's model as plain functions, on a simulated clock:
- * Gilbert-Elliott statistics, queue and serialisation timing, jitter, outages, fades, traces,
- * schedules, value parsers and profiles. No root, no sockets.
+ * Gilbert-Elliott statistics, queue and serialisation timing, jitter, outages, fades, the
+ * token-bucket policer, traces, schedules, value parsers and profiles. No root, no sockets.
  *
  * linksim is a program, not part of libpirogue.a, so its pure sources are compiled into this
  * test directly. */
@@ -375,6 +375,207 @@ static void test_fade_lowers_rate_and_raises_loss(void **state)
 	linksim_dir_free(d);
 }
 
+/* ---- token-bucket policer ---- */
+
+/* Feeds a packet of len bytes at t; true if the policer let it through. */
+static bool police_passes(struct linksim_dir *d, size_t len, uint64_t t)
+{
+	struct linksim_stats before, after;
+
+	linksim_dir_stats(d, &before);
+	feed(d, len, t);
+	linksim_dir_stats(d, &after);
+	return after.drop_police == before.drop_police;
+}
+
+/* Sets one key of a running direction, as `linksim set` does. */
+static void dir_set(struct linksim_dir *d, const char *key, const char *value)
+{
+	struct linksim_params p;
+	char err[LINKSIM_ERR_MAX];
+
+	assert_int_equal(linksim_params_copy(&p, linksim_dir_params(d)), 0);
+	if (linksim_params_set(&p, key, value, NULL, err) != 0)
+		fail_msg("%s=%s: %s", key, value, err);
+	assert_int_equal(linksim_dir_set_params(d, &p), 0);
+	linksim_params_release(&p);
+}
+
+/* Feeds len-byte packets every `every` ns from 0 to `until` inclusive, running the link. */
+static void feed_steady(struct linksim_dir *d, struct sink *s, size_t len, uint64_t every,
+                        uint64_t until)
+{
+	uint64_t t;
+
+	for (t = 0; t <= until; t += every) {
+		run_until(d, s, t);
+		feed(d, len, t);
+	}
+	run_until(d, s, until + 10 * S);
+}
+
+static void test_police_passes_its_rate_plus_depth_and_drops_the_rest(void **state)
+{
+	const char *const kv[] = {"rate",         "2Mbit", "police_rate", "512kbit",
+	                          "police_burst", "100ms", NULL};
+	struct linksim_dir *d = mkdir_params(kv);
+	struct linksim_stats st;
+	static struct sink s;
+	/* 512 kbit/s x 10 s = 640,000 bytes, plus the 100 ms bucket (6,400 bytes) */
+	const uint64_t allowed = 512000 / 8 * 10 + 6400;
+
+	memset(&s, 0, sizeof s);
+	assert_int_equal(linksim_params_police_depth(linksim_dir_params(d)), 6400);
+	/* 1000-byte packets at 1 Mbit/s (one every 8 ms) over [0, 10 s]: 1251 packets */
+	feed_steady(d, &s, 1000, 8 * MS, 10 * S);
+	linksim_dir_stats(d, &st);
+	assert_int_equal(st.in_pkts, 1251);
+	assert_int_equal(st.out_pkts, s.n);
+	/* a token bucket never passes more than rate x time + depth; in 1000-byte packets it
+	 * passes that to within one packet (here 646 packets: 646,000 of 646,400 bytes) */
+	assert_true(st.out_bytes <= allowed);
+	assert_true(st.out_bytes + 1000 > allowed);
+	assert_int_equal(st.drop_police, st.in_pkts - st.out_pkts);
+	assert_int_equal(st.drop_queue, 0);
+	assert_int_equal(st.drop_loss + st.drop_outage + st.drop_error, 0);
+	linksim_dir_free(d);
+}
+
+static void test_police_below_its_rate_drops_nothing(void **state)
+{
+	const char *const kv[] = {"rate",         "2Mbit", "police_rate", "512kbit",
+	                          "police_burst", "100ms", NULL};
+	struct linksim_dir *d = mkdir_params(kv);
+	struct linksim_stats st;
+	static struct sink s;
+
+	memset(&s, 0, sizeof s);
+	/* 1000-byte packets at 400 kbit/s (one every 20 ms) for 10 s */
+	feed_steady(d, &s, 1000, 20 * MS, 10 * S);
+	linksim_dir_stats(d, &st);
+	assert_int_equal(st.in_pkts, 501);
+	assert_int_equal(st.drop_police, 0);
+	assert_int_equal(st.out_pkts, 501);
+	assert_int_equal(st.out_bytes, 501000);
+	linksim_dir_free(d);
+}
+
+static void test_police_bucket_starts_full(void **state)
+{
+	const char *const kv[] = {"police_rate", "512kbit", "police_burst", "100ms", NULL};
+	struct linksim_dir *d = mkdir_params(kv);
+	struct linksim_stats st;
+	int i;
+
+	/* depth 512 kbit/s x 100 ms / 8 = 6400 bytes, all of it available at t = 0 */
+	for (i = 0; i < 5; i++)
+		assert_true(police_passes(d, 1280, 0));
+	assert_false(police_passes(d, 20, 0));
+	linksim_dir_stats(d, &st);
+	assert_int_equal(st.drop_police, 1);
+	assert_int_equal(st.queue_bytes, 6400);
+	linksim_dir_free(d);
+}
+
+static void test_police_bucket_holds_at_least_one_full_size_packet(void **state)
+{
+	const char *const kv[] = {"police_rate", "64kbit", "police_burst", "10ms", NULL};
+	struct linksim_dir *d = mkdir_params(kv);
+
+	/* 64 kbit/s x 10 ms = 80 bytes, raised to 1500 */
+	assert_int_equal(linksim_params_police_depth(linksim_dir_params(d)), 1500);
+	assert_true(police_passes(d, 1500, 0));
+	assert_false(police_passes(d, 20, 0));
+	linksim_dir_free(d);
+}
+
+static void test_police_change_at_run_time_keeps_tokens_capped_at_new_depth(void **state)
+{
+	const char *const kv[] = {"police_rate", "512kbit", "police_burst", "100ms", NULL};
+	struct linksim_dir *d = mkdir_params(kv);
+	int i;
+
+	/* spend 6000 of the 6400 bytes, then deepen the bucket to 12800: still 400 left */
+	for (i = 0; i < 6; i++)
+		assert_true(police_passes(d, 1000, 0));
+	dir_set(d, "police_burst", "200ms");
+	assert_true(police_passes(d, 400, 0));
+	assert_false(police_passes(d, 20, 0));
+	/* 1 s later the bucket is full (12800, 20 taken); a 50 ms bucket caps it at 3200 */
+	assert_true(police_passes(d, 20, 1 * S));
+	dir_set(d, "police_burst", "50ms");
+	assert_true(police_passes(d, 3200, 1 * S));
+	assert_false(police_passes(d, 20, 1 * S));
+	/* no policer passes everything; one switched back on starts full */
+	dir_set(d, "police_rate", "0");
+	for (i = 0; i < 100; i++)
+		assert_true(police_passes(d, 1500, 1 * S));
+	dir_set(d, "police_rate", "512kbit");
+	assert_true(police_passes(d, 3200, 1 * S));
+	assert_false(police_passes(d, 20, 1 * S));
+	linksim_dir_free(d);
+}
+
+static void test_police_keys_parse_and_bad_values_leave_params_unchanged(void **state)
+{
+	const char text[] = "[link]\npolice_rate = 512kbit\n[up]\npolice_burst = 50ms\n";
+	struct linksim_params p;
+	struct linksim_profile prof;
+	struct config *c = NULL;
+	char err[LINKSIM_ERR_MAX], cerr[CONFIG_ERR_MAX];
+	const char *const bad[][2] = {
+	        {"police_burst", "-1"},
+	        {"police_rate", "abc"},
+	        {"police_burst", "soon"},
+	        {"police_rate", "-512kbit"},
+	};
+	size_t i;
+
+	linksim_params_default(&p);
+	assert_int_equal(p.police_rate_bps, 0);
+	assert_int_equal(p.police_burst_ns, 100 * MS);
+	assert_int_equal(linksim_params_police_depth(&p), 0);
+	assert_true(linksim_params_known("police_rate") && linksim_params_known("police_burst"));
+	assert_int_equal(linksim_params_set(&p, "police_rate", "512kbit", NULL, err), 0);
+	assert_int_equal(linksim_params_set(&p, "police_burst", "50ms", NULL, err), 0);
+	assert_int_equal(p.police_rate_bps, 512000);
+	assert_int_equal(p.police_burst_ns, 50 * MS);
+	assert_int_equal(linksim_params_police_depth(&p), 3200);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		if (linksim_params_set(&p, bad[i][0], bad[i][1], NULL, err) != LINKSIM_ESYNTAX)
+			fail_msg("%s = %s accepted", bad[i][0], bad[i][1]);
+		assert_true(strlen(err) > 0);
+		assert_int_equal(p.police_rate_bps, 512000);
+		assert_int_equal(p.police_burst_ns, 50 * MS);
+	}
+	/* 100 Gbit/s with a 50 ms bucket is 625 MB; with a 2 s one 25 GB, deeper than 2 GB */
+	assert_int_equal(linksim_params_set(&p, "police_rate", "100Gbit", NULL, err), 0);
+	err[0] = '\0';
+	assert_int_equal(linksim_params_set(&p, "police_burst", "2s", NULL, err), LINKSIM_ERANGE);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(p.police_burst_ns, 50 * MS);
+
+	/* in a profile ([link] for both, [up] overriding), and through --set */
+	assert_int_equal(config_parse(&c, "t.ini", text, strlen(text), cerr), 0);
+	linksim_profile_init(&prof);
+	if (linksim_profile_apply(&prof, c, err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(prof.up.police_rate_bps, 512000);
+	assert_int_equal(prof.up.police_burst_ns, 50 * MS);
+	assert_int_equal(prof.down.police_rate_bps, 512000);
+	assert_int_equal(prof.down.police_burst_ns, 100 * MS);
+	assert_int_equal(linksim_profile_set(&prof, "down.police_burst=-1", err), LINKSIM_ESYNTAX);
+	assert_int_equal(linksim_profile_set(&prof, "police_rate=abc", err), LINKSIM_ESYNTAX);
+	assert_int_equal(prof.up.police_rate_bps, 512000);
+	assert_int_equal(prof.down.police_burst_ns, 100 * MS);
+	assert_int_equal(linksim_profile_set(&prof, "up.police_rate=unlimited", err), 0);
+	assert_int_equal(prof.up.police_rate_bps, 0);
+	assert_int_equal(prof.down.police_rate_bps, 512000);
+	linksim_profile_release(&prof);
+	config_free(c);
+}
+
 /* ---- traces ---- */
 
 static void test_trace_parse_accepts_mahimahi_format(void **state)
@@ -617,6 +818,12 @@ int main(void)
 	        cmocka_unit_test(test_jitter_keeps_order_and_mean_delay),
 	        cmocka_unit_test(test_reorder_option_lets_later_packets_pass),
 	        cmocka_unit_test(test_fade_lowers_rate_and_raises_loss),
+	        cmocka_unit_test(test_police_passes_its_rate_plus_depth_and_drops_the_rest),
+	        cmocka_unit_test(test_police_below_its_rate_drops_nothing),
+	        cmocka_unit_test(test_police_bucket_starts_full),
+	        cmocka_unit_test(test_police_bucket_holds_at_least_one_full_size_packet),
+	        cmocka_unit_test(test_police_change_at_run_time_keeps_tokens_capped_at_new_depth),
+	        cmocka_unit_test(test_police_keys_parse_and_bad_values_leave_params_unchanged),
 	        cmocka_unit_test(test_trace_parse_accepts_mahimahi_format),
 	        cmocka_unit_test(test_trace_parse_rejects_bad_input),
 	        cmocka_unit_test(test_trace_delivers_1500_bytes_per_opportunity_and_loops),

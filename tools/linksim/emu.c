@@ -231,29 +231,31 @@ static json_t *dir_json(const struct emu_dir *ed, uint64_t now)
 	json_t *params, *o;
 
 	linksim_dir_stats(ed->d, &s);
-	params = json_pack(
-	        "{s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:o,s:o,s:I,s:f,s:f}", "rate_bps",
-	        (json_int_t)p->rate_bps, "trace", p->trace_path, "delay_ms",
-	        (double)p->delay_ns / 1e6, "jitter_ms", (double)p->jitter_ns / 1e6, "loss", p->loss,
-	        "burst", p->burst, "queue_ms", (double)p->queue_ns / 1e6, "reorder", p->reorder,
-	        "reorder_delay_ms", (double)p->reorder_delay_ns / 1e6, "jitter_interval_ms",
-	        (double)p->jitter_interval_ns / 1e6, "outage", sched_json(&p->outage), "fade",
-	        sched_json(&p->fade), "fade_rate_bps", (json_int_t)p->fade_rate_bps, "fade_loss",
-	        p->fade_loss, "fade_burst", p->fade_burst);
-	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:I,s:f,s:f,s:f,"
-	              "s:o}",
+	params = json_pack("{s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:o,s:o,s:I,s:f,s:f,s:I,s:f}",
+	                   "rate_bps", (json_int_t)p->rate_bps, "trace", p->trace_path, "delay_ms",
+	                   (double)p->delay_ns / 1e6, "jitter_ms", (double)p->jitter_ns / 1e6,
+	                   "loss", p->loss, "burst", p->burst, "queue_ms",
+	                   (double)p->queue_ns / 1e6, "reorder", p->reorder, "reorder_delay_ms",
+	                   (double)p->reorder_delay_ns / 1e6, "jitter_interval_ms",
+	                   (double)p->jitter_interval_ns / 1e6, "outage", sched_json(&p->outage),
+	                   "fade", sched_json(&p->fade), "fade_rate_bps",
+	                   (json_int_t)p->fade_rate_bps, "fade_loss", p->fade_loss, "fade_burst",
+	                   p->fade_burst, "police_rate_bps", (json_int_t)p->police_rate_bps,
+	                   "police_burst_ms", (double)p->police_burst_ns / 1e6);
+	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:I,s:f,s:f,"
+	              "s:f,s:o}",
 	              "in_packets", (json_int_t)s.in_pkts, "in_bytes", (json_int_t)s.in_bytes,
 	              "delivered_packets", (json_int_t)s.out_pkts, "delivered_bytes",
 	              (json_int_t)s.out_bytes, "dropped_loss", (json_int_t)s.drop_loss,
 	              "dropped_queue", (json_int_t)s.drop_queue, "dropped_outage",
-	              (json_int_t)s.drop_outage, "dropped_error",
-	              (json_int_t)(s.drop_error + ed->write_errors), "queue_packets",
-	              (json_int_t)s.queue_pkts, "queue_bytes", (json_int_t)s.queue_bytes,
-	              "in_flight_packets", (json_int_t)s.delay_pkts, "write_errors",
-	              (json_int_t)ed->write_errors, "in_outage", linksim_dir_in_outage(ed->d, now),
-	              "in_fade", linksim_dir_in_fade(ed->d, now), "rate_bps_now",
-	              (json_int_t)linksim_dir_rate_at(ed->d, now), "late_us_p50", late_pct(ed, 0.5),
-	              "late_us_p99", late_pct(ed, 0.99), "late_us_max",
+	              (json_int_t)s.drop_outage, "dropped_police", (json_int_t)s.drop_police,
+	              "dropped_error", (json_int_t)(s.drop_error + ed->write_errors),
+	              "queue_packets", (json_int_t)s.queue_pkts, "queue_bytes",
+	              (json_int_t)s.queue_bytes, "in_flight_packets", (json_int_t)s.delay_pkts,
+	              "write_errors", (json_int_t)ed->write_errors, "in_outage",
+	              linksim_dir_in_outage(ed->d, now), "in_fade", linksim_dir_in_fade(ed->d, now),
+	              "rate_bps_now", (json_int_t)linksim_dir_rate_at(ed->d, now), "late_us_p50",
+	              late_pct(ed, 0.5), "late_us_p99", late_pct(ed, 0.99), "late_us_max",
 	              (double)ed->late_max_ns / 1000.0, "params", params);
 	return o;
 }

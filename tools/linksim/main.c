@@ -218,12 +218,13 @@ static void print_dir(const char *name, json_t *d)
 	json_t *p = json_object_get(d, "params");
 	double rate = (double)json_integer_value(json_object_get(d, "rate_bps_now"));
 
-	printf("%-5s %10lld %12lld %8lld %8lld %8lld %6lld %7lld %10.0f %8.2f %8.2f %s%s\n", name,
-	       (long long)json_integer_value(json_object_get(d, "delivered_packets")),
+	printf("%-5s %10lld %12lld %8lld %8lld %8lld %8lld %6lld %7lld %10.0f %8.2f %8.2f %s%s\n",
+	       name, (long long)json_integer_value(json_object_get(d, "delivered_packets")),
 	       (long long)json_integer_value(json_object_get(d, "delivered_bytes")),
 	       (long long)json_integer_value(json_object_get(d, "dropped_loss")),
 	       (long long)json_integer_value(json_object_get(d, "dropped_queue")),
 	       (long long)json_integer_value(json_object_get(d, "dropped_outage")),
+	       (long long)json_integer_value(json_object_get(d, "dropped_police")),
 	       (long long)json_integer_value(json_object_get(d, "dropped_error")),
 	       (long long)json_integer_value(json_object_get(d, "queue_packets")), rate / 1e3,
 	       json_real_value(json_object_get(p, "delay_ms")),
@@ -265,11 +266,13 @@ static int cmd_stats(int argc, char **argv)
 	}
 	printf("profile %s, up for %.1f s\n", json_string_value(json_object_get(o, "profile")),
 	       (double)json_integer_value(json_object_get(o, "elapsed_ms")) / 1e3);
-	printf("%-5s %10s %12s %8s %8s %8s %6s %7s %10s %8s %8s\n", "dir", "delivered", "bytes",
-	       "loss", "queue", "outage", "error", "queued", "kbit/s", "delay_ms", "late_p99");
+	printf("%-5s %10s %12s %8s %8s %8s %8s %6s %7s %10s %8s %8s\n", "dir", "delivered", "bytes",
+	       "loss", "queue", "outage", "police", "error", "queued", "kbit/s", "delay_ms",
+	       "late_p99");
 	print_dir("up", json_object_get(o, "up"));
 	print_dir("down", json_object_get(o, "down"));
-	printf("(up = clinic -> hub; drops by cause: loss, queue (drop-tail), outage, error; "
+	printf("(up = clinic -> hub; drops by cause: loss, queue (drop-tail), outage, police "
+	       "(token-bucket policer), error; "
 	       "late_p99 = 99th percentile of delivery lateness in us)\n");
 	json_decref(o);
 	return 0;

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #define DELAY_LINE_MAX (1u << 18) /* packets in flight; beyond this they are dropped (error) */
+#define NBITS_PER_BYTE (8 * LINKSIM_NS_PER_S) /* policer tokens are counted in 1e-9 bit */
 
 /* ---- xoshiro256** (Blackman & Vigna), seeded with splitmix64 ---- */
 
@@ -94,6 +95,10 @@ struct linksim_dir {
 	uint64_t t0;
 	struct linksim_rng rng;
 	struct linksim_ge ge, ge_fade;
+
+	/* policer: tokens and depth in 1e-9 bit, so that a refill of dt ns at r bit/s adds exactly
+	 * dt x r and never drifts; pol_t is the time of the last refill */
+	uint64_t pol_tokens, pol_depth, pol_t;
 
 	/* drop-tail queue */
 	struct linksim_pkt *head, *tail;
@@ -189,6 +194,7 @@ static int apply_params(struct linksim_dir *d, const struct linksim_params *p)
 {
 	struct linksim_ge ge, gf;
 	struct linksim_params np;
+	uint64_t pol_depth;
 	int ret;
 
 	if ((ret = linksim_ge_init(&ge, p->loss, p->burst)) != 0 ||
@@ -196,8 +202,17 @@ static int apply_params(struct linksim_dir *d, const struct linksim_params *p)
 		return ret;
 	if (p->jitter_ns && p->jitter_interval_ns && p->jitter_interval_ns < 2 * p->jitter_ns)
 		return LINKSIM_ERANGE;
+	pol_depth = linksim_params_police_depth(p);
+	if (pol_depth > LINKSIM_POLICE_DEPTH_MAX)
+		return LINKSIM_ERANGE;
+	pol_depth *= NBITS_PER_BYTE;
 	if ((ret = linksim_params_copy(&np, p)) != 0)
 		return ret;
+	/* a policer switched on starts full (no policer is an endless bucket); one that stays
+	 * keeps its tokens, capped at the new depth */
+	if (!d->p.police_rate_bps || d->pol_tokens > pol_depth)
+		d->pol_tokens = pol_depth;
+	d->pol_depth = pol_depth;
 	ge.bad = d->ge.bad;
 	gf.bad = d->ge_fade.bad;
 	d->ge = ge;
@@ -239,6 +254,7 @@ int linksim_dir_new(struct linksim_dir **out, const struct linksim_params *p, ui
 		return -ENOMEM;
 	d->t0 = t0;
 	d->last_finish = t0;
+	d->pol_t = t0;
 	d->tr_seek = true;
 	if (!seed && getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = t0 ^ (uint64_t)(uintptr_t)d;
@@ -307,12 +323,42 @@ static uint64_t queue_limit(const struct linksim_dir *d, uint64_t now)
 	return lim < LINKSIM_TRACE_BYTES ? LINKSIM_TRACE_BYTES : lim;
 }
 
+/* Token bucket: refills at police_rate up to the depth, then takes len bytes if it has them.
+ * A packet that does not fit takes nothing (it is dropped, not queued). */
+static bool police_admit(struct linksim_dir *d, size_t len, uint64_t now)
+{
+	uint64_t rate = d->p.police_rate_bps, room, dt;
+
+	if (!rate)
+		return true;
+	if (now > d->pol_t) {
+		dt = now - d->pol_t;
+		room = d->pol_depth - d->pol_tokens;
+		/* dt x rate can overflow; it fills the bucket as soon as dt >= ceil(room / rate) */
+		if (dt >= room / rate + (room % rate != 0))
+			d->pol_tokens = d->pol_depth;
+		else
+			d->pol_tokens += dt * rate;
+		d->pol_t = now;
+	}
+	/* len x 8e9 <= tokens  <=>  len <= floor(tokens / 8e9), without overflowing len x 8e9 */
+	if (len > d->pol_tokens / NBITS_PER_BYTE)
+		return false;
+	d->pol_tokens -= (uint64_t)len * NBITS_PER_BYTE;
+	return true;
+}
+
 void linksim_dir_input(struct linksim_dir *d, struct linksim_pkt *pkt, uint64_t now)
 {
 	d->st.in_pkts++;
 	d->st.in_bytes += pkt->len;
 	if (linksim_dir_in_outage(d, now)) {
 		d->st.drop_outage++;
+		free(pkt);
+		return;
+	}
+	if (!police_admit(d, pkt->len, now)) {
+		d->st.drop_police++;
 		free(pkt);
 		return;
 	}

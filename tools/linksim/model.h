@@ -8,8 +8,8 @@
  *
  * One direction of the link is a pipeline:
  *
- *   input --(outage? drop)--(drop-tail queue full? drop)--> queue
- *         --> serialiser (line rate, or Mahimahi trace opportunities)
+ *   input --(outage? drop)--(policer out of tokens? drop)--(drop-tail queue full? drop)
+ *         --> queue --> serialiser (line rate, or Mahimahi trace opportunities)
  *         --(outage at completion? drop)--(Gilbert-Elliott loss? drop)-->
  *         delay line (propagation delay + jitter, FIFO unless reordering is on) --> output
  *
@@ -30,6 +30,8 @@
 #define LINKSIM_SCHED_MAX   64   /* intervals in one schedule */
 #define LINKSIM_PKT_MAX     65536
 #define LINKSIM_INF         UINT64_MAX
+/* Deepest policer bucket in bytes: its depth in 1e-9 bit units must fit in 64 bits. */
+#define LINKSIM_POLICE_DEPTH_MAX 2000000000ULL
 
 /* Error codes of the link lab (tools/, not a library: a private range below every module). */
 #define LINKSIM_ESYNTAX (-9001) /* malformed value */
@@ -133,10 +135,17 @@ struct linksim_params {
 	uint64_t fade_rate_bps; /* rate during a fade (0: unlimited) */
 	double fade_loss;       /* mean loss during a fade */
 	double fade_burst;
-	uint64_t seed; /* 0: random */
+	uint64_t police_rate_bps; /* token-bucket policer in front of the queue (0: none) */
+	uint64_t police_burst_ns; /* its bucket depth in time at police_rate */
+	uint64_t seed;            /* 0: random */
 };
-/* Defaults: unlimited rate, no delay, no loss, 1000 ms queue, no events. */
+/* Defaults: unlimited rate, no delay, no loss, 1000 ms queue, no policer (its burst 100 ms),
+ * no events. */
 void linksim_params_default(struct linksim_params *p);
+/* The policer's bucket depth in bytes: police_rate x police_burst / 8, at least
+ * LINKSIM_TRACE_BYTES (one full-size packet); 0 without a policer; UINT64_MAX if it would
+ * exceed LINKSIM_POLICE_DEPTH_MAX (linksim_params_set refuses such params). */
+uint64_t linksim_params_police_depth(const struct linksim_params *p);
 /* Sets one key ("rate", "delay", "outage", ...; see profiles/README). `base_dir` resolves a
  * relative trace path (may be NULL). On failure p is unchanged and err says why. Errors:
  * LINKSIM_EKEY, LINKSIM_ESYNTAX, LINKSIM_ERANGE, LINKSIM_ETRACE, -errno, -ENOMEM. */
@@ -164,7 +173,7 @@ struct linksim_pkt {
 struct linksim_stats {
 	uint64_t in_pkts, in_bytes;
 	uint64_t out_pkts, out_bytes;
-	uint64_t drop_loss, drop_queue, drop_outage, drop_error;
+	uint64_t drop_loss, drop_queue, drop_outage, drop_police, drop_error;
 	uint64_t queue_pkts, queue_bytes;
 	uint64_t delay_pkts;
 };
@@ -179,13 +188,17 @@ int linksim_dir_new(struct linksim_dir **out, const struct linksim_params *p, ui
         __attribute__((warn_unused_result));
 void linksim_dir_free(struct linksim_dir *d); /* NULL is fine; frees queued packets */
 /* Replaces the parameters at run time (queued packets stay; the packet being serialised keeps
- * its finish time). Errors: -ENOMEM, LINKSIM_ERANGE. */
+ * its finish time). The policer keeps its tokens, capped at the new depth; as the call has no
+ * clock, these are the tokens as of the last arrival, and the time since then refills at the
+ * new police_rate. A policer switched on (from none) starts with a full bucket. Errors:
+ * -ENOMEM, LINKSIM_ERANGE. */
 int linksim_dir_set_params(struct linksim_dir *d, const struct linksim_params *p)
         __attribute__((warn_unused_result));
 const struct linksim_params *linksim_dir_params(const struct linksim_dir *d);
 /* Hands a packet (malloc'd, owned by the direction from now on) that arrived at now. Drops it
- * (and frees it) when the link is in an outage or the queue is full. Call linksim_dir_run()
- * afterwards. */
+ * (and frees it) when the link is in an outage, when the policer has fewer tokens than the
+ * packet's length (the bucket refills at police_rate on the virtual clock, up to its depth, and
+ * starts full), or when the queue is full. Call linksim_dir_run() afterwards. */
 void linksim_dir_input(struct linksim_dir *d, struct linksim_pkt *pkt, uint64_t now);
 /* Advances the direction to time now: completes serialisations, applies loss, and calls out()
  * for every packet whose delivery time is <= now, in delivery order. */

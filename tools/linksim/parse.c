@@ -418,12 +418,26 @@ void linksim_params_default(struct linksim_params *p)
 {
 	memset(p, 0, sizeof *p);
 	p->queue_ns = 1000 * LINKSIM_NS_PER_MS;
+	p->police_burst_ns = 100 * LINKSIM_NS_PER_MS;
+}
+
+uint64_t linksim_params_police_depth(const struct linksim_params *p)
+{
+	double bytes;
+
+	if (!p->police_rate_bps)
+		return 0;
+	bytes = (double)p->police_rate_bps * (double)p->police_burst_ns / 8e9;
+	if (bytes > (double)LINKSIM_POLICE_DEPTH_MAX)
+		return UINT64_MAX;
+	return bytes < LINKSIM_TRACE_BYTES ? LINKSIM_TRACE_BYTES : (uint64_t)bytes;
 }
 
 static const char *const param_keys[] = {
-        "rate",  "trace",       "delay",     "jitter",        "jitter_interval", "loss",
-        "burst", "queue",       "reorder",   "reorder_delay", "outage",          "outage_period",
-        "fade",  "fade_period", "fade_rate", "fade_loss",     "fade_burst",      "seed",
+        "rate",      "trace",         "delay", "jitter",      "jitter_interval",
+        "loss",      "burst",         "queue", "reorder",     "reorder_delay",
+        "outage",    "outage_period", "fade",  "fade_period", "fade_rate",
+        "fade_loss", "fade_burst",    "seed",  "police_rate", "police_burst",
 };
 
 bool linksim_params_known(const char *key)
@@ -540,6 +554,10 @@ int linksim_params_set(struct linksim_params *p, const char *key, const char *va
 			ret = linksim_sched_set_period(s, period, err);
 	} else if (!strcmp(key, "fade_rate")) {
 		ret = linksim_parse_rate(value, &n.fade_rate_bps, err);
+	} else if (!strcmp(key, "police_rate")) {
+		ret = linksim_parse_rate(value, &n.police_rate_bps, err);
+	} else if (!strcmp(key, "police_burst")) {
+		ret = linksim_parse_duration(value, &n.police_burst_ns, err);
 	} else if (!strcmp(key, "seed")) {
 		char *end;
 		errno = 0;
@@ -557,6 +575,11 @@ int linksim_params_set(struct linksim_params *p, const char *key, const char *va
 	if (n.jitter_ns && n.jitter_interval_ns && n.jitter_interval_ns < 2 * n.jitter_ns) {
 		linksim_errf(err,
 		             "jitter_interval must be at least twice the jitter (no reordering)");
+		return LINKSIM_ERANGE;
+	}
+	if (linksim_params_police_depth(&n) > LINKSIM_POLICE_DEPTH_MAX) {
+		linksim_errf(err, "police_rate x police_burst / 8 must be at most %llu bytes",
+		             (unsigned long long)LINKSIM_POLICE_DEPTH_MAX);
 		return LINKSIM_ERANGE;
 	}
 	*p = n;

@@ -92,10 +92,10 @@ static int check_keys(const struct config *c, const char *section, char *err)
 int linksim_profile_apply(struct linksim_profile *p, const struct config *c, char *err)
 {
 	static const char *const order[] = {
-	        "seed",   "rate",        "trace",         "delay",      "jitter_interval",
-	        "jitter", "burst",       "loss",          "fade_burst", "fade_loss",
-	        "queue",  "reorder",     "reorder_delay", "outage",     "outage_period",
-	        "fade",   "fade_period", "fade_rate",
+	        "seed",   "rate",        "trace",         "delay",        "jitter_interval",
+	        "jitter", "burst",       "loss",          "fade_burst",   "fade_loss",
+	        "queue",  "reorder",     "reorder_delay", "outage",       "outage_period",
+	        "fade",   "fade_period", "fade_rate",     "police_burst", "police_rate",
 	};
 	char msg[LINKSIM_ERR_MAX];
 	int ret;
