@@ -3,7 +3,7 @@
 # fixed-bitrate baseline.
 #
 # For each linksim profile in PROFILES (default: geo-sat geo-sat-steady geo-sat-256k
-# geo-sat-rainfade 4g-edge outage) the lab
+# geo-sat-rainfade 4g-edge 4g-policed outage) the lab
 # is brought up fresh and a two-way `pirogue consult` with the reference clips runs for DURATION s
 # (default 60; the 9-frame video clip plays ping-pong, as a camera would give it, not restarted
 # with a scene cut every 0.75 s: codec/y4m's loop; CONSULT_VIDEO / CONSULT_AUDIO choose other
@@ -25,6 +25,9 @@
 #                     the share of source frames the viewer saw at >= 32 dB
 #   geo-sat-rainfade  one rain fade (128 kbit/s, 10 % loss) from D/4 for D/3
 #   4g-edge           the profile's trace and handover gaps as they come
+#   4g-policed        a 5 Mbit/s uplink behind a 512 kbit/s policer (an operator's rate limit:
+#                     what exceeds it is dropped, with no queue); its capacity is the policer's
+#                     rate, and it adds a row with the share of uplink packets the policer dropped
 #   outage            one outage from D/4 for D/4
 # (the lab's fade/outage times count from `linksim up`; the session starts a few seconds later,
 # so the fade/outage is placed LAB_LEAD s, default 4, later than the session time above.)
@@ -46,7 +49,7 @@ cd "$(dirname "$0")/.." || exit 2
 . tests/integration/consult_lib.bash
 DURATION=${DURATION:-60}
 FIXED_KBPS=${FIXED_KBPS:-256}
-PROFILES=${PROFILES:-geo-sat geo-sat-steady geo-sat-256k geo-sat-rainfade 4g-edge outage}
+PROFILES=${PROFILES:-geo-sat geo-sat-steady geo-sat-256k geo-sat-rainfade 4g-edge 4g-policed outage}
 LAB_LEAD=${LAB_LEAD:-4}
 MODES=${MODES:-adaptive fixed} # MODES=adaptive: repeat trials without the baseline (no rows)
 OUT=$BUILD/bench-logs/consult
@@ -73,7 +76,10 @@ sampler() {
 	while :; do
 		"$LINKSIM" stats --json 2>/dev/null |
 			jq -r --arg t "$(date +%s%3N)" \
-				'"\($t) \(.up.in_bytes) \(if .up.in_outage then 0 else .up.rate_bps_now end)"'
+				'(.up.params.police_rate_bps // 0) as $p |
+				(if .up.in_outage then 0 else .up.rate_bps_now end) as $r |
+				"\($t) \(.up.in_bytes) \(if $p > 0 and ($r == 0 or $p < $r) then $p else $r end)" +
+				" \(.up.in_packets) \(.up.dropped_police)"'
 		sleep 0.25
 	done >"$1"
 }
@@ -114,8 +120,11 @@ metrics() {
 	start=$(tod_ms "$(awk '/session started/ { print $1 }' "$CW/$name-timeline")")
 	end=$((start + DURATION * 1000))
 	jq -r '"wire_kbps \(.sent.wire_kbps)"' "$CW/$name-clinic.json"
-	awk -v s="$start" -v e="$end" '$1 >= s && $1 <= e { c += $3; n++ }
-		END { printf("capacity_kbps %.1f\n", n ? c / n / 1000 : 0) }' "$OUT/$name.samples"
+	awk -v s="$start" -v e="$end" '$1 >= s && $1 <= e { c += $3; n++
+			if (!n0) { p0 = $4; d0 = $5; n0 = 1 } p1 = $4; d1 = $5 }
+		END { printf("capacity_kbps %.1f\n", n ? c / n / 1000 : 0)
+			if (d1 > 0) printf("policed_pct %.2f\n", 100 * (d1 - d0) / (p1 - p0)) }' \
+		"$OUT/$name.samples"
 	jq -r '.received | "queue_p50 \(.queue_delay_p50_ms // "nan")",
 		"queue_p95 \(.queue_delay_p95_ms // "nan")",
 		"audio_lost_pct \(.audio.lost_pct // "nan")",
@@ -191,6 +200,10 @@ for prof in $PROFILES; do
 	row "consult $prof: video delivered" fps "$(get "$a" fps)" "$(get "$f" fps)"
 	row "consult $prof: video freezes" "" "$(get "$a" freezes)" "$(get "$f" freezes)"
 	row "consult $prof: PSNR-Y as viewed (320x180)" dB "$(get "$a" psnr)" "$(get "$f" psnr)"
+	if [ "$prof" = 4g-policed ]; then
+		row "consult $prof: uplink packets dropped by the policer" % \
+			"$(get "$a" policed_pct)" "$(get "$f" policed_pct)"
+	fi
 	if [ "$prof" = geo-sat-256k ]; then
 		row "consult $prof: source frames seen at >= 32 dB" % \
 			"$(get "$a" ge32_pct)" "$(get "$f" ge32_pct)"

@@ -6,39 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SENT_RING        8192   /* packets remembered for feedback (power of two) */
-#define ACK_RING         4096   /* arrivals in the acked-rate window */
-#define ACK_WINDOW_US    500000 /* acked-rate window */
-#define GROUP_US         5000   /* packets sent within 5 ms form one group */
-#define TREND_WINDOW     20
-#define TREND_SMOOTHING  0.9
-#define TREND_GAIN       4.0
-#define OVERUSE_TIME_MS  10.0
-#define THR_K_UP         0.0087
-#define THR_K_DOWN       0.039
-#define BETA             0.85
-#define OWD_BUCKETS      6
-#define OWD_BUCKET_US    5000000 /* windowed minimum one-way delay over 25-30 s */
-#define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
-#define QUEUE_OVERUSE_US 400000
-#define GRAD_QUEUE_US    20000 /* + one full packet time: a gradient with less queue is jitter */
-#define FULL_PKT_BITS    (1300 * 8)
-#define PROBES           4
-#define LOSS_POOL        8        /* loss windows pooled for the fraction reported ... */
-#define LOSS_POOL_MIN    200      /* ... until they hold this many packets */
-#define DRAINED_US       50000    /* + one packet time: drained, restore after a deep cut */
-#define RECOVER_PEAK_US  5000000  /* the rate before a drop: highest target this recently */
-#define PROBE_OK_US      5000000  /* a successful probe's rate bounds the target this long */
-#define PROBE_TAKE       0.9      /* of a periodic probe delivered whole, what the target takes */
-#define RECOVER_DEEP     0.6      /* a drain at < 0.6 x that rate was a capacity drop */
-#define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
-#define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
-#define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
-#define CAP_SHARE        0.92     /* additive growth stops at this share of a known capacity */
-#define PROBE_NEAR_CAP   1.3      /* periodic probe near a known capacity: at most this x it */
-#define POLICE_HOLD_US   (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
-#define POLICE_SHARE     0.95 /* ... at this share of the rate it passes */
-#define POLICE_WINDOWS   3    /* loss windows a policer is read from */
+#define SENT_RING           8192   /* packets remembered for feedback (power of two) */
+#define ACK_RING            4096   /* arrivals in the acked-rate window */
+#define ACK_WINDOW_US       500000 /* acked-rate window */
+#define GROUP_US            5000   /* packets sent within 5 ms form one group */
+#define TREND_WINDOW        20
+#define TREND_SMOOTHING     0.9
+#define TREND_GAIN          4.0
+#define OVERUSE_TIME_MS     10.0
+#define THR_K_UP            0.0087
+#define THR_K_DOWN          0.039
+#define BETA                0.85
+#define OWD_BUCKETS         6
+#define OWD_BUCKET_US       5000000 /* windowed minimum one-way delay over 25-30 s */
+#define QUEUE_HOLD_US       150000  /* no growth while this much standing queue */
+#define QUEUE_OVERUSE_US    400000
+#define GRAD_QUEUE_US       20000 /* + one full packet time: a gradient with less queue is jitter */
+#define FULL_PKT_BITS       (1300 * 8)
+#define PROBES              4
+#define LOSS_POOL           8       /* loss windows pooled for the fraction reported ... */
+#define LOSS_POOL_MIN       200     /* ... until they hold this many packets */
+#define DRAINED_US          50000   /* + one packet time: drained, restore after a deep cut */
+#define RECOVER_PEAK_US     5000000 /* the rate before a drop: highest target this recently */
+#define PROBE_OK_US         5000000 /* a successful probe's rate bounds the target this long */
+#define PROBE_TAKE          0.9     /* of a periodic probe delivered whole, what the target takes */
+#define RECOVER_DEEP        0.6     /* a drain at < 0.6 x that rate was a capacity drop */
+#define RECOVER_TRIES       3       /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
+#define RECOVER_FOR_US      30000000 /* ... within this long after the drain */
+#define OUTAGE_RUN_US       500000   /* a run of losses sent over this long is an outage */
+#define CAP_SHARE           0.92     /* additive growth stops at this share of a known capacity */
+#define PROBE_NEAR_CAP      1.3      /* periodic probe near a known capacity: at most this x it */
+#define POLICE_HOLD_US      (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
+#define POLICE_SHARE        0.95 /* ... at this share of the rate it passes */
+#define POLICE_TEST         1.15 /* ... then tests at this x the bound whether it is still there */
+#define POLICE_TEST_WINDOWS 3    /* ... over up to this many loss windows */
+#define POLICE_WINDOWS      3    /* loss windows a policer is read from */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -129,6 +131,12 @@ struct cc {
 	double police_bound;
 	int64_t police_until;
 	uint32_t policer_finds;
+	/* the policer's rate (0: none known), and since when the target tests whether it is
+	 * still there (police_testing) */
+	double police_rate;
+	bool police_testing;
+	int64_t police_test_from;
+	unsigned police_test_clean;
 	/* the last windows' counts, pooled for the loss fraction reported (see loss_pool) */
 	struct {
 		uint32_t lost, total;
@@ -773,16 +781,31 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
  * share at any rate, so what arrives grows with what is sent; a policer passes the same rate
  * whatever is sent, so the loss grows instead. Over the last POLICE_WINDOWS loss windows: send
  * rates 25 % apart or more, receive rates all within 8 % of each other, and the fastest window
- * losing 10 % or more and at least 20 packets read as a policer at the mean receive rate. The
- * target is then held at 0.95x it for POLICE_HOLD_US (a short probe cluster fits in a
- * policer's bucket and reads as delivered whole, so probes cannot be trusted to lift it),
- * then the bound lifts and the controller finds the rate again. With two windows and no
- * packet count, bursty 1 % loss read as a policer in test_cc's low-rate and start-up cases
- * (one burst is 6-14 % of a 50-packet window). */
+ * losing 10 % or more and at least 20 packets read as a policer at the highest receive rate (a
+ * window sent below the policer's rate receives less than it passes). With
+ * two windows and no packet count, bursty 1 % loss read as a policer in test_cc's low-rate and
+ * start-up cases (one burst is 6-14 % of a 50-packet window).
+ * The target is then held at POLICE_SHARE x that rate for POLICE_HOLD_US, without probes (a
+ * probe cluster fits in the policer's bucket, reads as delivered whole and raised the target
+ * to 1.8x the policer in the lab's 4g-policed profile). Then, rather than lifting the bound
+ * (which let the target run to 2.2x the policer and lose 20 % for 15 s before the policer was
+ * found again), the bound rises by POLICE_TEST: the first loss window that loses 3 % or more
+ * while what arrives stays within 10 % of the policer's rate shows it is still there (held
+ * again, at the rate that window received); POLICE_TEST_WINDOWS windows without show it is gone,
+ * and the bound lifts (a bucket of 1 s passes the excess of 1.15x its rate for 6.6 s: the
+ * first windows read as clean). */
+static void police_hold(struct cc *cc, int64_t now, double rate)
+{
+	cc->police_rate = rate;
+	cc->police_bound = clamp_rate(cc, POLICE_SHARE * rate);
+	cc->police_until = now + POLICE_HOLD_US;
+	cc->police_testing = false;
+}
+
 static void policer_check(struct cc *cc, int64_t now, double f)
 {
 	double dt = (double)(now - cc->loss_start) / 1e6;
-	double s_min = INFINITY, s_max = 0, r_min = INFINITY, r_max = 0, r_sum = 0;
+	double s_min = INFINITY, s_max = 0, r_min = INFINITY, r_max = 0;
 	unsigned hi = 0;
 
 	if (dt <= 0)
@@ -794,6 +817,22 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	cc->pol_win[0].lost = cc->loss_lost;
 	if (cc->pol_n < POLICE_WINDOWS)
 		cc->pol_n++;
+	/* a test window: one that began a round trip after the bound rose */
+	if (cc->police_testing && cc->loss_start >= cc->police_test_from + cc->rtt) {
+		if (f >= 0.03 && cc->pol_win[0].recv <= 1.1 * cc->police_rate) {
+			/* the window may hold the bucket's excess too: never above the rate
+			 * found (500 ms of bucket read 571 kbit/s on a 512 kbit/s policer) */
+			police_hold(cc, now,
+			            cc->pol_win[0].recv < cc->police_rate ? cc->pol_win[0].recv
+			                                                  : cc->police_rate);
+		} else if (++cc->police_test_clean >= POLICE_TEST_WINDOWS) {
+			cc->police_testing = false;
+			cc->police_rate = 0;
+			cc->police_bound = INFINITY;
+			cc->pol_n = 0;
+		}
+		return;
+	}
 	if (cc->pol_n < POLICE_WINDOWS)
 		return;
 	for (unsigned i = 0; i < POLICE_WINDOWS; i++) {
@@ -807,12 +846,10 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 			r_max = cc->pol_win[i].recv;
 		if (cc->pol_win[i].recv < r_min)
 			r_min = cc->pol_win[i].recv;
-		r_sum += cc->pol_win[i].recv;
 	}
 	if (r_min > 0 && s_max >= 1.25 * s_min && r_max <= 1.08 * r_min &&
 	    cc->pol_win[hi].f >= 0.10 && cc->pol_win[hi].lost >= 20) {
-		cc->police_bound = clamp_rate(cc, POLICE_SHARE * r_sum / POLICE_WINDOWS);
-		cc->police_until = now + POLICE_HOLD_US;
+		police_hold(cc, now, r_max);
 		cc->policer_finds++;
 	}
 }
@@ -1079,8 +1116,13 @@ static void rate_update(struct cc *cc, int64_t now)
 		cc->loss_bytes_lost = cc->loss_bytes_recv = 0;
 		cc->loss_start = now;
 	}
-	if (isfinite(cc->police_bound) && now >= cc->police_until)
-		cc->police_bound = INFINITY;
+	if (cc->police_rate > 0 && !cc->police_testing && now >= cc->police_until) {
+		cc->police_testing = true;
+		cc->police_test_from = now;
+		cc->police_test_clean = 0;
+		cc->police_bound = clamp_rate(cc, POLICE_TEST * cc->police_rate);
+		cc->delay_target = cc->police_bound;
+	}
 	/* under a policer's bound the delay-based target does not run on above it (when the
 	 * bound lifts, growth starts from there, not with a jump into the policer) */
 	if (cc->delay_target > cc->police_bound)
@@ -1319,8 +1361,8 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 	double rate;
 	bool due = false, recovery = false, periodic = false, startup = false, confirm = false;
 
-	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps)
-		return 0;
+	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps || cc->police_rate > 0)
+		return 0; /* a policer's bucket would pass the cluster whole (policer_check) */
 	for (int i = 0; i < PROBES; i++) {
 		if (cc->probes[i].active)
 			return 0; /* one cluster at a time */
@@ -1414,8 +1456,7 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->target_bps = (uint32_t)cc->target;
 	st->delay_bps = (uint32_t)cc->delay_target;
 	st->loss_bound_bps = isfinite(cc->loss_bound) ? (uint32_t)cc->loss_bound : UINT32_MAX;
-	st->policer_bps =
-	        isfinite(cc->police_bound) ? (uint32_t)(cc->police_bound / POLICE_SHARE) : 0;
+	st->policer_bps = (uint32_t)cc->police_rate;
 	st->policer_finds = cc->policer_finds;
 	st->acked_bps = (uint32_t)acked_bps(cc);
 	st->link_bps = cc->link_known ? (uint32_t)cc->link_cap : 0;

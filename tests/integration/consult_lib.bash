@@ -56,18 +56,22 @@ _kbps() { # 512kbit / 2Mbit / 128000 -> kbit/s
 		else v /= 1000; print v }'
 }
 
+# each direction's capacity (up, then down): its line rate, or its policer's rate when lower
+_LINK_RATE='.up, .down | .params | if (.police_rate_bps // 0) > 0 and
+	(.rate_bps == 0 or .police_rate_bps < .rate_bps) then .police_rate_bps else .rate_bps end'
+
 consult_run() {
 	local name=$1 dur=$2 drop=$3 restore=$4 low=$5 high=$6 hub_pid clinic_pid rc=0 up down
 	shift 6
 	# capacities for the utilisation figures: the uplink's time-weighted mean over the run
 	# (clinic), the downlink's rate (hub)
 	if [ "$drop" = - ]; then
-		up=${CONSULT_UP_KBPS:-$(_kbps "$("$LINKSIM" stats --json | jq -r .up.params.rate_bps)")}
+		up=${CONSULT_UP_KBPS:-$(_kbps "$("$LINKSIM" stats --json | jq -r "$_LINK_RATE" | sed -n 1p)")}
 	else
 		up=$(awk -v d="$dur" -v a="$drop" -v b="$restore" -v lo="$(_kbps "$low")" \
 			-v hi="$(_kbps "$high")" 'BEGIN { print (a * hi + (b - a) * lo + (d - b) * hi) / d }')
 	fi
-	down=$(_kbps "$("$LINKSIM" stats --json | jq -r .down.params.rate_bps)")
+	down=$(_kbps "$("$LINKSIM" stats --json | jq -r "$_LINK_RATE" | sed -n 2p)")
 	if [ "$high" != - ]; then
 		"$LINKSIM" set "up.rate=$high" >/dev/null || return 1
 	fi
