@@ -6,45 +6,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SENT_RING           8192   /* packets remembered for feedback (power of two) */
-#define ACK_RING            4096   /* arrivals in the acked-rate window */
-#define ACK_WINDOW_US       500000 /* acked-rate window */
-#define GROUP_US            5000   /* packets sent within 5 ms form one group */
-#define TREND_WINDOW        20
-#define TREND_SMOOTHING     0.9
-#define TREND_GAIN          4.0
-#define OVERUSE_TIME_MS     10.0
-#define THR_K_UP            0.0087
-#define THR_K_DOWN          0.039
-#define BETA                0.85
-#define OWD_BUCKETS         6
-#define OWD_BUCKET_US       5000000 /* windowed minimum one-way delay over 25-30 s */
-#define QUEUE_HOLD_US       150000  /* no growth while this much standing queue */
-#define QUEUE_OVERUSE_US    400000
-#define GRAD_QUEUE_US       20000 /* + one full packet time: a gradient with less queue is jitter */
-#define FULL_PKT_BITS       (1300 * 8)
-#define PROBES              4
-#define LOSS_POOL           8       /* loss windows pooled for the fraction reported ... */
-#define LOSS_POOL_MIN       200     /* ... until they hold this many packets */
-#define DRAINED_US          50000   /* + one packet time: drained, restore after a deep cut */
-#define RECOVER_PEAK_US     5000000 /* the rate before a drop: highest target this recently */
-#define PROBE_OK_US         5000000 /* a successful probe's rate bounds the target this long */
-#define PROBE_TAKE          0.9     /* of a periodic probe delivered whole, what the target takes */
-#define RECOVER_DEEP        0.6     /* a drain at < 0.6 x that rate was a capacity drop */
-#define RECOVER_TRIES       3       /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
-#define RECOVER_FOR_US      30000000 /* ... within this long after the drain */
-#define OUTAGE_RUN_US       500000   /* a run of losses sent over this long is an outage */
-#define CAP_SHARE           0.92     /* additive growth stops at this share of a known capacity */
-#define PROBE_NEAR_CAP      1.3      /* periodic probe near a known capacity: at most this x it */
-#define POLICE_HOLD_US      (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
-#define POLICE_SHARE        0.95 /* ... at this share of the rate it passes */
-#define POLICE_TEST         1.15 /* ... then tests at this x its rate whether it is still there */
-#define POLICE_TEST_WINDOWS 4    /* ... over up to this many loss windows */
-#define POLICE_MARGINAL     0.5  /* ... a policer when what arrives grows at most this x as much */
-#define POLICE_DOWN         0.8  /* steady loss: a step down to this x the send rate ... */
-#define POLICE_DOWN_US      20000000 /* ... at most this often */
-#define POLICE_DOWN_WINDOWS 2        /* ... for this many loss windows */
-#define POLICE_WINDOWS      3        /* loss windows a policer is read from */
+#define SENT_RING        8192   /* packets remembered for feedback (power of two) */
+#define ACK_RING         4096   /* arrivals in the acked-rate window */
+#define ACK_WINDOW_US    500000 /* acked-rate window */
+#define GROUP_US         5000   /* packets sent within 5 ms form one group */
+#define TREND_WINDOW     20
+#define TREND_SMOOTHING  0.9
+#define TREND_GAIN       4.0
+#define OVERUSE_TIME_MS  10.0
+#define THR_K_UP         0.0087
+#define THR_K_DOWN       0.039
+#define BETA             0.85
+#define OWD_BUCKETS      6
+#define OWD_BUCKET_US    5000000 /* windowed minimum one-way delay over 25-30 s */
+#define QUEUE_HOLD_US    150000  /* no growth while this much standing queue */
+#define QUEUE_OVERUSE_US 400000
+#define GRAD_QUEUE_US    20000 /* + one full packet time: a gradient with less queue is jitter */
+#define FULL_PKT_BITS    (1300 * 8)
+#define PROBES           4
+#define LOSS_POOL        8        /* loss windows pooled for the fraction reported ... */
+#define LOSS_POOL_MIN    200      /* ... until they hold this many packets */
+#define DRAINED_US       50000    /* + one packet time: drained, restore after a deep cut */
+#define RECOVER_PEAK_US  5000000  /* the rate before a drop: highest target this recently */
+#define PROBE_OK_US      5000000  /* a successful probe's rate bounds the target this long */
+#define PROBE_TAKE       0.9      /* of a periodic probe delivered whole, what the target takes */
+#define RECOVER_DEEP     0.6      /* a drain at < 0.6 x that rate was a capacity drop */
+#define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
+#define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
+#define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
+#define CAP_SHARE        0.92     /* additive growth stops at this share of a known capacity */
+#define PROBE_NEAR_CAP   1.3      /* periodic probe near a known capacity: at most this x it */
+#define POLICE_HOLD_US   (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
+#define POLICE_SHARE     0.95     /* ... at this share of the rate it passes */
+#define POLICE_TEST      1.15     /* ... then tests at this x its rate whether it is still there */
+#define POLICE_TEST_N    4        /* ... over up to this many loss windows */
+#define POLICE_MARGINAL  0.5      /* ... a policer when what arrives grows at most this x as much */
+#define POLICE_DOWN      0.8      /* steady loss: a step down to this x the send rate ... */
+#define POLICE_DOWN_US   20000000 /* ... at most this often */
+#define POLICE_DOWN_N    2        /* ... for this many loss windows */
+#define POLICE_WINDOWS   3        /* loss windows a policer is read from */
 
 enum rc_state { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -133,7 +133,8 @@ struct cc {
 	} pol_win[POLICE_WINDOWS];
 	unsigned pol_n;
 	/* the window a deliberate change of rate is judged against: the last one held under a
-	 * policer (its test) or the last one before a step down (police_down) */
+	 * policer (its test) or the two before a step down, pooled (police_down); and the step's
+	 * windows, pooled as they come */
 	struct police_win pol_ref, pol_low;
 	unsigned police_down_n;
 	bool police_down;
@@ -802,7 +803,7 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
  *  - Asked: when two windows in a row lose 5 % or more with no queue but the send rate does not
  *    vary by itself (media at its top rung, or a target held by a capacity that a probe read
  *    through the bucket: 620 kbit/s on 512 in the lab, 8 % lost for 15 s), the target steps
- *    down to POLICE_DOWN x the rate for POLICE_DOWN_WINDOWS windows, at most every
+ *    down to POLICE_DOWN x the rate for POLICE_DOWN_N windows, at most every
  *    POLICE_DOWN_US; what arrives growing at most POLICE_MARGINAL x as much as what is sent
  *    between the two windows before and the two at the step is a policer, at the rate the
  *    windows before received. Anything else gives the target back as it was.
@@ -812,22 +813,26 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
  * and lost 20 % for 15 s before the policer was found again), the bound rises to POLICE_TEST x
  * its rate: the first window (begun a round trip later) that sends more than the last held one,
  * loses 3 % or more and receives at most POLICE_MARGINAL x the extra shows the policer is
- * still there (held again, at no more than its rate); POLICE_TEST_WINDOWS windows without show
- * it is gone, and the bound lifts (a bucket of 1 s passes the excess of 1.15x its rate for
- * 6.6 s: the first windows read as clean). */
+ * still there (held again at the rate found: lowered to what that window received, air loss
+ * read as the policer ratcheted it down, 510 -> 460 kbit/s in test_cc); POLICE_TEST_N windows
+ * without show it is gone, and the bound lifts (a bucket of 1 s passes the excess of 1.15x its
+ * rate for 6.6 s: the first windows read as clean). Known weakness: with 6 % air loss once the
+ * policer is gone, a test window's loss bursts read as the policer at 7 of 16 seeds of
+ * test_cc's case, which then holds the rate for another 30 s, or more. */
 static void police_hold(struct cc *cc, int64_t now, double rate)
 {
 	cc->police_rate = rate;
 	cc->police_bound = clamp_rate(cc, POLICE_SHARE * rate);
 	cc->police_until = now + POLICE_HOLD_US;
 	cc->police_testing = false;
+	cc->police_down = false;
 }
 
 /* How much more arrived per bit more sent, between two windows (hi sent more): about 1 - loss
  * over air loss, about 0 over a policer (what arrives stays at its rate). */
 static double police_marginal(const struct police_win *hi, const struct police_win *lo)
 {
-	return (hi->recv - lo->recv) / (hi->send - lo->send);
+	return hi->send > lo->send ? (hi->recv - lo->recv) / (hi->send - lo->send) : 1;
 }
 
 static void policer_check(struct cc *cc, int64_t now, double f)
@@ -850,10 +855,8 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	if (cc->police_testing && cc->loss_start >= cc->police_test_from + cc->rtt) {
 		if (w->send >= 1.05 * cc->pol_ref.send && f >= 0.03 &&
 		    police_marginal(w, &cc->pol_ref) <= POLICE_MARGINAL) {
-			/* the window may hold the bucket's excess too: never above the rate
-			 * found (500 ms of bucket read 571 kbit/s on a 512 kbit/s policer) */
-			police_hold(cc, now, w->recv < cc->police_rate ? w->recv : cc->police_rate);
-		} else if (++cc->police_test_clean >= POLICE_TEST_WINDOWS) {
+			police_hold(cc, now, cc->police_rate);
+		} else if (++cc->police_test_clean >= POLICE_TEST_N) {
 			cc->police_testing = false;
 			cc->police_rate = 0;
 			cc->police_bound = INFINITY;
@@ -865,10 +868,10 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 		struct police_win *lo = &cc->pol_low;
 
 		/* two windows at the lower rate, pooled like the two before */
-		lo->send += w->send / POLICE_DOWN_WINDOWS;
-		lo->recv += w->recv / POLICE_DOWN_WINDOWS;
-		lo->f += w->f / POLICE_DOWN_WINDOWS;
-		if (++cc->police_down_n < POLICE_DOWN_WINDOWS)
+		lo->send += w->send / POLICE_DOWN_N;
+		lo->recv += w->recv / POLICE_DOWN_N;
+		lo->f += w->f / POLICE_DOWN_N;
+		if (++cc->police_down_n < POLICE_DOWN_N)
 			return;
 		cc->police_down = false;
 		if (cc->pol_ref.send >= 1.15 * lo->send &&
@@ -882,8 +885,9 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 		}
 		return;
 	}
-	/* held: the windows from before the hold would read it again, lower each time */
-	if (cc->police_rate > 0 || cc->police_down || cc->pol_n < POLICE_WINDOWS)
+	/* held: the windows from before the hold would read it again, lower each time (a step
+	 * down under way does not stop a policer that shows by itself) */
+	if (cc->police_rate > 0 || cc->pol_n < POLICE_WINDOWS)
 		return;
 	for (unsigned i = 0; i < POLICE_WINDOWS; i++) {
 		if (cc->pol_win[i].send > s_max) {
@@ -905,8 +909,8 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	}
 	/* Steady loss with no queue and a send rate that does not vary by itself (media at its
 	 * top rung, or a target held by a capacity a probe read through the bucket): step down
-	 * for one window to see how the loss answers. */
-	if (cc->police_rate == 0 && w->f >= 0.05 && cc->pol_win[1].f >= 0.05 && w->lost >= 20 &&
+	 * for POLICE_DOWN_N windows to see how the loss answers. */
+	if (!cc->police_down && w->f >= 0.05 && cc->pol_win[1].f >= 0.05 && w->lost >= 20 &&
 	    cc->queue_us < 100000 && now - cc->police_last_down >= POLICE_DOWN_US) {
 		cc->police_down = true;
 		cc->police_down_from = cc->police_last_down = now;
@@ -1434,7 +1438,7 @@ int cc_probe_next(struct cc *cc, int64_t now_us, uint32_t *rate_bps, unsigned *m
 
 	if (!cc->cfg.probing || cc->target >= cc->cfg.max_bps || cc->police_rate > 0 ||
 	    cc->police_down)
-		return 0; /* a policer's bucket would pass the cluster whole (policer_check) */
+		return 0; /* a policer's bucket passes a cluster whole; a step down is measuring */
 	for (int i = 0; i < PROBES; i++) {
 		if (cc->probes[i].active)
 			return 0; /* one cluster at a time */
