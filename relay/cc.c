@@ -148,7 +148,7 @@ struct cc {
 	double police_rate;
 	bool police_testing;
 	int64_t police_test_from;
-	unsigned police_test_clean;
+	unsigned police_test_clean, police_test_idle;
 	/* the last windows' counts, pooled for the loss fraction reported (see loss_pool) */
 	struct {
 		uint32_t lost, total;
@@ -815,8 +815,9 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
  * loses 3 % or more and receives at most POLICE_MARGINAL x the extra shows the policer is
  * still there (held again at the rate found: lowered to what that window received, air loss
  * read as the policer ratcheted it down, 510 -> 460 kbit/s in test_cc); POLICE_TEST_N windows
- * without show it is gone, and the bound lifts (a bucket of 1 s passes the excess of 1.15x its
- * rate for 6.6 s: the first windows read as clean). Known weakness: with 6 % air loss once the
+ * that sent more without show it is gone, and the bound lifts (a bucket of 1 s passes the
+ * excess of 1.15x its rate for 6.6 s: the first windows read as clean); as many that did not
+ * send more (the media on a low rung) hold it again. Known weakness: with 6 % air loss once the
  * policer is gone, a test window's loss bursts read as the policer at 7 of 16 seeds of
  * test_cc's case, which then holds the rate for another 30 s, or more. */
 static void police_hold(struct cc *cc, int64_t now, double rate)
@@ -853,14 +854,20 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 		cc->pol_n++;
 	/* a test or step window: one that began a round trip after the bound changed */
 	if (cc->police_testing && cc->loss_start >= cc->police_test_from + cc->rtt) {
-		if (w->send >= 1.05 * cc->pol_ref.send && f >= 0.03 &&
-		    police_marginal(w, &cc->pol_ref) <= POLICE_MARGINAL) {
+		bool filled = w->send >= 1.05 * cc->pol_ref.send;
+
+		if (filled && f >= 0.03 && police_marginal(w, &cc->pol_ref) <= POLICE_MARGINAL) {
 			police_hold(cc, now, cc->police_rate);
-		} else if (++cc->police_test_clean >= POLICE_TEST_N) {
+		} else if (filled && ++cc->police_test_clean >= POLICE_TEST_N) {
 			cc->police_testing = false;
 			cc->police_rate = 0;
 			cc->police_bound = INFINITY;
 			cc->pol_n = 0;
+		} else if (!filled && ++cc->police_test_idle >= POLICE_TEST_N) {
+			/* the media did not use the room (a low rung): nothing to learn, and
+			 * lifted, the limit let the target run to 1.4x the policer (lab) once it
+			 * climbed */
+			police_hold(cc, now, cc->police_rate);
 		}
 		return;
 	}
@@ -910,8 +917,9 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	/* Steady loss with no queue and a send rate that does not vary by itself (media at its
 	 * top rung, or a target held by a capacity a probe read through the bucket): step down
 	 * for POLICE_DOWN_N windows to see how the loss answers. */
-	if (!cc->police_down && w->f >= 0.05 && cc->pol_win[1].f >= 0.05 && w->lost >= 20 &&
-	    cc->queue_us < 100000 && now - cc->police_last_down >= POLICE_DOWN_US) {
+	if (cc->police_rate == 0 && !cc->police_down && w->f >= 0.05 && cc->pol_win[1].f >= 0.05 &&
+	    w->lost >= 20 && cc->queue_us < 100000 &&
+	    now - cc->police_last_down >= POLICE_DOWN_US) {
 		cc->police_down = true;
 		cc->police_down_from = cc->police_last_down = now;
 		cc->police_down_saved = cc->delay_target;
@@ -1193,7 +1201,7 @@ static void rate_update(struct cc *cc, int64_t now)
 	if (cc->police_rate > 0 && !cc->police_testing && now >= cc->police_until) {
 		cc->police_testing = true;
 		cc->police_test_from = now;
-		cc->police_test_clean = 0;
+		cc->police_test_clean = cc->police_test_idle = 0;
 		cc->pol_ref = cc->pol_win[0];
 		cc->police_bound = clamp_rate(cc, POLICE_TEST * cc->police_rate);
 		cc->delay_target = cc->police_bound;
