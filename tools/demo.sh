@@ -50,6 +50,8 @@ STEPS="lab_up ping iperf stats lab_down"
 . tools/demo_sync.sh && STEPS=${STEPS/stats/sync stats}
 # Issue 5 (live consultation): adaptive vs fixed-bitrate consult through a 4x uplink drop.
 . tools/demo_consult.sh && STEPS=${STEPS/stats/consult stats}
+# ... and over 4G behind an operator's policer (after the stats: it replaces the satellite lab).
+STEPS=${STEPS/lab_down/consult_policer lab_down}
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (the link lab uses network namespaces)" >&2; exit 1; }
 [ -x "$LINKSIM" ] || { echo "demo: $LINKSIM is not built (run make)" >&2; exit 1; }

@@ -43,10 +43,39 @@ step_consult() {
 	return $ok
 }
 
+# A consult over a 4G uplink behind an operator's 512 kbit/s policer (profile 4g-policed): the
+# clinic's rate controller must tell the policer's drops from loss on the air. Runs after the
+# stats step (it replaces the satellite lab with the 4G one).
+step_consult_policer() {
+	local dur=${CONSULT_DEMO_POLICER_SECONDS:-25} ok=0
+	title "Live consultation over 4G behind an operator's 512 kbit/s rate limit (a policer)"
+	. tests/integration/lib.bash
+	. tests/integration/consult_lib.bash
+	run "$LINKSIM" down
+	run "$LINKSIM" up --profile 4g-policed || return 1
+	consult_sites_init || return 1
+	say "The policer drops what exceeds 512 kbit/s at once: no queue, so no delay to see; the"
+	say "clinic must find it from how the loss answers its sending rate (${dur} s, adaptive) ..."
+	consult_run policed "$dur" - - - - || ok=1
+	say "$(grep -ho 'clinic: the loss grows.*' "$CW/policed-clinic.log" | head -1)"
+	run "$LINKSIM" stats
+	say "Clinic -> hub through the policer, what the hub got:"
+	run "$PIROGUE" consult --print-report "$CW/policed-hub.json"
+	if [ "$ok" -ne 0 ]; then
+		for l in "$CW"/*.log; do
+			say "--- $(basename "$l") (last lines):"
+			tail -5 "$l" | sed 's/^/     /'
+		done
+	fi
+	rm -rf "$CW"
+	return $ok
+}
+
 # Run on its own: bring the lab up around the step.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
 	cd "$(dirname "$0")/.." || exit 2
 	. tools/demo_lib.bash
 	demo_standalone consult
+	PROFILE=4g-policed demo_standalone consult_policer
 fi

@@ -107,3 +107,20 @@ consult_run() {
 	wait "$hub_pid" || rc=1
 	return $rc
 }
+
+# consult_decodes FILE — an outside decoder (ffmpeg) reads the file through without an error.
+consult_decodes() {
+	[ -s "$1" ] && ffmpeg -nostdin -v error -xerror -i "$1" -f null - 2>&1 | { ! grep -q .; }
+}
+
+# consult_check_audio SIDE JSON — prints what SIDE's report says it received, and checks that
+# it lost at most 2 % of more than 200 audio frames after recovery (SIDE_audio_loss_at_most_2pct).
+consult_check_audio() {
+	local side=$1 json=$2 lost frames
+	lost=$(jq -r '.received.audio.lost_pct' "$json" 2>/dev/null)
+	frames=$(jq -r '.received.audio.frames' "$json" 2>/dev/null)
+	echo "$side received: audio frames $frames, lost after recovery $lost %; video" \
+		"$(jq -r '.received.video.fps' "$json" 2>/dev/null) fps"
+	check "${side}_audio_loss_at_most_2pct" awk "BEGIN { exit !(\"$frames\" + 0 > 200 &&
+		\"$lost\" != \"\" && $lost + 0 <= 2) }"
+}

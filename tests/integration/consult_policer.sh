@@ -61,16 +61,9 @@ check clinic_sends_at_most_1.1x_the_policer awk "BEGIN { exit !(\"$kbps\" ~ /^[0
 check policer_drops_at_most_5pct awk "BEGIN { exit !(\"$policed\" ~ /^[0-9.]+\$/ &&
 	$policed + 0 <= 5) }"
 
-decodes() { # an outside decoder reads the file through without an error
-	[ -s "$1" ] && ffmpeg -nostdin -v error -xerror -i "$1" -f null - 2>&1 | { ! grep -q .; }
-}
 for side in clinic hub; do
-	check "${side}_received_video_decodes" decodes "$CW/pol-$side/received.ivf"
-	check "${side}_received_audio_decodes" decodes "$CW/pol-$side/received.wav"
-	lost=$(jq -r '.received.audio.lost_pct' "$CW/pol-$side.json" 2>/dev/null)
-	frames=$(jq -r '.received.audio.frames' "$CW/pol-$side.json" 2>/dev/null)
-	echo "$side: audio frames $frames, lost after recovery $lost %;" \
-		"video $(jq -r '.received.video.fps' "$CW/pol-$side.json" 2>/dev/null) fps"
-	check "${side}_audio_loss_at_most_2pct" awk "BEGIN { exit !(\"$frames\" + 0 > 200 && \"$lost\" != \"\" && $lost + 0 <= 2) }"
+	check "${side}_received_video_decodes" consult_decodes "$CW/pol-$side/received.ivf"
+	check "${side}_received_audio_decodes" consult_decodes "$CW/pol-$side/received.wav"
+	consult_check_audio "$side" "$CW/pol-$side.json"
 done
 finish

@@ -81,11 +81,7 @@ check yield_logged grep -q "sync yielding to a consultation: capped at" "$W/clin
 check yield_end_logged grep -q "sync yield ended (consultation over)" "$W/clinic.log"
 check hub_daemon_yielded_too grep -q "sync yield ended (consultation over)" "$W/hub.log"
 for side in clinic hub; do
-	lost=$(jq -r '.received.audio.lost_pct' "$W/sync-$side.json" 2>/dev/null)
-	frames=$(jq -r '.received.audio.frames' "$W/sync-$side.json" 2>/dev/null)
-	echo "# $side received: audio frames $frames, lost after recovery $lost %, video" \
-		"$(jq -r '.received.video.fps' "$W/sync-$side.json" 2>/dev/null) fps"
-	check "${side}_audio_loss_at_most_2pct" awk "BEGIN { exit !(\"$frames\" + 0 > 200 && \"$lost\" != \"\" && $lost + 0 <= 2) }"
+	consult_check_audio "$side" "$W/sync-$side.json"
 done
 q_sync=$(jq -r '.received.queue_delay_p95_ms' "$W/sync-hub.json" 2>/dev/null)
 echo "# clinic->hub queue p95: $q_sync ms with sync yielding, $q_base ms without sync"
