@@ -24,11 +24,7 @@
 # And the clinic's pacer drops at most 5 audio packets stale (its audio squeeze; see the end).
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/consult_lib.bash"
-need_root
-for t in jq ffmpeg; do
-	command -v $t >/dev/null || { echo "skipped: $t missing (make deps)"; exit 77; }
-done
-[ -x "$LINKSIM" ] && [ -x "$PIROGUE" ] || { echo "skipped: build pirogue and linksim first"; exit 77; }
+consult_need_lab
 "$PIROGUE" consult --help >/dev/null 2>&1 || { echo "skipped: pirogue consult missing"; exit 77; }
 lab_lock
 "$LINKSIM" down

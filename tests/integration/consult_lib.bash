@@ -18,6 +18,17 @@
 CONSULT_VIDEO=${CONSULT_VIDEO:-$VECTORS/media/CiscoVT2people_320x192_12fps.y4m}
 CONSULT_AUDIO=${CONSULT_AUDIO:-$VECTORS/media/jfk_16k_mono.wav}
 
+# consult_need_lab — exits 77 (skipped) unless root, jq, ffmpeg and the built pirogue and
+# linksim are there.
+consult_need_lab() {
+	need_root
+	for t in jq ffmpeg; do
+		command -v $t >/dev/null || { echo "skipped: $t missing (make deps)"; exit 77; }
+	done
+	[ -x "$LINKSIM" ] && [ -x "$PIROGUE" ] ||
+		{ echo "skipped: build pirogue and linksim first"; exit 77; }
+}
+
 consult_sites_init() {
 	CW=$(mktemp -d /tmp/pirogue-consult.XXXXXX)
 	local hub_pub clinic_pub
