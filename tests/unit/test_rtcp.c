@@ -1,5 +1,6 @@
 /* tests/unit/test_rtcp.c — RTCP parsing against aiortc's packets and expected results, and
- * round trips of every builder (SR/RR/SDES/BYE/APP/NACK/PLI/FIR/REMB/transport-wide feedback). */
+ * round trips of every builder (SR/RR/SDES/BYE/APP/NACK/PLI/FIR/REMB/RPSI/transport-wide
+ * feedback). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -479,6 +480,220 @@ static void test_rtcp_twcc_recorder_reports_each_packet_once(void **state)
 	rtcp_twcc_recorder_free(r);
 }
 
+/* Walks a one-packet compound copied to a buffer of exactly len bytes (so a sanitizer build
+ * catches any read past it) and returns what rtcp_rpsi_parse says about the packet. */
+static int rpsi_parse_exact(const uint8_t *data, size_t len, uint8_t *pt, uint16_t *id)
+{
+	static struct rtcp_packet pkt;
+	struct rtcp_iter it;
+	uint8_t *copy = malloc(len);
+	int ret;
+
+	assert_non_null(copy);
+	memcpy(copy, data, len);
+	rtcp_iter_init(&it, copy, len);
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(pkt.type, RTCP_PSFB);
+	assert_int_equal(pkt.u.fb.fmt, RTCP_PSFB_RPSI);
+	ret = rtcp_rpsi_parse(&pkt, pt, id);
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 0);
+	free(copy);
+	return ret;
+}
+
+static void test_rtcp_rpsi_round_trips_vp8_picture_ids_in_shortest_form(void **state)
+{
+	static const uint16_t ids[] = {0, 1, 127, 128, 16383, 32767};
+	/* RFC 4585 6.3.3 by hand: V=2 FMT=3 (0x83), PT=206 (0xce), length in words - 1, sender and
+	 * media SSRC, then PB, 0|payload type (96 = 0x60), the 7-bit groups, zero padding. */
+	static const uint8_t wire127[] = {0x83, 0xce, 0x00, 0x03, 0x11, 0x22, 0x33, 0x44,
+	                                  0x55, 0x66, 0x77, 0x88, 0x08, 0x60, 0x7f, 0x00};
+	static const uint8_t wire128[] = {0x83, 0xce, 0x00, 0x03, 0x11, 0x22, 0x33, 0x44,
+	                                  0x55, 0x66, 0x77, 0x88, 0x00, 0x60, 0x81, 0x00};
+	static const uint8_t wire32767[] = {0x83, 0xce, 0x00, 0x04, 0x11, 0x22, 0x33,
+	                                    0x44, 0x55, 0x66, 0x77, 0x88, 0x18, 0x60,
+	                                    0x81, 0xff, 0x7f, 0x00, 0x00, 0x00};
+	uint8_t out[64], pt;
+	uint16_t id;
+	struct buf_writer w;
+	static struct rtcp_packet pkt;
+	struct rtcp_iter it;
+	struct rtcp_fir_entry fe[2];
+	size_t n;
+
+	for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+		/* 1, 2 or 3 bytes of bit string; PB + payload type + bit string padded to 4. */
+		size_t groups = ids[k] < 128 ? 1 : ids[k] < 16384 ? 2 : 3;
+		size_t fci = (2 + groups + 3) / 4 * 4;
+
+		buf_writer_init(&w, out, sizeof out);
+		assert_int_equal(rtcp_write_rpsi(&w, 0x11223344, 0x55667788, 96, ids[k]), 0);
+		assert_int_equal(buf_writer_len(&w), 12 + fci);
+		assert_int_equal(out[12], 8 * (fci - 2 - groups));
+		assert_int_equal(rtcp_compound_validate(out, buf_writer_len(&w)), 1);
+		pt = 0;
+		id = 0xffff;
+		assert_int_equal(rpsi_parse_exact(out, buf_writer_len(&w), &pt, &id), 0);
+		assert_int_equal(pt, 96);
+		assert_int_equal(id, ids[k]);
+		if (ids[k] == 127) {
+			assert_int_equal(buf_writer_len(&w), sizeof wire127);
+			assert_memory_equal(out, wire127, sizeof wire127);
+		} else if (ids[k] == 128) {
+			assert_int_equal(buf_writer_len(&w), sizeof wire128);
+			assert_memory_equal(out, wire128, sizeof wire128);
+		} else if (ids[k] == 32767) {
+			assert_int_equal(buf_writer_len(&w), sizeof wire32767);
+			assert_memory_equal(out, wire32767, sizeof wire32767);
+		}
+	}
+	/* The SSRCs land in the common feedback fields; other accessors refuse the packet. */
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_write_rpsi(&w, 0x11223344, 0x55667788, 127, 5000), 0);
+	rtcp_iter_init(&it, out, buf_writer_len(&w));
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(pkt.u.fb.ssrc, 0x11223344);
+	assert_int_equal(pkt.u.fb.media_ssrc, 0x55667788);
+	assert_int_equal(rtcp_rpsi_parse(&pkt, &pt, &id), 0);
+	assert_int_equal(pt, 127);
+	assert_int_equal(id, 5000);
+	assert_int_equal(rtcp_fir_parse(&pkt, fe, 2, &n), RTCP_ETYPE);
+	/* A PLI is not an RPSI. */
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_write_pli(&w, 1, 2), 0);
+	rtcp_iter_init(&it, out, buf_writer_len(&w));
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(rtcp_rpsi_parse(&pkt, &pt, &id), RTCP_ETYPE);
+	/* Out of range arguments, and an output too small. */
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_write_rpsi(&w, 1, 2, 128, 1), RTCP_EINVAL);
+	assert_int_equal(rtcp_write_rpsi(&w, 1, 2, 96, 32768), RTCP_EINVAL);
+	assert_int_equal(buf_writer_len(&w), 0);
+	/* Room for everything but the padding (this used to spin in the padding loop). */
+	buf_writer_init(&w, out, 15);
+	assert_int_equal(rtcp_write_rpsi(&w, 1, 2, 96, 127), RTCP_ENOSPACE);
+	buf_writer_init(&w, out, 10);
+	assert_int_equal(rtcp_write_bye(&w, (const uint32_t[]){7}, 1, "x"), RTCP_ENOSPACE);
+	assert_string_equal(rtcp_strerror(RTCP_ERPSI), "RTCP RPSI is malformed");
+}
+
+static void test_rtcp_rpsi_refuses_truncated_and_malformed_fci(void **state)
+{
+	uint8_t out[64], pkt_bytes[32], pt = 0xaa;
+	uint16_t id = 0xbbbb;
+	struct buf_writer w;
+	static struct rtcp_packet pkt;
+	struct rtcp_iter it;
+	size_t len;
+
+	/* Cut anywhere, the compound is refused without reading past the cut. */
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_write_rpsi(&w, 1, 2, 96, 32767), 0);
+	len = buf_writer_len(&w);
+	for (size_t cut = 1; cut < len; cut++) {
+		uint8_t *copy = malloc(cut);
+
+		assert_non_null(copy);
+		memcpy(copy, out, cut);
+		assert_true(rtcp_compound_validate(copy, cut) < 0);
+		free(copy);
+	}
+	/* An FCI shorter than the packet says (every length short of the 8 written), in an exact
+	 * buffer: refused, outputs untouched. */
+	rtcp_iter_init(&it, out, len);
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	for (size_t cut = 0; cut < pkt.u.fb.fci_len; cut++) {
+		struct rtcp_packet p = pkt;
+		uint8_t *copy = malloc(cut ? cut : 1);
+
+		assert_non_null(copy);
+		memcpy(copy, pkt.u.fb.fci, cut);
+		p.u.fb.fci = copy;
+		p.u.fb.fci_len = cut;
+		assert_int_equal(rtcp_rpsi_parse(&p, &pt, &id), RTCP_ERPSI);
+		free(copy);
+	}
+	assert_int_equal(pt, 0xaa);
+	assert_int_equal(id, 0xbbbb);
+
+	/* Hand-made FCIs after a PSFB/3 header with one or two words of FCI. */
+#define RPSI_PKT(words, ...)                                                                       \
+	do {                                                                                       \
+		const uint8_t fci_[] = {__VA_ARGS__};                                              \
+		assert_int_equal(sizeof fci_, 4 * (words));                                        \
+		memcpy(pkt_bytes, "\x83\xce\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02", 12);         \
+		pkt_bytes[3] = 2 + (words);                                                        \
+		memcpy(pkt_bytes + 12, fci_, sizeof fci_);                                         \
+		len = 12 + sizeof fci_;                                                            \
+	} while (0)
+	/* Well formed as a baseline: 127, and 128 with no padding. */
+	RPSI_PKT(1, 0x08, 0x60, 0x7f, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), 0);
+	assert_int_equal(id, 127);
+	RPSI_PKT(1, 0x00, 0x60, 0x81, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), 0);
+	assert_int_equal(id, 128);
+	/* PB not a multiple of 8. */
+	RPSI_PKT(1, 0x07, 0x60, 0x7f, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	RPSI_PKT(1, 0x04, 0x60, 0x7f, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	/* PB covering the whole bit string, or more than there is. */
+	RPSI_PKT(1, 0x10, 0x60, 0x81, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	RPSI_PKT(1, 0xf8, 0x60, 0x7f, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	/* PB too small: the padding byte is left inside the bit string after the last group. */
+	RPSI_PKT(1, 0x00, 0x60, 0x7f, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	/* Reserved bit before the payload type. */
+	RPSI_PKT(1, 0x08, 0xe0, 0x7f, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	/* The groups run off the end of the bit string. */
+	RPSI_PKT(1, 0x00, 0x60, 0x81, 0x80);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	RPSI_PKT(1, 0x08, 0x60, 0xff, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	/* Above 15 bits: 2 << 14 = 32768 in three groups, and a four-group value. */
+	RPSI_PKT(2, 0x18, 0x60, 0x82, 0x80, 0x00, 0x00, 0x00, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	RPSI_PKT(2, 0x10, 0x60, 0x81, 0x80, 0x80, 0x00, 0x00, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), RTCP_ERPSI);
+	/* 32767 in the same three groups is fine. */
+	RPSI_PKT(2, 0x18, 0x61, 0x81, 0xff, 0x7f, 0x00, 0x00, 0x00);
+	assert_int_equal(rpsi_parse_exact(pkt_bytes, len, &pt, &id), 0);
+	assert_int_equal(pt, 0x61);
+	assert_int_equal(id, 32767);
+#undef RPSI_PKT
+}
+
+static void test_rtcp_rpsi_after_rr_in_a_compound(void **state)
+{
+	uint8_t out[128], pt;
+	uint16_t id;
+	struct buf_writer w;
+	struct rtcp_report rep = {.ssrc = 0x55667788, .highest_seq = 1000};
+	static struct rtcp_packet pkt;
+	struct rtcp_iter it;
+
+	buf_writer_init(&w, out, sizeof out);
+	assert_int_equal(rtcp_write_rr(&w, 0x11223344, &rep, 1), 0);
+	assert_int_equal(rtcp_write_rpsi(&w, 0x11223344, 0x55667788, 100, 4242), 0);
+	assert_int_equal(rtcp_compound_validate(out, buf_writer_len(&w)), 2);
+	rtcp_iter_init(&it, out, buf_writer_len(&w));
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(pkt.type, RTCP_RR);
+	assert_int_equal(rtcp_rpsi_parse(&pkt, &pt, &id), RTCP_ETYPE);
+	assert_int_equal(pkt.u.sr.reports[0].highest_seq, 1000);
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 1);
+	assert_int_equal(pkt.type, RTCP_PSFB);
+	assert_int_equal(pkt.count, RTCP_PSFB_RPSI);
+	assert_int_equal(rtcp_rpsi_parse(&pkt, &pt, &id), 0);
+	assert_int_equal(pt, 100);
+	assert_int_equal(id, 4242);
+	assert_int_equal(rtcp_iter_next(&it, &pkt), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +703,9 @@ int main(void)
 	        cmocka_unit_test(test_rtcp_twcc_feedback_round_trips_with_losses_and_large_deltas),
 	        cmocka_unit_test(test_rtcp_rx_stats_report_loss_wrap_and_jitter),
 	        cmocka_unit_test(test_rtcp_twcc_recorder_reports_each_packet_once),
+	        cmocka_unit_test(test_rtcp_rpsi_round_trips_vp8_picture_ids_in_shortest_form),
+	        cmocka_unit_test(test_rtcp_rpsi_refuses_truncated_and_malformed_fci),
+	        cmocka_unit_test(test_rtcp_rpsi_after_rr_in_a_compound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
