@@ -3102,7 +3102,6 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "frames >= 32 dB (%)", "received.video.frames_ge_32db_pct");
 	row(f, a, b, "keyframe requests sent", "received.video.pli_sent");
 	row(f, a, b, "resumed at a recovery point", "received.video.resumed_at_recovery_point");
-	row(f, a, b, "recovery points acknowledged (RPSI)", "received.video.rpsi_sent");
 	row(f, a, b, "A/V skew |p50| (ms)", "received.lip_sync.skew_abs_p50_ms");
 	row(f, a, b, "A/V skew |p95| (ms)", "received.lip_sync.skew_abs_p95_ms");
 	row(f, a, b, "A/V skew median (ms, + = video late)", "received.lip_sync.skew_p50_ms");
