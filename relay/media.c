@@ -70,21 +70,20 @@
 #define IDX_MAP     256 /* received video timestamp -> source index */
 #define FREEZE_US   600000
 /* Recovery points (codec/vp8.h): the first base-layer picture RP_INTERVAL_MS or more after the
- * last one (or the keyframe) references only an earlier one (the newest one the receiver
- * acknowledged with an RPSI, or the one two back), so a receiver that lost a base-layer
+ * last one (or the keyframe) references only that one, so a receiver that lost a base-layer
  * picture FEC could not restore resumes at the next one, within RP_INTERVAL_MS plus a base-layer
  * picture interval, instead of after a keyframe request's round trip (~600 ms at GEO) and the
  * keyframe's own transmission (in test_vp8, at 250 kbit/s, a keyframe in a recovery point's
  * place is 4.5-5.5x its size, 6.6-10.4 KB more: 200-330 ms more at 256 kbit/s). A recovery point
  * costs 1.2-1.4x a base-layer picture there: 5-10 % more base-layer bytes at 500 ms with 3-7.5
  * base-layer pictures a second. While they come, a receiver that lost one asks for no keyframe
- * before the next is due plus RP_LATE_US; one that references a picture it does not have
- * re-arms that wait once (video_broken). */
+ * before the next is due plus RP_LATE_US; it asks at once when the one that came references a
+ * picture it does not have (the previous recovery point was lost too). */
 #define RP_INTERVAL_MS 500
 #define RP_LATE_US     300000
-/* GOLDEN and ALTREF are trusted this long after the keyframe or recovery point that set them:
- * TL0PICIDX is 8 bits, and after a long break (an outage) a recovery point could name a picture
- * that merely has the same number (256 base-layer pictures: 34 s at 7.5 a second) */
+/* ALTREF is trusted this long after the keyframe or recovery point that set it: TL0PICIDX is 8
+ * bits, and after a long break (an outage) a recovery point could name a picture that merely
+ * has the same number (256 base-layer pictures: 34 s at 7.5 a second) */
 #define RP_ARF_MAX_US 10000000
 /* jb_video tag of a recovery point: TAG_RP | the TL0PICIDX it references | its EXT_RECOVERY
  * buffers byte << 9 */
