@@ -47,17 +47,9 @@ struct codec_vp8_enc {
 	unsigned slot;     /* position in the layer pattern */
 	uint8_t tl0picidx; /* of the last TL0 frame */
 	bool force_kf;
-	int since_kf;   /* frames since the last keyframe */
-	int64_t rp_pts; /* pts of the last keyframe or recovery point */
-	/* What GOLDEN and ALTREF hold (the keyframe or recovery point that last refreshed them):
-	 * [0] GOLDEN, [1] ALTREF (CODEC_VP8_BUF_* - 1) */
-	struct refbuf {
-		bool valid; /* holds a keyframe or recovery point (GOLDEN: not a TL1 frame) */
-		bool acked; /* the receiver said it decoded it (codec_vp8_enc_ack) */
-		uint8_t tl0;
-		int64_t pts;
-	} buf[2];
-	int64_t ack_delay; /* pts ticks from a recovery point to its acknowledgement (recent max) */
+	int since_kf;    /* frames since the last keyframe */
+	int64_t arf_pts; /* pts of the frame in ALTREF */
+	uint8_t arf_tl0; /* TL0PICIDX of the frame in ALTREF (last keyframe or recovery point) */
 	int64_t last_pts;
 	bool have_pts;
 	uint8_t *out;
@@ -338,66 +330,6 @@ void codec_vp8_enc_request_keyframe(struct codec_vp8_enc *e)
 		e->force_kf = true;
 }
 
-/* Whether the receiver should have acknowledged buffer b by now: its recovery point is older
- * than the recent acknowledgement delay (a decaying maximum) by more than a picture; never
- * before any acknowledgement. Tight on purpose: taken for lost when it was only late, the next
- * recovery point references the newer buffer, which the receiver most likely has too; taken for
- * late when it was lost, that chain stays broken one recovery point more. */
-static bool rp_overdue(const struct codec_vp8_enc *e, unsigned b, int64_t pts)
-{
-	int64_t frame = (int64_t)CODEC_VP8_CLOCK * e->cfg.fps_den / e->cfg.fps_num;
-
-	return e->ack_delay > 0 && pts - e->buf[b].pts > e->ack_delay + frame;
-}
-
-/* The buffers a recovery point references (*ref) and refreshes with LAST (*write), 0 GOLDEN
- * or 1 ALTREF; see vp8.h. With three layers: ALTREF and ALTREF (legacy chain). Otherwise the
- * one to refresh is an empty one or the one with the older recovery point (the newer one is
- * what a receiver that loses this one resumes from at the next); the reference is the newest
- * buffer the receiver acknowledged, else the older one while its acknowledgement may still
- * come (the two chains leapfrog), else the newer one (the older one was lost: the next
- * recovery point of its chain must not need it). */
-static void rp_choose(const struct codec_vp8_enc *e, int64_t pts, unsigned *ref, unsigned *write)
-{
-	const struct refbuf *g = &e->buf[0], *a = &e->buf[1];
-	unsigned w, o;
-
-	if (e->cfg.layers > 2 || !a->valid) {
-		*ref = *write = 1;
-		return;
-	}
-	if (!g->valid)
-		w = 0;
-	else
-		w = g->pts <= a->pts ? 0 : 1;
-	o = 1 - w;
-	*write = w;
-	if (e->buf[o].valid && e->buf[o].acked)
-		*ref = o;
-	else if (e->buf[w].valid && (e->buf[w].acked || !rp_overdue(e, w, pts)))
-		*ref = w;
-	else
-		*ref = o;
-}
-
-void codec_vp8_enc_ack(struct codec_vp8_enc *e, uint8_t tl0picidx)
-{
-	if (!e)
-		return;
-	for (unsigned b = 0; b < 2; b++) {
-		struct refbuf *r = &e->buf[b];
-		int64_t d;
-
-		if (!r->valid || r->acked || r->tl0 != tl0picidx)
-			continue;
-		r->acked = true;
-		/* the ack came after the last frame encoded: its delay, within a picture */
-		d = e->have_pts ? e->last_pts - r->pts : 0;
-		if (d > 0)
-			e->ack_delay = d > e->ack_delay ? d : (e->ack_delay * 7 + d) / 8;
-	}
-}
-
 int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, int64_t pts,
                          struct codec_vp8_packet *pkt)
 {
@@ -408,7 +340,6 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	unsigned period;
 	vpx_image_t img;
 	bool key, rp, got = false;
-	unsigned rref = 1, rwrite = 1;
 	int ret = 0;
 
 	if (!e || !pic || !pkt || !pic->y || !pic->u || !pic->v)
@@ -437,25 +368,15 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 	img.stride[VPX_PLANE_V] = pic->stride_v;
 
 	rp = !e->force_kf && e->cfg.recovery_interval_ms > 0 && slot->tid == 0 &&
-	     pts - e->rp_pts >= (int64_t)e->cfg.recovery_interval_ms * (CODEC_VP8_CLOCK / 1000);
-	if (rp)
-		rp_choose(e, pts, &rref, &rwrite);
+	     pts - e->arf_pts >= (int64_t)e->cfg.recovery_interval_ms * (CODEC_VP8_CLOCK / 1000);
 	if (e->force_kf)
 		flags = VPX_EFLAG_FORCE_KF;
-	else if (rp && e->cfg.layers > 2) /* from ALTREF only, refreshing all three */
+	else if (rp) /* from ALTREF only, refreshing all three */
 		flags = VP8_EFLAG_NO_REF_LAST | VP8_EFLAG_NO_REF_GF | VP8_EFLAG_FORCE_GF |
 		        VP8_EFLAG_FORCE_ARF;
-	else if (rp) /* leapfrog: from one of GOLDEN / ALTREF, refreshing LAST and one of them */
-		flags = VP8_EFLAG_NO_REF_LAST |
-		        (rref == 0 ? VP8_EFLAG_NO_REF_ARF : VP8_EFLAG_NO_REF_GF) |
-		        (rwrite == 0 ? VP8_EFLAG_FORCE_GF | VP8_EFLAG_NO_UPD_ARF
-		                     : VP8_EFLAG_FORCE_ARF | VP8_EFLAG_NO_UPD_GF);
-	else if (e->cfg.recovery_interval_ms > 0 && e->cfg.layers > 2)
-		/* ALTREF belongs to the recovery points (the layer patterns leave it alone) */
+	else if (e->cfg.recovery_interval_ms > 0) /* ALTREF belongs to the recovery points (the
+	                                             layer patterns leave it alone already) */
 		flags = slot->flags | VP8_EFLAG_NO_UPD_ARF | VP8_EFLAG_NO_REF_ARF;
-	else if (e->cfg.recovery_interval_ms > 0) /* GOLDEN and ALTREF belong to them */
-		flags = slot->flags | VP8_EFLAG_NO_UPD_ARF | VP8_EFLAG_NO_REF_ARF |
-		        VP8_EFLAG_NO_UPD_GF | VP8_EFLAG_NO_REF_GF;
 	else
 		flags = slot->flags;
 	if (e->cfg.layers > 1 &&
@@ -500,12 +421,7 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 			e->tl0picidx++;
 		pkt->tl0picidx = e->tl0picidx;
 		pkt->recovery = rp && !key;
-		pkt->recovery_ref = pkt->recovery ? e->buf[rref].tl0 : 0;
-		pkt->recovery_buf = pkt->recovery ? (uint8_t)(rref + 1) : 0;
-		pkt->refreshes = key ? CODEC_VP8_REFRESH_GOLDEN | CODEC_VP8_REFRESH_ALTREF
-		                 : !pkt->recovery    ? 0
-		                 : e->cfg.layers > 2 ? CODEC_VP8_REFRESH_ALTREF
-		                                     : (uint8_t)(1u << rwrite);
+		pkt->recovery_ref = pkt->recovery ? e->arf_tl0 : 0;
 		got = true;
 	}
 	if (ret != 0)
@@ -516,14 +432,10 @@ int codec_vp8_enc_encode(struct codec_vp8_enc *e, const struct codec_i420 *pic, 
 			e->since_kf = 0;
 		}
 		e->since_kf++;
-		if (pkt->keyframe || pkt->recovery)
-			e->rp_pts = pts;
-		for (unsigned b = 0; b < 2; b++)
-			if (pkt->refreshes & (1u << b))
-				e->buf[b] = (struct refbuf){true, false, pkt->tl0picidx, pts};
-		/* with three layers GOLDEN is the TL1 frames' */
-		if (e->cfg.layers > 2)
-			e->buf[0].valid = false;
+		if (pkt->keyframe || pkt->recovery) {
+			e->arf_tl0 = pkt->tl0picidx;
+			e->arf_pts = pts;
+		}
 	}
 	return got ? 1 : 0;
 }

@@ -17,25 +17,14 @@
  *   3 layers, period 4:  TL0 TL2 TL1 TL2  (TL1 references LAST, updates GOLDEN; the first TL2
  *                        references LAST only, the second LAST and GOLDEN; TL2 updates nothing)
  * Recovery points (recovery_interval_ms > 0): the first TL0 frame that long after a keyframe or
- * recovery point references neither LAST nor any picture since the last recovery point, only
- * GOLDEN or ALTREF, which hold keyframes and recovery points: a receiver that lost base-layer
- * frames since then resumes decoding there, with no keyframe and no round trip, and what it
- * decodes from there is bit-identical to what a receiver that lost nothing decodes. Recovery
- * points cost little more than a TL0 frame (a 320x192 clip at 250 kbit/s, 400-533 ms apart:
- * 1.2-1.4x a TL0 frame; a keyframe in its place is 4.5-5.5x the recovery point).
- * With one or two layers GOLDEN and ALTREF belong to the recovery points (no other frame
- * references or refreshes them) and leapfrog, as RFC 7741 (section 5.3) suggests with RPSI:
- * each recovery point refreshes LAST and the one of the two that holds the older recovery
- * point, so the newer one survives it. It references the newest of the two the receiver
- * acknowledged (codec_vp8_enc_ack: the caller passes on the receiver's RPSI); while none is,
- * the older one, whose acknowledgement may still come (at GEO round trips the newer one is
- * always too young: each chain then references the one two back); and the newer one when the
- * older one's acknowledgement is overdue (it was lost: the next recovery point must not need
- * it). A receiver that lost a recovery point thus resumes at the next, and the chain it lost
- * heals at the one after. With three layers GOLDEN is the TL1 frames': each recovery point
- * references ALTREF, which holds the one before, and refreshes all three (a receiver that lost
- * one cannot resume at a later one; acknowledgements change nothing). With one layer and
- * recovery points, frames reference LAST only; with more than one layer, or
+ * recovery point references only ALTREF, which holds that keyframe or recovery point, and refreshes
+ * LAST, GOLDEN and ALTREF; no other frame refreshes ALTREF. A receiver that lost base-layer
+ * frames since the previous recovery point (but has that one) resumes decoding at the next, with
+ * no keyframe and no round trip; what it decodes from there is bit-identical to what a receiver
+ * that lost nothing decodes; one that lost a recovery point cannot resume at a later one. Recovery
+ * points cost little more than a TL0 frame (a 320x192 clip at 250 kbit/s, 400-533 ms
+ * apart: 1.2-1.4x a TL0 frame; a keyframe in its place is 4.5-5.5x the recovery point). With one
+ * layer and recovery points, frames reference LAST and GOLDEN only. With more than one layer, or
  * recovery points, error-resilient mode is forced on (entropy contexts are not carried from frame
  * to frame, so a dropped frame does not desynchronise the decoder). Each packet reports its layer
  * id, the layer-sync flag (the frame references base-layer frames only: a receiver may start
@@ -63,12 +52,6 @@
  * slower and sharper for small pictures (codec_vp8_cpu_used_for). See the measurements above
  * codec_vp8_enc_new in vp8.c. */
 #define CODEC_VP8_CPU_USED_DEFAULT -6
-
-/* codec_vp8_packet.recovery_buf and .refreshes */
-#define CODEC_VP8_BUF_GOLDEN     1
-#define CODEC_VP8_BUF_ALTREF     2
-#define CODEC_VP8_REFRESH_GOLDEN 1
-#define CODEC_VP8_REFRESH_ALTREF 2
 
 #define CODEC_VP8_EINIT   (ERR_BASE_CODEC - 540) /* libvpx refused the configuration */
 #define CODEC_VP8_EENCODE (ERR_BASE_CODEC - 541) /* libvpx failed to encode */
@@ -109,15 +92,13 @@ struct codec_vp8_packet {
 	int width;
 	int height;
 	bool keyframe;
-	int temporal_id;      /* 0 .. layers-1 */
-	bool layer_sync;      /* RFC 7741 Y bit: references TL0 frames only (true for TL0 frames) */
-	uint8_t tl0picidx;    /* TL0PICIDX of the TL0 frame this one belongs to */
-	bool droppable;       /* no later frame references this one */
-	bool recovery;        /* a recovery point (see the top) */
-	uint8_t recovery_ref; /* the TL0PICIDX of the keyframe or recovery point it references */
-	uint8_t recovery_buf; /* the buffer that holds it: CODEC_VP8_BUF_GOLDEN or _ALTREF */
-	uint8_t refreshes;    /* keyframes and recovery points: the CODEC_VP8_REFRESH_* bits of
-	                         GOLDEN and ALTREF it writes (keyframes: both; 0 for other frames) */
+	int temporal_id;   /* 0 .. layers-1 */
+	bool layer_sync;   /* RFC 7741 Y bit: references TL0 frames only (true for TL0 frames) */
+	uint8_t tl0picidx; /* TL0PICIDX of the TL0 frame this one belongs to */
+	bool droppable;    /* no later frame references this one */
+	bool recovery;     /* a recovery point (see the top): references only ALTREF, which holds */
+	uint8_t recovery_ref; /* the TL0 frame with this TL0PICIDX (the previous recovery point or
+	                         keyframe); refreshes every buffer */
 };
 
 /* Decoded picture; `pic` planes belong to the decoder, valid until its next decode or free. */
@@ -154,11 +135,6 @@ const struct codec_vp8_enc_config *codec_vp8_enc_config(const struct codec_vp8_e
 
 /* Makes the next encoded frame a keyframe (on the TL0 slot: the layer pattern restarts). */
 void codec_vp8_enc_request_keyframe(struct codec_vp8_enc *e);
-
-/* The receiver decoded the keyframe or recovery point with this TL0PICIDX (RFC 4585 RPSI,
- * mapped back from its PictureID by the caller): later recovery points may reference it (see
- * the top). Repeated or unknown acknowledgements are ignored. NULL is fine. */
-void codec_vp8_enc_ack(struct codec_vp8_enc *e, uint8_t tl0picidx);
 
 /* Encodes `pic` (the configured width and height) taken at `pts` (90 kHz, increasing).
  * Returns 1 with *pkt filled, 0 if rate control dropped the frame (the layer pattern still

@@ -49,9 +49,8 @@
 
 #define EXT_TWCC  1
 #define EXT_INDEX 2
-/* on a recovery point's packets, 3 bytes: the TL0PICIDX it references, the time to the next
- * recovery point (10 ms units), and its buffers: the one it references (codec_vp8_packet's
- * recovery_buf, bits 0-1) and those it refreshes (.refreshes, bits 2-3) */
+/* on a recovery point's packets, 2 bytes: the TL0PICIDX it references, and the time to the next
+ * recovery point (10 ms units) */
 #define EXT_RECOVERY 3
 
 #define PKT_MAX   1443 /* RELAY_TUNNEL_PAYLOAD_MAX */
@@ -85,21 +84,7 @@
  * bits, and after a long break (an outage) a recovery point could name a picture that merely
  * has the same number (256 base-layer pictures: 34 s at 7.5 a second) */
 #define RP_ARF_MAX_US 10000000
-/* jb_video tag of a recovery point: TAG_RP | the TL0PICIDX it references | its EXT_RECOVERY
- * buffers byte << 9 */
-#define TAG_RP 0x100u
-/* keyframes and recovery points sent that an RPSI can still acknowledge */
-#define RP_SENT_MAX 16
-/* An RPSI goes out when the picture is decoded, and again with this many RTCP reports (100 ms
- * apart): one lost does not leave the sender waiting for an acknowledgement that never comes */
-#define RPSI_REPEAT 2
-
-/* An EXT_RECOVERY buffers byte as codec/vp8 makes them: references GOLDEN or ALTREF, refreshes
- * at least one of them, nothing above bit 3. */
-static bool rp_bufs_ok(uint8_t b)
-{
-	return b < 16 && (b & 3u) != 0 && (b & 3u) != 3 && (b >> 2) != 0;
-}
+#define TAG_RP        0x100u /* jb_video tag of a recovery point: | the TL0PICIDX it references */
 /* FEC repairs count as flowing (rp_repair_may_come) while the last came within this: a group
  * closes at most FEC_SPAN_US and a picture after it opened */
 #define RP_FEC_FLOWING_US 1000000
@@ -283,14 +268,6 @@ struct relay_media {
 	size_t enc_cap;
 	uint16_t video_seq, fec_seq, pad_seq, twcc_seq;
 	uint16_t picture_id;
-	/* PictureID -> TL0PICIDX of the last keyframes and recovery points sent, for the RPSIs
-	 * that acknowledge them (codec_vp8_enc_ack) */
-	struct {
-		uint16_t pid;
-		uint8_t tl0;
-		bool valid;
-	} rp_sent[RP_SENT_MAX];
-	unsigned rp_sent_next;
 	uint64_t vframe; /* pacer frame number of the last picture sent */
 	bool video_was_off;
 	struct fec_encoder fec;
@@ -352,21 +329,13 @@ struct relay_media {
 	bool need_keyframe;
 	bool have_tl0;
 	uint8_t last_tl0;
-	/* what the decoder's GOLDEN ([0]) and ALTREF ([1]) hold: the keyframe or recovery point
-	 * with TL0PICIDX tl0, decoded at `us` */
-	struct {
-		bool have;
-		uint8_t tl0;
-		int64_t us;
-	} rxbuf[2];
-	/* the RPSI acknowledging the last keyframe or recovery point decoded: its PictureID, and
-	 * how many more RTCP reports repeat it (rtcp_rpsi_due) */
-	uint16_t rpsi_pid;
-	unsigned rpsi_left;
+	/* the decoder's ALTREF holds the keyframe or recovery point with TL0PICIDX arf_tl0 */
+	bool have_arf;
+	uint8_t arf_tl0;
+	int64_t arf_us;        /* when it was decoded */
 	int64_t rp_seen_us;    /* arrival of the last recovery point packet */
 	int64_t rp_gap_us;     /* to the next one, as the last one said; 0: none seen */
 	int64_t rp_wait_until; /* a break waits for a recovery point (no PLI) until then */
-	bool rp_rearmed;       /* an undecodable recovery point re-armed that wait (video_broken) */
 	/* the last FEC repair received: when, and the last sequence number it protects */
 	int64_t fec_rx_us;
 	uint16_t fec_rx_end;
@@ -475,7 +444,7 @@ static int build_rtp(uint8_t *out, size_t cap, size_t *len, uint8_t pt, bool mar
 		p.n_ext = 2;
 	}
 	if (rp)
-		p.ext[p.n_ext++] = (struct rtp_ext){EXT_RECOVERY, 3, rp};
+		p.ext[p.n_ext++] = (struct rtp_ext){EXT_RECOVERY, 2, rp};
 	p.payload = payload;
 	p.payload_len = plen;
 	return rtp_packet_write(&p, out, cap, len);
@@ -1071,21 +1040,12 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 	/* the recovery extension: the reference, and the time to the next recovery point (the
 	 * interval, plus up to one base-layer picture's: the last one's, in 10 ms) */
 	int64_t rp_gap = (RP_INTERVAL_MS + (int64_t)(uint32_t)(ts - m->tl0_pts) / 90) / 10;
-	uint8_t rp[3] = {vp->recovery_ref, (uint8_t)(rp_gap < 255 ? rp_gap : 255),
-	                 (uint8_t)(vp->recovery_buf | vp->refreshes << 2)};
+	uint8_t rp[2] = {vp->recovery_ref, (uint8_t)(rp_gap < 255 ? rp_gap : 255)};
 
 	if (vp->temporal_id == 0)
 		m->tl0_pts = ts;
 
 	m->picture_id = (m->picture_id + 1) & 0x7fff;
-	if (vp->keyframe) /* it refreshes every buffer: no earlier acknowledgement matters */
-		memset(m->rp_sent, 0, sizeof m->rp_sent);
-	if (vp->keyframe || vp->recovery) {
-		m->rp_sent[m->rp_sent_next].pid = m->picture_id;
-		m->rp_sent[m->rp_sent_next].tl0 = vp->tl0picidx;
-		m->rp_sent[m->rp_sent_next].valid = true;
-		m->rp_sent_next = (m->rp_sent_next + 1) % RP_SENT_MAX;
-	}
 	d.non_reference = vp->droppable;
 	d.has_picture_id = true;
 	d.picture_id_bits = 15;
@@ -1359,11 +1319,6 @@ static void send_rtcp(struct relay_media *m, int64_t t, bool with_sr)
 			any = true;
 		m->twcc_pending = false;
 	}
-	if (m->rpsi_left &&
-	    !rtcp_write_rpsi(&w, m->cfg.ssrc_base + 2, m->peer_video_ssrc, PT_VP8, m->rpsi_pid)) {
-		m->rpsi_left--;
-		any = true;
-	}
 	if (any && buf_writer_ok(&w))
 		(void)send_raw(m, buf, buf_writer_len(&w));
 }
@@ -1381,22 +1336,6 @@ static void send_pli(struct relay_media *m, int64_t t)
 	if (rtcp_write_pli(&w, m->cfg.ssrc_base + 2, m->peer_video_ssrc))
 		return;
 	m->st.pli_sent++;
-	(void)send_raw(m, buf, buf_writer_len(&w));
-}
-
-/* Acknowledges a keyframe or recovery point decoded (PictureID pid): an RPSI now, and again with
- * the next RPSI_REPEAT RTCP reports (send_rtcp). */
-static void send_rpsi(struct relay_media *m, uint16_t pid)
-{
-	uint8_t buf[64];
-	struct buf_writer w;
-
-	m->rpsi_pid = pid;
-	m->rpsi_left = RPSI_REPEAT;
-	buf_writer_init(&w, buf, sizeof buf);
-	if (rtcp_write_rpsi(&w, m->cfg.ssrc_base + 2, m->peer_video_ssrc, PT_VP8, pid))
-		return;
-	m->st.rpsi_sent++;
 	(void)send_raw(m, buf, buf_writer_len(&w));
 }
 
@@ -1491,18 +1430,6 @@ static void rtcp_input(struct relay_media *m, const uint8_t *data, size_t len, i
 			m->st.pli_received++;
 			if (m->venc)
 				codec_vp8_enc_request_keyframe(m->venc);
-		} else if (p.type == RTCP_PSFB && p.count == RTCP_PSFB_RPSI) {
-			uint16_t pid;
-			uint8_t pt;
-
-			if (rtcp_rpsi_parse(&p, &pt, &pid) || pt != PT_VP8)
-				continue;
-			m->st.rpsi_received++;
-			for (unsigned i = 0; i < RP_SENT_MAX; i++)
-				if (m->rp_sent[i].valid && m->rp_sent[i].pid == pid) {
-					codec_vp8_enc_ack(m->venc, m->rp_sent[i].tl0);
-					m->rp_sent[i].valid = false;
-				}
 		}
 	}
 	if (rc < 0)
@@ -1690,8 +1617,8 @@ static int video_input(struct relay_media *m, const uint8_t *pkt, size_t len, in
 	if (rtp_vp8_is_keyframe(&d, p.payload + dl, p.payload_len - dl))
 		flags |= JB_VIDEO_INDEPENDENT;
 	e = rtp_ext_find(&p, EXT_RECOVERY);
-	if (e && e->len == 3 && rp_bufs_ok(e->data[2])) {
-		flags |= JB_VIDEO_TAG(TAG_RP | e->data[0] | (unsigned)e->data[2] << 9);
+	if (e && e->len == 2) {
+		flags |= JB_VIDEO_TAG(TAG_RP | e->data[0]);
 		m->rp_gap_us = (int64_t)e->data[1] * 10000;
 		m->rp_seen_us = t;
 	}
@@ -2089,14 +2016,12 @@ static void lip_sync_update(struct relay_media *m, int64_t t)
 	}
 }
 
-/* Whether a recovery point tagged `tag` (see TAG_RP) decodes here: after a keyframe, when the
- * buffer it references holds the picture it names (set within RP_ARF_MAX_US). */
+/* Whether a recovery point tagged `tag` (TAG_RP | the TL0PICIDX it references) decodes here:
+ * after a keyframe, when ALTREF holds the picture it references (set within RP_ARF_MAX_US). */
 static bool rp_decodable(const struct relay_media *m, unsigned tag)
 {
-	unsigned b = ((tag >> 9) & 3u) - 1;
-
-	return m->have_tl0 && b < 2 && m->rxbuf[b].have && (uint8_t)tag == m->rxbuf[b].tl0 &&
-	       now_us() - m->rxbuf[b].us < RP_ARF_MAX_US;
+	return m->have_tl0 && m->have_arf && (uint8_t)tag == m->arf_tl0 &&
+	       now_us() - m->arf_us < RP_ARF_MAX_US;
 }
 
 /* Whether the FEC repair of the packet gap_seq may still come, so that a recovery point behind
@@ -2145,24 +2070,19 @@ static bool video_gap_unneeded(void *arg, const uint8_t *payload, size_t len, un
 }
 
 /* A picture cannot be decoded: the decoder lost its chain. Asks for a keyframe, unless it may
- * wait (a base-layer picture is missing, or a recovery point named a picture this side lacks),
- * recovery points are coming and GOLDEN or ALTREF holds one; then the tick asks only if none
- * came by its time plus RP_LATE_US (send_pli limits the rate). An undecodable recovery point
- * (rp_again) re-arms the wait for the next one, once per break: the sender's next one
- * references what this side acknowledged (send_rpsi). */
-static void video_broken(struct relay_media *m, int64_t t, bool may_wait, bool rp_again)
+ * wait (a base-layer picture is missing), recovery points are coming and ALTREF holds what the
+ * next one needs; then the tick asks only if none came by its time plus RP_LATE_US (send_pli
+ * limits the rate). */
+static void video_broken(struct relay_media *m, int64_t t, bool may_wait)
 {
 	m->st.video_corrupt++;
 	if (!may_wait) {
 		m->rp_wait_until = 0;
-	} else if (!m->need_keyframe || (rp_again && !m->rp_rearmed)) {
-		/* the chain breaks now: is a recovery point coming? */
+	} else if (!m->need_keyframe) { /* the chain breaks now: is a recovery point coming? */
 		int64_t due = m->rp_seen_us + m->rp_gap_us;
 
-		m->rp_rearmed = m->need_keyframe;
 		m->rp_wait_until = 0;
-		if ((m->rxbuf[0].have || m->rxbuf[1].have) && m->rp_gap_us > 0 &&
-		    t - due < m->rp_gap_us + RP_LATE_US)
+		if (m->have_arf && m->rp_gap_us > 0 && t - due < m->rp_gap_us + RP_LATE_US)
 			m->rp_wait_until = (due > t ? due : t) + RP_LATE_US;
 	}
 	m->need_keyframe = true;
@@ -2213,22 +2133,16 @@ static void video_play(struct relay_media *m, int64_t t)
 		 * references it, and slightly wrong beats a repeated picture. Skipping it instead
 		 * gave PSNR-Y as viewed 27.6 dB against 32.2 in test_media's
 		 * lost_tl1_costs_no_keyframe session (6 TL1 frames lost, 5 skipped). */
-		/* A recovery point references only GOLDEN or ALTREF: it decodes when that holds
-		 * the picture it names, whatever was lost since. When it does not (the one it names
-		 * was lost too), the next one may: the sender references what this side
-		 * acknowledged (send_rpsi), so this waits for it as for a lost base-layer picture.
-		 */
+		/* A recovery point references only ALTREF: it decodes when that holds the picture
+		 * it names, whatever was lost since. */
 		bool rp = !key && (f.tag & TAG_RP);
 
 		if (rp && !rp_decodable(m, f.tag)) {
-			unsigned b = ((f.tag >> 9) & 3u) - 1;
-
-			log_debug("%s: video: recovery point ts %u references tl0 %u in %s, which "
-			          "holds %s%u",
-			          m->name, f.timestamp, f.tag & 0xffu, b ? "ALTREF" : "GOLDEN",
-			          m->rxbuf[b].have ? "" : "nothing known, ",
-			          (unsigned)m->rxbuf[b].tl0);
-			video_broken(m, t, true, true);
+			log_debug("%s: video: recovery point ts %u references tl0 %u, ALTREF %s%u: "
+			          "keyframe requested",
+			          m->name, f.timestamp, f.tag & 0xffu,
+			          m->have_arf ? "holds " : "unknown, ", (unsigned)m->arf_tl0);
+			video_broken(m, t, false);
 			continue;
 		}
 		if (!key && !rp) {
@@ -2239,7 +2153,7 @@ static void video_play(struct relay_media *m, int64_t t)
 			if (!ok) {
 				bool first = !m->need_keyframe;
 
-				video_broken(m, t, true, false);
+				video_broken(m, t, true);
 				if (first)
 					log_debug("%s: video: picture ts %u (tid %u, tl0 %u, last "
 					          "tl0 %u%s) cannot be decoded: %s",
@@ -2267,9 +2181,8 @@ static void video_play(struct relay_media *m, int64_t t)
 		}
 		rc = codec_vp8_dec_decode(m->vdec, m->frame_buf, len, &pic);
 		if (rc < 0 || (rc == 1 && pic.corrupted)) {
-			/* the decoder's buffers are unknown now */
-			m->rxbuf[0].have = m->rxbuf[1].have = false;
-			video_broken(m, t, false, false);
+			m->have_arf = false; /* the decoder's buffers are unknown now */
+			video_broken(m, t, false);
 			continue;
 		}
 		if (d.tid == 0) {
@@ -2277,16 +2190,9 @@ static void video_play(struct relay_media *m, int64_t t)
 			m->have_tl0 = true;
 		}
 		if (key || rp) {
-			unsigned refreshes = key ? 3u : (f.tag >> 11) & 3u;
-
-			for (unsigned b = 0; b < 2; b++)
-				if (refreshes & (1u << b)) {
-					m->rxbuf[b].have = true;
-					m->rxbuf[b].tl0 = d.tl0picidx;
-					m->rxbuf[b].us = t;
-				}
-			if (d.has_picture_id)
-				send_rpsi(m, d.picture_id);
+			m->have_arf = true;
+			m->arf_tl0 = d.tl0picidx;
+			m->arf_us = t;
 		}
 		if (rp && m->need_keyframe) {
 			m->st.video_rp_resumed++;
@@ -2294,7 +2200,7 @@ static void video_play(struct relay_media *m, int64_t t)
 			          f.timestamp, (unsigned)d.tl0picidx);
 		}
 		if (key || rp)
-			m->need_keyframe = m->rp_rearmed = false;
+			m->need_keyframe = false;
 		if (rc == 1)
 			video_display(m, &pic, f.timestamp, f.waited_us, t);
 	}
@@ -2878,7 +2784,6 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "rtt_ms", json_real((double)st.rtt_us / 1000));
 	json_object_set_new(tx, "loss_pct", json_real(st.loss * 100));
 	json_object_set_new(tx, "pli_received", json_integer((json_int_t)st.pli_received));
-	json_object_set_new(tx, "rpsi_received", json_integer((json_int_t)st.rpsi_received));
 	json_object_set_new(tx, "nack_received", json_integer((json_int_t)st.nack_received));
 	json_object_set_new(tx, "pacer_dropped_stale_packets",
 	                    json_integer((json_int_t)st.pacer_stale_packets));
@@ -2992,7 +2897,6 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(vi, "held_gap_restored",
 	                    json_integer((json_int_t)st.video_rp_held_restored));
 	json_object_set_new(vi, "pli_sent", json_integer((json_int_t)st.pli_sent));
-	json_object_set_new(vi, "rpsi_sent", json_integer((json_int_t)st.rpsi_sent));
 	json_object_set_new(vi, "nack_sent", json_integer((json_int_t)st.nack_sent));
 	if (peer_video && (rc = psnr_as_viewed(m, peer_video, vi)) != 0)
 		goto out;

@@ -99,7 +99,6 @@ struct relay_media_stats {
 	 * one still held when a later one is restores uncounted) */
 	uint64_t video_rp_held, video_rp_held_restored;
 	uint64_t pli_sent, pli_received, nack_sent, nack_received;
-	uint64_t rpsi_sent, rpsi_received; /* acknowledgements of keyframes / recovery points */
 	/* sender: media the pacer dropped unsent because it went stale (audio older than 400 ms,
 	 * video pictures older than 600 ms or depending on one that was, their FEC and
 	 * retransmissions), and the keyframes made so the receiver can decode again */

@@ -46,8 +46,6 @@ const char *rtcp_strerror(int err)
 		return "RTCP argument out of range";
 	case RTCP_ETYPE:
 		return "RTCP packet is not of the expected type";
-	case RTCP_ERPSI:
-		return "RTCP RPSI is malformed";
 	default:
 		return err < 0 && err > -4096 ? strerror(-err) : "unknown RTCP error";
 	}
@@ -330,39 +328,6 @@ int rtcp_fir_parse(const struct rtcp_packet *pkt, struct rtcp_fir_entry *e, size
 	return 0;
 }
 
-int rtcp_rpsi_parse(const struct rtcp_packet *pkt, uint8_t *payload_type, uint16_t *picture_id)
-{
-	const uint8_t *f = pkt->u.fb.fci;
-	size_t pad, end, i;
-	uint32_t v = 0;
-
-	if (pkt->type != RTCP_PSFB || pkt->u.fb.fmt != RTCP_PSFB_RPSI)
-		return RTCP_ETYPE;
-	/* PB and the payload type byte, then at least one byte of bit string. Padding that is not
-	 * whole bytes would put the PictureID's groups off byte boundaries: libwebrtc never sends
-	 * it, so it is refused rather than shifted. */
-	if (pkt->u.fb.fci_len < 4 || f[0] % 8 || (f[1] & 0x80))
-		return RTCP_ERPSI;
-	pad = f[0] / 8;
-	if (pad >= pkt->u.fb.fci_len - 2)
-		return RTCP_ERPSI;
-	end = pkt->u.fb.fci_len - pad;
-	for (i = 2; i < end; i++) {
-		v = v << 7 | (f[i] & 0x7f);
-		if (v > 0x7fff)
-			return RTCP_ERPSI;
-		if (!(f[i] & 0x80))
-			break;
-	}
-	/* The last group must be the bit string's last byte: i == end is an unterminated
-	 * PictureID, an earlier end means PB counts fewer padding bytes than there are. */
-	if (i + 1 != end)
-		return RTCP_ERPSI;
-	*payload_type = f[1];
-	*picture_id = (uint16_t)v;
-	return 0;
-}
-
 int rtcp_twcc_parse(const struct rtcp_packet *pkt, struct rtcp_twcc_info *info,
                     struct rtcp_twcc_pkt *pkts, size_t cap)
 {
@@ -453,8 +418,7 @@ static int finish(struct buf_writer *w, uint8_t *h)
 	if (!h || !buf_writer_ok(w))
 		return RTCP_ENOSPACE;
 	start = (size_t)(h - w->p);
-	/* A failed write does not advance the length: stop on error or this never ends. */
-	while (buf_writer_ok(w) && (buf_writer_len(w) - start) % 4)
+	while ((buf_writer_len(w) - start) % 4)
 		buf_write_u8(w, 0);
 	if (!buf_writer_ok(w))
 		return RTCP_ENOSPACE;
@@ -644,30 +608,6 @@ int rtcp_write_fir(struct buf_writer *w, uint32_t ssrc, const struct rtcp_fir_en
 		buf_write_u8(w, e[i].seq);
 		buf_write_u24(w, 0);
 	}
-	return finish(w, h);
-}
-
-int rtcp_write_rpsi(struct buf_writer *w, uint32_t ssrc, uint32_t media_ssrc, uint8_t payload_type,
-                    uint16_t picture_id)
-{
-	size_t n = 1, pad;
-	uint8_t *h;
-
-	if (payload_type > 0x7f || picture_id > 0x7fff)
-		return RTCP_EINVAL;
-	while (picture_id >> (7 * n))
-		n++;
-	/* PB + payload type + n bytes of bit string, padded to 32 bits; finish() writes the
-	 * zero padding, PB says how many bits it is. */
-	pad = (4 - (2 + n) % 4) % 4;
-	h = begin(w, RTCP_PSFB_RPSI, RTCP_PSFB);
-	buf_write_u32(w, ssrc);
-	buf_write_u32(w, media_ssrc);
-	buf_write_u8(w, (uint8_t)(8 * pad));
-	buf_write_u8(w, payload_type);
-	for (size_t i = n - 1; i > 0; i--)
-		buf_write_u8(w, (uint8_t)(0x80 | ((picture_id >> (7 * i)) & 0x7f)));
-	buf_write_u8(w, picture_id & 0x7f);
 	return finish(w, h);
 }
 

@@ -1,5 +1,5 @@
 /* relay/rtcp.h — RTCP compound packets (RFC 3550: SR, RR, SDES, BYE, APP), feedback (RFC 4585
- * generic NACK, PLI and RPSI, RFC 5104 FIR, REMB) and transport-wide congestion-control feedback
+ * generic NACK and PLI, RFC 5104 FIR, REMB) and transport-wide congestion-control feedback
  * (draft-holmer-rmcat-transport-wide-cc-extensions-01), building and parsing.
  *
  * Parsing is bounded (common/buf.h) and walks a compound packet one sub-packet at a time, the
@@ -39,7 +39,6 @@ enum {
 	RTCP_ENOSPACE = RTCP_ERR_BASE - 15,  /* output too small */
 	RTCP_EINVAL = RTCP_ERR_BASE - 16,    /* argument out of range */
 	RTCP_ETYPE = RTCP_ERR_BASE - 17,     /* wrong packet type/format for this accessor */
-	RTCP_ERPSI = RTCP_ERR_BASE - 18,     /* RPSI malformed */
 };
 
 enum rtcp_type {
@@ -55,7 +54,6 @@ enum rtcp_type {
 #define RTCP_RTPFB_NACK 1
 #define RTCP_RTPFB_TWCC 15
 #define RTCP_PSFB_PLI   1
-#define RTCP_PSFB_RPSI  3
 #define RTCP_PSFB_FIR   4
 #define RTCP_PSFB_AFB   15 /* application layer feedback: REMB */
 
@@ -156,17 +154,6 @@ struct rtcp_fir_entry {
 };
 int rtcp_fir_parse(const struct rtcp_packet *pkt, struct rtcp_fir_entry *e, size_t cap, size_t *n)
         __attribute__((warn_unused_result));
-/* RPSI (RFC 4585 6.3.3) carrying a VP8 PictureID (RFC 7741 5.1: the receiver acknowledges a
- * correctly decoded golden/altref frame). The native bit string is the PictureID as libwebrtc
- * writes it: big-endian 7-bit groups, the top bit set on every byte but the last, then zero
- * padding to 32 bits counted in PB. From a PSFB packet with FMT RTCP_PSFB_RPSI, sets the RTP
- * payload type (0..127) and the PictureID (0..32767). Returns 0, RTCP_ETYPE, or RTCP_ERPSI when
- * the FCI is shorter than 4 bytes, PB is not a multiple of 8 or leaves no bit string, the
- * reserved bit before the payload type is set, the 7-bit groups do not end exactly at the end of
- * the bit string (which also catches a PB too small for the padding), or the value exceeds 15
- * bits. Outputs are written only on success. */
-int rtcp_rpsi_parse(const struct rtcp_packet *pkt, uint8_t *payload_type, uint16_t *picture_id)
-        __attribute__((warn_unused_result));
 
 /* Transport-wide feedback: one entry per reported packet. */
 struct rtcp_twcc_pkt {
@@ -209,11 +196,6 @@ int rtcp_write_pli(struct buf_writer *w, uint32_t ssrc, uint32_t media_ssrc)
         __attribute__((warn_unused_result));
 int rtcp_write_fir(struct buf_writer *w, uint32_t ssrc, const struct rtcp_fir_entry *e, size_t n)
         __attribute__((warn_unused_result));
-/* RPSI from ssrc to media_ssrc acknowledging VP8 PictureID picture_id (0..32767) sent with RTP
- * payload type payload_type (0..127), encoded as rtcp_rpsi_parse reads it (the shortest form: 1
- * to 3 bytes). Returns 0, RTCP_EINVAL (out of range), RTCP_ENOSPACE. */
-int rtcp_write_rpsi(struct buf_writer *w, uint32_t ssrc, uint32_t media_ssrc, uint8_t payload_type,
-                    uint16_t picture_id) __attribute__((warn_unused_result));
 int rtcp_write_remb(struct buf_writer *w, uint32_t ssrc, uint64_t bitrate, const uint32_t *ssrcs,
                     size_t n) __attribute__((warn_unused_result));
 /* Transport-wide feedback for packets base_seq .. base_seq+n-1 (received[i], arrival_us[i] on

@@ -1,6 +1,5 @@
 /* tests/fuzz/fuzz_rtcp.c — RTCP compound walk and every feedback accessor (NACK, REMB, FIR,
- * RPSI, transport-wide feedback); parsed RPSI and transport-wide feedback are re-encoded and
- * re-parsed. */
+ * transport-wide feedback); parsed transport-wide feedback is re-encoded and re-parsed. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rtcp_fir_entry fir[64];
 	struct rtcp_twcc_info info;
 	uint64_t br;
-	uint16_t pid;
-	uint8_t pt;
 	size_t n;
 	int ret;
 
@@ -34,21 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)rtcp_nack_lost(&pkt, lost, 512, &n);
 		(void)rtcp_remb_parse(&pkt, &br, ssrcs, 256, &n);
 		(void)rtcp_fir_parse(&pkt, fir, 64, &n);
-		if (rtcp_rpsi_parse(&pkt, &pt, &pid) == 0) {
-			static struct rtcp_packet again;
-			struct rtcp_iter it2;
-			struct buf_writer w;
-			uint8_t pt2;
-			uint16_t pid2;
-
-			buf_writer_init(&w, out, sizeof out);
-			if (rtcp_write_rpsi(&w, pkt.u.fb.ssrc, pkt.u.fb.media_ssrc, pt, pid) != 0)
-				__builtin_trap();
-			rtcp_iter_init(&it2, out, buf_writer_len(&w));
-			if (rtcp_iter_next(&it2, &again) != 1 ||
-			    rtcp_rpsi_parse(&again, &pt2, &pid2) != 0 || pt2 != pt || pid2 != pid)
-				__builtin_trap();
-		}
 		if (rtcp_twcc_parse(&pkt, &info, tw, 65536) == 0) {
 			struct buf_writer w;
 			size_t used, k = 0;

@@ -480,37 +480,16 @@ static void test_dropping_upper_layers_leaves_lower_layers_intact(void **state)
 	free(buf);
 }
 
-/* A receiver's copy of what GOLDEN and ALTREF hold (the TL0PICIDX of the keyframe or recovery
- * point that last refreshed each, -1: unknown), from the packets' fields. */
-struct rxbufs {
-	int tl0[2];
-};
-
-static bool rx_can_take(const struct rxbufs *r, const struct codec_vp8_packet *k)
-{
-	assert_true(k->recovery_buf == CODEC_VP8_BUF_GOLDEN ||
-	            k->recovery_buf == CODEC_VP8_BUF_ALTREF);
-	return r->tl0[k->recovery_buf - 1] == k->recovery_ref;
-}
-
-static void rx_decoded(struct rxbufs *r, const struct codec_vp8_packet *k)
-{
-	for (int b = 0; b < 2; b++)
-		if (k->refreshes & (1u << b))
-			r->tl0[b] = k->tl0picidx;
-}
-
 /* What a receiver that lost frame `lost` of pkts[] decodes: it skips the frames that need it, and
- * resumes at a recovery point whose referenced frame it holds (its own copy of the encoder's
- * bookkeeping); every frame it decodes from `lost` on must be bit-identical to `full` (the
- * pictures of a decoder that lost nothing). Returns how many times it resumed. */
+ * resumes at a recovery point whose referenced frame it holds in ALTREF (its own copy of the
+ * encoder's bookkeeping); every frame it decodes from `lost` on must be bit-identical to
+ * `full` (the pictures of a decoder that lost nothing). Returns how many times it resumed. */
 static int decode_after_loss(uint8_t *const *pkts, const size_t *lens,
                              const struct codec_vp8_packet *info, int n, int lost,
                              const uint8_t *full, int layers)
 {
 	size_t fsz = codec_i420_size(320, 192);
-	uint8_t *mine = malloc(fsz);
-	struct rxbufs rx = {{-1, -1}};
+	uint8_t *mine = malloc(fsz), arf = 0;
 	struct codec_vp8_dec *b = NULL;
 	bool broken = false;
 	int resumed = 0;
@@ -527,7 +506,7 @@ static int decode_after_loss(uint8_t *const *pkts, const size_t *lens,
 			continue;
 		}
 		if (k->recovery) {
-			if (!rx_can_take(&rx, k)) {
+			if (arf != k->recovery_ref) {
 				broken = true; /* it needs the one that was lost */
 				continue;
 			}
@@ -537,7 +516,8 @@ static int decode_after_loss(uint8_t *const *pkts, const size_t *lens,
 			continue;
 		}
 		broken = false;
-		rx_decoded(&rx, k);
+		if (k->keyframe || k->recovery)
+			arf = k->tl0picidx;
 		assert_int_equal(codec_vp8_dec_decode(b, pkts[i], lens[i], &pic), 1);
 		assert_false(pic.corrupted);
 		view(&out, mine, 320, 192);
@@ -552,13 +532,11 @@ static int decode_after_loss(uint8_t *const *pkts, const size_t *lens,
 }
 
 /* Recovery points: with 1, 2 and 3 layers, the first TL0 frame 400 ms or more after a keyframe
- * or recovery point is one; it names the TL0PICIDX of the frame it references and the buffer
- * that holds it. With no acknowledgement, that is the recovery point two back with one or two
- * layers (GOLDEN and ALTREF leapfrog), the one before with three (ALTREF). A decoder that lost a
- * TL0 frame resumes at the next recovery point, and from there its pictures are bit-identical
- * to those of a decoder that lost nothing; one that lost a recovery point resumes at the next
- * with one or two layers, never with three (each references the one before). Without the
- * recovery points' references (plain TL0 frames there) the comparison fails. */
+ * or recovery point is one; it names the TL0PICIDX of the frame it references (that keyframe
+ * or recovery point). A decoder that lost a TL0 frame resumes at the next recovery point, and
+ * from there its pictures are bit-identical to those of a decoder that lost nothing; one that
+ * lost a recovery point cannot resume at a later one (each references the one before). Without
+ * the recovery points' references (plain TL0 frames there) the comparison fails. */
 static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **state)
 {
 	enum { N = 60, INTERVAL_MS = 400 };
@@ -572,7 +550,7 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 		struct codec_vp8_enc *e = NULL;
 		struct codec_vp8_dec *a = NULL;
 		struct codec_vp8_packet info[N];
-		uint8_t *pkts[N], arf = 0, older = 0;
+		uint8_t *pkts[N], arf = 0;
 		size_t lens[N], rp_bytes = 0, tl0_bytes = 0;
 		int n_rp = 0, n_tl0 = 0, lost_tl0 = -1, lost_rp = -1;
 		int64_t rp_pts = 0;
@@ -591,14 +569,11 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 			/* the schedule and the reference named */
 			if (k->keyframe) {
 				assert_false(k->recovery);
-				older = arf = k->tl0picidx, rp_pts = k->pts;
+				arf = k->tl0picidx, rp_pts = k->pts;
 			} else if (k->temporal_id == 0 &&
 			           k->pts - rp_pts >= INTERVAL_MS * CODEC_VP8_CLOCK / 1000) {
 				assert_true(k->recovery);
-				assert_int_equal(k->recovery_ref, layers > 2 ? arf : older);
-				assert_int_equal(k->recovery_buf,
-				                 layers > 2 ? CODEC_VP8_BUF_ALTREF : 1 + n_rp % 2);
-				older = arf;
+				assert_int_equal(k->recovery_ref, arf);
 				arf = k->tl0picidx, rp_pts = k->pts;
 				rp_bytes += k->len;
 				n_rp++;
@@ -652,130 +627,13 @@ static void test_recovery_point_resumes_bit_exact_after_lost_base_frames(void **
 		codec_vp8_dec_free(a);
 		/* a TL0 frame lost: resumed at the next recovery point */
 		assert_int_equal(decode_after_loss(pkts, lens, info, N, lost_tl0, full, layers), 1);
-		/* a recovery point lost: resumed at the next with leapfrog (and then only at every
-		 * other one, as nothing acknowledges: test_acknowledged_recovery_points_heal_...),
-		 * never with the chain */
-		if (layers > 2)
-			assert_int_equal(
-			        decode_after_loss(pkts, lens, info, N, lost_rp, full, layers), 0);
-		else
-			assert_true(decode_after_loss(pkts, lens, info, N, lost_rp, full, layers) >=
-			            1);
+		/* a recovery point lost: the later ones need it */
+		assert_int_equal(decode_after_loss(pkts, lens, info, N, lost_rp, full, layers), 0);
 		for (int i = 0; i < N; i++)
 			free(pkts[i]);
 	}
 	free(full);
 	free(buf);
-}
-
-/* One closed-loop session for test_acknowledged_recovery_points_heal_a_lost_chain: N frames of
- * the clip at 15 fps with `layers` layers and recovery points 400 ms apart (every sixth frame);
- * the receiver loses the frames in lost[] (frame numbers), decodes what it can, and, if ack > 0,
- * acknowledges each keyframe or recovery point it decodes `ack` frames later. Every picture it
- * shows must be bit-identical to a lossless decoder's. Returns how many frames it could not show.
- * *first_rp_after gets the buffer the first recovery point after frame `watch` references, *ref_tl0
- * its TL0PICIDX. */
-static int closed_loop(int layers, int ack, const int *lost, int nlost, int watch,
-                       int *first_rp_buf, int *first_rp_ref)
-{
-	enum { N = 96 };
-	struct codec_vp8_enc_config cfg = cfg_make(320, 192, 15, 250, layers);
-	size_t fsz = codec_i420_size(320, 192);
-	uint8_t *mine = malloc(fsz), *ref = malloc(fsz), *buf = NULL;
-	struct codec_vp8_dec *a = NULL, *b = NULL;
-	struct codec_vp8_enc *e = NULL;
-	struct rxbufs rx = {{-1, -1}};
-	int ack_due[N], ack_tl0[N], nacks = 0, missing = 0;
-	bool broken = false;
-
-	assert_non_null(mine);
-	assert_non_null(ref);
-	*first_rp_buf = *first_rp_ref = -1;
-	cfg.recovery_interval_ms = 400;
-	assert_int_equal(codec_vp8_enc_new(&e, &cfg), 0);
-	assert_int_equal(codec_vp8_dec_new(&a, 1), 0);
-	assert_int_equal(codec_vp8_dec_new(&b, 1), 0);
-	for (int i = 0; i < N; i++) {
-		struct codec_vp8_packet k;
-		struct codec_vp8_picture pic;
-		struct codec_i420 out;
-		bool gone = false;
-
-		for (int j = 0; j < nacks; j++)
-			if (ack_due[j] == i)
-				codec_vp8_enc_ack(e, (uint8_t)ack_tl0[j]);
-		assert_int_equal(encode_scaled(e, i, &k, &buf), 1);
-		if (k.recovery && i > watch && *first_rp_buf < 0) {
-			*first_rp_buf = k.recovery_buf;
-			*first_rp_ref = k.recovery_ref;
-		}
-		assert_int_equal(codec_vp8_dec_decode(a, k.data, k.len, &pic), 1);
-		view(&out, ref, 320, 192);
-		assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
-		for (int j = 0; j < nlost; j++)
-			gone |= lost[j] == i;
-		if (gone || (k.recovery && !rx_can_take(&rx, &k)) ||
-		    (broken && !k.recovery && !k.keyframe)) {
-			broken = true;
-			missing++;
-			continue;
-		}
-		broken = false;
-		rx_decoded(&rx, &k);
-		assert_int_equal(codec_vp8_dec_decode(b, k.data, k.len, &pic), 1);
-		assert_false(pic.corrupted);
-		view(&out, mine, 320, 192);
-		assert_int_equal(codec_i420_copy(&pic.pic, &out), 0);
-		if (memcmp(mine, ref, fsz) != 0)
-			fail_msg("%d layer(s): frame %d differs from the lossless decoder's",
-			         layers, i);
-		if (ack > 0 && (k.keyframe || k.recovery) && nacks < N) {
-			ack_due[nacks] = i + ack;
-			ack_tl0[nacks++] = k.tl0picidx;
-		}
-	}
-	codec_vp8_enc_free(e);
-	codec_vp8_dec_free(a);
-	codec_vp8_dec_free(b);
-	free(mine);
-	free(ref);
-	free(buf);
-	return missing;
-}
-
-/* Leapfrogging recovery points with acknowledgements (RFC 7741's RPSI use), 1 and 2 layers,
- * acknowledgements 10 frames after (a GEO round trip: more than an interval, less than two):
- * the receiver loses the third recovery point (frame 18) and resumes at the fourth (24). The
- * fifth (30) would reference the lost one (its chain, two back); its acknowledgement is overdue,
- * so it references the fourth instead, and the receiver takes it: the chain healed. A base-layer
- * frame lost later (frame 40) then costs only the frames up to the next recovery point (42),
- * whichever chain it is on. Without acknowledgements the lost chain stays broken: the receiver
- * loses every other interval. With a short round trip (acknowledgements 3 frames after) each
- * recovery point references the one before, acknowledged by then: the closest picture. */
-static void test_acknowledged_recovery_points_heal_a_lost_chain(void **state)
-{
-	static const int lost[] = {18, 40};
-
-	(void)state;
-	for (int layers = 1; layers <= 2; layers++) {
-		int buf, ref, miss_ack, miss_none, buf0, ref0;
-
-		assert_int_equal(closed_loop(layers, 3, NULL, 0, 24, &buf, &ref), 0);
-		assert_int_equal(ref, 24 / layers);
-		miss_ack = closed_loop(layers, 10, lost, 2, 24, &buf, &ref);
-		miss_none = closed_loop(layers, 0, lost, 2, 24, &buf0, &ref0);
-		print_message(
-		        "    %d layer(s): %d of 96 frames not shown with acknowledgements, %d "
-		        "without\n",
-		        layers, miss_ack, miss_none);
-		/* the fifth references the fourth (TL0PICIDX: frame / layers), not the third */
-		assert_int_equal(ref, 24 / layers);
-		assert_int_equal(ref0, 18 / layers);
-		assert_true(buf != buf0);
-		/* 18..23 and 40..41 */
-		assert_int_equal(miss_ack, 8);
-		assert_true(miss_none > miss_ack + 12);
-	}
 }
 
 static void test_keyframe_on_demand_lands_on_next_frame_as_tl0(void **state)
@@ -1098,7 +956,6 @@ int main(void)
 	        cmocka_unit_test(test_temporal_layer_ids_sync_and_tl0picidx_follow_pattern),
 	        cmocka_unit_test(test_dropping_upper_layers_leaves_lower_layers_intact),
 	        cmocka_unit_test(test_recovery_point_resumes_bit_exact_after_lost_base_frames),
-	        cmocka_unit_test(test_acknowledged_recovery_points_heal_a_lost_chain),
 	        cmocka_unit_test(test_keyframe_on_demand_lands_on_next_frame_as_tl0),
 	        cmocka_unit_test(test_keyframe_interval_inserts_periodic_keyframes),
 	        cmocka_unit_test(test_resolution_change_on_the_fly_makes_keyframe_at_new_size),
