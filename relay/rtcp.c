@@ -418,7 +418,8 @@ static int finish(struct buf_writer *w, uint8_t *h)
 	if (!h || !buf_writer_ok(w))
 		return RTCP_ENOSPACE;
 	start = (size_t)(h - w->p);
-	while ((buf_writer_len(w) - start) % 4)
+	/* a failed write does not advance the length: stop on error, or this never ends */
+	while (buf_writer_ok(w) && (buf_writer_len(w) - start) % 4)
 		buf_write_u8(w, 0);
 	if (!buf_writer_ok(w))
 		return RTCP_ENOSPACE;

@@ -326,6 +326,24 @@ static void test_rtcp_builders_round_trip(void **state)
 	assert_int_equal(rtcp_write_rr(&w, 77, &rep, 1), RTCP_ENOSPACE);
 }
 
+/* A sub-packet whose content fits the buffer but whose padding to 32 bits does not is refused
+ * with RTCP_ENOSPACE (the padding loop used to spin forever there: a failed write does not
+ * advance the writer). A BYE with one source and a 1-byte reason is 10 bytes before padding. */
+static void test_rtcp_builder_refuses_when_only_the_padding_does_not_fit(void **state)
+{
+	uint8_t out[16];
+	struct buf_writer w;
+
+	(void)state;
+	for (size_t cap = 0; cap < 12; cap++) {
+		buf_writer_init(&w, out, cap);
+		assert_int_equal(rtcp_write_bye(&w, (const uint32_t[]){7}, 1, "x"), RTCP_ENOSPACE);
+	}
+	buf_writer_init(&w, out, 12);
+	assert_int_equal(rtcp_write_bye(&w, (const uint32_t[]){7}, 1, "x"), 0);
+	assert_int_equal(buf_writer_len(&w), 12);
+}
+
 static void test_rtcp_twcc_feedback_round_trips_with_losses_and_large_deltas(void **state)
 {
 	enum { N = 60 };
@@ -485,6 +503,7 @@ int main(void)
 	        cmocka_unit_test(test_rtcp_parse_gives_aiortc_expected_results),
 	        cmocka_unit_test(test_rtcp_compound_and_derived_invalid_cases),
 	        cmocka_unit_test(test_rtcp_builders_round_trip),
+	        cmocka_unit_test(test_rtcp_builder_refuses_when_only_the_padding_does_not_fit),
 	        cmocka_unit_test(test_rtcp_twcc_feedback_round_trips_with_losses_and_large_deltas),
 	        cmocka_unit_test(test_rtcp_rx_stats_report_loss_wrap_and_jitter),
 	        cmocka_unit_test(test_rtcp_twcc_recorder_reports_each_packet_once),
