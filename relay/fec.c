@@ -71,6 +71,21 @@ uint32_t fec_repair_bps(uint32_t base_bps, double pictures_per_s, unsigned pictu
 	return bps >= UINT32_MAX ? UINT32_MAX : (uint32_t)ceil(bps);
 }
 
+uint32_t fec_even_repair_bps(double anchor_bytes, double anchors_per_s, unsigned payload_max,
+                             unsigned pkt_overhead)
+{
+	double n, covered, bps;
+
+	if (!payload_max || !(anchor_bytes > 0) || !(anchors_per_s > 0))
+		return 0;
+	n = ceil(anchor_bytes / payload_max);
+	if (n < 2)
+		return 0;
+	covered = n > 2 ? payload_max : anchor_bytes - payload_max;
+	bps = anchors_per_s * (covered + RTP_HEADER_MIN + FEC_HEADER + pkt_overhead) * 8.0;
+	return bps >= UINT32_MAX ? UINT32_MAX : (uint32_t)ceil(bps);
+}
+
 void fec_encoder_init(struct fec_encoder *e, unsigned k)
 {
 	memset(e, 0, sizeof *e);

@@ -53,6 +53,13 @@ unsigned fec_group_size_for_loss(double loss);
 uint32_t fec_repair_bps(uint32_t base_bps, double pictures_per_s, unsigned pictures_per_group,
                         unsigned k, unsigned payload_max, unsigned pkt_overhead);
 
+/* What a second repair for some pictures adds, in bit/s on the wire: anchors_per_s pictures of
+ * anchor_bytes each, cut into packets of at most payload_max bytes, each with a repair that XORs
+ * its even-numbered packets (the 2nd, 4th, ...): nothing for a one-packet picture, the last
+ * packet's size for two, a full packet's beyond; headers as fec_repair_bps. */
+uint32_t fec_even_repair_bps(double anchor_bytes, double anchors_per_s, unsigned payload_max,
+                             unsigned pkt_overhead);
+
 /* Encoder: add the protected packets one by one; a repair packet comes out when the group
  * reaches its size (or the next packet's sequence number would not fit the 64-bit mask). */
 struct fec_encoder {

@@ -79,6 +79,7 @@
  * before the next is due plus RP_LATE_US; it asks at once when the one that came references a
  * picture it does not have (the previous recovery point was lost too). */
 #define RP_INTERVAL_MS 500
+#define RP_SIZE_FACTOR 1.3 /* a recovery point's size over a base-layer picture's (above) */
 #define RP_LATE_US     300000
 /* ALTREF is trusted this long after the keyframe or recovery point that set it: TL0PICIDX is 8
  * bits, and after a long break (an outage) a recovery point could name a picture that merely
@@ -100,6 +101,15 @@
 #define PUSHBACK_DRAIN_US 1000000
 /* a FEC group closes at the end of the first picture this long after it opened */
 #define FEC_SPAN_US 200000
+/* Anchor pictures (a recovery point, a keyframe: what every later picture needs) start a FEC
+ * group and get a second repair, the XOR of their even-numbered packets (rp_hold). The repairs
+ * made while one is sent wait this long before they are queued: linksim's losses come in bursts
+ * (geo-sat: Gilbert-Elliott, mean burst 3 packets), and a repair sent right behind a picture is
+ * mostly lost with it. 150 ms is 5-7 packets at 256 kbit/s (a burst that long: 6-13 %); the
+ * group's own repair leaves at the end of the picture that ends FEC_SPAN_US anyway (333 ms at
+ * 6 base-layer pictures a second), so the wait delays no restore of a recovery point. */
+#define RP_SPREAD_US 150000
+#define RP_HOLD_MAX  8
 /* a video file is played ping-pong from memory up to this size, else restarted (codec/y4m) */
 #define CLIP_MEMORY_MAX (64u << 20)
 /* Deadlines at the pacer, from capture (relay/pacer drops what is older, whole pictures and
@@ -272,6 +282,15 @@ struct relay_media {
 	bool video_was_off;
 	struct fec_encoder fec;
 	int64_t fec_group_us;
+	struct fec_encoder fec_even; /* an anchor picture's even-numbered packets */
+	struct held_repair {
+		uint8_t data[PKT_MAX + FEC_HEADER];
+		size_t len;
+		uint32_t ts;
+		struct pacer_media fm;
+	} rp_hold[RP_HOLD_MAX]; /* repairs made while an anchor picture was sent, in send order */
+	unsigned n_hold;
+	int64_t hold_due_us;
 	struct vhist vh[HIST_VIDEO];
 
 	struct cc *cc;
@@ -679,24 +698,34 @@ static unsigned effective_rung(const struct relay_media *m, unsigned idx)
  * closes at the end of the picture that ends its FEC_SPAN_US, or of a still (a keyframe). */
 static uint32_t fec_cost(const struct codec_ladder_rung *r, double camera_fps, unsigned k)
 {
-	double fps, span;
+	double fps, span, pic, anchors;
 	unsigned per_group;
+	uint32_t base;
 
 	if (!k || r->mode == CODEC_LADDER_AUDIO_ONLY || !r->fps_num || !r->fps_den)
 		return 0;
-	if (r->mode == CODEC_LADDER_STILLS)
+	if (r->mode == CODEC_LADDER_STILLS) /* every still is a keyframe: an anchor */
 		return fec_repair_bps(r->video_bps, 1000.0 / r->stills_interval_ms, 1, k,
-		                      CODEC_LADDER_VIDEO_PAYLOAD, CODEC_LADDER_PACKET_OVERHEAD);
+		                      CODEC_LADDER_VIDEO_PAYLOAD, CODEC_LADDER_PACKET_OVERHEAD) +
+		       fec_even_repair_bps(r->video_bps / 8.0 * r->stills_interval_ms / 1000.0,
+		                           1000.0 / r->stills_interval_ms,
+		                           CODEC_LADDER_VIDEO_PAYLOAD,
+		                           CODEC_LADDER_PACKET_OVERHEAD);
 	fps = (double)r->fps_num / r->fps_den;
 	if (camera_fps > 0 && camera_fps < fps)
 		fps = camera_fps;
 	fps /= (double)(1u << (r->temporal_layers > 1 ? r->temporal_layers - 1 : 0));
 	span = FEC_SPAN_US / 1e6 * fps;
 	per_group = (unsigned)ceil(span - 1e-9) + 1;
-	return fec_repair_bps((uint32_t)((uint64_t)r->video_bps *
-	                                 codec_vp8_base_layer_pct(r->temporal_layers) / 100),
-	                      fps, per_group, k, CODEC_LADDER_VIDEO_PAYLOAD,
-	                      CODEC_LADDER_PACKET_OVERHEAD);
+	base = (uint32_t)((uint64_t)r->video_bps * codec_vp8_base_layer_pct(r->temporal_layers) /
+	                  100);
+	/* and the recovery points' second repairs (RP_SPREAD_US) */
+	pic = base / 8.0 / fps;
+	anchors = fps < 1000.0 / RP_INTERVAL_MS ? fps : 1000.0 / RP_INTERVAL_MS;
+	return fec_repair_bps(base, fps, per_group, k, CODEC_LADDER_VIDEO_PAYLOAD,
+	                      CODEC_LADDER_PACKET_OVERHEAD) +
+	       fec_even_repair_bps(pic * RP_SIZE_FACTOR, anchors, CODEC_LADDER_VIDEO_PAYLOAD,
+	                           CODEC_LADDER_PACKET_OVERHEAD);
 }
 
 /* The camera's frame rate (0: unknown). */
@@ -1024,6 +1053,58 @@ static int video_configure(struct relay_media *m)
 	return 0;
 }
 
+/* Queues a FEC repair payload (rep, rl bytes) for the picture with RTP timestamp ts, pacer frame
+ * fm (dropped with it). */
+static void queue_repair(struct relay_media *m, const uint8_t *rep, size_t rl, uint32_t ts,
+                         const struct pacer_media *fm)
+{
+	uint8_t pkt[PKT_MAX];
+	struct fec_repair fr;
+	size_t len;
+
+	if (build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts, m->cfg.ssrc_base + 3,
+	              rep, rl, false, 0, NULL) ||
+	    enqueue(m, PACER_RTX, pkt, len, K_FEC, fm))
+		return;
+	m->st.tx_fec_packets++;
+	if (!fec_repair_parse(&fr, rep, rl)) /* for the debug line */
+		log_debug("%s: video: FEC repair %u (seq %u, mask %#llx) queued", m->name,
+		          (unsigned)(m->fec_seq - 1), (unsigned)fr.base,
+		          (unsigned long long)fr.mask);
+}
+
+/* Queues the repairs held back for an anchor picture (RP_SPREAD_US), in order: when their time
+ * has come, or at once (force) before any later repair, so that repairs keep their order. */
+static void release_held_repairs(struct relay_media *m, int64_t t, bool force)
+{
+	if (!m->n_hold || (!force && t < m->hold_due_us))
+		return;
+	for (unsigned i = 0; i < m->n_hold; i++)
+		queue_repair(m, m->rp_hold[i].data, m->rp_hold[i].len, m->rp_hold[i].ts,
+		             &m->rp_hold[i].fm);
+	m->n_hold = 0;
+}
+
+/* Holds a repair made while an anchor picture was sent; first puts it before those held. */
+static void hold_repair(struct relay_media *m, const uint8_t *rep, size_t rl, uint32_t ts,
+                        const struct pacer_media *fm, bool first)
+{
+	struct held_repair *h;
+
+	if (m->n_hold == RP_HOLD_MAX || rl > sizeof h->data) {
+		queue_repair(m, rep, rl, ts, fm);
+		return;
+	}
+	if (first)
+		memmove(&m->rp_hold[1], &m->rp_hold[0], m->n_hold * sizeof m->rp_hold[0]);
+	h = &m->rp_hold[first ? 0 : m->n_hold];
+	m->n_hold++;
+	memcpy(h->data, rep, rl);
+	h->len = rl;
+	h->ts = ts;
+	h->fm = *fm;
+}
+
 static void video_send_frame(struct relay_media *m, const struct codec_vp8_packet *vp,
                              uint32_t index, int64_t cap, int64_t t)
 {
@@ -1036,6 +1117,9 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 	uint8_t payload[PKT_MAX], pkt[PKT_MAX], rep[PKT_MAX + FEC_HEADER];
 	size_t plen, len;
 	bool last = false;
+	/* a picture every later one needs: protected with a second repair (RP_SPREAD_US) */
+	bool anchor = vp->recovery || vp->keyframe;
+	unsigned n_base = 0; /* protected packets of this picture so far */
 	uint32_t ts = (uint32_t)vp->pts;
 	/* the recovery extension: the reference, and the time to the next recovery point (the
 	 * interval, plus up to one base-layer picture's: the last one's, in 10 ms) */
@@ -1083,6 +1167,15 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		memcpy(h->data, pkt, len);
 		if (vp->temporal_id != 0 || m->cfg.fixed_bps || m->fec.k == 0)
 			continue;
+		if (anchor && n_base == 0) {
+			/* an anchor picture starts a group: the repair of the group before it is
+			 * not held (it is not the anchor's), and goes first */
+			release_held_repairs(m, t, true);
+			rl = m->fec.open ? fec_encoder_flush(&m->fec, rep, sizeof rep) : 0;
+			if (rl > 0)
+				queue_repair(m, rep, (size_t)rl, ts, &fm);
+			fec_encoder_init(&m->fec_even, FEC_MAX_GROUP);
+		}
 		if (!m->fec.open)
 			m->fec_group_us = t;
 		rl = fec_encoder_add(&m->fec, pkt, len, seq, rep, sizeof rep);
@@ -1107,17 +1200,26 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		 * to two interleaved groups (a 2-packet picture lost whole comes back) doubles the
 		 * repairs while groups close by time: on 256 kbit/s the ladder stepped down to
 		 * 180p-7.5 (8.0 and 8.5 fps in 2 runs). */
-		if (rl > 0 &&
-		    !build_rtp(pkt, sizeof pkt, &len, PT_FEC, false, m->fec_seq++, ts,
-		               m->cfg.ssrc_base + 3, rep, (size_t)rl, false, 0, NULL) &&
-		    !enqueue(m, PACER_RTX, pkt, len, K_FEC, &fm)) {
-			struct fec_repair fr;
-
-			m->st.tx_fec_packets++;
-			if (!fec_repair_parse(&fr, rep, (size_t)rl)) /* for the debug line */
-				log_debug("%s: video: FEC repair %u (seq %u, mask %#llx) queued",
-				          m->name, (unsigned)(m->fec_seq - 1), (unsigned)fr.base,
-				          (unsigned long long)fr.mask);
+		if (rl > 0) {
+			if (anchor)
+				hold_repair(m, rep, (size_t)rl, ts, &fm, false);
+			else {
+				release_held_repairs(m, t, true);
+				queue_repair(m, rep, (size_t)rl, ts, &fm);
+			}
+		}
+		if (anchor && n_base++ % 2 == 1) {
+			/* the even-numbered packets' XOR: with the group's repair, it restores any
+			 * two packets in a row of the picture (one odd, one even) */
+			rl = fec_encoder_add(&m->fec_even, pkt, len, seq, rep, sizeof rep);
+			if (rl > 0) /* 64 packets: cannot happen below FEC_MAX_GROUP's mask */
+				hold_repair(m, rep, (size_t)rl, ts, &fm, false);
+		}
+		if (anchor && last) {
+			rl = fec_encoder_flush(&m->fec_even, rep, sizeof rep);
+			if (rl > 0)
+				hold_repair(m, rep, (size_t)rl, ts, &fm, true);
+			m->hold_due_us = t + RP_SPREAD_US;
 		}
 	}
 }
@@ -2235,6 +2337,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	audio_capture(m, t);
 	video_capture(m, t);
+	release_held_repairs(m, t, false);
 	audio_play(m, t);
 	video_play(m, t);
 	video_show_due(m, t);

@@ -272,6 +272,92 @@ static void test_fec_decoder_store_recovers_and_encoder_closes_on_gap(void **sta
 	assert_int_equal(fec_encoder_flush(&e, repair, sizeof repair), 0);
 }
 
+/* relay/media's anchor pictures: packets 0..n-1 of a picture open a group that also holds
+ * packet n (the next base-layer picture's), and a second repair XORs the picture's
+ * even-numbered packets (the 2nd, 4th, ...: indexes 1, 3, ...). Any two packets in a row of the
+ * picture lost together come back, the second repair applied first (relay/media sends it
+ * first); fec_even_repair_bps is what that repair costs on the wire. */
+static void test_fec_even_repair_restores_two_in_a_row(void **state)
+{
+	uint8_t rg[1400], re[1400], out[1500];
+	size_t out_len;
+	uint16_t out_seq;
+
+	(void)state;
+	make_group(40, 1);
+	for (unsigned n = 2; n < K; n++) {
+		struct fec_encoder g, ev;
+		int lg = 0, le;
+
+		fec_encoder_init(&g, FEC_MAX_GROUP);
+		fec_encoder_init(&ev, FEC_MAX_GROUP);
+		for (unsigned i = 0; i <= n; i++) {
+			assert_int_equal(
+			        fec_encoder_add(&g, pkts[i], lens[i], seqs[i], rg, sizeof rg), 0);
+			if (i < n && i % 2 == 1)
+				assert_int_equal(fec_encoder_add(&ev, pkts[i], lens[i], seqs[i], re,
+				                                 sizeof re),
+				                 0);
+		}
+		lg = fec_encoder_flush(&g, rg, sizeof rg);
+		le = fec_encoder_flush(&ev, re, sizeof re);
+		assert_true(lg > 0 && le > 0);
+		for (unsigned a = 0; a + 1 < n; a++) {
+			struct fec_decoder *d;
+			bool got[2] = {false, false};
+
+			assert_int_equal(fec_decoder_new(&d), 0);
+			for (unsigned i = 0; i <= n; i++)
+				if (i != a && i != a + 1)
+					assert_int_equal(
+					        fec_decoder_add_media(d, seqs[i], pkts[i], lens[i]),
+					        0);
+			/* the group's repair alone cannot: two are missing */
+			assert_int_equal(fec_decoder_add_repair(d, rg, (size_t)lg, out, sizeof out,
+			                                        &out_len, &out_seq),
+			                 FEC_ETOOMANY);
+			assert_int_equal(fec_decoder_add_repair(d, re, (size_t)le, out, sizeof out,
+			                                        &out_len, &out_seq),
+			                 0);
+			for (unsigned r = 0; r < 2; r++) {
+				unsigned i = out_seq == seqs[a] ? a : a + 1;
+
+				assert_true(out_seq == seqs[a] || out_seq == seqs[a + 1]);
+				assert_int_equal(out_len, lens[i]);
+				assert_memory_equal(out, pkts[i], lens[i]);
+				got[i - a] = true;
+				if (r == 0)
+					assert_int_equal(fec_decoder_add_repair(d, rg, (size_t)lg,
+					                                        out, sizeof out,
+					                                        &out_len, &out_seq),
+					                 0);
+			}
+			assert_true(got[0] && got[1]);
+			fec_decoder_free(d);
+		}
+	}
+	/* the cost: one picture a second, on the wire with the repair's RTP header and 64 bytes */
+	assert_int_equal(fec_even_repair_bps(1000, 1, 1200, 64), 0); /* one packet: none */
+	{
+		struct fec_encoder ev;
+		uint8_t pic[2][1300];
+		int le;
+
+		memset(pic, 0xa5, sizeof pic);
+		fec_encoder_init(&ev, FEC_MAX_GROUP);
+		assert_int_equal(
+		        fec_encoder_add(&ev, pic[1], RTP_HEADER_MIN + 700, 2, re, sizeof re), 0);
+		le = fec_encoder_flush(&ev, re, sizeof re);
+		/* 1900 bytes of payload in packets of at most 1200: the 2nd carries 700; the
+		 * repair goes with 64 bytes of headers (its own RTP header among them) */
+		assert_int_equal(fec_even_repair_bps(1900, 1, 1200, 64), (le + 64) * 8);
+		/* three or more packets: a full one, at 2 pictures a second */
+		assert_int_equal(fec_even_repair_bps(3000, 2, 1200, 64),
+		                 2 * (1200 + FEC_HEADER + RTP_HEADER_MIN + 64) * 8);
+		assert_int_equal(fec_even_repair_bps(3000, 0, 1200, 64), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +366,7 @@ int main(void)
 	        cmocka_unit_test(test_fec_rejects_malformed_repairs),
 	        cmocka_unit_test(test_fec_group_size_follows_measured_loss),
 	        cmocka_unit_test(test_fec_repair_rate_matches_the_encoder),
+	        cmocka_unit_test(test_fec_even_repair_restores_two_in_a_row),
 	        cmocka_unit_test(test_fec_decoder_store_recovers_and_encoder_closes_on_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
