@@ -101,13 +101,12 @@
 #define PUSHBACK_DRAIN_US 1000000
 /* a FEC group closes at the end of the first picture this long after it opened */
 #define FEC_SPAN_US 200000
-/* Anchor pictures (a recovery point, a keyframe: what every later picture needs) start a FEC
- * group and get a second repair, the XOR of their even-numbered packets (rp_hold). The repairs
- * made while one is sent wait this long before they are queued: linksim's losses come in bursts
+/* Anchor pictures (a recovery point, a keyframe: what every later picture needs) get a second
+ * repair, the XOR of their even-numbered packets (rp_hold): with their group's, it restores any
+ * two packets in a row. The repairs made while one is sent (that one, and the group's when the
+ * anchor closes it) wait this long before they are queued: linksim's losses come in bursts
  * (geo-sat: Gilbert-Elliott, mean burst 3 packets), and a repair sent right behind a picture is
- * mostly lost with it. 150 ms is 5-7 packets at 256 kbit/s (a burst that long: 6-13 %); the
- * group's own repair leaves at the end of the picture that ends FEC_SPAN_US anyway (333 ms at
- * 6 base-layer pictures a second), so the wait delays no restore of a recovery point. */
+ * mostly lost with it. 150 ms is 5-7 packets at 256 kbit/s (a burst that long: 6-13 %). */
 #define RP_SPREAD_US 150000
 #define RP_HOLD_MAX  8
 /* a video file is played ping-pong from memory up to this size, else restarted (codec/y4m) */
@@ -1168,12 +1167,11 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		if (vp->temporal_id != 0 || m->cfg.fixed_bps || m->fec.k == 0)
 			continue;
 		if (anchor && n_base == 0) {
-			/* an anchor picture starts a group: the repair of the group before it is
-			 * not held (it is not the anchor's), and goes first */
+			/* Held repairs go first. The anchor stays in the group open (starting one
+			 * with it, its repair came 333 ms or more after it, then waited behind the
+			 * video: a one-packet recovery point lost in a geo-sat-256k session was
+			 * restored 1.15 s after it was sent, 234 ms after its wait ran out) */
 			release_held_repairs(m, t, true);
-			rl = m->fec.open ? fec_encoder_flush(&m->fec, rep, sizeof rep) : 0;
-			if (rl > 0)
-				queue_repair(m, rep, (size_t)rl, ts, &fm);
 			fec_encoder_init(&m->fec_even, FEC_MAX_GROUP);
 		}
 		if (!m->fec.open)
