@@ -1084,13 +1084,17 @@ static void release_held_repairs(struct relay_media *m, int64_t t, bool force)
 	m->n_hold = 0;
 }
 
-/* Holds a repair made while an anchor picture was sent; first puts it before those held. */
+/* Holds a repair made while an anchor picture was sent; first puts it before those held. When
+ * RP_HOLD_MAX are held already (a large keyframe, small groups), those go now: repairs keep
+ * their order. */
 static void hold_repair(struct relay_media *m, const uint8_t *rep, size_t rl, uint32_t ts,
                         const struct pacer_media *fm, bool first)
 {
 	struct held_repair *h;
 
-	if (m->n_hold == RP_HOLD_MAX || rl > sizeof h->data) {
+	if (m->n_hold == RP_HOLD_MAX || rl > sizeof h->data)
+		release_held_repairs(m, 0, true);
+	if (rl > sizeof h->data) {
 		queue_repair(m, rep, rl, ts, fm);
 		return;
 	}
@@ -1210,7 +1214,8 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 			/* the even-numbered packets' XOR: with the group's repair, it restores any
 			 * two packets in a row of the picture (one odd, one even) */
 			rl = fec_encoder_add(&m->fec_even, pkt, len, seq, rep, sizeof rep);
-			if (rl > 0) /* 64 packets: cannot happen below FEC_MAX_GROUP's mask */
+			if (rl >
+			    0) /* over 64 sequence numbers: the mask is full, a new XOR starts */
 				hold_repair(m, rep, (size_t)rl, ts, &fm, false);
 		}
 		if (anchor && last) {
