@@ -1172,9 +1172,10 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 			continue;
 		if (anchor && n_base == 0) {
 			/* Held repairs go first. The anchor stays in the group open (starting one
-			 * with it, its repair came 333 ms or more after it, then waited behind the
+			 * with it, its repair left 333 ms or more after it, then waited behind the
 			 * video: a one-packet recovery point lost in a geo-sat-256k session was
-			 * restored 1.15 s after it was sent, 234 ms after its wait ran out) */
+			 * restored 234 ms after its wait ran out, 824 ms after the repair was
+			 * queued) */
 			release_held_repairs(m, t, true);
 			fec_encoder_init(&m->fec_even, FEC_MAX_GROUP);
 		}
