@@ -40,6 +40,8 @@
 #define POLICE_SHARE     0.95     /* ... at this share of the rate it passes */
 #define POLICE_TEST      1.15     /* ... then tests at this x its rate whether it is still there */
 #define POLICE_TEST_N    4        /* ... over up to this many loss windows */
+#define POLICE_AIR_F     0.02     /* ... in two windows in a row when held ones lost this */
+#define POLICE_HELD_NEW  0.3      /* ... against the held windows, averaged with this weight */
 #define POLICE_MARGINAL  0.5      /* ... a policer when what arrives grows at most this x as much */
 #define POLICE_DOWN      0.8      /* steady loss: a step down to this x the send rate ... */
 #define POLICE_DOWN_US   20000000 /* ... at most this often */
@@ -136,6 +138,10 @@ struct cc {
 	 * policer (its test) or the two before a step down, pooled (police_down); and the step's
 	 * windows, pooled as they come */
 	struct police_win pol_ref, pol_low;
+	/* the windows held under a policer's bound, averaged (POLICE_HELD_NEW): the test's
+	 * reference; and the test windows in a row that read as the policer */
+	struct police_win pol_held;
+	unsigned pol_held_n;
 	unsigned police_down_n;
 	bool police_down;
 	int64_t police_down_from, police_last_down;
@@ -148,7 +154,7 @@ struct cc {
 	double police_rate;
 	bool police_testing;
 	int64_t police_test_from;
-	unsigned police_test_clean, police_test_idle;
+	unsigned police_test_clean, police_test_idle, police_test_hits;
 	/* the last windows' counts, pooled for the loss fraction reported (see loss_pool) */
 	struct {
 		uint32_t lost, total;
@@ -818,14 +824,23 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
  * read as the policer ratcheted it down, 510 -> 460 kbit/s in test_cc); POLICE_TEST_N windows
  * that sent more without show it is gone, and the bound lifts (a bucket of 1 s passes the
  * excess of 1.15x its rate for 6.6 s: the first windows read as clean); as many that did not
- * send more (the media on a low rung) hold it again. Known weakness: with 6 % air loss once the
- * policer is gone, a test window's loss bursts read as the policer at 7 of 16 seeds of
- * test_cc's case, which then holds the rate for another 30 s, or more. */
+ * send more (the media on a low rung) hold it again.
+ * Air loss makes one test window a weak witness: a 2 s window at 1.15x 512 kbit/s is ~117
+ * packets, and 6 % loss in bursts of 3 loses 14-23 of them in one window in ten or so, as much
+ * as the policer takes. Judged against the one window before the test, such a window read as the
+ * policer at 30 of 64 seeds of test_cc's case (the policer goes, 6 % air loss comes) and held
+ * the rate another 30 s, or more. So the reference is the held windows averaged
+ * (POLICE_HELD_NEW: the last ~5 weigh most, as the air can change during the hold), and when
+ * those lost POLICE_AIR_F or more the test needs two windows in a row that read as the policer:
+ * 3 of 64 seeds then. With clean held windows one still does, as two cost another window at the
+ * policer's 13 % loss (packets policed over test_cc's 20-60 s: 2.07 % instead of 1.33 %). */
 static void police_hold(struct cc *cc, int64_t now, double rate)
 {
 	cc->police_rate = rate;
 	cc->police_bound = clamp_rate(cc, POLICE_SHARE * rate);
 	cc->police_until = now + POLICE_HOLD_US;
+	memset(&cc->pol_held, 0, sizeof cc->pol_held);
+	cc->pol_held_n = 0;
 	cc->police_testing = false;
 	cc->police_down = false;
 }
@@ -853,18 +868,33 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	cc->pol_win[0].lost = cc->loss_lost;
 	if (cc->pol_n < POLICE_WINDOWS)
 		cc->pol_n++;
+	if (cc->police_rate > 0 && !cc->police_testing && !cc->police_down &&
+	    cc->loss_start >= cc->police_until - POLICE_HOLD_US + cc->rtt) {
+		double k = cc->pol_held_n++ == 0 ? 1 : POLICE_HELD_NEW;
+
+		cc->pol_held.send += k * (w->send - cc->pol_held.send);
+		cc->pol_held.recv += k * (w->recv - cc->pol_held.recv);
+		cc->pol_held.f += k * (w->f - cc->pol_held.f);
+	}
 	/* a test or step window: one that began a round trip after the bound changed */
 	if (cc->police_testing && cc->loss_start >= cc->police_test_from + cc->rtt) {
 		bool filled = w->send >= 1.05 * cc->pol_ref.send;
+		bool hit =
+		        filled && f >= 0.03 && police_marginal(w, &cc->pol_ref) <= POLICE_MARGINAL;
+		unsigned need = cc->pol_ref.f >= POLICE_AIR_F ? 2 : 1;
 
-		if (filled && f >= 0.03 && police_marginal(w, &cc->pol_ref) <= POLICE_MARGINAL) {
-			police_hold(cc, now, cc->police_rate);
-		} else if (filled && ++cc->police_test_clean >= POLICE_TEST_N) {
-			cc->police_testing = false;
-			cc->police_rate = 0;
-			cc->police_bound = INFINITY;
-			cc->pol_n = 0;
-		} else if (!filled && ++cc->police_test_idle >= POLICE_TEST_N) {
+		if (hit) {
+			if (++cc->police_test_hits >= need)
+				police_hold(cc, now, cc->police_rate);
+		} else if (filled) {
+			cc->police_test_hits = 0;
+			if (++cc->police_test_clean >= POLICE_TEST_N) {
+				cc->police_testing = false;
+				cc->police_rate = 0;
+				cc->police_bound = INFINITY;
+				cc->pol_n = 0;
+			}
+		} else if (++cc->police_test_idle >= POLICE_TEST_N) {
 			/* the media did not use the room (a low rung): nothing to learn, and
 			 * lifted, the limit let the target run to 1.4x the policer (lab) once it
 			 * climbed */
@@ -1201,8 +1231,13 @@ static void rate_update(struct cc *cc, int64_t now)
 	if (cc->police_rate > 0 && !cc->police_testing && now >= cc->police_until) {
 		cc->police_testing = true;
 		cc->police_test_from = now;
-		cc->police_test_clean = cc->police_test_idle = 0;
+		cc->police_test_clean = cc->police_test_idle = cc->police_test_hits = 0;
 		cc->pol_ref = cc->pol_win[0];
+		if (cc->pol_held_n > 0) {
+			cc->pol_ref.send = cc->pol_held.send;
+			cc->pol_ref.recv = cc->pol_held.recv;
+			cc->pol_ref.f = cc->pol_held.f;
+		}
 		cc->police_bound = clamp_rate(cc, POLICE_TEST * cc->police_rate);
 		cc->delay_target = cc->police_bound;
 	}
