@@ -1577,6 +1577,7 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->loss_bound_bps = isfinite(cc->loss_bound) ? (uint32_t)cc->loss_bound : UINT32_MAX;
 	st->policer_bps = (uint32_t)cc->police_rate;
 	st->policer_finds = cc->policer_finds;
+	st->policer_testing = cc->police_testing;
 	st->acked_bps = (uint32_t)acked_bps(cc);
 	st->link_bps = cc->link_known ? (uint32_t)cc->link_cap : 0;
 	st->usage = cc->usage;

@@ -91,6 +91,9 @@ struct cc_stats {
 	 * CC_POLICER_HOLD_S) and how many times one was found */
 	uint32_t policer_bps;
 	uint32_t policer_finds;
+	/* the hold is over and the target tests 1.15x the policer's rate for a few loss windows:
+	 * what follows is a new hold (policer_bps stays) or the policer gone (policer_bps 0) */
+	bool policer_testing;
 };
 
 struct cc;
