@@ -39,6 +39,7 @@
 #define POLICE_HOLD_US   (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
 #define POLICE_SHARE     0.95     /* ... at this share of the rate it passes */
 #define POLICE_TEST      1.15     /* ... then tests at this x its rate whether it is still there */
+#define POLICE_FILLED    1.08     /* ... a window that sent at least this x its rate */
 #define POLICE_TEST_N    4        /* ... over up to this many loss windows */
 #define POLICE_AIR_F     0.02     /* ... in two windows in a row when held ones lost this */
 #define POLICE_HELD_NEW  0.3      /* ... against the held windows, averaged with this weight */
@@ -878,7 +879,7 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	}
 	/* a test or step window: one that began a round trip after the bound changed */
 	if (cc->police_testing && cc->loss_start >= cc->police_test_from + cc->rtt) {
-		bool filled = w->send >= 1.05 * cc->pol_ref.send;
+		bool filled = w->send >= POLICE_FILLED * cc->police_rate;
 		bool hit =
 		        filled && f >= 0.03 && police_marginal(w, &cc->pol_ref) <= POLICE_MARGINAL;
 		unsigned need = cc->pol_ref.f >= POLICE_AIR_F ? 2 : 1;
