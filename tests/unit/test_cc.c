@@ -1251,15 +1251,19 @@ static void test_cc_policer_under_steady_media_is_found(void **state)
 
 /* Found, then the media sends less than the policer passes (a low rung) when the hold's test
  * comes: the test learns nothing, and the policer stays held. Lifted instead, in the lab the
- * target ran to 1.4x the policer with 16-20 % loss once the ladder climbed again. */
-static void test_cc_policer_test_the_media_does_not_fill_keeps_it(void **state)
+ * target ran to 1.4x the policer with 16-20 % loss once the ladder climbed again. The same when
+ * the media sends just over the policer's rate (500 kbit/s of payload, ~525 on the wire, on
+ * 512): too little over it to show it, and with windows counted as a test from 1.05x the held
+ * ones (0.95x the policer) the test took it for gone (here at 490-505k of payload; in the lab's
+ * 4g-policed, a rung sent 490-530 of the 569 kbit/s tested, then 9-17 % was lost until the
+ * policer was found again). */
+static void policer_test_unfilled(uint32_t app_bps)
 {
 	static const struct cap_step caps[] = {{0, 2000000}};
 	static struct sim s;
 	struct cc_stats st;
 	uint32_t probes0;
 
-	(void)state;
 	sim_init(&s, caps, 1, 200000);
 	s.police_bps = 512000;
 	s.police_depth = 6400;
@@ -1269,16 +1273,22 @@ static void test_cc_policer_test_the_media_does_not_fill_keeps_it(void **state)
 	assert_true(st.policer_bps > 0);
 	probes0 = st.probes;
 	s.app_from = s.t;
-	s.app_bps = 430000;
+	s.app_bps = app_bps;
 	sim_run(&s, 80000000);
 	cc_get_stats(s.cc, &st);
-	printf("cc-sim: policer found, media at 430k from 30 s: at 80 s the policer held at %u "
-	       "bps, "
-	       "%u probe(s) over 30-80 s\n",
-	       st.policer_bps, st.probes - probes0);
+	printf("cc-sim: policer found, media at %uk from 30 s: at 80 s the policer held at %u "
+	       "bps, %u probe(s) over 30-80 s\n",
+	       app_bps / 1000, st.policer_bps, st.probes - probes0);
 	assert_true(st.policer_bps > 0);
 	assert_int_equal(st.probes - probes0, 0);
 	sim_free(&s);
+}
+
+static void test_cc_policer_test_the_media_does_not_fill_keeps_it(void **state)
+{
+	(void)state;
+	policer_test_unfilled(430000);
+	policer_test_unfilled(500000);
 }
 
 /* The policer's mirror image: 10 % air loss in bursts of 3 on a 1 Mbit/s link (a fade at a rate
