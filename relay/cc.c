@@ -1212,19 +1212,15 @@ static void rate_update(struct cc *cc, int64_t now)
 	}
 
 	/* Loss-based bound over at least 2 s and 50 packets of reports (satellite loss comes in
-	 * bursts: shorter windows see 10 % by chance). Very heavy loss (> 20 %, in the window and
-	 * pooled over 200 packets), or moderate loss (> 3 %) with a queue, caps the rate; anything
-	 * else lifts the cap: loss with no queue is the air's (a rain fade loses 10 % at any rate),
-	 * left to FEC, and a cap compounding on it every window took the rate to the floor. At a
-	 * fade's 128 kbit/s a window is 50 packets, ~5 s, and 10 % in bursts of 3 puts more than
-	 * 20 % in one now and then: the window alone capped the rate twice in a row at test_cc's
-	 * rain fade seed 9 (109 -> 97 -> 87 kbit/s for 10 s, 74.5 % of the fade's capacity used).
-	 */
+	 * bursts: shorter windows see 10 % by chance). Very heavy loss (> 20 %), or moderate loss
+	 * (> 3 %) with a queue, caps the rate; anything else lifts the cap: loss with no queue is
+	 * the air's (a rain fade loses 10 % at any rate), left to FEC, and a cap compounding on it
+	 * every window took the rate to the floor. */
 	if (cc->loss_start >= 0 && now - cc->loss_start >= 2000000 && cc->loss_total >= 50) {
 		double f = (double)cc->loss_lost / cc->loss_total;
 
 		cc->loss = loss_pool(cc);
-		if ((f > 0.20 && cc->loss > 0.20) || (f > 0.03 && q > 100000)) {
+		if (f > 0.20 || (f > 0.03 && q > 100000)) {
 			double b = (acked > 0 ? acked : cc->target) * (1 - 0.5 * f);
 
 			cc->loss_bound = b < cc->loss_bound ? b : cc->loss_bound * (1 - 0.5 * f);
