@@ -140,7 +140,7 @@ struct cc {
 	 * windows, pooled as they come */
 	struct police_win pol_ref, pol_low;
 	/* the windows held under a policer's bound, averaged (POLICE_HELD_NEW): the test's
-	 * reference; and the test windows in a row that read as the policer */
+	 * reference */
 	struct police_win pol_held;
 	unsigned pol_held_n;
 	unsigned police_down_n;
@@ -155,6 +155,8 @@ struct cc {
 	double police_rate;
 	bool police_testing;
 	int64_t police_test_from;
+	/* the test's windows: filled that did not show the policer, not filled, and filled in a
+	 * row that did */
 	unsigned police_test_clean, police_test_idle, police_test_hits;
 	/* the last windows' counts, pooled for the loss fraction reported (see loss_pool) */
 	struct {

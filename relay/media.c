@@ -901,7 +901,7 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * (1.15x it for a few seconds, to see whether it is still there), which is no room for a
 	 * rung: climbing into it, the keyframe of the larger picture met a policer dropping 13 %
 	 * of the packets (lab, 4g-policed: pictures given up, a keyframe request, and 5 s later
-	 * another keyframe to step back down). The padding of a climb's trial fills the test. */
+	 * another keyframe to step back down). Padding fills the test (upgrade_probe). */
 	if (cs.policer_bps && est > cs.policer_bps / 100 * 95)
 		est = cs.policer_bps / 100 * 95;
 	m->tgt_hist[m->tgt_head++ % TGT_HIST] = est;
