@@ -832,10 +832,10 @@ static bool can_reduce(const struct cc *cc, int64_t now, double acked)
  * policer), a window sent just over the policer's rate, too little for it to show, and in the
  * lab's 4g-policed a rung sending 490-530 of the 569 kbit/s tested took 512 for gone.
  * Air loss makes one test window a weak witness: a 2 s window at 1.15x 512 kbit/s is ~117
- * packets, and 6 % loss in bursts of 3 loses 14-23 of them in one window in ten or so, as much
- * as the policer takes. Judged against the one window before the test, such a window read as the
- * policer at 30 of 64 seeds of test_cc's case (the policer goes, 6 % air loss comes) and held
- * the rate another 30 s, or more. So the reference is the held windows averaged
+ * packets, and 6 % loss in bursts of 3 lost 14-23 of them in some windows of test_cc's
+ * traces, as much as the policer takes. Judged against the one window before the test, such a
+ * window read as the policer at 30 of 64 seeds of test_cc's case (the policer goes, 6 % air loss
+ * comes) and held the rate another 30 s, or more. So the reference is the held windows averaged
  * (POLICE_HELD_NEW: the last ~5 weigh most, as the air can change during the hold), and when
  * those lost POLICE_AIR_F or more the test needs two windows in a row that read as the policer:
  * 3 of 64 seeds then. With clean held windows one still does, as two cost another window at the
@@ -874,7 +874,9 @@ static void policer_check(struct cc *cc, int64_t now, double f)
 	cc->pol_win[0].lost = cc->loss_lost;
 	if (cc->pol_n < POLICE_WINDOWS)
 		cc->pol_n++;
-	if (cc->police_rate > 0 && !cc->police_testing && !cc->police_down &&
+	/* a held window: one that began a round trip after the hold did (a step down never runs
+	 * while a policer is known) */
+	if (cc->police_rate > 0 && !cc->police_testing &&
 	    cc->loss_start >= cc->police_until - POLICE_HOLD_US + cc->rtt) {
 		double k = cc->pol_held_n++ == 0 ? 1 : POLICE_HELD_NEW;
 
