@@ -111,13 +111,7 @@
  * 60 s, audio included): 150 ms after the picture was queued is up to ~13 packets after it,
  * fewer while the picture itself still waits in the pacer. */
 #define RP_SPREAD_US 150000
-/* A repair or retransmission waits behind the video queued at most this long, then goes before
- * it (relay/pacer's rtx_max_wait_us). Strictly behind, a recovery point's group repair came
- * 519 ms after it was queued in test_media's recovery_point_survives_a_burst (1 Mbit/s, the
- * ladder at 360p-30 keeping the video queue full), after the picture was given up: a keyframe
- * request, in 4 of 8 runs. */
-#define RTX_MAX_WAIT_US 100000
-#define RP_HOLD_MAX     8
+#define RP_HOLD_MAX  8
 /* a video file is played ping-pong from memory up to this size, else restarted (codec/y4m) */
 #define CLIP_MEMORY_MAX (64u << 20)
 /* Deadlines at the pacer, from capture (relay/pacer drops what is older, whole pictures and
@@ -2511,7 +2505,6 @@ int relay_media_new(struct relay_media **out, struct event_base *base,
 	pc.queue_limit[PACER_AUDIO] = 16 << 10;
 	pc.queue_limit[PACER_VIDEO] = 96 << 10;
 	pc.queue_limit[PACER_RTX] = 32 << 10;
-	pc.rtx_max_wait_us = RTX_MAX_WAIT_US;
 	if ((rc = pacer_new(&m->pacer, &pc)) != 0)
 		goto fail;
 	if ((rc = rtcp_twcc_recorder_new(&m->twcc)) != 0 ||

@@ -345,13 +345,8 @@ static void refill(struct pacer *p, int64_t now)
 		p->cluster = 0;
 }
 
-/* The class to send from: the first non-empty one in priority order, except that an RTX
- * packet that has waited cfg.rtx_max_wait_us goes before video. */
-static int first_class(const struct pacer *p, int64_t now)
+static int first_class(const struct pacer *p)
 {
-	if (p->cfg.rtx_max_wait_us > 0 && !p->q[PACER_AUDIO].head && p->q[PACER_RTX].head &&
-	    now - p->q[PACER_RTX].head->queued_at >= p->cfg.rtx_max_wait_us)
-		return PACER_RTX;
 	for (int i = 0; i < PACER_NCLASS; i++)
 		if (p->q[i].head)
 			return i;
@@ -366,9 +361,9 @@ int64_t pacer_next_time(struct pacer *p, int64_t now_us)
 
 	refill(p, now_us);
 	expire(p, now_us);
-	want_padding = first_class(p, now_us) < 0 &&
-	               (probing(p, now_us) || (p->padding_bps && p->pad_credit > 0));
-	if (first_class(p, now_us) < 0 && !want_padding) {
+	want_padding =
+	        first_class(p) < 0 && (probing(p, now_us) || (p->padding_bps && p->pad_credit > 0));
+	if (first_class(p) < 0 && !want_padding) {
 		if (p->padding_bps && !probing(p, now_us)) {
 			double pn = -p->pad_credit + 1;
 
@@ -393,7 +388,7 @@ int pacer_next(struct pacer *p, int64_t now_us, uint8_t *buf, size_t cap, struct
 	if (p->credit <= 0)
 		return 0;
 	probe = probing(p, now_us);
-	c = first_class(p, now_us);
+	c = first_class(p);
 	if (c < 0) {
 		size_t n = p->cfg.padding_size;
 

@@ -49,10 +49,6 @@ struct pacer_config {
 	size_t burst_bytes;               /* max credit; 0 = max(2 x 1264, 10 ms at the rate) */
 	size_t queue_limit[PACER_NCLASS]; /* bytes per class; 0 = 512 KiB */
 	size_t padding_size;              /* size of padding packets asked for; 0 = 200 */
-	/* An RTX packet that has waited this long goes before video (never before audio), so
-	 * that a repair is not starved behind a video queue the encoder keeps full; 0 = RTX
-	 * always after video. */
-	int64_t rtx_max_wait_us;
 };
 
 struct pacer_stats {

@@ -1437,26 +1437,24 @@ static void lost_base_layer_resumes_at_recovery_points(void **state)
 	}
 }
 
-/* A base-layer picture's packet lost, and its FEC repair slow (a path 300 ms longer than the
- * media's: at 256 kbit/s repairs wait behind the video queued, up to relay/media's
- * RTX_MAX_WAIT_US, and a group's repair leaves up to FEC_SPAN_US after its first packet): a
- * recovery point may complete before the repair comes. 200 ms longer was enough while repairs
- * waited behind all the video; with RTX_MAX_WAIT_US, 3 of 6 runs saw no hold. While repairs flow,
- * the gap waits for its own (relay/media's rp_repair_may_come) instead of resuming at the recovery
- * point, and the repair restores it. The audio's path loses 3 %, so that the sender protects its
- * video from the start; packets are lost once repairs have flowed for 1 s. The test counts the
- * holds, not that every lost packet came back in time: the wait is bounded (500 ms), and on a busy
- * machine the two encoders fall behind and the sender's pacer holds repairs behind the video for
- * longer than that. Asserting that every packet came back in time failed one CI run, and 6 of 8
- * runs here with three busy loops on 2 cores (a repair took 327-880 ms from queued to arrival,
- * 312-699 ms on the idle machine, with the 200 ms path and before RTX_MAX_WAIT_US). */
+/* A base-layer picture's packet lost, and its FEC repair slow (a path 200 ms longer than the
+ * media's: at 256 kbit/s repairs wait behind the video queued): a recovery point may complete
+ * before the repair comes. While repairs flow, the gap waits for its own (relay/media's
+ * rp_repair_may_come) instead of resuming at the recovery point, and the repair restores it.
+ * The audio's path loses 3 %, so that the sender protects its video from the start; packets
+ * are lost once repairs have flowed for 1 s.
+ * The test counts the holds, not that every lost packet came back in time: the wait is bounded
+ * (500 ms), and on a busy machine the two encoders fall behind and the sender's pacer holds
+ * repairs behind the video for longer than that. Asserting that every packet came back in time
+ * failed one CI run, and 6 of 8 runs here with three busy loops on 2 cores (a repair took
+ * 327-880 ms from queued to arrival, 312-699 ms on the idle machine). */
 static void recovery_point_waits_for_a_repair_still_coming(void **state)
 {
 	uint64_t lost;
 	double clinic_shown;
 	json_t *rh = layer_loss_session(0,
 	                                &(struct dir){.lose_tl0_pkt = 2,
-	                                              .fec_path = &(struct dir){.delay_us = 300000},
+	                                              .fec_path = &(struct dir){.delay_us = 200000},
 	                                              .audio_path = &(struct dir){.loss = 0.03}},
 	                                &lost, &clinic_shown, NULL);
 	double shown = jnum(rh, "received", "video", "frames_shown");

@@ -165,60 +165,6 @@ static void test_pacer_strict_priority_audio_video_rtx_padding(void **state)
 	pacer_free(p);
 }
 
-/* An RTX packet (a FEC repair) waits behind video only up to rtx_max_wait_us, then goes before
- * it; audio still goes first. */
-static void test_pacer_rtx_waits_behind_video_at_most_its_bound(void **state)
-{
-	struct pacer_config cfg = {.rate_bps = 1000000, .rtx_max_wait_us = 50000};
-	struct pacer *p;
-	uint8_t buf[1500];
-	struct pacer_pkt out;
-	int64_t t = 0, rtx_at = -1;
-	int n = 0, video_before = 0, audio_after = 0;
-
-	(void)state;
-	assert_int_equal(pacer_new(&p, &cfg), 0);
-	/* 30 video packets (~230 ms at 1 Mbit/s) and a repair, queued at once */
-	fill(p, PACER_VIDEO, 30, 900, 0);
-	fill(p, PACER_RTX, 1, 500, 0);
-	while (n < 31) {
-		t = pacer_next_time(p, t);
-		if (pacer_next(p, t, buf, sizeof buf, &out) != 1)
-			continue;
-		n++;
-		if (out.cls == PACER_RTX)
-			rtx_at = t;
-		else if (rtx_at < 0)
-			video_before++;
-	}
-	/* sent at the first chance from 50 ms on: one video packet's time (7.7 ms) later at most */
-	assert_in_range(rtx_at, 50000, 50000 + 7800);
-	assert_in_range(video_before, 6, 11); /* with the starting burst */
-	pacer_free(p);
-
-	/* audio queued: it goes first, then the repair that has waited, then video */
-	assert_int_equal(pacer_new(&p, &cfg), 0);
-	fill(p, PACER_VIDEO, 10, 900, 0);
-	fill(p, PACER_RTX, 1, 500, 0);
-	fill(p, PACER_AUDIO, 80, 80, 0); /* ~92 ms at 1 Mbit/s with overhead */
-	for (t = 0, n = 0, rtx_at = -1, video_before = 0; n < 91;) {
-		t = pacer_next_time(p, t);
-		if (pacer_next(p, t, buf, sizeof buf, &out) != 1)
-			continue;
-		n++;
-		if (out.cls == PACER_RTX)
-			rtx_at = t;
-		else if (out.cls == PACER_VIDEO && rtx_at < 0)
-			video_before++;
-		else if (out.cls == PACER_AUDIO && rtx_at >= 0)
-			audio_after++;
-	}
-	assert_true(rtx_at >= 50000);
-	assert_int_equal(video_before, 0);
-	assert_int_equal(audio_after, 0);
-	pacer_free(p);
-}
-
 static void test_pacer_queue_limit_rejects_and_keeps_state(void **state)
 {
 	struct pacer_config cfg = {.rate_bps = 100000, .queue_limit = {0, 3000, 0, 0}};
@@ -547,7 +493,6 @@ int main(void)
 	        cmocka_unit_test(test_pacer_bursts_never_exceed_credit_plus_one_packet),
 	        cmocka_unit_test(test_pacer_small_credit_sends_full_packets_one_at_a_time),
 	        cmocka_unit_test(test_pacer_strict_priority_audio_video_rtx_padding),
-	        cmocka_unit_test(test_pacer_rtx_waits_behind_video_at_most_its_bound),
 	        cmocka_unit_test(test_pacer_queue_limit_rejects_and_keeps_state),
 	        cmocka_unit_test(test_pacer_probe_tags_cluster_and_pads_at_probe_rate),
 	        cmocka_unit_test(test_pacer_padding_rate_limited_when_idle),
