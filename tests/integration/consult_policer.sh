@@ -6,11 +6,12 @@
 # says it found a policer near 512 kbit/s; over 15 s of the hold (before its test) the clinic
 # puts at most 1.1x the policer's rate into the uplink and the policer drops at most 5 % of its
 # packets (the controller before this ran at 1.4x, with 18 % dropped and 2.5 fps:
-# bench/consult_ab.sh's means of 3 runs); both recordings decode; audio lost after recovery <= 2 % each way. And the
-# controller's test of the policer once its 30 s hold is over (the target at 1.15x its rate for
-# a few seconds: is it still there?) comes within the session, and the ladder does not climb
-# from its start to its outcome: that is no room for a rung (climbing into it, the keyframe of the
-# larger picture met a policer dropping 13 %; relay/media.c, ladder_update).
+# bench/consult_ab.sh's means of 3 runs); both recordings decode; audio lost after recovery
+# <= 2 % each way. And the controller's test of the policer once its 30 s hold is over (the
+# target at 1.15x its rate for a few seconds: is it still there?) comes within the session, and
+# the ladder does not climb from its start to its outcome: that is no room for a rung (climbing
+# into it, the keyframe of the larger picture met a policer dropping 13 %; relay/media.c,
+# ladder_update).
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/consult_lib.bash"
 consult_need_lab
