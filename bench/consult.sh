@@ -71,7 +71,8 @@ echo "load before: $(uptime)" >&2
 
 q() { awk -v d="$DURATION" "BEGIN { printf \"%g\", $1 }"; } # q EXPR-of-d
 
-# sampler FILE — one line every 250 ms: wall ms, emulator uplink in_bytes, capacity now (bit/s)
+# sampler FILE — one line every 250 ms: wall ms, emulator uplink in_bytes, capacity now (bit/s),
+# in_packets, and the packets it dropped so far: by the policer, the air (loss), the queue (tail)
 sampler() {
 	while :; do
 		"$LINKSIM" stats --json 2>/dev/null |
@@ -79,7 +80,7 @@ sampler() {
 				'(.up.params.police_rate_bps // 0) as $p |
 				(if .up.in_outage then 0 else .up.rate_bps_now end) as $r |
 				"\($t) \(.up.in_bytes) \(if $p > 0 and ($r == 0 or $p < $r) then $p else $r end)" +
-				" \(.up.in_packets) \(.up.dropped_police)"'
+				" \(.up.in_packets) \(.up.dropped_police) \(.up.dropped_loss) \(.up.dropped_queue)"'
 		sleep 0.25
 	done >"$1"
 }

@@ -173,6 +173,14 @@ uint32_t relay_media_rung_extra_bps(const struct codec_ladder_rung *r,
                                     const struct codec_ladder_rung *eff, double camera_fps,
                                     unsigned k, bool red);
 
+/* The FEC group size for the ladder and the encoder when the loss asks for groups of k and the
+ * ladder's input is link_bps: k, unless the lowest live rung (its cost, the protection counted as
+ * relay_media_rung_extra_bps does from a camera of camera_fps, RED when red) does not fit in
+ * link_bps with groups of k but does with larger ones, up to the size a 1 % loss asks for: then
+ * the smallest of those. Below that rung the ladder sends stills, one picture every few seconds:
+ * weaker protection of live pictures costs the viewer less. */
+unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red);
+
 /* The VP8 bitrate for rung r (r->video_bps: the encoder's rate now; base_bps: the ladder's
  * nominal rate for it). The rung's rate plus 80 % of what budget_bps (what the ladder sized the
  * rung for: the highest recent target, less protection) leaves over r's cost, at most 1.6 x

@@ -1169,6 +1169,129 @@ static void ladder_budget_counts_real_protection(void **state)
 	assert_true(relay_media_rung_budget(60000, stills, 12, 4, false) < 60000);
 }
 
+/* codec_ladder_extra_fn: relay_media's protection with groups of *(unsigned *)arg and RED, from a
+ * 12 fps camera as large as every rung. */
+static uint32_t extra_k_red(unsigned index, void *arg)
+{
+	return relay_media_rung_extra_bps(codec_ladder_rung_get(index), NULL, 12,
+	                                  *(const unsigned *)arg, true);
+}
+
+/* Live video before stills: a 5 % loss window asks for groups of 2, which make the lowest live
+ * rung (90p-7.5) cost more than a 4x drop's 101 kbit/s target on the geo-sat uplink; with groups
+ * of 3 it fits, and the ladder keeps it rather than sending a still every 6 s. Protection is
+ * never relaxed where the rung fits anyway, nor past 1 %'s groups, nor when nothing fits. */
+static void floor_keeps_live_video_with_larger_groups(void **state)
+{
+	unsigned i_floor, k2 = fec_group_size_for_loss(0.05), k;
+	const struct codec_ladder_rung *fl = rung_named("90p-7.5", &i_floor);
+	uint32_t c2 =
+	        codec_ladder_rung_link_bps(fl) + relay_media_rung_extra_bps(fl, NULL, 12, 2, true);
+	uint32_t c3 =
+	        codec_ladder_rung_link_bps(fl) + relay_media_rung_extra_bps(fl, NULL, 12, 3, true);
+	struct codec_ladder_state st;
+	struct codec_ladder_settings s;
+
+	(void)state;
+	assert_int_equal(k2, 2);
+	assert_int_equal(codec_ladder_rung_get(i_floor - 1)->mode, CODEC_LADDER_STILLS);
+	assert_true(c3 <= 101356 && 101356 < c2);
+	k = relay_media_floor_group_size(k2, 101356, 12, true);
+	assert_int_equal(k, 3);
+	/* the ladder's pick with each: stills at the loss's groups, the live floor at the relaxed
+	 */
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_k_red, &k2);
+	assert_int_equal(codec_ladder_update(&st, 0, 101356, 0.05, 640, &s), 0);
+	assert_int_equal(s.rung.mode, CODEC_LADDER_STILLS);
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_k_red, &k);
+	assert_int_equal(codec_ladder_update(&st, 0, 101356, 0.05, 640, &s), 0);
+	assert_int_equal(s.index, i_floor);
+	/* the floor fits as it is: nothing relaxed */
+	assert_int_equal(relay_media_floor_group_size(k2, c2, 12, true), k2);
+	assert_int_equal(relay_media_floor_group_size(k2, 200000, 12, true), k2);
+	/* it fits at no group size up to 1 %'s: stills, with the loss's protection */
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - 1, 12, true), k2);
+	/* without RED the same rate fits with groups of 2; no FEC stays no FEC */
+	assert_int_equal(relay_media_floor_group_size(k2, 101356, 12, false), k2);
+	assert_int_equal(relay_media_floor_group_size(0, 50000, 12, true), 0);
+	/* never past the groups 1 % loss asks for */
+	assert_true(relay_media_floor_group_size(2, c3, 12, true) <= fec_group_size_for_loss(0.01));
+}
+
+/* A 12 s session where the clinic's uplink is thin and lossy: 118 kbit/s, 600 ms RTT, 7 % random
+ * loss (the hub's way: 1 Mbit/s, clean). Returns the clinic's report (its ladder). */
+static json_t *thin_lossy_session(void)
+{
+	struct event_base *base = event_base_new();
+	struct dir ab, ba;
+	struct relay_media *a, *b;
+	struct relay_media_config ca = {0}, cb;
+	struct timeval tv = {12, 0};
+	char da[] = "/tmp/test_media_wXXXXXX", db[] = "/tmp/test_media_xXXXXXX";
+	json_t *rc, *rh;
+
+	assert_non_null(base);
+	assert_non_null(mkdtemp(da));
+	assert_non_null(mkdtemp(db));
+	dir_init(&ab, base, 118000, 31);
+	dir_init(&ba, base, 1000000, 32);
+	ab.delay_us = ba.delay_us = 300000;
+	ab.loss = 0.07;
+	ba.loss = 0;
+	clip_config(&ca, "clinic", da, 0x1000);
+	ca.video_path = vec("CiscoVT2people_320x192_12fps.y4m");
+	ca.send = link_send;
+	ca.send_arg = &ab;
+	hub_config(&cb, &ca, db, &ba);
+	assert_int_equal(relay_media_new(&a, base, &ca), 0);
+	assert_int_equal(relay_media_new(&b, base, &cb), 0);
+	ab.to = b;
+	ba.to = a;
+	run_two_way(base, a, b, &tv, ca.video_path, &rc, &rh);
+	json_decref(rh);
+	rm_dir(da);
+	rm_dir(db);
+	relay_media_free(a);
+	relay_media_free(b);
+	dir_free(&ab);
+	dir_free(&ba);
+	event_base_free(base);
+	return rc;
+}
+
+/* The session's side of the test above: on 118 kbit/s with 7 % loss the controller's target
+ * settles at 97-99 kbit/s, where the lowest live rung fits with groups of 3 but not with the
+ * loss's groups of 2. The ladder keeps live video all through; before relay_media's
+ * floor rule it went to stills ~3.2 s in, in each of 3 runs (and in 3 of 3 with the rule, to
+ * 90p-7.5). */
+static void thin_lossy_link_keeps_live_video(void **state)
+{
+	json_t *rc = thin_lossy_session();
+	json_t *ev = json_object_get(json_object_get(rc, "ladder"), "events");
+	size_t i;
+	json_t *e;
+	bool live = true;
+
+	(void)state;
+	json_array_foreach(ev, i, e)
+	{
+		const struct codec_ladder_rung *r = codec_ladder_rung_get(
+		        (unsigned)json_integer_value(json_object_get(e, "index")));
+
+		printf("%lld ms %s (%.0f kbit/s); ",
+		       (long long)json_integer_value(json_object_get(e, "t_ms")), r->name,
+		       json_number_value(json_object_get(e, "target_kbps")));
+		live = live && r->mode == CODEC_LADDER_LIVE;
+	}
+	printf("\nladder updates with FEC groups made larger for live video: %.0f\n",
+	       jnum(rc, "ladder", "floor_relaxed", NULL));
+	assert_true(json_array_size(ev) >= 2);
+	assert_true(live);
+	json_decref(rc);
+}
+
 /* codec_ladder_extra_fn for the test below: relay_media's protection at k = 3 with RED, from a
  * 12 fps camera as large as every rung. */
 static uint32_t extra_k3_red(unsigned index, void *arg)
@@ -1537,6 +1660,8 @@ int main(void)
 	        cmocka_unit_test(rtp_timestamps_right_in_long_sessions),
 	        cmocka_unit_test(ladder_budget_counts_real_protection),
 	        cmocka_unit_test(rung_extra_is_each_rungs_own_protection),
+	        cmocka_unit_test(floor_keeps_live_video_with_larger_groups),
+	        cmocka_unit_test(thin_lossy_link_keeps_live_video),
 	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
