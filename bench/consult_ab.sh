@@ -18,7 +18,8 @@
 # hub, as bench/consult.sh's rows): wire_kbps, queue_p95 (ms), audio_lost_pct, m2e_p50/m2e_p95
 # (mouth-to-ear, ms), fps, freezes, psnr (dB, as viewed), below_s (geo-sat: time to get below the
 # capacity after the 4x drop), and from the reports: pli (keyframe requests the hub sent),
-# longest (longest freeze, ms), undecodable (pictures), skew95 (lip-sync |skew| p95, ms).
+# longest (longest freeze, ms), undecodable (pictures), skew95 (lip-sync |skew| p95, ms), and
+# from the clinic's: stills_s (seconds its ladder sent stills, one picture every few seconds).
 # Exit status: 0, 1 when a session failed (its line says so), 2 usage.
 set -u
 [ $# -ge 3 ] || { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -49,7 +50,8 @@ for r in $(seq 1 "$rounds"); do
 		mkdir -p "$out"
 		# a session that never ran must not show the figures a previous run left
 		for p in $profiles; do
-			rm -f "$out/$p-adaptive.metrics" "$out/$p-adaptive-hub.json"
+			rm -f "$out/$p-adaptive.metrics" "$out/$p-adaptive-hub.json" \
+				"$out/$p-adaptive-clinic.json"
 		done
 		if ! (cd "$d" && MODES=adaptive PROFILES="$profiles" bash bench/consult.sh >"$log" 2>&1); then
 			echo "run $r $d: bench/consult.sh failed (see $log)"
@@ -57,6 +59,7 @@ for r in $(seq 1 "$rounds"); do
 		fi
 		for p in $profiles; do
 			m=$out/$p-adaptive.metrics hub=$out/$p-adaptive-hub.json
+			cli=$out/$p-adaptive-clinic.json
 			if [ ! -s "$m" ] || [ ! -s "$hub" ]; then
 				say "run $r $d $p: no report"
 				status=1
@@ -66,7 +69,13 @@ for r in $(seq 1 "$rounds"); do
 				$1 != "ge32_pct" && $2 ~ /^[0-9.eE+-]+$/ { printf "%s=%.4g ", $1, $2 }' "$m")$(
 				jq -r '.received.video as $v | "pli=\($v.pli_sent)" +
 					" longest=\($v.longest_freeze_ms | floor) undecodable=\($v.undecodable)" +
-					" skew95=\(.received.lip_sync.skew_abs_p95_ms // 0 | floor)"' "$hub")"
+					" skew95=\(.received.lip_sync.skew_abs_p95_ms // 0 | floor)"' "$hub")$(
+				jq -r '[.ladder.events[]] as $e | (.duration_s * 1000) as $end |
+					reduce range(0; $e | length) as $i (0;
+						if ($e[$i].rung | startswith("stills")) then
+							. + ((if $i + 1 < ($e | length) then $e[$i + 1].t_ms
+							      else $end end) - $e[$i].t_ms)
+						else . end) | " stills_s=\(. / 1000)"' "$cli")"
 		done
 	done
 done
