@@ -70,11 +70,11 @@ for r in $(seq 1 "$rounds"); do
 				jq -r '.received.video as $v | "pli=\($v.pli_sent)" +
 					" longest=\($v.longest_freeze_ms | floor) undecodable=\($v.undecodable)" +
 					" skew95=\(.received.lip_sync.skew_abs_p95_ms // 0 | floor)"' "$hub")$(
-				jq -r '[.ladder.events[]] as $e | (.duration_s * 1000) as $end |
+				jq -r '[.ladder.events[]] as $e | (.duration_s * 1000) as $stop |
 					reduce range(0; $e | length) as $i (0;
 						if ($e[$i].rung | startswith("stills")) then
 							. + ((if $i + 1 < ($e | length) then $e[$i + 1].t_ms
-							      else $end end) - $e[$i].t_ms)
+							      else $stop end) - $e[$i].t_ms)
 						else . end) | " stills_s=\(. / 1000)"' "$cli")"
 		done
 	done
