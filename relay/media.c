@@ -969,7 +969,7 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * fits with larger groups, FEC takes those. The rung below is a still every 6 s: in a
 	 * bench/consult.sh geo-sat session, one such window at the 4x drop's 101 kbit/s target sent
 	 * stills for 16 s (90p-7.5 cost 102.2 kbit/s with groups of 2, 92.4 with 3), and the viewer
-	 * saw 5 pictures in 22 s. */
+	 * saw 4 pictures in the 21.7 s between the drop's last late one and live video again. */
 	k = relay_media_floor_group_size(k, link, camera_fps(m), m->red_on);
 	if ((k != m->lad_k) != m->floor_relaxing) {
 		m->floor_relaxing = k != m->lad_k;
