@@ -238,6 +238,7 @@ struct ladder_event {
 	int64_t t_ms;
 	unsigned rung;
 	uint32_t target_bps;
+	bool squeeze_end; /* made by the update at the end of an audio squeeze */
 };
 
 struct relay_media {
@@ -322,6 +323,7 @@ struct relay_media {
 	int64_t cc_react_us;     /* time of the last one */
 	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
 	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
+	bool lad_squeeze_end;    /* this ladder update is the one at a squeeze's end (tick_cb) */
 	unsigned floor_relaxed;  /* ladder updates that kept live video with larger FEC groups */
 	bool floor_relaxing;     /* the last update did (logged when it starts and ends) */
 	uint32_t policer_finds;  /* the controller's, as last logged */
@@ -509,8 +511,8 @@ static void ladder_event(struct relay_media *m, int64_t t)
 		m->lev = n;
 		m->cap_lev = nc;
 	}
-	m->lev[m->n_lev++] =
-	        (struct ladder_event){(t - m->start_us) / 1000, m->set.index, cc_target_bps(m->cc)};
+	m->lev[m->n_lev++] = (struct ladder_event){(t - m->start_us) / 1000, m->set.index,
+	                                           cc_target_bps(m->cc), m->lad_squeeze_end};
 }
 
 static void apply_audio_settings(struct relay_media *m)
@@ -2406,8 +2408,24 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		m->next_ladder_us = t + LADDER_US;
 	}
 	if (!m->cfg.fixed_bps) {
+		bool squeezed = m->squeeze_bps != 0;
+
 		pacer_set_rate(m->pacer, cc_target_bps(m->cc));
 		audio_squeeze(m, cc_target_bps(m->cc), t);
+		/* The squeeze is over (the drain is, and the controller's target is back): the
+		 * pictures resume now, so the ladder picks their rung for that target now, not at
+		 * its next update. Waiting, the first picture after the squeeze was encoded at the
+		 * rung kept through the drain, a keyframe when the ladder had moved during it, and
+		 * the ladder moved again 110-136 ms later (a second keyframe) in each of 5
+		 * bench/consult.sh geo-sat sessions. In one, that 180p keyframe was still in the
+		 * pacer 1.5 s later (10.7 KB of video queued 0.7 s after it), the 90p keyframe
+		 * behind it, and the hub showed the first picture 2.4 s after the squeeze. */
+		if (squeezed && !m->squeeze_bps) {
+			m->lad_squeeze_end = true;
+			ladder_update(m, t);
+			m->lad_squeeze_end = false;
+			m->next_ladder_us = t + LADDER_US;
+		}
 		cl = cc_probe_next(m->cc, t, &prate, &pmin, &pdur);
 		if (cl > 0)
 			pacer_probe(m->pacer, cl, prate, pmin, pdur, t);
@@ -2996,6 +3014,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 		                    json_string(codec_ladder_rung_get(m->lev[i].rung)->name));
 		json_object_set_new(e, "index", json_integer(m->lev[i].rung));
 		json_object_set_new(e, "target_kbps", json_real(m->lev[i].target_bps / 1000.0));
+		json_object_set_new(e, "at_squeeze_end", json_boolean(m->lev[i].squeeze_end));
 		json_array_append_new(ev, e);
 	}
 	json_object_set_new(la, "events", ev);
