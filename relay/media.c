@@ -950,13 +950,17 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * the queue that made it is shrinking, the low target only drains that queue (the
 	 * controller restores its rate as soon as the queue is gone): the ladder keeps its rung
 	 * meanwhile instead of stepping down update after update (the pacer still sends at the
-	 * target; the video encoder skips pictures while its queue is long). */
+	 * target; the video encoder skips pictures while its queue is long). Not at an audio
+	 * squeeze's end: that comes when the controller has restored its rate, the drain being
+	 * over, while the queue it measures still lags by up to the queue itself (1.4 s seen);
+	 * held there, the first picture after the squeeze was a 180p keyframe in a geo-sat
+	 * session, and the ladder stepped down to 90p 205 ms later. */
 	if (cs.overuses != m->cc_overuses) {
 		m->cc_overuses = cs.overuses;
 		m->cc_react_us = t;
 	}
-	draining = m->cc_react_us && t - m->cc_react_us < 6000000 && cs.queue_us > 30000 &&
-	           cs.queue_us <= m->lad_queue_us && cs.usage != CC_OVERUSE;
+	draining = !m->lad_squeeze_end && m->cc_react_us && t - m->cc_react_us < 6000000 &&
+	           cs.queue_us > 30000 && cs.queue_us <= m->lad_queue_us && cs.usage != CC_OVERUSE;
 	m->lad_queue_us = cs.queue_us;
 	/* and while the test runs, the rung stays: a climb then (the loss memory decayed, say)
 	 * would send the larger picture's keyframe into the policer's loss */
