@@ -2421,9 +2421,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		 * its next update. Waiting, the first picture after the squeeze was encoded at the
 		 * rung kept through the drain, a keyframe when the ladder had moved during it, and
 		 * the ladder moved again 110-136 ms later (a second keyframe) in each of 5
-		 * bench/consult.sh geo-sat sessions. In one, that 180p keyframe was still in the
-		 * pacer 1.5 s later (10.7 KB of video queued 0.7 s after it), the 90p keyframe
-		 * behind it, and the hub showed the first picture 2.4 s after the squeeze. */
+		 * bench/consult.sh geo-sat sessions. In one, the pacer held 10.7 KB of video 0.7 s
+		 * after the squeeze, and the hub showed the first picture 2.4 s after it; with this
+		 * update, 1.68-1.70 s in 3 sessions. */
 		if (squeezed && !m->squeeze_bps) {
 			m->lad_squeeze_end = true;
 			ladder_update(m, t);
