@@ -809,7 +809,9 @@ unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double came
 			f = codec_ladder_rung_get(i);
 	if (!k || !f)
 		return k;
-	for (unsigned j = k; j <= kmax || j == k; j++)
+	if (kmax < k) /* the loss already asks for groups this large: only k is tried */
+		kmax = k;
+	for (unsigned j = k; j <= kmax; j++)
 		if ((uint64_t)codec_ladder_rung_link_bps(f) +
 		            relay_media_rung_extra_bps(f, NULL, camera_fps, j, red) <=
 		    link_bps)
@@ -953,8 +955,8 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * target; the video encoder skips pictures while its queue is long). Not at an audio
 	 * squeeze's end: that comes when the controller has restored its rate, the drain being
 	 * over, while the queue it measures still lags by up to the queue itself (1.4 s seen);
-	 * held there, the first picture after the squeeze was a 180p keyframe in a geo-sat
-	 * session, and the ladder stepped down to 90p 205 ms later. */
+	 * held there in a geo-sat session, the first picture after the squeeze was encoded at
+	 * 180p-15, and the ladder stepped down to 90p-15 205 ms later. */
 	if (cs.overuses != m->cc_overuses) {
 		m->cc_overuses = cs.overuses;
 		m->cc_react_us = t;
@@ -2419,8 +2421,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		/* The squeeze is over (the drain is, and the controller's target is back): the
 		 * pictures resume now, so the ladder picks their rung for that target now, not at
 		 * its next update. Waiting, the first picture after the squeeze was encoded at the
-		 * rung kept through the drain, a keyframe when the ladder had moved during it, and
-		 * the ladder moved again 110-136 ms later (a second keyframe) in each of 5
+		 * rung kept through the drain (a keyframe when that rung's picture size differed
+		 * from the last one sent), and the ladder moved 110-136 ms later, in each of 5
 		 * bench/consult.sh geo-sat sessions. In one, the pacer held 10.7 KB of video 0.7 s
 		 * after the squeeze, and the hub showed the first picture 2.4 s after it; with this
 		 * update, 1.68-1.70 s in 3 sessions. */
