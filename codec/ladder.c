@@ -67,13 +67,31 @@ uint32_t codec_ladder_cost(const struct codec_ladder_state *s, unsigned i)
 	return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
-/* The highest rung whose cost, protection counted, fits link_bps (0 if none). */
-static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps)
+_Static_assert(CODEC_LADDER_FLOOR_SLACK_PCT <= 100 - CODEC_LADDER_VIDEO_MIN_PCT,
+               "the floor's slack must be within what the encoder's pushback can take");
+
+uint32_t codec_ladder_slack_bps(unsigned i)
+{
+	if (i >= NRUNGS || rungs[i].mode != CODEC_LADDER_LIVE ||
+	    (i > 0 && rungs[i - 1].mode == CODEC_LADDER_LIVE))
+		return 0;
+	return (uint32_t)((uint64_t)rungs[i].video_bps * CODEC_LADDER_FLOOR_SLACK_PCT / 100);
+}
+
+/* Whether rung i, protection counted, can stay at link_bps: its cost less its slack fits. */
+static bool fits(const struct codec_ladder_state *s, unsigned i, uint32_t link_bps)
+{
+	return (uint64_t)codec_ladder_cost(s, i) <= (uint64_t)link_bps + codec_ladder_slack_bps(i);
+}
+
+/* The highest rung that fits link_bps (0 if none). With slack: the floor is taken rather than
+ * stills wherever it could be kept (a downgrade from 90p-15 to the floor at its slack's rate). */
+static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps, bool slack)
 {
 	unsigned i = NRUNGS;
 
 	while (i-- > 1)
-		if (codec_ladder_cost(s, i) <= link_bps)
+		if (slack ? fits(s, i, link_bps) : codec_ladder_cost(s, i) <= link_bps)
 			return i;
 	return 0;
 }
@@ -82,7 +100,7 @@ unsigned codec_ladder_pick(uint32_t link_bps)
 {
 	static const struct codec_ladder_state none; /* no protection */
 
-	return pick(&none, link_bps);
+	return pick(&none, link_bps, false);
 }
 
 static bool loss_ok(double loss)
@@ -121,10 +139,14 @@ void codec_ladder_state_init(struct codec_ladder_state *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Threshold the estimate must hold to climb onto rung i (its cost plus the margin). */
+/* Threshold the estimate must hold to climb onto rung i: the margin above where the rung would be
+ * left again (its cost, less its slack). */
 static uint64_t upgrade_threshold(const struct codec_ladder_state *s, unsigned i)
 {
-	return (uint64_t)codec_ladder_cost(s, i) * (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100;
+	uint64_t c = codec_ladder_cost(s, i), slack = codec_ladder_slack_bps(i);
+
+	c = c > slack ? c - slack : 0;
+	return c * (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100;
 }
 
 int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t link_bps,
@@ -143,12 +165,12 @@ int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t 
 	idx = s->index;
 	if (!s->started) {
 		/* First estimate: nothing to be stable against yet, take what fits. */
-		idx = pick(s, link_bps);
+		idx = pick(s, link_bps, true);
 		s->started = true;
 		s->holding = false;
-	} else if (idx > 0 && link_bps < codec_ladder_cost(s, idx)) {
+	} else if (idx > 0 && !fits(s, idx, link_bps)) {
 		/* Downgrade at once, as far as needed: a satellite modem's queue grows fast. */
-		idx = pick(s, link_bps);
+		idx = pick(s, link_bps, true);
 		s->holding = false;
 		s->downgrades++;
 	} else if (idx + 1 < NRUNGS && link_bps >= upgrade_threshold(s, idx + 1)) {

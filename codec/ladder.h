@@ -38,8 +38,11 @@
  * rung whose cost plus margin the estimate stayed above all through that hold (a link that
  * comes back after a fade climbs back in one hold, not one hold per rung); the next upgrade
  * needs a hold of its own. The dead band between "cost" and "cost + margin" and the hold are
- * what keep a noisy estimate from making it flap. The state is a small struct the caller owns; time
- * is passed in (ms, any monotonic origin), so it is deterministic and testable.
+ * what keep a noisy estimate from making it flap. The lowest live rung is the exception
+ * (codec_ladder_slack_bps): it is kept down to its cost less a slack, and the margin for climbing
+ * onto it is counted from there (with geo-sat's protection: left below 86.4 kbit/s, climbed onto
+ * from stills at 99.4 held, instead of 92.4 and 106.3). The state is a small struct the caller
+ * owns; time is passed in (ms, any monotonic origin), so it is deterministic and testable.
  *
  * Protection: the sender may add to a rung what depends on the link and not on the rung table
  * (FEC repairs, redundant audio copies). The caller tells the ladder with codec_ladder_set_extra;
@@ -67,6 +70,8 @@
 #define CODEC_LADDER_FEC_RTT_MS         250   /* at or above this RTT, audio FEC is always on */
 #define CODEC_LADDER_FEC_MIN_LOSS_PCT   6     /* expected loss given to Opus when FEC is on */
 #define CODEC_LADDER_FEC_MAX_LOSS_PCT   30    /* cap on the expected loss given to Opus */
+#define CODEC_LADDER_VIDEO_MIN_PCT      50    /* a live rung's VP8 may be pushed back this low */
+#define CODEC_LADDER_FLOOR_SLACK_PCT    25    /* of its video rate, the lowest live rung's slack */
 
 enum codec_ladder_mode {
 	CODEC_LADDER_AUDIO_ONLY = 0, /* video off */
@@ -137,6 +142,15 @@ struct codec_ladder_state {
 	uint64_t last_ms;              /* time of the last update */
 	unsigned upgrades, downgrades; /* rung changes so far (for stats and tests) */
 };
+
+/* The floor's slack: what rung i may fall short of its cost before the ladder leaves it. The
+ * sender runs a live rung's VP8 below its rate when the target is short (relay/media's pushback,
+ * down to CODEC_LADDER_VIDEO_MIN_PCT of it), so the lowest live rung is kept down to its cost
+ * less CODEC_LADDER_FLOOR_SLACK_PCT of its video rate (6 kbit/s of 90p-7.5's 24): the rung below
+ * it is one still every few seconds. 0 for every other rung (a higher rung steps down instead).
+ * Not more: stills must keep a band of their own (with geo-sat's protection, stills-360p costs
+ * 76.8-82.0 kbit/s and 90p-7.5 92.4-102.2: half the video rate would leave them none). */
+uint32_t codec_ladder_slack_bps(unsigned i);
 
 /* Number of rungs in the table. */
 unsigned codec_ladder_rung_count(void);

@@ -802,20 +802,26 @@ uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_
 unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red)
 {
 	const struct codec_ladder_rung *f = NULL;
-	unsigned n = codec_ladder_rung_count(), kmax = fec_group_size_for_loss(FLOOR_LOSS);
+	unsigned n = codec_ladder_rung_count(), kmax = fec_group_size_for_loss(FLOOR_LOSS), fi = 0;
 
 	for (unsigned i = 0; i < n && !f; i++)
 		if (codec_ladder_rung_get(i)->mode == CODEC_LADDER_LIVE)
-			f = codec_ladder_rung_get(i);
+			f = codec_ladder_rung_get(fi = i);
 	if (!k || !f)
 		return k;
 	if (kmax < k) /* the loss already asks for groups this large: only k is tried */
 		kmax = k;
-	for (unsigned j = k; j <= kmax; j++)
-		if ((uint64_t)codec_ladder_rung_link_bps(f) +
-		            relay_media_rung_extra_bps(f, NULL, camera_fps, j, red) <=
-		    link_bps)
-			return j;
+	/* at the rung's full rate first; then with the slack the ladder keeps it with (its VP8
+	 * pushed back by a quarter of its rate): the groups the ladder will judge the floor at */
+	for (unsigned pass = 0; pass < 2; pass++) {
+		uint64_t slack = pass ? codec_ladder_slack_bps(fi) : 0;
+
+		for (unsigned j = k; j <= kmax; j++)
+			if ((uint64_t)codec_ladder_rung_link_bps(f) +
+			            relay_media_rung_extra_bps(f, NULL, camera_fps, j, red) <=
+			    link_bps + slack)
+				return j;
+	}
 	return k;
 }
 
@@ -832,8 +838,8 @@ uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t bas
 	/* cost counts the rung's current VP8 rate; what fits now is that rate plus the rest */
 	fit = (int64_t)r->video_bps + (int64_t)now_bps - (int64_t)cost -
 	      (int64_t)backlog * 8 * 1000000 / PUSHBACK_DRAIN_US;
-	if (fit < (int64_t)(base_bps / 2))
-		fit = base_bps / 2;
+	if (fit < (int64_t)base_bps * CODEC_LADDER_VIDEO_MIN_PCT / 100)
+		fit = (int64_t)base_bps * CODEC_LADDER_VIDEO_MIN_PCT / 100;
 	return (int64_t)v > fit ? (uint32_t)fit : v;
 }
 

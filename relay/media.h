@@ -177,8 +177,10 @@ uint32_t relay_media_rung_extra_bps(const struct codec_ladder_rung *r,
  * ladder's input is link_bps: k, unless the lowest live rung (its cost, the protection counted as
  * relay_media_rung_extra_bps does from a camera of camera_fps, RED when red) does not fit in
  * link_bps with groups of k but does with larger ones, up to the size a 1 % loss asks for: then
- * the smallest of those. Below that rung the ladder sends stills, one picture every few seconds:
- * weaker protection of live pictures costs the viewer less. */
+ * the smallest of those. When it fits with none of them, the same with its slack
+ * (codec_ladder_slack_bps: the ladder keeps it down to its cost less a quarter of its video rate).
+ * Below that rung the ladder sends stills, one picture every few seconds: weaker protection of live
+ * pictures costs the viewer less. */
 unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red);
 
 /* The VP8 bitrate for rung r (r->video_bps: the encoder's rate now; base_bps: the ladder's
@@ -186,7 +188,8 @@ unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double came
  * rung for: the highest recent target, less protection) leaves over r's cost, at most 1.6 x
  * base_bps; then the encoder pushback: at most what now_bps (the same budget at the
  * controller's current target, the pacer's rate) leaves for video, less what sends the
- * backlog (video bytes queued at the pacer) within 1 s, and no less than half of base_bps.
+ * backlog (video bytes queued at the pacer) within 1 s, and no less than
+ * CODEC_LADDER_VIDEO_MIN_PCT (half) of base_bps.
  * Without the pushback, an encoder sized above the pacer's rate after a cut (the ladder holds
  * the higher target for a second, a known capacity's 85 % for 3 s) filled the video queue
  * until the encoder skipped pictures at 250 ms: every picture, and with lip sync the sound,

@@ -1191,7 +1191,8 @@ static uint32_t extra_k_red(unsigned index, void *arg)
 /* Live video before stills: a 5 % loss window asks for groups of 2, which make the lowest live
  * rung (90p-7.5) cost more than a 4x drop's 101 kbit/s target on the geo-sat uplink; with groups
  * of 3 it fits, and the ladder keeps it rather than sending a still every 6 s. Protection is
- * never relaxed where the rung fits anyway, nor past 1 %'s groups, nor when nothing fits. */
+ * never relaxed where the rung fits anyway, nor past 1 %'s groups, nor when nothing fits, even
+ * with the slack the ladder keeps the floor with. */
 static void floor_keeps_live_video_with_larger_groups(void **state)
 {
 	unsigned i_floor, k2 = fec_group_size_for_loss(0.05), k;
@@ -1200,6 +1201,7 @@ static void floor_keeps_live_video_with_larger_groups(void **state)
 	        codec_ladder_rung_link_bps(fl) + relay_media_rung_extra_bps(fl, NULL, 12, 2, true);
 	uint32_t c3 =
 	        codec_ladder_rung_link_bps(fl) + relay_media_rung_extra_bps(fl, NULL, 12, 3, true);
+	uint32_t slack = codec_ladder_slack_bps(i_floor);
 	struct codec_ladder_state st;
 	struct codec_ladder_settings s;
 
@@ -1209,21 +1211,34 @@ static void floor_keeps_live_video_with_larger_groups(void **state)
 	assert_true(c3 <= 101356 && 101356 < c2);
 	k = relay_media_floor_group_size(k2, 101356, 12, true);
 	assert_int_equal(k, 3);
-	/* the ladder's pick with each: stills at the loss's groups, the live floor at the relaxed
-	 */
+	/* the ladder's pick with each, where even the floor's slack (codec_ladder_slack_bps) does
+	 * not cover groups of 2: stills at the loss's groups, the live floor at the relaxed */
+	assert_int_equal(relay_media_floor_group_size(k2, c2 - slack - 1, 12, true), 3);
 	codec_ladder_state_init(&st);
 	codec_ladder_set_extra(&st, extra_k_red, &k2);
-	assert_int_equal(codec_ladder_update(&st, 0, 101356, 0.05, 640, &s), 0);
+	assert_int_equal(codec_ladder_update(&st, 0, c2 - slack - 1, 0.05, 640, &s), 0);
 	assert_int_equal(s.rung.mode, CODEC_LADDER_STILLS);
 	codec_ladder_state_init(&st);
 	codec_ladder_set_extra(&st, extra_k_red, &k);
-	assert_int_equal(codec_ladder_update(&st, 0, 101356, 0.05, 640, &s), 0);
+	assert_int_equal(codec_ladder_update(&st, 0, c2 - slack - 1, 0.05, 640, &s), 0);
 	assert_int_equal(s.index, i_floor);
 	/* the floor fits as it is: nothing relaxed */
 	assert_int_equal(relay_media_floor_group_size(k2, c2, 12, true), k2);
 	assert_int_equal(relay_media_floor_group_size(k2, 200000, 12, true), k2);
-	/* it fits at no group size up to 1 %'s: stills, with the loss's protection */
-	assert_int_equal(relay_media_floor_group_size(k2, c3 - 1, 12, true), k2);
+	/* it fits in full at no group size up to 1 %'s, but with its slack: those groups, and the
+	 * ladder keeps the floor there */
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - 1, 12, true), 3);
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - slack, 12, true), 3);
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_k_red, &k);
+	assert_int_equal(codec_ladder_update(&st, 0, c3 - slack, 0.05, 640, &s), 0);
+	assert_int_equal(s.index, i_floor);
+	/* not even with it: stills, with the loss's protection */
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - slack - 1, 12, true), k2);
+	codec_ladder_state_init(&st);
+	codec_ladder_set_extra(&st, extra_k_red, &k2);
+	assert_int_equal(codec_ladder_update(&st, 0, c3 - slack - 1, 0.05, 640, &s), 0);
+	assert_int_equal(s.rung.mode, CODEC_LADDER_STILLS);
 	/* without RED the same rate fits with groups of 2; no FEC stays no FEC */
 	assert_int_equal(relay_media_floor_group_size(k2, 101356, 12, false), k2);
 	assert_int_equal(relay_media_floor_group_size(0, 50000, 12, true), 0);
