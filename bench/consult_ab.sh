@@ -20,7 +20,8 @@
 # capacity after the 4x drop), and from the reports: pli (keyframe requests the hub sent),
 # longest (longest freeze, ms), undecodable (pictures), skew95 (lip-sync |skew| p95, ms), and
 # from the clinic's: stills_s (seconds its ladder sent stills, one picture every few seconds) and
-# relaxed (ladder updates that kept live video with larger FEC groups: ladder.floor_relaxed).
+# relaxed (ladder updates that kept live video with larger FEC groups: ladder.floor_relaxed) and
+# slack (ladder updates that kept the lowest live rung below its cost: ladder.floor_slack).
 # Exit status: 0, 1 when a session failed (its line says so), 2 usage.
 set -u
 [ $# -ge 3 ] || { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -77,7 +78,8 @@ for r in $(seq 1 "$rounds"); do
 							. + ((if $i + 1 < ($e | length) then $e[$i + 1].t_ms
 							      else $stop end) - $e[$i].t_ms)
 						else . end) | " stills_s=\(. / 1000)"' "$cli")$(
-				jq -r '" relaxed=\(.ladder.floor_relaxed // 0)"' "$cli")"
+				jq -r '" relaxed=\(.ladder.floor_relaxed // 0)" +
+					" slack=\(.ladder.floor_slack // 0)"' "$cli")"
 		done
 	done
 done

@@ -326,6 +326,8 @@ struct relay_media {
 	bool lad_squeeze_end;    /* this ladder update is the one at a squeeze's end (tick_cb) */
 	unsigned floor_relaxed;  /* ladder updates that kept live video with larger FEC groups */
 	bool floor_relaxing;     /* the last update did (logged when it starts and ends) */
+	unsigned floor_slack;    /* ladder updates that kept the floor below its cost (its slack) */
+	bool floor_slacking;     /* the last update did (logged when it starts and ends) */
 	uint32_t policer_finds;  /* the controller's, as last logged */
 	bool policer_testing;    /* the controller's, as last logged */
 	uint32_t cuts_logged;    /* the controller's decreases logged so far (cc_feedback) */
@@ -868,7 +870,7 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	struct codec_ladder_settings s, eff;
 	uint32_t link, est;
 	unsigned prev = m->set.index, lprev = m->ladder.index, k, ei;
-	bool draining;
+	bool draining, slack;
 	struct pacer_stats ps;
 
 	cc_get_stats(m->cc, &cs);
@@ -998,6 +1000,18 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	if (codec_ladder_update(&m->ladder, (uint64_t)t / 1000, link, m->loss_mem,
 	                        (uint32_t)(cs.rtt_us / 1000), &s))
 		return;
+	/* The floor kept on its slack (codec_ladder_slack_bps): its VP8 pushed back below its rate
+	 * (video_fill) rather than stills. */
+	slack = codec_ladder_slack_bps(s.index) && link < codec_ladder_cost(&m->ladder, s.index);
+	if (slack != m->floor_slacking) {
+		m->floor_slacking = slack;
+		log_debug("%s: ladder: %s (target %u bit/s, link %u, cost %u)", m->name,
+		          slack ? "lowest live rung kept below its cost"
+		                : "lowest live rung paid again",
+		          cs.target_bps, link, codec_ladder_cost(&m->ladder, s.index));
+	}
+	if (slack)
+		m->floor_slack++;
 	upgrade_probe(m, t, &cs, &s, lprev);
 	fec_encoder_set_k(&m->fec, k);
 	ei = effective_rung(m, s.index);
@@ -3018,6 +3032,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(la, "downgrades", json_integer(st.ladder_downgrades));
 	json_object_set_new(la, "upgrades", json_integer(st.ladder_upgrades));
 	json_object_set_new(la, "floor_relaxed", json_integer(m->floor_relaxed));
+	json_object_set_new(la, "floor_slack", json_integer(m->floor_slack));
 	for (size_t i = 0; i < m->n_lev; i++) {
 		json_t *e = json_object();
 
@@ -3197,6 +3212,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "ladder: downgrades", "ladder.downgrades");
 	row(f, a, b, "ladder: upgrades", "ladder.upgrades");
 	row(f, a, b, "ladder: live kept, less FEC (updates)", "ladder.floor_relaxed");
+	row(f, a, b, "ladder: floor kept below cost (updates)", "ladder.floor_slack");
 	row(f, a, b, "queueing delay p50 (ms)", "received.queue_delay_p50_ms");
 	row(f, a, b, "queueing delay p95 (ms)", "received.queue_delay_p95_ms");
 	row(f, a, b, "audio frames", "received.audio.frames");
