@@ -31,6 +31,8 @@
 #   outage            one outage from D/4 for D/4
 # (the lab's fade/outage times count from `linksim up`; the session starts a few seconds later,
 # so the fade/outage is placed LAB_LEAD s, default 4, later than the session time above.)
+# LINK_SETS (space-separated KEY=VALUE, default none) adds `linksim up --set` items after the
+# profile's own, e.g. LINK_SETS="fade_rate=120kbit" for a deeper rain fade.
 #
 # Rows (one set per profile, clinic -> hub, the direction the schedules act on; every figure but
 # two is the consult's own --json report): link utilisation (the clinic's wire rate from its
@@ -100,6 +102,9 @@ run_mode() {
 	geo-sat-rainfade) sets=(--set "fade=$(q "$LAB_LEAD + d / 4")s+$(q "d / 3")s") ;;
 	outage) sets=(--set "outage=$(q "$LAB_LEAD + d / 4")s+$(q "d / 4")s") ;;
 	esac
+	for kv in ${LINK_SETS:-}; do
+		sets+=(--set "$kv")
+	done
 	"$LINKSIM" down >/dev/null 2>&1
 	"$LINKSIM" up --profile "$lprof" "${sets[@]}" >/dev/null || return 1
 	sampler "$OUT/$name.samples" &

@@ -609,20 +609,20 @@ static void audio_squeeze(struct relay_media *m, uint32_t target, int64_t t)
 	apply_audio_settings(m);
 }
 
-/* Upgrade probing. The controller never lets its target run far ahead of what the link
- * delivers (1.5 x the acknowledged rate), and a rung's media only sends the rung's cost, so on
- * its own the estimate could never reach the next rung's threshold and hold it there for the
- * ladder's hold time. So, in trials, padding lifts the wire rate to what the next rung would
- * cost plus the ladder's margin (+10 %), for the hold time plus 5 s (the controller takes a
- * few seconds to grow to that rate). A trial that ends without an upgrade, or that builds a
- * standing queue (over 150 ms for two updates in a row), is followed by a pause twice as long
- * as the last (3 s .. 24 s); the next trial may start 2 s after an upgrade, 1.5 s after a
- * downgrade, and only while the queue is short (< 50 ms: not while one drains). Trials also run
- * when the controller believes it knows the link's capacity (it learnt it during a drop that may be
- * over, and near a known capacity it grows slowly and hardly probes); a trial that overshoots ends
- * in a pause. Trials keep the time spent above the media's own rate (exposed to a sudden capacity
- * drop) short. A controller probe that finds room ends a pause: the trials that failed during a
- * capacity drop must not gate the climb for 12-24 s once it is over. */
+/* Upgrade probing. The controller never lets its target run far ahead of what the link delivers
+ * (1.5 x the acknowledged rate), and a rung's media only sends the rung's cost, so on its own the
+ * estimate could never reach the next rung's threshold and hold it there for the ladder's hold
+ * time. So, in trials, padding lifts the wire rate to what the next rung would cost (less its
+ * slack: codec_ladder_slack_bps) plus the ladder's margin (+10 %), for the hold time plus 5 s (the
+ * controller takes a few seconds to grow to that rate). A trial that ends without an upgrade, or
+ * that builds a standing queue (over 150 ms for two updates in a row), is followed by a pause
+ * twice as long as the last (3 s .. 24 s); the next trial may start 2 s after an upgrade, 1.5 s
+ * after a downgrade, and only while the queue is short (< 50 ms: not while one drains). Trials
+ * also run when the controller believes it knows the link's capacity (it learnt it during a drop
+ * that may be over, and near a known capacity it grows slowly and hardly probes); a trial that
+ * overshoots ends in a pause. Trials keep the time spent above the media's own rate (exposed to a
+ * sudden capacity drop) short. A controller probe that finds room ends a pause: the trials that
+ * failed during a capacity drop must not gate the climb for 12-24 s once it is over. */
 static void pad_pause(struct relay_media *m, int64_t t)
 {
 	m->pad_backoff_us = m->pad_backoff_us ? m->pad_backoff_us * 2 : 3000000;
@@ -662,8 +662,10 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		m->pad_trial_end = 0;
 		m->pad_hold_until = t + 1500000;
 	}
-	if (next) {
-		want = (uint32_t)((uint64_t)codec_ladder_cost(&m->ladder, s->index + 1) *
+	if (next) { /* the margin counts from where the rung would be left: its cost less its slack
+		     */
+		want = (uint32_t)(((uint64_t)codec_ladder_cost(&m->ladder, s->index + 1) -
+		                   codec_ladder_slack_bps(s->index + 1)) *
 		                  (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100);
 	}
 	if (next && !m->pad_trial_end && t >= m->pad_hold_until && cs->queue_us < 50000)
