@@ -139,14 +139,18 @@ void codec_ladder_state_init(struct codec_ladder_state *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Threshold the estimate must hold to climb onto rung i: the margin above where the rung would be
- * left again (its cost, less its slack). */
-static uint64_t upgrade_threshold(const struct codec_ladder_state *s, unsigned i)
+uint64_t codec_ladder_climb_bps(unsigned i, uint32_t cost_bps)
 {
-	uint64_t c = codec_ladder_cost(s, i), slack = codec_ladder_slack_bps(i);
+	uint64_t c = cost_bps, slack = codec_ladder_slack_bps(i);
 
 	c = c > slack ? c - slack : 0;
 	return c * (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT) / 100;
+}
+
+/* Threshold the estimate must hold to climb onto rung i (codec_ladder_climb_bps at its cost). */
+static uint64_t upgrade_threshold(const struct codec_ladder_state *s, unsigned i)
+{
+	return codec_ladder_climb_bps(i, codec_ladder_cost(s, i));
 }
 
 int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t link_bps,

@@ -152,6 +152,11 @@ struct codec_ladder_state {
  * 76.8-82.0 kbit/s and 90p-7.5 92.4-102.2: half the video rate would leave them none). */
 uint32_t codec_ladder_slack_bps(unsigned i);
 
+/* The estimate rung i needs, held for the hold time, to be climbed onto when it costs cost_bps
+ * (protection counted): the margin above where it would be left again (its cost less its slack).
+ */
+uint64_t codec_ladder_climb_bps(unsigned i, uint32_t cost_bps);
+
 /* Number of rungs in the table. */
 unsigned codec_ladder_rung_count(void);
 

@@ -803,27 +803,50 @@ uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_
  * than the group size a 1 % loss asks for (geo-sat's own loss) */
 #define FLOOR_LOSS 0.01
 
-unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red)
+/* Index of the lowest live rung (the rung below it is stills). */
+static unsigned floor_index(void)
 {
-	const struct codec_ladder_rung *f = NULL;
-	unsigned n = codec_ladder_rung_count(), kmax = fec_group_size_for_loss(FLOOR_LOSS), fi = 0;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < n && !f; i++)
-		if (codec_ladder_rung_get(i)->mode == CODEC_LADDER_LIVE)
-			f = codec_ladder_rung_get(fi = i);
-	if (!k || !f)
+	while (i + 1 < codec_ladder_rung_count() &&
+	       codec_ladder_rung_get(i)->mode != CODEC_LADDER_LIVE)
+		i++;
+	return i;
+}
+
+/* The floor's cost on the wire with groups of k. */
+static uint64_t floor_cost(unsigned k, double camera_fps, bool red)
+{
+	const struct codec_ladder_rung *f = codec_ladder_rung_get(floor_index());
+
+	return (uint64_t)codec_ladder_rung_link_bps(f) +
+	       relay_media_rung_extra_bps(f, NULL, camera_fps, k, red);
+}
+
+unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red,
+                                      bool below)
+{
+	unsigned kmax = fec_group_size_for_loss(FLOOR_LOSS), fi = floor_index();
+
+	if (!k || codec_ladder_rung_get(fi)->mode != CODEC_LADDER_LIVE)
 		return k;
 	if (kmax < k) /* the loss already asks for groups this large: only k is tried */
 		kmax = k;
-	/* at the rung's full rate first; then with the slack the ladder keeps it with (its VP8
-	 * pushed back by a quarter of its rate): the groups the ladder will judge the floor at */
+	/* Below the floor (stills), what counts is whether the ladder would climb onto it. */
+	if (below) {
+		for (unsigned j = k; j <= kmax; j++)
+			if (codec_ladder_climb_bps(fi, (uint32_t)floor_cost(j, camera_fps, red)) <=
+			    link_bps)
+				return j;
+		return k;
+	}
+	/* On or above it, whether it stays: at its full rate first, then with the slack the
+	 * ladder keeps it with (its VP8 pushed back by a quarter of its rate). */
 	for (unsigned pass = 0; pass < 2; pass++) {
 		uint64_t slack = pass ? codec_ladder_slack_bps(fi) : 0;
 
 		for (unsigned j = k; j <= kmax; j++)
-			if ((uint64_t)codec_ladder_rung_link_bps(f) +
-			            relay_media_rung_extra_bps(f, NULL, camera_fps, j, red) <=
-			    link_bps + slack)
+			if (floor_cost(j, camera_fps, red) <= link_bps + slack)
 				return j;
 	}
 	return k;
@@ -988,7 +1011,7 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * bench/consult.sh geo-sat session, one such window at the 4x drop's 101 kbit/s target sent
 	 * stills for 16 s (90p-7.5 cost 102.2 kbit/s with groups of 2, 92.4 with 3), and the viewer
 	 * saw 4 pictures in the 21.7 s between the drop's last late one and live video again. */
-	k = relay_media_floor_group_size(k, link, camera_fps(m), m->red_on);
+	k = relay_media_floor_group_size(k, link, camera_fps(m), m->red_on, lprev < floor_index());
 	if ((k != m->lad_k) != m->floor_relaxing) {
 		m->floor_relaxing = k != m->lad_k;
 		log_debug("%s: ladder: %s (FEC groups of %u, target %u bit/s, loss %.3f)", m->name,

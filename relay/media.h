@@ -178,10 +178,13 @@ uint32_t relay_media_rung_extra_bps(const struct codec_ladder_rung *r,
  * relay_media_rung_extra_bps does from a camera of camera_fps, RED when red) does not fit in
  * link_bps with groups of k but does with larger ones, up to the size a 1 % loss asks for: then
  * the smallest of those. When it fits with none of them, the same with its slack
- * (codec_ladder_slack_bps: the ladder keeps it down to its cost less a quarter of its video rate).
- * Below that rung the ladder sends stills, one picture every few seconds: weaker protection of live
- * pictures costs the viewer less. */
-unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red);
+ * (codec_ladder_slack_bps: the ladder keeps it down to its cost less a quarter of its video
+ * rate). When the ladder is below that rung (below: on stills), the test is instead whether
+ * link_bps reaches the rung's climb threshold (codec_ladder_climb_bps). Below that rung the ladder
+ * sends stills, one picture every few seconds: weaker protection of live pictures costs the
+ * viewer less. */
+unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red,
+                                      bool below);
 
 /* The VP8 bitrate for rung r (r->video_bps: the encoder's rate now; base_bps: the ladder's
  * nominal rate for it). The rung's rate plus 80 % of what budget_bps (what the ladder sized the

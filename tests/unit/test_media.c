@@ -1192,7 +1192,8 @@ static uint32_t extra_k_red(unsigned index, void *arg)
  * rung (90p-7.5) cost more than a 4x drop's 101 kbit/s target on the geo-sat uplink; with groups
  * of 3 it fits, and the ladder keeps it rather than sending a still every 6 s. Protection is
  * never relaxed where the rung fits anyway, nor past 1 %'s groups, nor when nothing fits, even
- * with the slack the ladder keeps the floor with. */
+ * with the slack the ladder keeps the floor with. On stills, the groups are those with which the
+ * ladder climbs back onto the floor. */
 static void floor_keeps_live_video_with_larger_groups(void **state)
 {
 	unsigned i_floor, k2 = fec_group_size_for_loss(0.05), k;
@@ -1209,11 +1210,11 @@ static void floor_keeps_live_video_with_larger_groups(void **state)
 	assert_int_equal(k2, 2);
 	assert_int_equal(codec_ladder_rung_get(i_floor - 1)->mode, CODEC_LADDER_STILLS);
 	assert_true(c3 <= 101356 && 101356 < c2);
-	k = relay_media_floor_group_size(k2, 101356, 12, true);
+	k = relay_media_floor_group_size(k2, 101356, 12, true, false);
 	assert_int_equal(k, 3);
 	/* the ladder's pick with each, where even the floor's slack (codec_ladder_slack_bps) does
 	 * not cover groups of 2: stills at the loss's groups, the live floor at the relaxed */
-	assert_int_equal(relay_media_floor_group_size(k2, c2 - slack - 1, 12, true), 3);
+	assert_int_equal(relay_media_floor_group_size(k2, c2 - slack - 1, 12, true, false), 3);
 	codec_ladder_state_init(&st);
 	codec_ladder_set_extra(&st, extra_k_red, &k2);
 	assert_int_equal(codec_ladder_update(&st, 0, c2 - slack - 1, 0.05, 640, &s), 0);
@@ -1223,27 +1224,56 @@ static void floor_keeps_live_video_with_larger_groups(void **state)
 	assert_int_equal(codec_ladder_update(&st, 0, c2 - slack - 1, 0.05, 640, &s), 0);
 	assert_int_equal(s.index, i_floor);
 	/* the floor fits as it is: nothing relaxed */
-	assert_int_equal(relay_media_floor_group_size(k2, c2, 12, true), k2);
-	assert_int_equal(relay_media_floor_group_size(k2, 200000, 12, true), k2);
+	assert_int_equal(relay_media_floor_group_size(k2, c2, 12, true, false), k2);
+	assert_int_equal(relay_media_floor_group_size(k2, 200000, 12, true, false), k2);
 	/* it fits in full at no group size up to 1 %'s, but with its slack: those groups, and the
 	 * ladder keeps the floor there */
-	assert_int_equal(relay_media_floor_group_size(k2, c3 - 1, 12, true), 3);
-	assert_int_equal(relay_media_floor_group_size(k2, c3 - slack, 12, true), 3);
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - 1, 12, true, false), 3);
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - slack, 12, true, false), 3);
 	codec_ladder_state_init(&st);
 	codec_ladder_set_extra(&st, extra_k_red, &k);
 	assert_int_equal(codec_ladder_update(&st, 0, c3 - slack, 0.05, 640, &s), 0);
 	assert_int_equal(s.index, i_floor);
 	/* not even with it: stills, with the loss's protection */
-	assert_int_equal(relay_media_floor_group_size(k2, c3 - slack - 1, 12, true), k2);
+	assert_int_equal(relay_media_floor_group_size(k2, c3 - slack - 1, 12, true, false), k2);
 	codec_ladder_state_init(&st);
 	codec_ladder_set_extra(&st, extra_k_red, &k2);
 	assert_int_equal(codec_ladder_update(&st, 0, c3 - slack - 1, 0.05, 640, &s), 0);
 	assert_int_equal(s.rung.mode, CODEC_LADDER_STILLS);
 	/* without RED the same rate fits with groups of 2; no FEC stays no FEC */
-	assert_int_equal(relay_media_floor_group_size(k2, 101356, 12, false), k2);
-	assert_int_equal(relay_media_floor_group_size(0, 50000, 12, true), 0);
+	assert_int_equal(relay_media_floor_group_size(k2, 101356, 12, false, false), k2);
+	assert_int_equal(relay_media_floor_group_size(0, 50000, 12, true, false), 0);
+	/* On stills, the climb back: at 106,232 bit/s (a rain fade's target that stayed there for
+	 * 6 s while the ladder sent stills, in a bench/consult.sh session) the floor fits with
+	 * groups of 2, but climbing onto it needs (102,160 - 6,000) x 1.15 = 110,584 with them;
+	 * with groups of 3, 99,360. */
+	assert_true(c2 <= 106232);
+	assert_true(codec_ladder_climb_bps(i_floor, c2) > 106232);
+	assert_true(codec_ladder_climb_bps(i_floor, c3) <= 106232);
+	assert_int_equal(relay_media_floor_group_size(k2, 106232, 12, true, false), k2);
+	assert_int_equal(relay_media_floor_group_size(k2, 106232, 12, true, true), 3);
+	{
+		unsigned kk[2] = {k2, 3};
+
+		for (unsigned v = 0; v < 2; v++) {
+			codec_ladder_state_init(&st);
+			codec_ladder_set_extra(&st, extra_k_red, &kk[v]);
+			assert_int_equal(codec_ladder_update(&st, 0, 83000, 0.05, 640, &s), 0);
+			assert_int_equal(s.index, i_floor - 1);
+			for (uint64_t t = 100; t <= 6000; t += 100)
+				assert_int_equal(codec_ladder_update(&st, t, 106232, 0.05, 640, &s),
+				                 0);
+			assert_int_equal(s.index, v ? i_floor : i_floor - 1);
+		}
+	}
+	/* nor with any group size up to 1 %'s: the loss's */
+	assert_int_equal(
+	        relay_media_floor_group_size(k2, (uint32_t)codec_ladder_climb_bps(i_floor, c3) - 1,
+	                                     12, true, true),
+	        k2);
 	/* never past the groups 1 % loss asks for */
-	assert_true(relay_media_floor_group_size(2, c3, 12, true) <= fec_group_size_for_loss(0.01));
+	assert_true(relay_media_floor_group_size(2, c3, 12, true, false) <=
+	            fec_group_size_for_loss(0.01));
 }
 
 /* A 12 s session where the clinic's uplink is thin and lossy: up_bps, 600 ms RTT, 7 % random
