@@ -662,8 +662,8 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		m->pad_trial_end = 0;
 		m->pad_hold_until = t + 1500000;
 	}
-	if (next) { /* the margin counts from where the rung would be left: its cost less its slack
-		     */
+	/* the margin counts from where the rung would be left: its cost less its slack */
+	if (next) {
 		want = (uint32_t)(((uint64_t)codec_ladder_cost(&m->ladder, s->index + 1) -
 		                   codec_ladder_slack_bps(s->index + 1)) *
 		                  (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100);
