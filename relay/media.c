@@ -662,11 +662,13 @@ static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stat
 		m->pad_trial_end = 0;
 		m->pad_hold_until = t + 1500000;
 	}
-	/* the margin counts from where the rung would be left: its cost less its slack */
+	/* the ladder's climb threshold (codec_ladder_climb_bps), its margin 10 points wider */
 	if (next) {
-		want = (uint32_t)(((uint64_t)codec_ladder_cost(&m->ladder, s->index + 1) -
-		                   codec_ladder_slack_bps(s->index + 1)) *
-		                  (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) / 100);
+		want = (uint32_t)(codec_ladder_climb_bps(
+		                          s->index + 1,
+		                          codec_ladder_cost(&m->ladder, s->index + 1)) *
+		                  (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT + 10) /
+		                  (100 + CODEC_LADDER_UPGRADE_MARGIN_PCT));
 	}
 	if (next && !m->pad_trial_end && t >= m->pad_hold_until && cs->queue_us < 50000)
 		m->pad_trial_end = t + hold + 5000000;
