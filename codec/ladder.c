@@ -70,10 +70,18 @@ uint32_t codec_ladder_cost(const struct codec_ladder_state *s, unsigned i)
 _Static_assert(CODEC_LADDER_FLOOR_SLACK_PCT <= 100 - CODEC_LADDER_VIDEO_MIN_PCT,
                "the floor's slack must be within what the encoder's pushback can take");
 
+unsigned codec_ladder_floor(void)
+{
+	unsigned i = 0;
+
+	while (i + 1 < NRUNGS && rungs[i].mode != CODEC_LADDER_LIVE)
+		i++;
+	return i;
+}
+
 uint32_t codec_ladder_slack_bps(unsigned i)
 {
-	if (i >= NRUNGS || rungs[i].mode != CODEC_LADDER_LIVE ||
-	    (i > 0 && rungs[i - 1].mode == CODEC_LADDER_LIVE))
+	if (i != codec_ladder_floor() || rungs[i].mode != CODEC_LADDER_LIVE)
 		return 0;
 	return (uint32_t)((uint64_t)rungs[i].video_bps * CODEC_LADDER_FLOOR_SLACK_PCT / 100);
 }

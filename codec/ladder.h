@@ -143,6 +143,9 @@ struct codec_ladder_state {
 	unsigned upgrades, downgrades; /* rung changes so far (for stats and tests) */
 };
 
+/* Index of the floor: the lowest live rung (the rung below it is stills). The table has one. */
+unsigned codec_ladder_floor(void);
+
 /* The floor's slack: what rung i may fall short of its cost before the ladder leaves it. The
  * sender runs a live rung's VP8 below its rate when the target is short (relay/media's pushback,
  * down to CODEC_LADDER_VIDEO_MIN_PCT of it), so the lowest live rung is kept down to its cost

@@ -805,21 +805,10 @@ uint32_t relay_media_rung_budget(uint32_t target_bps, const struct codec_ladder_
  * than the group size a 1 % loss asks for (geo-sat's own loss) */
 #define FLOOR_LOSS 0.01
 
-/* Index of the lowest live rung (the rung below it is stills). */
-static unsigned floor_index(void)
-{
-	unsigned i = 0;
-
-	while (i + 1 < codec_ladder_rung_count() &&
-	       codec_ladder_rung_get(i)->mode != CODEC_LADDER_LIVE)
-		i++;
-	return i;
-}
-
 /* The floor's cost on the wire with groups of k. */
 static uint64_t floor_cost(unsigned k, double camera_fps, bool red)
 {
-	const struct codec_ladder_rung *f = codec_ladder_rung_get(floor_index());
+	const struct codec_ladder_rung *f = codec_ladder_rung_get(codec_ladder_floor());
 
 	return (uint64_t)codec_ladder_rung_link_bps(f) +
 	       relay_media_rung_extra_bps(f, NULL, camera_fps, k, red);
@@ -828,7 +817,7 @@ static uint64_t floor_cost(unsigned k, double camera_fps, bool red)
 unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red,
                                       bool below)
 {
-	unsigned kmax = fec_group_size_for_loss(FLOOR_LOSS), fi = floor_index();
+	unsigned kmax = fec_group_size_for_loss(FLOOR_LOSS), fi = codec_ladder_floor();
 
 	if (!k || codec_ladder_rung_get(fi)->mode != CODEC_LADDER_LIVE)
 		return k;
@@ -1013,7 +1002,8 @@ static void ladder_update(struct relay_media *m, int64_t t)
 	 * bench/consult.sh geo-sat session, one such window at the 4x drop's 101 kbit/s target sent
 	 * stills for 16 s (90p-7.5 cost 102.2 kbit/s with groups of 2, 92.4 with 3), and the viewer
 	 * saw 4 pictures in the 21.7 s between the drop's last late one and live video again. */
-	k = relay_media_floor_group_size(k, link, camera_fps(m), m->red_on, lprev < floor_index());
+	k = relay_media_floor_group_size(k, link, camera_fps(m), m->red_on,
+	                                 lprev < codec_ladder_floor());
 	if ((k != m->lad_k) != m->floor_relaxing) {
 		m->floor_relaxing = k != m->lad_k;
 		log_debug("%s: ladder: %s (FEC groups of %u, target %u bit/s, loss %.3f)", m->name,

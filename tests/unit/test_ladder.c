@@ -571,6 +571,7 @@ static void test_the_floor_is_kept_with_its_slack(void **state)
 	(void)state;
 	while (codec_ladder_rung_get(floor)->mode != CODEC_LADDER_LIVE)
 		floor++;
+	assert_int_equal(codec_ladder_floor(), floor);
 	slack = codec_ladder_slack_bps(floor);
 	/* the floor only, a quarter of its video rate, within the encoder's pushback */
 	for (unsigned i = 0; i < n; i++)
