@@ -21,7 +21,9 @@
 # longest (longest freeze, ms), undecodable (pictures), skew95 (lip-sync |skew| p95, ms), and
 # from the clinic's: stills_s (seconds its ladder sent stills, one picture every few seconds) and
 # relaxed (ladder updates that kept live video with larger FEC groups: ladder.floor_relaxed) and
-# slack (ladder updates that kept the lowest live rung below its cost: ladder.floor_slack).
+# slack (ladder updates that kept the lowest live rung below its cost: ladder.floor_slack), and
+# restores / unclean (drains after which the controller restored its target, and of them those
+# read from lost reports' packets: sent.cc_restores, sent.cc_restores_unclean).
 # Exit status: 0, 1 when a session failed (its line says so), 2 usage.
 set -u
 [ $# -ge 3 ] || { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -79,7 +81,9 @@ for r in $(seq 1 "$rounds"); do
 							      else $stop end) - $e[$i].t_ms)
 						else . end) | " stills_s=\(. / 1000)"' "$cli")$(
 				jq -r '" relaxed=\(.ladder.floor_relaxed // 0)" +
-					" slack=\(.ladder.floor_slack // 0)"' "$cli")"
+					" slack=\(.ladder.floor_slack // 0)" +
+					" restores=\(.sent.cc_restores // 0)" +
+					" unclean=\(.sent.cc_restores_unclean // 0)"' "$cli")"
 		done
 	done
 done

@@ -226,6 +226,7 @@ struct cc {
 	int initial_probes;
 
 	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
+	uint32_t restores, restores_unclean;
 	uint32_t queue_cuts;
 	uint32_t jitter_holds;
 	/* the latest decrease (cc_stats' cut_*) */
@@ -1085,8 +1086,11 @@ static void rate_update(struct cc *cc, int64_t now)
 			double cap = clean ? cc->drain_clean_sum / cc->drain_clean_n : acked;
 			double r;
 
-			if (!clean && cc->drain_n >= DRAIN_READ_MIN)
+			if (!clean && cc->drain_n >= DRAIN_READ_MIN) {
 				cap = drain_low_quartile(cc);
+				cc->restores_unclean++;
+			}
+			cc->restores++;
 
 			if (cap <= 0) /* no delivery rate to fall back on: the reading as it is */
 				cap = cc->drain_cap;
@@ -1628,6 +1632,8 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->queue_us = cc->queue_pred_us > cc->queue_us ? cc->queue_pred_us : cc->queue_us;
 	st->overuses = cc->overuses;
 	st->queue_cuts = cc->queue_cuts;
+	st->restores = cc->restores;
+	st->restores_unclean = cc->restores_unclean;
 	st->probes = cc->n_probes;
 	st->probes_ok = cc->n_probes_ok;
 	st->probes_recovery = cc->n_probes_recovery;

@@ -94,6 +94,10 @@ struct cc_stats {
 	/* the hold is over and the target tests 1.15x the policer's rate for a few loss windows:
 	 * what follows is a new hold (policer_bps stays) or the policer gone (policer_bps 0) */
 	bool policer_testing;
+	/* drains that ended with the target restored from what the link delivered meanwhile, and
+	 * of them those whose readings were mostly lost reports' packets credited as arrivals
+	 * (the reverse path lossy too): restored from the readings' low quartile */
+	uint32_t restores, restores_unclean;
 };
 
 struct cc;

@@ -896,13 +896,15 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
 		        "usage %d probes %u/%u (recovery %u) rung %s (vp8 %u) pad %u drain holds "
-		        "%u pushbacks %u cuts %u (queue %u) jitter holds %u pacer video %zu bytes "
-		        "oldest %lld ms",
+		        "%u pushbacks %u cuts %u (queue %u) restores %u (unclean %u) jitter holds "
+		        "%u "
+		        "pacer video %zu bytes oldest %lld ms",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
 		        cs.probes_ok, cs.probes, cs.probes_recovery, m->set.rung.name,
 		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, m->pushbacks,
-		        cs.overuses, cs.queue_cuts, cs.jitter_holds, ps.queued_bytes[PACER_VIDEO],
+		        cs.overuses, cs.queue_cuts, cs.restores, cs.restores_unclean,
+		        cs.jitter_holds, ps.queued_bytes[PACER_VIDEO],
 		        ps.oldest_us >= 0 ? (long long)(t - ps.oldest_us) / 1000 : -1LL);
 	}
 	if (cs.policer_finds != m->policer_finds) {
@@ -2992,6 +2994,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_t *r = json_object(), *tx = json_object(), *rx = json_object(), *au = json_object(),
 	       *vi = json_object(), *la = json_object(), *ev = json_array();
 	struct relay_media_stats st;
+	struct cc_stats cs;
 	int64_t end = m->stopped ? m->stop_us : now_us(), dur_us = end - m->start_us, minowd = 0;
 	double dur = (double)dur_us / 1e6, wire_bps;
 	uint64_t afr;
@@ -3040,6 +3043,10 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "pictures_paused_for_squeeze",
 	                    json_integer((json_int_t)st.video_paused));
 	json_object_set_new(tx, "encoder_pushbacks", json_integer((json_int_t)m->pushbacks));
+	cc_get_stats(m->cc, &cs);
+	json_object_set_new(tx, "cc_restores", json_integer((json_int_t)cs.restores));
+	json_object_set_new(tx, "cc_restores_unclean",
+	                    json_integer((json_int_t)cs.restores_unclean));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
 	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
@@ -3223,6 +3230,8 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "audio squeezed into a drain (s)", "sent.audio_squeezed_s");
 	row(f, a, b, "pictures paused for the squeeze", "sent.pictures_paused_for_squeeze");
 	row(f, a, b, "encoder pushbacks (ladder updates)", "sent.encoder_pushbacks");
+	row(f, a, b, "cc: restored after a drain", "sent.cc_restores");
+	row(f, a, b, "cc: ... from lost-report readings", "sent.cc_restores_unclean");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
 	row(f, a, b, "ladder: final rung", "ladder.final");

@@ -1042,6 +1042,8 @@ static void test_cc_long_drop_app_limited_finds_the_return(void **state)
  * that shows 200 ms of queue (the cut is immediate at seeds 1, 2, 11 and 13, where that
  * report came 3.2-3.4 s into the fade), and within 4 s of the fade in all. From 8 s into the
  * fade the target stays above min_frac x the fade's capacity. */
+static struct cc_stats last_stats; /* rain_fade's controller at the end */
+
 static void rain_fade(bool bad_reverse, double min_frac)
 {
 	static const struct cap_step caps[] = {{0, 512000}, {20000000, 128000}, {40000000, 512000}};
@@ -1096,6 +1098,7 @@ static void rain_fade(bool bad_reverse, double min_frac)
 	assert_true(util >= 0.75);
 	assert_true(min_late >= min_frac * 128000);
 	assert_true(p95 <= 300.0);
+	cc_get_stats(s.cc, &last_stats);
 	sim_free(&s);
 }
 
@@ -1133,6 +1136,7 @@ static void test_cc_rain_fade_unclean_drain_restores_to_the_capacity(void **stat
 	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
 		sim_seed = seeds[i];
 		rain_fade(true, 0.5);
+		assert_true(last_stats.restores_unclean >= 1);
 	}
 }
 
