@@ -23,7 +23,9 @@
 # relaxed (ladder updates that kept live video with larger FEC groups: ladder.floor_relaxed) and
 # slack (ladder updates that kept the lowest live rung below its cost: ladder.floor_slack), and
 # restores / unclean (drains after which the controller restored its target, and of them those
-# read from lost reports' packets: sent.cc_restores, sent.cc_restores_unclean).
+# read from lost reports' packets: sent.cc_restores, sent.cc_restores_unclean), lcaps / unfilled
+# (loss windows that capped the controller's rate, and windows of very heavy loss with no queue
+# that did not because the sender was well under its target: sent.cc_loss_caps, _unfilled).
 # Exit status: 0, 1 when a session failed (its line says so), 2 usage.
 set -u
 [ $# -ge 3 ] || { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -83,7 +85,9 @@ for r in $(seq 1 "$rounds"); do
 				jq -r '" relaxed=\(.ladder.floor_relaxed // 0)" +
 					" slack=\(.ladder.floor_slack // 0)" +
 					" restores=\(.sent.cc_restores // 0)" +
-					" unclean=\(.sent.cc_restores_unclean // 0)"' "$cli")"
+					" unclean=\(.sent.cc_restores_unclean // 0)" +
+					" lcaps=\(.sent.cc_loss_caps // 0)" +
+					" unfilled=\(.sent.cc_loss_caps_unfilled // 0)"' "$cli")"
 		done
 	done
 done

@@ -36,6 +36,7 @@
 #define RECOVER_TRIES    3        /* recovery probes after one (1 RTT, then 2 s, 4 s apart) */
 #define RECOVER_FOR_US   30000000 /* ... within this long after the drain */
 #define OUTAGE_RUN_US    500000   /* a run of losses sent over this long is an outage */
+#define LOSS_CAP_FILLED  0.8      /* see the loss-based bound in rate_update */
 #define CAP_SHARE        0.92     /* additive growth stops at this share of a known capacity */
 #define PROBE_NEAR_CAP   1.3      /* periodic probe near a known capacity: at most this x it */
 #define POLICE_HOLD_US   (CC_POLICER_HOLD_S * 1000000LL) /* a policer found holds the target */
@@ -227,6 +228,8 @@ struct cc {
 
 	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
 	uint32_t restores, restores_unclean;
+	uint32_t loss_caps, loss_caps_unfilled;
+	double loss_cap_f;
 	uint32_t queue_cuts;
 	uint32_t jitter_holds;
 	/* the latest decrease (cc_stats' cut_*) */
@@ -1255,16 +1258,29 @@ static void rate_update(struct cc *cc, int64_t now)
 	 * bursts: shorter windows see 10 % by chance). Very heavy loss (> 20 %), or moderate loss
 	 * (> 3 %) with a queue, caps the rate; anything else lifts the cap: loss with no queue is
 	 * the air's (a rain fade loses 10 % at any rate), left to FEC, and a cap compounding on it
-	 * every window took the rate to the floor. */
+	 * every window took the rate to the floor. Very heavy loss with no queue caps only a sender
+	 * that filled what it was allowed (sent at least LOSS_CAP_FILLED x the target over the
+	 * window): the cap is a fraction of the delivery rate, and a sender well under its target
+	 * (the sound squeezed into a drain, a low rung) did not make the loss. In a lab rain fade
+	 * (PIROGUE_DEBUG session) such a window capped the target at 26 kbit/s, a third of the
+	 * 83 kbit/s just restored, for 3.4 s: the ladder went to stills, then sound only, and live
+	 * video came back 15 s later. */
 	if (cc->loss_start >= 0 && now - cc->loss_start >= 2000000 && cc->loss_total >= 50) {
 		double f = (double)cc->loss_lost / cc->loss_total;
+		double sent = (double)(cc->loss_bytes_lost + cc->loss_bytes_recv) * 8e6 /
+		              (double)(now - cc->loss_start);
+		bool filled = sent >= LOSS_CAP_FILLED * cc->target;
 
 		cc->loss = loss_pool(cc);
-		if (f > 0.20 || (f > 0.03 && q > 100000)) {
+		if ((f > 0.20 && (filled || q > 100000)) || (f > 0.03 && q > 100000)) {
 			double b = (acked > 0 ? acked : cc->target) * (1 - 0.5 * f);
 
 			cc->loss_bound = b < cc->loss_bound ? b : cc->loss_bound * (1 - 0.5 * f);
+			cc->loss_caps++;
+			cc->loss_cap_f = f;
 		} else {
+			if (f > 0.20)
+				cc->loss_caps_unfilled++;
 			cc->loss_bound = INFINITY;
 		}
 		policer_check(cc, now, f);
@@ -1634,6 +1650,9 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->queue_cuts = cc->queue_cuts;
 	st->restores = cc->restores;
 	st->restores_unclean = cc->restores_unclean;
+	st->loss_caps = cc->loss_caps;
+	st->loss_caps_unfilled = cc->loss_caps_unfilled;
+	st->loss_cap_f = cc->loss_cap_f;
 	st->probes = cc->n_probes;
 	st->probes_ok = cc->n_probes_ok;
 	st->probes_recovery = cc->n_probes_recovery;

@@ -98,6 +98,11 @@ struct cc_stats {
 	 * of them those whose readings were mostly lost reports' packets credited as arrivals
 	 * (the reverse path lossy too): restored from the readings' low quartile */
 	uint32_t restores, restores_unclean;
+	/* loss windows that capped the rate (loss_bound_bps), the last one's loss fraction, and the
+	 * windows of very heavy loss (> 20 %) with no queue that did not, the sender having sent
+	 * well under its target */
+	uint32_t loss_caps, loss_caps_unfilled;
+	double loss_cap_f;
 };
 
 struct cc;

@@ -319,11 +319,12 @@ struct relay_media {
 	int64_t known_link_us;
 	uint32_t padding_bps;
 	int64_t pad_hold_until, pad_backoff_us, pad_trial_end;
-	uint32_t cc_overuses;    /* controller decreases seen by the ladder */
-	int64_t cc_react_us;     /* time of the last one */
-	int64_t lad_queue_us;    /* queueing delay at the previous ladder update */
-	unsigned drain_holds;    /* ladder updates a downgrade was held off while draining */
-	bool lad_squeeze_end;    /* this ladder update is the one at a squeeze's end (tick_cb) */
+	uint32_t cc_overuses; /* controller decreases seen by the ladder */
+	int64_t cc_react_us;  /* time of the last one */
+	int64_t lad_queue_us; /* queueing delay at the previous ladder update */
+	unsigned drain_holds; /* ladder updates a downgrade was held off while draining */
+	bool lad_squeeze_end; /* this ladder update is the one at a squeeze's end (tick_cb) */
+	unsigned squeeze_end_updates; /* ladder updates made at a squeeze's end */
 	unsigned floor_relaxed;  /* ladder updates that kept live video with larger FEC groups */
 	bool floor_relaxing;     /* the last update did (logged when it starts and ends) */
 	unsigned floor_slack;    /* ladder updates that kept the floor below its cost (its slack) */
@@ -896,15 +897,16 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
 		        "usage %d probes %u/%u (recovery %u) rung %s (vp8 %u) pad %u drain holds "
-		        "%u pushbacks %u cuts %u (queue %u) restores %u (unclean %u) jitter holds "
-		        "%u "
-		        "pacer video %zu bytes oldest %lld ms",
+		        "%u pushbacks %u cuts %u (queue %u) restores %u (unclean %u) loss caps %u "
+		        "(last at %.3f; not, unfilled: %u) jitter holds %u pacer video %zu bytes "
+		        "oldest %lld ms",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
 		        cs.probes_ok, cs.probes, cs.probes_recovery, m->set.rung.name,
 		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, m->pushbacks,
-		        cs.overuses, cs.queue_cuts, cs.restores, cs.restores_unclean,
-		        cs.jitter_holds, ps.queued_bytes[PACER_VIDEO],
+		        cs.overuses, cs.queue_cuts, cs.restores, cs.restores_unclean, cs.loss_caps,
+		        cs.loss_cap_f, cs.loss_caps_unfilled, cs.jitter_holds,
+		        ps.queued_bytes[PACER_VIDEO],
 		        ps.oldest_us >= 0 ? (long long)(t - ps.oldest_us) / 1000 : -1LL);
 	}
 	if (cs.policer_finds != m->policer_finds) {
@@ -2466,6 +2468,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		 * after the squeeze, and the hub showed the first picture 2.4 s after it; with this
 		 * update, 1.68-1.70 s in 3 sessions. */
 		if (squeezed && !m->squeeze_bps) {
+			m->squeeze_end_updates++;
 			m->lad_squeeze_end = true;
 			ladder_update(m, t);
 			m->lad_squeeze_end = false;
@@ -3047,6 +3050,9 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "cc_restores", json_integer((json_int_t)cs.restores));
 	json_object_set_new(tx, "cc_restores_unclean",
 	                    json_integer((json_int_t)cs.restores_unclean));
+	json_object_set_new(tx, "cc_loss_caps", json_integer((json_int_t)cs.loss_caps));
+	json_object_set_new(tx, "cc_loss_caps_unfilled",
+	                    json_integer((json_int_t)cs.loss_caps_unfilled));
 	json_object_set_new(r, "sent", tx);
 	/* ladder */
 	json_object_set_new(la, "start", json_string(codec_ladder_rung_get(m->start_rung)->name));
@@ -3057,6 +3063,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(la, "upgrades", json_integer(st.ladder_upgrades));
 	json_object_set_new(la, "floor_relaxed", json_integer(m->floor_relaxed));
 	json_object_set_new(la, "floor_slack", json_integer(m->floor_slack));
+	json_object_set_new(la, "updates_at_squeeze_end", json_integer(m->squeeze_end_updates));
 	for (size_t i = 0; i < m->n_lev; i++) {
 		json_t *e = json_object();
 
@@ -3232,6 +3239,8 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "encoder pushbacks (ladder updates)", "sent.encoder_pushbacks");
 	row(f, a, b, "cc: restored after a drain", "sent.cc_restores");
 	row(f, a, b, "cc: ... from lost-report readings", "sent.cc_restores_unclean");
+	row(f, a, b, "cc: loss windows that capped it", "sent.cc_loss_caps");
+	row(f, a, b, "cc: heavy loss, sender under target", "sent.cc_loss_caps_unfilled");
 	row(f, a, b, "ladder: start rung", "ladder.start");
 	row(f, a, b, "ladder: lowest after a downgrade", "ladder.lowest_after_downgrade");
 	row(f, a, b, "ladder: final rung", "ladder.final");

@@ -549,10 +549,16 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	assert_true(down);
 	assert_true(up_after);
 	assert_true(sa.ladder_downgrades >= 1);
-	/* the squeeze's end is a ladder update of its own: the rung kept through the drain did
-	 * not fit the target that ended it (90p-7.5 -> stills-360p at this 100 kbit/s, in 3 of 3
-	 * runs), and the first picture after the squeeze is encoded at the rung chosen there */
-	assert_true(at_squeeze_end);
+	/* the squeeze's end is a ladder update of its own, and the first picture after the
+	 * squeeze is encoded at the rung chosen there. Usually the rung kept through the drain
+	 * did not fit the target that ended it (90p-7.5 -> stills-360p at this 100 kbit/s, an
+	 * event at_squeeze_end), but a regular update just before may already have stepped down
+	 * (the step to stills came at a regular update in 1 of 10 runs of each of 1c9fc67 and
+	 * the next build, two runs at a time), so what is checked is the update, not a change
+	 * there. */
+	printf("ladder updates at the squeeze's end %.0f (a rung change there: %s)\n",
+	       jnum(ra, "ladder", "updates_at_squeeze_end", NULL), at_squeeze_end ? "yes" : "no");
+	assert_true(jnum(ra, "ladder", "updates_at_squeeze_end", NULL) >= 1);
 
 	json_decref(ra);
 	json_decref(rb);
