@@ -1272,7 +1272,7 @@ static void rate_update(struct cc *cc, int64_t now)
 		bool filled = sent >= LOSS_CAP_FILLED * cc->target;
 
 		cc->loss = loss_pool(cc);
-		if ((f > 0.20 && (filled || q > 100000)) || (f > 0.03 && q > 100000)) {
+		if ((f > 0.20 && filled) || (f > 0.03 && q > 100000)) {
 			double b = (acked > 0 ? acked : cc->target) * (1 - 0.5 * f);
 
 			cc->loss_bound = b < cc->loss_bound ? b : cc->loss_bound * (1 - 0.5 * f);
