@@ -228,6 +228,7 @@ struct cc {
 
 	uint32_t overuses, n_probes, n_probes_ok, n_probes_recovery;
 	uint32_t restores, restores_unclean;
+	uint32_t restore_cap, restore_reads, restore_clean, restore_mean, restore_low;
 	uint32_t loss_caps, loss_caps_unfilled;
 	double loss_cap_f;
 	uint32_t queue_cuts;
@@ -1089,11 +1090,15 @@ static void rate_update(struct cc *cc, int64_t now)
 			double cap = clean ? cc->drain_clean_sum / cc->drain_clean_n : acked;
 			double r;
 
+			cc->restore_low = (uint32_t)drain_low_quartile(cc);
 			if (!clean && cc->drain_n >= DRAIN_READ_MIN) {
-				cap = drain_low_quartile(cc);
+				cap = cc->restore_low;
 				cc->restores_unclean++;
 			}
 			cc->restores++;
+			cc->restore_reads = cc->drain_n;
+			cc->restore_clean = cc->drain_clean_n;
+			cc->restore_mean = (uint32_t)cc->drain_cap;
 
 			if (cap <= 0) /* no delivery rate to fall back on: the reading as it is */
 				cap = cc->drain_cap;
@@ -1101,6 +1106,7 @@ static void rate_update(struct cc *cc, int64_t now)
 
 			if (r > cc->delay_target)
 				cc->delay_target = r;
+			cc->restore_cap = (uint32_t)cap;
 			cc->link_cap = cap;
 			cc->link_var = 0.0025;
 			cc->link_known = clean;
@@ -1650,6 +1656,11 @@ void cc_get_stats(const struct cc *cc, struct cc_stats *st)
 	st->queue_cuts = cc->queue_cuts;
 	st->restores = cc->restores;
 	st->restores_unclean = cc->restores_unclean;
+	st->restore_cap_bps = cc->restore_cap;
+	st->restore_reads = cc->restore_reads;
+	st->restore_clean = cc->restore_clean;
+	st->restore_mean_bps = cc->restore_mean;
+	st->restore_low_bps = cc->restore_low;
 	st->loss_caps = cc->loss_caps;
 	st->loss_caps_unfilled = cc->loss_caps_unfilled;
 	st->loss_cap_f = cc->loss_cap_f;

@@ -98,6 +98,9 @@ struct cc_stats {
 	 * of them those whose readings were mostly lost reports' packets credited as arrivals
 	 * (the reverse path lossy too): restored from the readings' low quartile */
 	uint32_t restores, restores_unclean;
+	/* the latest restore: the capacity it took (the target went to 0.85x it), the drain's
+	 * readings (how many, how many clean), their mean and their low quartile */
+	uint32_t restore_cap_bps, restore_reads, restore_clean, restore_mean_bps, restore_low_bps;
 	/* loss windows that capped the rate (loss_bound_bps), the last one's loss fraction, and the
 	 * windows of very heavy loss (> 20 %) with no queue that did not, the sender having sent
 	 * well under its target */

@@ -325,13 +325,14 @@ struct relay_media {
 	unsigned drain_holds; /* ladder updates a downgrade was held off while draining */
 	bool lad_squeeze_end; /* this ladder update is the one at a squeeze's end (tick_cb) */
 	unsigned squeeze_end_updates; /* ladder updates made at a squeeze's end */
-	unsigned floor_relaxed;  /* ladder updates that kept live video with larger FEC groups */
-	bool floor_relaxing;     /* the last update did (logged when it starts and ends) */
-	unsigned floor_slack;    /* ladder updates that kept the floor below its cost (its slack) */
-	bool floor_slacking;     /* the last update did (logged when it starts and ends) */
-	uint32_t policer_finds;  /* the controller's, as last logged */
-	bool policer_testing;    /* the controller's, as last logged */
-	uint32_t cuts_logged;    /* the controller's decreases logged so far (cc_feedback) */
+	unsigned floor_relaxed; /* ladder updates that kept live video with larger FEC groups */
+	bool floor_relaxing;    /* the last update did (logged when it starts and ends) */
+	unsigned floor_slack;   /* ladder updates that kept the floor below its cost (its slack) */
+	bool floor_slacking;    /* the last update did (logged when it starts and ends) */
+	uint32_t policer_finds; /* the controller's, as last logged */
+	bool policer_testing;   /* the controller's, as last logged */
+	uint32_t cuts_logged;   /* the controller's decreases logged so far (cc_feedback) */
+	uint32_t restores_logged, loss_caps_logged; /* its restores and loss caps, likewise */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
@@ -1594,13 +1595,26 @@ static void send_nacks(struct relay_media *m, int64_t t)
 
 /* Feeds a transport-wide feedback report to the controller, and logs (debug) each
  * decrease it made (what it cut from and to, the delivery rate it scaled and the queue that
- * set its depth): the once-a-second line shows only their count. */
+ * set its depth), each restore after a drain (from which readings) and each loss cap: the
+ * once-a-second line shows only their counts. */
 static void cc_feedback(struct relay_media *m, const struct rtcp_twcc_pkt *tw, size_t n, int64_t t)
 {
 	struct cc_stats cs;
 
 	IGNORE(cc_on_feedback(m->cc, tw, n, t));
 	cc_get_stats(m->cc, &cs);
+	if (cs.restores != m->restores_logged) {
+		m->restores_logged = cs.restores;
+		log_debug("%s: cc restore to %u (capacity %u: of the drain's %u readings %u clean, "
+		          "all %u on average, their low quartile %u)",
+		          m->name, cs.delay_bps, cs.restore_cap_bps, cs.restore_reads,
+		          cs.restore_clean, cs.restore_mean_bps, cs.restore_low_bps);
+	}
+	if (cs.loss_caps != m->loss_caps_logged) {
+		m->loss_caps_logged = cs.loss_caps;
+		log_debug("%s: cc loss cap: target %u (a window lost %.3f; queue %lld ms)", m->name,
+		          cs.target_bps, cs.loss_cap_f, (long long)cs.queue_us / 1000);
+	}
 	if (cs.overuses == m->cuts_logged)
 		return;
 	m->cuts_logged = cs.overuses;
