@@ -22,7 +22,7 @@
 # from the clinic's: stills_s (seconds its ladder sent stills, one picture every few seconds) and
 # relaxed (ladder updates that kept live video with larger FEC groups: ladder.floor_relaxed) and
 # slack (ladder updates that kept the lowest live rung below its cost: ladder.floor_slack), held
-# (ladder updates that kept it just after an audio squeeze: ladder.floor_held_after_squeeze), and
+# (ladder updates that kept it just after the controller's restore: ladder.floor_held_after_restore), and
 # restores / unclean (drains after which the controller restored its target, and of them those
 # read from lost reports' packets: sent.cc_restores, sent.cc_restores_unclean), lcaps / unfilled
 # (loss windows that capped the controller's rate, and windows of very heavy loss with no queue
@@ -85,7 +85,7 @@ for r in $(seq 1 "$rounds"); do
 						else . end) | " stills_s=\(. / 1000)"' "$cli")$(
 				jq -r '" relaxed=\(.ladder.floor_relaxed // 0)" +
 					" slack=\(.ladder.floor_slack // 0)" +
-					" held=\(.ladder.floor_held_after_squeeze // 0)" +
+					" held=\(.ladder.floor_held_after_restore // 0)" +
 					" restores=\(.sent.cc_restores // 0)" +
 					" unclean=\(.sent.cc_restores_unclean // 0)" +
 					" lcaps=\(.sent.cc_loss_caps // 0)" +

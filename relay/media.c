@@ -325,8 +325,8 @@ struct relay_media {
 	unsigned drain_holds; /* ladder updates a downgrade was held off while draining */
 	bool lad_squeeze_end; /* this ladder update is the one at a squeeze's end (tick_cb) */
 	unsigned squeeze_end_updates; /* ladder updates made at a squeeze's end */
-	int64_t squeeze_end_us; /* when the last squeeze ended with the ladder live (0: none) */
-	unsigned floor_held;    /* ladder updates that kept the floor after a squeeze's end */
+	int64_t restore_us;           /* when the controller last restored its target (0: never) */
+	unsigned floor_held;          /* ladder updates that kept the floor after a restore */
 	unsigned floor_relaxed; /* ladder updates that kept live video with larger FEC groups */
 	bool floor_relaxing;    /* the last update did (logged when it starts and ends) */
 	unsigned floor_slack;   /* ladder updates that kept the floor below its cost (its slack) */
@@ -847,12 +847,10 @@ unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double came
 	return k;
 }
 
-uint32_t relay_media_squeeze_end_input(uint32_t link_bps, uint32_t keep_bps, int64_t since_end_us)
+uint32_t relay_media_restore_input(uint32_t link_bps, uint32_t keep_bps, int64_t since_us)
 {
-	if (since_end_us < 0 || since_end_us >= RELAY_MEDIA_SQUEEZE_END_HOLD_US ||
-	    link_bps >= keep_bps ||
-	    (uint64_t)link_bps * 100 <
-	            (uint64_t)keep_bps * (100 - RELAY_MEDIA_SQUEEZE_END_BAND_PCT))
+	if (since_us < 0 || since_us >= RELAY_MEDIA_RESTORE_HOLD_US || link_bps >= keep_bps ||
+	    (uint64_t)link_bps * 100 < (uint64_t)keep_bps * (100 - RELAY_MEDIA_RESTORE_BAND_PCT))
 		return link_bps;
 	return keep_bps;
 }
@@ -1013,20 +1011,23 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		link = codec_ladder_cost(&m->ladder, lprev);
 		m->drain_holds++;
 	}
-	/* Just after an audio squeeze, the floor rather than stills on a target a little low
-	 * (relay_media_squeeze_end_input). Debug sessions of a 120 kbit/s rain fade restored 83.2,
-	 * 85.0, 82.6 and 85.9 kbit/s at the squeeze's end, under the 86.4 that keeps 90p-7.5, and
-	 * sent stills (for 7.5 s in the last); 2-3 s later their targets were 113.4, 94.6, 26.3 (a
-	 * loss cap, since lifted for such a sender: relay/cc) and 116.5. One restored 76.9, under
-	 * the band. */
-	if (lprev >= codec_ladder_floor() && m->squeeze_end_us) {
-		unsigned fi = codec_ladder_floor();
-		uint32_t keep = codec_ladder_cost(&m->ladder, fi) - codec_ladder_slack_bps(fi);
-		uint32_t in = relay_media_squeeze_end_input(link, keep, t - m->squeeze_end_us);
+	/* Just after the controller's restore, the floor rather than stills on a target a little
+	 * low (relay_media_restore_input). Debug sessions of a 120 kbit/s rain fade restored 83.2,
+	 * 85.0, 82.6, 85.9, 86.3 and 82.8 kbit/s, under the 86.4 that keeps 90p-7.5, and the
+	 * ladder sent stills (for 7.5-18.7 s), at the squeeze's end or at the regular update just
+	 * before it; 2-3 s later the targets were 113.4, 94.6, 116.5 (others: a loss cap, since
+	 * lifted for a sender under its target, relay/cc). Two restored under the band (76.9,
+	 * 80.4). The floor's lightest protection: what relay_media_floor_group_size may take. */
+	if (lprev >= codec_ladder_floor() && m->restore_us) {
+		unsigned fi = codec_ladder_floor(), kf = fec_group_size_for_loss(FLOOR_LOSS);
+		uint64_t cost = floor_cost(k && k < kf ? kf : k, camera_fps(m), m->red_on);
+		uint32_t keep = (uint32_t)(cost - codec_ladder_slack_bps(fi));
+		uint32_t in = relay_media_restore_input(link, keep, t - m->restore_us);
 
 		if (in != link) {
-			log_debug("%s: ladder: the floor kept after the squeeze (target %u bit/s, "
-			          "input %u, keeps at %u)",
+			log_debug("%s: ladder: the floor kept after the restore (target %u bit/s, "
+			          "input "
+			          "%u, keeps at %u)",
 			          m->name, cs.target_bps, link, keep);
 			link = in;
 			m->floor_held++;
@@ -1636,6 +1637,7 @@ static void cc_feedback(struct relay_media *m, const struct rtcp_twcc_pkt *tw, s
 	cc_get_stats(m->cc, &cs);
 	if (cs.restores != m->restores_logged) {
 		m->restores_logged = cs.restores;
+		m->restore_us = t;
 		log_debug("%s: cc restore to %u (capacity %u: of the drain's %u readings %u clean, "
 		          "all %u on average, their low quartile %u)",
 		          m->name, cs.delay_bps, cs.restore_cap_bps, cs.restore_reads,
@@ -2514,8 +2516,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		 * update, 1.68-1.70 s in 3 sessions. */
 		if (squeezed && !m->squeeze_bps) {
 			m->squeeze_end_updates++;
-			if (m->ladder.index >= codec_ladder_floor())
-				m->squeeze_end_us = t;
 			m->lad_squeeze_end = true;
 			ladder_update(m, t);
 			m->lad_squeeze_end = false;
@@ -3111,7 +3111,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(la, "floor_relaxed", json_integer(m->floor_relaxed));
 	json_object_set_new(la, "floor_slack", json_integer(m->floor_slack));
 	json_object_set_new(la, "updates_at_squeeze_end", json_integer(m->squeeze_end_updates));
-	json_object_set_new(la, "floor_held_after_squeeze", json_integer(m->floor_held));
+	json_object_set_new(la, "floor_held_after_restore", json_integer(m->floor_held));
 	for (size_t i = 0; i < m->n_lev; i++) {
 		json_t *e = json_object();
 
@@ -3296,7 +3296,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "ladder: upgrades", "ladder.upgrades");
 	row(f, a, b, "ladder: live kept, less FEC (updates)", "ladder.floor_relaxed");
 	row(f, a, b, "ladder: floor kept below cost (updates)", "ladder.floor_slack");
-	row(f, a, b, "ladder: floor kept after a squeeze", "ladder.floor_held_after_squeeze");
+	row(f, a, b, "ladder: floor kept after a restore", "ladder.floor_held_after_restore");
 	row(f, a, b, "queueing delay p50 (ms)", "received.queue_delay_p50_ms");
 	row(f, a, b, "queueing delay p95 (ms)", "received.queue_delay_p95_ms");
 	row(f, a, b, "audio frames", "received.audio.frames");

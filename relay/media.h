@@ -186,18 +186,18 @@ uint32_t relay_media_rung_extra_bps(const struct codec_ladder_rung *r,
 unsigned relay_media_floor_group_size(unsigned k, uint32_t link_bps, double camera_fps, bool red,
                                       bool below);
 
-/* The ladder's input just after an audio squeeze, when it was live before the squeeze: within
- * RELAY_MEDIA_SQUEEZE_END_HOLD_US of the squeeze's end, an input link_bps at most
- * RELAY_MEDIA_SQUEEZE_END_BAND_PCT % below keep_bps (what keeps the lowest live rung: its cost
- * less its slack) is taken as keep_bps; otherwise link_bps. The squeeze ends when the controller
- * has drained the drop's queue and restored its target to 0.85x what the link delivered
- * meanwhile; that first target is often a little low and rises within seconds, and a step to
- * stills costs a keyframe and seconds without motion. since_end_us < 0: no squeeze yet. The
- * band stays above stills' own (with geo-sat's protection stills cost up to 82.0 kbit/s, and 95 %
- * of the 86.4 that keeps 90p-7.5 is 82.08). */
-#define RELAY_MEDIA_SQUEEZE_END_HOLD_US  3000000
-#define RELAY_MEDIA_SQUEEZE_END_BAND_PCT 5
-uint32_t relay_media_squeeze_end_input(uint32_t link_bps, uint32_t keep_bps, int64_t since_end_us);
+/* The ladder's input just after the controller's restore (the target back from a deep cut once
+ * its queue has drained, at 0.85x what the link delivered meanwhile), when the ladder is live:
+ * within RELAY_MEDIA_RESTORE_HOLD_US of the restore, an input link_bps at most
+ * RELAY_MEDIA_RESTORE_BAND_PCT % below keep_bps (what keeps the lowest live rung at its lightest
+ * protection: its cost with the largest FEC groups it may take, less its slack) is taken as
+ * keep_bps; otherwise link_bps. That first target is often a little low and rises within
+ * seconds, and a step to stills costs a keyframe and seconds without motion. since_us < 0: no
+ * restore yet. The band stays above stills' own (with geo-sat's protection stills cost up to
+ * 82.0 kbit/s, and 95 % of the 86.4 that keeps 90p-7.5 is 82.08). */
+#define RELAY_MEDIA_RESTORE_HOLD_US  3000000
+#define RELAY_MEDIA_RESTORE_BAND_PCT 5
+uint32_t relay_media_restore_input(uint32_t link_bps, uint32_t keep_bps, int64_t since_us);
 
 /* The VP8 bitrate for rung r (r->video_bps: the encoder's rate now; base_bps: the ladder's
  * nominal rate for it). The rung's rate plus 80 % of what budget_bps (what the ladder sized the

@@ -1735,11 +1735,11 @@ static void recovery_point_survives_a_burst(void **state)
 	json_decref(rh);
 }
 
-/* Just after an audio squeeze, a ladder input a little under what keeps the lowest live rung is
- * taken as that, for RELAY_MEDIA_SQUEEZE_END_HOLD_US (relay_media_squeeze_end_input); the
- * restored targets seen at a rain fade's squeeze end were 83.2 and 85.0 kbit/s against 86.4. The
- * band ends above stills' own costs, and the ladder then keeps the floor at that input. */
-static void squeeze_end_holds_the_floor_briefly(void **state)
+/* Just after the controller's restore, a ladder input a little under what keeps the lowest live
+ * rung is taken as that, for RELAY_MEDIA_RESTORE_HOLD_US (relay_media_restore_input); the
+ * restored targets seen in rain-fade debug sessions were 82.6-86.3 kbit/s against 86.4, and the
+ * ladder sent stills. The band ends above stills' own costs. */
+static void restore_holds_the_floor_briefly(void **state)
 {
 	unsigned fi = codec_ladder_floor();
 	uint32_t keep, lo;
@@ -1747,20 +1747,18 @@ static void squeeze_end_holds_the_floor_briefly(void **state)
 	(void)state;
 	/* what keeps the floor, as the ladder judges it (codec/ladder's fits()) */
 	keep = codec_ladder_rung_link_bps(codec_ladder_rung_get(fi)) - codec_ladder_slack_bps(fi);
-	lo = (uint32_t)(((uint64_t)keep * (100 - RELAY_MEDIA_SQUEEZE_END_BAND_PCT) + 99) / 100);
+	lo = (uint32_t)(((uint64_t)keep * (100 - RELAY_MEDIA_RESTORE_BAND_PCT) + 99) / 100);
 	assert_true(codec_ladder_rung_link_bps(codec_ladder_rung_get(fi - 1)) < lo);
-	assert_int_equal(relay_media_squeeze_end_input(keep - 1, keep, 0), keep);
-	assert_int_equal(relay_media_squeeze_end_input(lo, keep, 0), keep);
-	assert_int_equal(
-	        relay_media_squeeze_end_input(keep - 1, keep, RELAY_MEDIA_SQUEEZE_END_HOLD_US - 1),
-	        keep);
+	assert_int_equal(relay_media_restore_input(keep - 1, keep, 0), keep);
+	assert_int_equal(relay_media_restore_input(lo, keep, 0), keep);
+	assert_int_equal(relay_media_restore_input(keep - 1, keep, RELAY_MEDIA_RESTORE_HOLD_US - 1),
+	                 keep);
 	/* below the band, after the hold, before any squeeze, and above keep: unchanged */
-	assert_int_equal(relay_media_squeeze_end_input(lo - 1, keep, 0), lo - 1);
-	assert_int_equal(
-	        relay_media_squeeze_end_input(keep - 1, keep, RELAY_MEDIA_SQUEEZE_END_HOLD_US),
-	        keep - 1);
-	assert_int_equal(relay_media_squeeze_end_input(keep - 1, keep, -1), keep - 1);
-	assert_int_equal(relay_media_squeeze_end_input(keep + 5, keep, 0), keep + 5);
+	assert_int_equal(relay_media_restore_input(lo - 1, keep, 0), lo - 1);
+	assert_int_equal(relay_media_restore_input(keep - 1, keep, RELAY_MEDIA_RESTORE_HOLD_US),
+	                 keep - 1);
+	assert_int_equal(relay_media_restore_input(keep - 1, keep, -1), keep - 1);
+	assert_int_equal(relay_media_restore_input(keep + 5, keep, 0), keep + 5);
 }
 
 int main(void)
@@ -1777,7 +1775,7 @@ int main(void)
 	        cmocka_unit_test(floor_keeps_live_video_with_larger_groups),
 	        cmocka_unit_test(thin_lossy_link_keeps_live_video),
 	        cmocka_unit_test(thinner_link_keeps_the_floor_on_its_slack),
-	        cmocka_unit_test(squeeze_end_holds_the_floor_briefly),
+	        cmocka_unit_test(restore_holds_the_floor_briefly),
 	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
