@@ -1084,8 +1084,9 @@ static void rate_update(struct cc *cc, int64_t now)
 			 * 128 (test_cc), and fewer than 3 clean samples are no reading either
 			 * (one read 42.7). Then the low quartile of all (128000 in 14 of 16 such
 			 * drains over 64 seeds); the capacity unknown. Not the rate delivered
-			 * now, which still shows the cut: restored to 0.85 x it, the target held
-			 * at 37-59 kbit/s on 128 until a probe, for 3-5 s. */
+			 * now, which still shows the cut or not: restored to 0.85 x it, the
+			 * target held at 37-39 kbit/s on 128 for 3 s until a probe (seed 39), or
+			 * overshot to 155 and fell to 59 (seed 18). */
 			bool clean = cc->drain_clean_n >= 3 || cc->drain_clean_n == cc->drain_n;
 			double cap = clean ? cc->drain_clean_sum / cc->drain_clean_n : acked;
 			double r;

@@ -1122,10 +1122,11 @@ static void test_cc_rain_fade_restore_is_not_pulled_back_by_the_cut(void **state
 }
 
 /* With the reverse path late and lossy, most of the drain's delivery readings count lost
- * reports' packets as arrivals (175-192 kbit/s on 128 on average), and too few are clean to take
- * alone. The restore then took the rate delivered at that moment, which still showed the cut
- * (20 kbit/s at seed 39, and 182 at seed 18, which queued 640 ms again): the target stayed at
- * 37-59 kbit/s on 128 until a probe, 3-5 s. The low quartile of the readings is the capacity:
+ * reports' packets as arrivals (145-190 kbit/s on 128 on average), and too few are clean to take
+ * alone. The restore then took the rate delivered at that moment: 20 kbit/s at seed 39, where
+ * the target stayed at 37-39 kbit/s on 128 for 3 s until a probe; 182 at seed 18, restored to
+ * 155 (queueing p95 642 ms), the target then down to 59. The low quartile of the readings is the
+ * capacity:
  * 128000 in 14 of the 16 unclean drains of seeds 0-63, 106-113 kbit/s in the other two. Seeds
  * 18 and 39 are the two of 0-63 where the old restore broke the bound. The simulation is chaotic
  * (see the top): if a change to the controller moves these seeds off an unclean drain, the
