@@ -334,7 +334,8 @@ struct relay_media {
 	uint32_t policer_finds; /* the controller's, as last logged */
 	bool policer_testing;   /* the controller's, as last logged */
 	uint32_t cuts_logged;   /* the controller's decreases logged so far (cc_feedback) */
-	uint32_t restores_logged, loss_caps_logged; /* its restores and loss caps, likewise */
+	uint32_t restores_seen; /* the controller's restores so far (cc_feedback: restore_us) */
+	uint32_t loss_caps_logged; /* its loss caps logged so far (cc_feedback) */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
@@ -1635,8 +1636,10 @@ static void cc_feedback(struct relay_media *m, const struct rtcp_twcc_pkt *tw, s
 
 	IGNORE(cc_on_feedback(m->cc, tw, n, t));
 	cc_get_stats(m->cc, &cs);
-	if (cs.restores != m->restores_logged) {
-		m->restores_logged = cs.restores;
+	if (cs.restores != m->restores_seen) {
+		/* not only logged: the floor's hold after a restore (ladder_update) counts from
+		 * here */
+		m->restores_seen = cs.restores;
 		m->restore_us = t;
 		log_debug("%s: cc restore to %u (capacity %u: of the drain's %u readings %u clean, "
 		          "all %u on average, their low quartile %u)",
