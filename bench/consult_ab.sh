@@ -18,7 +18,9 @@
 # hub, as bench/consult.sh's rows): wire_kbps, queue_p95 (ms), audio_lost_pct, m2e_p50/m2e_p95
 # (mouth-to-ear, ms), fps, freezes, psnr (dB, as viewed), below_s (geo-sat: time to get below the
 # capacity after the 4x drop), and from the reports: pli (keyframe requests the hub sent),
-# longest (longest freeze, ms), undecodable (pictures), skew95 (lip-sync |skew| p95, ms), and
+# longest (longest freeze, ms), undecodable (pictures), skew95 (lip-sync |skew| p95, ms), added95
+# (audio delayed for lip sync p95, ms), bursts (lip-sync floor updates that set aside slow pictures
+# that came in one burst: received.lip_sync.slow_bursts_not_followed), and
 # from the clinic's: stills_s (seconds its ladder sent stills, one picture every few seconds) and
 # relaxed (ladder updates that kept live video with larger FEC groups: ladder.floor_relaxed) and
 # slack (ladder updates that kept the lowest live rung below its cost: ladder.floor_slack), held
@@ -76,7 +78,9 @@ for r in $(seq 1 "$rounds"); do
 				$1 != "ge32_pct" && $2 ~ /^[0-9.eE+-]+$/ { printf "%s=%.4g ", $1, $2 }' "$m")$(
 				jq -r '.received.video as $v | "pli=\($v.pli_sent)" +
 					" longest=\($v.longest_freeze_ms | floor) undecodable=\($v.undecodable)" +
-					" skew95=\(.received.lip_sync.skew_abs_p95_ms // 0 | floor)"' "$hub")$(
+					" skew95=\(.received.lip_sync.skew_abs_p95_ms // 0 | floor)" +
+					" added95=\(.received.lip_sync.audio_delay_added_p95_ms // 0 | floor)" +
+					" bursts=\(.received.lip_sync.slow_bursts_not_followed // 0)"' "$hub")$(
 				jq -r '[.ladder.events[]] as $e | (.duration_s * 1000) as $stop |
 					reduce range(0; $e | length) as $i (0;
 						if ($e[$i].rung | startswith("stills")) then

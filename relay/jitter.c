@@ -742,6 +742,7 @@ struct jb_sync {
 	int64_t floor, next_update;
 	bool updated;
 	bool adjusted; /* the floor was raised once */
+	uint64_t bursts_not_followed;
 };
 
 int jb_sync_new(struct jb_sync **out, const struct jb_sync_config *cfg)
@@ -753,7 +754,7 @@ int jb_sync_new(struct jb_sync **out, const struct jb_sync_config *cfg)
 		c = *cfg;
 	if (c.max_video_hold_us < 0 || c.max_audio_extra_us < 0 || c.threshold_us < 0 ||
 	    c.step_up_us < 0 || c.step_down_us < 0 || c.interval_us < 0 || c.window_us < 0 ||
-	    c.audio_stale_us < 0 || c.lead_ok_us < 0)
+	    c.audio_stale_us < 0 || c.lead_ok_us < 0 || c.persist_us < 0)
 		return JB_EINVAL;
 	if (!c.max_video_hold_us)
 		c.max_video_hold_us = 1000000;
@@ -829,9 +830,33 @@ bool jb_sync_video_late(const struct jb_sync *s, int64_t capture_us, int64_t rea
 	return sync_audio_known(s, now_us) && capture_us + s->audio_delay < ready_us;
 }
 
+/* Whether the window's pictures at least p95_us late were all ready within persist_us of each
+ * other: one burst, not a lag that lasts. */
+static bool slow_burst(const struct jb_sync *s, int64_t now_us, int64_t p95_us)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+
+	for (size_t i = 0; i < s->vd_n; i++) {
+		size_t k = (s->vd_head + i) % SYNC_HIST;
+
+		if (s->vd[k].t < now_us - s->cfg.window_us || s->vd[k].d < p95_us)
+			continue;
+		if (s->vd[k].t < lo)
+			lo = s->vd[k].t;
+		if (s->vd[k].t > hi)
+			hi = s->vd[k].t;
+	}
+	return lo != INT64_MAX && hi - lo < s->cfg.persist_us;
+}
+
+uint64_t jb_sync_bursts_not_followed(const struct jb_sync *s)
+{
+	return s->bursts_not_followed;
+}
+
 int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_target_us)
 {
-	int64_t tmp[SYNC_HIST], v, late, target, want,
+	int64_t tmp[SYNC_HIST], v, med, late, target, want,
 	        cap = jitter_target_us + s->cfg.max_audio_extra_us;
 	size_t n = 0;
 
@@ -853,8 +878,14 @@ int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_ta
 	/* > 0: the pictures lag the sound by more than allowed: the typical one (median) at all,
 	 * or the slow ones (95th percentile) by more than lead_ok_us */
 	v = tmp[(size_t)((double)(n - 1) * 0.95 + 0.5)] - s->cfg.lead_ok_us;
-	if (tmp[(n - 1) / 2] > v)
-		v = tmp[(n - 1) / 2];
+	med = tmp[(n - 1) / 2];
+	if (v > med && s->cfg.persist_us && slow_burst(s, now_us, v + s->cfg.lead_ok_us)) {
+		if (v - s->audio_delay > s->cfg.threshold_us)
+			s->bursts_not_followed++; /* the slow ones would have raised or held it */
+		v = med;
+	}
+	if (med > v)
+		v = med;
 	late = v - s->audio_delay;
 	target = s->floor > jitter_target_us ? s->floor : jitter_target_us;
 	want = s->floor;

@@ -202,7 +202,11 @@ bool jb_keyframe_request(struct jb_keyframe_limiter *k, int64_t now_us, int64_t 
  * max_audio_extra_us above what the jitter alone asks for (mouth-to-ear matters more than lip sync
  * on a 600 ms link). When the delay wanted exceeds twice that cap (pictures behind a queue after a
  * capacity drop), the floor is removed: the cap could not close the gap, only cost mouth-to-ear.
- * The floor comes down step_down_us per interval once video is early again. Like WebRTC's stream
+ * The floor comes down step_down_us per interval once video is early again.
+ * With persist_us, slow pictures that all came in one burst shorter than that (a keyframe and the
+ * pictures queued behind it) do not raise or hold the floor: they were shown before the floor
+ * could rise, and delaying the sound for the window's length after them helps no picture; the
+ * typical picture (the median) still does. Like WebRTC's stream
  * synchronisation, but the video display time is set per frame, since this receiver shows the
  * frames itself. */
 struct jb_sync_config {
@@ -216,6 +220,8 @@ struct jb_sync_config {
 	int64_t audio_stale_us;     /* audio delay older than this is unknown; 0 = 1 s */
 	int64_t lead_ok_us;         /* the sound may lead the slow pictures (the window's 95th
 	                             * percentile) by this much; 0 = none */
+	int64_t persist_us;         /* the slow pictures (the window's slowest 5 %) count only
+	                             * when they were ready over at least this long; 0 = always */
 };
 
 struct jb_sync;
@@ -247,6 +253,8 @@ bool jb_sync_video_late(const struct jb_sync *s, int64_t capture_us, int64_t rea
 /* The floor for the audio jitter buffer's target (0: none), given the target the jitter alone
  * asks for; recomputed at most every interval_us. */
 int64_t jb_sync_audio_floor(struct jb_sync *s, int64_t now_us, int64_t jitter_target_us);
+/* Floor updates at which the slow pictures came in one burst (persist_us) and were not followed. */
+uint64_t jb_sync_bursts_not_followed(const struct jb_sync *s);
 
 /* One played frame for the skew measurement: capture time (sender's clock, < 0 unknown) and
  * playout time (receiver's clock). */

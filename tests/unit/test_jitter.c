@@ -849,6 +849,62 @@ static void test_jitter_sync_not_raised_by_pictures_waiting_behind_a_repair(void
 	assert_true(sync_repairs_run(false) > 0);
 }
 
+/* Pictures ready 300 ms after capture (the sound's delay too), 12 a second, but in each burst
+ * (bursts[i] s from the start) seven in a row are 170-420 ms later (a keyframe after a rung change
+ * and the pictures queued behind it: 470-720 ms, as in a geo-sat-steady session). Returns the
+ * highest floor of a 14 s run; *after: the floor at its end. */
+static int64_t sync_burst_run(int64_t persist_us, const int64_t *bursts, size_t nb, int64_t *after,
+                              uint64_t *not_followed)
+{
+	struct jb_sync *s;
+	int64_t floor = 0, max_floor = 0;
+
+	assert_int_equal(jb_sync_new(&s, &(struct jb_sync_config){.lead_ok_us = 90000,
+	                                                          .persist_us = persist_us}),
+	                 0);
+	for (int64_t t = 0; t < 14000000; t += 20000) {
+		int64_t target = floor > 100000 ? floor : 100000;
+
+		jb_sync_audio_played(s, t - 200000 - target, t);
+		if (t % 80000 == 0) {
+			int64_t extra = 0;
+
+			for (size_t b = 0; b < nb; b++)
+				if (t >= bursts[b] && t < bursts[b] + 7 * 80000)
+					extra = 420000 - (t - bursts[b]) / 80000 * 40000;
+			jb_sync_video_ready(s, t - 300000 - extra, t, 0);
+		}
+		floor = jb_sync_audio_floor(s, t, 100000);
+		if (floor > max_floor)
+			max_floor = floor;
+	}
+	*after = floor;
+	*not_followed = jb_sync_bursts_not_followed(s);
+	jb_sync_free(s);
+	return max_floor;
+}
+
+/* One burst of slow pictures does not delay the sound (they were shown before the floor could
+ * rise); without persist_us it does, for the window's 4 s. Slow pictures in two bursts 3 s apart
+ * are a lag that lasts: the floor rises as before. */
+static void test_jitter_sync_does_not_follow_one_burst_of_slow_pictures(void **state)
+{
+	const int64_t one[] = {5000000}, two[] = {5000000, 8000000};
+	int64_t after;
+	uint64_t nf;
+
+	(void)state;
+	assert_int_equal(
+	        jb_sync_new(&(struct jb_sync *){NULL}, &(struct jb_sync_config){.persist_us = -1}),
+	        JB_EINVAL);
+	assert_int_equal(sync_burst_run(1000000, one, 1, &after, &nf), 0);
+	assert_true(nf >= 1);
+	assert_true(sync_burst_run(0, one, 1, &after, &nf) > 0);
+	assert_int_equal(nf, 0);
+	assert_true(sync_burst_run(1000000, two, 2, &after, &nf) > 0);
+	assert_true(after > 0); /* the second burst is 2 s old: still in the window */
+}
+
 /* The sync floor raises the audio buffer's target (the buffer grows by concealing), up to its
  * maximum, and the buffer sheds the delay again once the floor is removed. */
 static void test_jitter_audio_sync_floor_raises_delay(void **state)
@@ -926,6 +982,7 @@ int main(void)
 	        cmocka_unit_test(test_jitter_sync_audio_floor_follows_video_within_cap),
 	        cmocka_unit_test(test_jitter_sync_lets_sound_lead_slow_pictures_by_the_allowance),
 	        cmocka_unit_test(test_jitter_sync_not_raised_by_pictures_waiting_behind_a_repair),
+	        cmocka_unit_test(test_jitter_sync_does_not_follow_one_burst_of_slow_pictures),
 	        cmocka_unit_test(test_jitter_audio_sync_floor_raises_delay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
