@@ -54,7 +54,7 @@ say() { echo "$*" | tee -a "$lines"; }
 status=0
 for r in $(seq 1 "$rounds"); do
 	for d in "${dirs[@]}"; do
-		log=$d/build/bench-logs/consult-ab.log
+		log=$d/build/bench-logs/consult-ab-$r.log
 		out=$d/build/bench-logs/consult
 		mkdir -p "$out"
 		# a session that never ran must not show the figures a previous run left
