@@ -38,6 +38,8 @@ struct lpkt {
 	uint8_t data[1500];
 };
 
+#define BURST_SPAN_US 60000 /* see struct dir's lose_rp_pair */
+
 /* One direction of the fake link. */
 struct dir {
 	struct event_base *base;
@@ -82,15 +84,19 @@ struct dir {
 	/* when set, from 1 s after the first FEC repair was sent, every lose_rp_pair-th recovery
 	 * point of two or more packets loses its first two, retransmissions included, and the next
 	 * two packets sent on this path after that picture's last, whatever they are, are lost
-	 * too; rp_pairs_lost counts the pairs */
+	 * too if they leave within BURST_SPAN_US of it (a burst is short: on a slow machine, ASan
+	 * on a busy one, the encoder fell behind and the next packets were the repairs the sender
+	 * had spread 150 ms later, which a burst there would not take); rp_pairs_lost counts the
+	 * pairs */
 	unsigned lose_rp_pair, rp_seen;
 	uint64_t rp_pairs_lost;
 	uint16_t pair_seq[32];
 	unsigned n_pair_seq;
 	bool pair_next;
 	uint32_t pair_ts;
-	unsigned burst_left; /* packets of any kind still lost after a pair's picture */
-	bool burst_after;    /* a pair was lost: burst_left is set at its picture's last packet */
+	unsigned burst_left;  /* packets of any kind still lost after a pair's picture */
+	int64_t burst_end_us; /* ... until then */
+	bool burst_after;     /* a pair was lost: burst_left is set at its picture's last packet */
 };
 
 static int64_t now(void)
@@ -164,6 +170,8 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 	d->sent++;
 	if (d->drop_tl0 && len >= 2 && (data[1] & 0x7f) == 97)
 		return 0;
+	if (d->burst_left && t > d->burst_end_us)
+		d->burst_left = 0;
 	if (d->burst_left) {
 		d->burst_left--;
 		return 0;
@@ -180,6 +188,7 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 			d->pair_seq[d->n_pair_seq++ % 32] = rp.seq;
 			d->rp_pairs_lost++;
 			d->burst_left = rp.marker ? 2 : 0;
+			d->burst_end_us = t + BURST_SPAN_US;
 			d->burst_after = !rp.marker;
 			drop = true;
 		} else if (!drop && !rp.marker && d->first_fec_us &&
@@ -193,6 +202,7 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 		if (!drop && d->burst_after && rp.timestamp == d->pair_ts && rp.marker) {
 			d->burst_after = false; /* the recovery point's last packet passes */
 			d->burst_left = 2;
+			d->burst_end_us = t + BURST_SPAN_US;
 		}
 		d->pair_next = drop && !d->pair_next;
 		if (drop)
