@@ -1042,6 +1042,48 @@ static void test_outage_resume(void **state)
 	free(m);
 }
 
+/* A burst counted in packets, as linksim's Gilbert-Elliott chain makes them: it takes a record's
+ * last 3 datagrams and then the next 4 the sender sends (there is nothing else to send: the
+ * probes). Each probe timeout sends 3 probes, so the second one gets through; with one probe a
+ * timeout the stream waited for the fifth, backed off to 4 s apart (the simulated geo-sat at 1 %
+ * stalled 3 of 200 500 KB transfers 6-20 s at their tail that way). */
+static void test_tail_burst_probed_out(void **state)
+{
+	struct sim *m = malloc(sizeof *m);
+	struct relay_stream_config c = default_cfg();
+	struct relay_stream_stats st;
+	const uint64_t size = 300000;
+	int64_t tail_at = -1;
+
+	(void)state;
+	assert_non_null(m);
+	sim_init(m, 88);
+	geosat(m, 0);
+	sim_open(m, &c);
+	m->to_write[0] = size;
+	for (int64_t t = 10000; t <= 40000000 && m->read_bytes[1] < size; t += 10000) {
+		sim_run(m, t, NULL);
+		relay_stream_stats(m->s[0], &st);
+		if (tail_at < 0 && st.bytes_sent - st.bytes_resent + 3 * 1428 >= size) {
+			/* the next datagram is one of the last three */
+			m->d[0].drop_from = m->d[0].offered + 1;
+			m->d[0].drop_to = m->d[0].drop_from + 3 + 4;
+			tail_at = m->now_us;
+		}
+	}
+	relay_stream_stats(m->s[0], &st);
+	printf("  record complete %.2f s after its last 3 datagrams left; %llu probe timeouts\n",
+	       (double)(m->now_us - tail_at) / 1e6, (unsigned long long)st.probes);
+	assert_true(tail_at > 0);
+	assert_int_equal(m->read_bytes[1], size);
+	assert_false(m->bad_byte);
+	assert_int_equal(m->d[0].lost, 0); /* the sim's own loss is off: only the burst */
+	assert_true(st.probes <= 2);
+	assert_true(m->now_us - tail_at <= 5000000);
+	sim_free(m);
+	free(m);
+}
+
 static void test_config_checked(void **state)
 {
 	struct relay_stream *s = NULL;
@@ -1098,6 +1140,7 @@ int main(void)
 	        cmocka_unit_test(test_heavy_loss_backs_off),
 	        cmocka_unit_test(test_tail_loss_recovered_by_pto),
 	        cmocka_unit_test(test_outage_resume),
+	        cmocka_unit_test(test_tail_burst_probed_out),
 	        cmocka_unit_test(test_short_packets_fill_record_ring),
 	        cmocka_unit_test(test_goodput_geosat_1pct),
 	        cmocka_unit_test(test_goodput_geosat_2pct),

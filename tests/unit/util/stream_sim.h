@@ -50,6 +50,8 @@ struct sim_dir {
 	bool bad;
 	double reorder, dup;
 	bool blackhole;
+	uint64_t drop_from,
+	        drop_to; /* packets [from, to) of this direction, counted from 1, lost */
 	int64_t busy_until_ns;
 	int64_t last_arrival_us;
 	uint64_t offered, offered_bytes, queue_drops, lost, delivered_pkts;
@@ -196,7 +198,7 @@ static inline void link_send(struct sim *m, int from, const uint8_t *d, size_t l
 	}
 	l->offered++;
 	l->offered_bytes += size;
-	if (l->blackhole)
+	if (l->blackhole || (l->offered >= l->drop_from && l->offered < l->drop_to))
 		return;
 	backlog = l->busy_until_ns > now_ns
 	                  ? (uint64_t)((double)(l->busy_until_ns - now_ns) * l->rate_bps / 8e9)
