@@ -185,10 +185,10 @@ static int vec_push(struct i64vec *a, int64_t x)
 #define SYNC_LEAD_OK 90000
 /* ... and it does not delay the sound for slow pictures that all came in one burst shorter than
  * this: a keyframe (a rung change) and the pictures queued behind it. In a geo-sat-steady session
- * (bench/consult.sh) the step 180p-15 -> 270p-15 at 3.6 s made 7 pictures 470-720 ms late over
- * 0.35 s; the floor then rose 40 ms at the next update and stayed for the window's 4 s, after
- * every slow picture had been shown: 4 s of mouth-to-ear at 450-461 ms against 412-438 the rest
- * of the session, and the session's p95 450.5 ms. */
+ * (bench/consult.sh) the step 180p-15 -> 270p-15 at 3.6 s made 8 pictures 419-720 ms late from
+ * 3.97 to 4.34 s; the sound's delay then rose by about 40 ms and stayed about the window's 4 s,
+ * after every slow picture had been shown: mouth-to-ear 450-461 ms from 4.5 to 8.2 s against
+ * 410-438 before and after, and the session's p95 450.5 ms. */
 #define SYNC_PERSIST_US 1000000
 
 struct avvec {
