@@ -90,6 +90,7 @@ struct dir {
 	 * pairs */
 	unsigned lose_rp_pair, rp_seen;
 	uint64_t rp_pairs_lost;
+	int64_t pair_lost_us[32]; /* when each pair was lost (the first 32) */
 	uint16_t pair_seq[32];
 	unsigned n_pair_seq;
 	bool pair_next;
@@ -186,6 +187,8 @@ static int link_send(const uint8_t *data, size_t len, void *arg)
 		if (!drop && d->pair_next && rp.timestamp == d->pair_ts) {
 			/* the second packet of the recovery point: the pair is lost */
 			d->pair_seq[d->n_pair_seq++ % 32] = rp.seq;
+			if (d->rp_pairs_lost < 32)
+				d->pair_lost_us[d->rp_pairs_lost] = t;
 			d->rp_pairs_lost++;
 			d->burst_left = rp.marker ? 2 : 0;
 			d->burst_end_us = t + BURST_SPAN_US;
@@ -1542,7 +1545,16 @@ static json_t *layer_loss_session(uint32_t fixed_bps, const struct dir *drops, u
 	ba.to = a;
 	run_two_way(base, a, b, &tv, ca.video_path, &rc, &rh);
 	relay_media_report_print(rc, rh, stdout);
-	*lost = ab.lose_rp_pair ? ab.rp_pairs_lost : ab.unref_lost;
+	*lost = ab.unref_lost;
+	if (ab.lose_rp_pair) {
+		/* the pairs lost at least 1 s before the end: their repairs had time to come, even
+		 * on a slow, busy machine (ASan) */
+		int64_t end = now();
+
+		*lost = 0;
+		for (uint64_t i = 0; i < ab.rp_pairs_lost && i < 32; i++)
+			*lost += ab.pair_lost_us[i] <= end - 1000000;
+	}
 	if (resumes_due)
 		*resumes_due =
 		        ab.resumes_due + ab.waiting; /* the last one's may come after the end */
@@ -1730,16 +1742,18 @@ static void recovery_point_survives_a_burst(void **state)
 	double pli = jnum(rh, "received", "video", "pli_sent");
 
 	(void)state;
-	printf("recovery points that lost two packets in a row %llu; FEC restored %.0f (%.0f too "
-	       "late); shown: clinic %.0f, hub %.0f; hub: keyframe requests %.0f, undecodable "
-	       "%.0f\n",
+	printf("recovery points that lost two packets in a row at least 1 s before the end %llu; "
+	       "FEC "
+	       "restored %.0f (%.0f too late); shown: clinic %.0f, hub %.0f; hub: keyframe "
+	       "requests "
+	       "%.0f, undecodable %.0f\n",
 	       (unsigned long long)pairs, restored,
 	       jnum(rh, "received", "video", "fec_recovered_too_late"), clinic_shown,
 	       jnum(rh, "received", "video", "frames_shown"), pli,
 	       jnum(rh, "received", "video", "undecodable"));
 	assert_true(pairs >= 3);
-	/* both packets of each came back (the last pair's repairs may come after the end) */
-	assert_true(restored >= 2 * (double)(pairs - 1));
+	/* both packets of each came back */
+	assert_true(restored >= 2 * (double)pairs);
 	assert_true(pli == 0);
 	assert_true(jnum(rh, "received", "video", "undecodable") == 0);
 	json_decref(rh);
