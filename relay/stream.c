@@ -53,11 +53,11 @@ enum {
 /* Datagrams a probe timeout sends: one more than the two RFC 9002 6.2.4 allows. linksim's
  * Gilbert-Elliott chain moves one step per packet: a burst that takes a transfer's last packets
  * leaves the chain in its bad state, and a lone probe every PTO stays in it with p 2/3 (mean burst
- * 3). Simulated geo-sat at 1 %, one probe: 3 of 200 500 KB transfers stalled 6-20 s at their tail
- * (seed 1198: six probes lost, 5.2-23.7 s), one of 200 2 MB transfers 17 s; with 3,
- * bench/bench_stream's 500 KB rows give the slowest of 200 7.7 s (was 22.6), the mean 2.89 s
- * (3.05). A bad patch on a real link lasts a time, not a count of packets, and there the further
- * probes cost a few KB per timeout. */
+ * 3). Simulated geo-sat at 1 %, one probe: 3 of 200 500 KB transfers stalled 8-20 s at their tail
+ * (seed 1198: five probes lost, 5.2-19.7 s; the sixth, at 23.7 s, got through), one of 200 2 MB
+ * transfers 17 s; with 3, bench/bench_stream's 500 KB rows give the slowest of 200 7.7 s (was
+ * 22.6), the mean 2.89 s (3.05). A bad patch on a real link lasts a time, not a count of packets,
+ * and there the further probes cost a few KB per timeout. */
 #define PTO_PROBES   3
 #define IPV4_HDR_LEN 20u /* each further fragment of a datagram larger than link_mtu */
 
