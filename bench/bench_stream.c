@@ -41,11 +41,7 @@ static double record_time(uint64_t size, uint64_t seed)
 	sim_init(m, seed);
 	geosat(m, 0.01);
 	sim_open(m, &c);
-	for (int64_t t = 500000; t <= t0; t += 500000) {
-		m->to_write[0] += 120;
-		m->to_write[1] += 120;
-		sim_run(m, t, NULL);
-	}
+	sim_idle(m, t0);
 	record_goal = m->read_bytes[1] + size;
 	m->to_write[0] += size;
 	sim_run(m, t0 + 100000000, record_read);

@@ -662,11 +662,7 @@ static void test_startup_after_idle_rounds(void **state)
 	sim_init(m, 83);
 	geosat(m, 0.01);
 	sim_open(m, &c);
-	for (int64_t t = 500000; t <= t0; t += 500000) {
-		m->to_write[0] += 120;
-		m->to_write[1] += 120;
-		sim_run(m, t, NULL);
-	}
+	sim_idle(m, t0);
 	m->to_write[0] = UINT64_MAX / 2;
 	last = m->d[0].offered_bytes;
 	for (int64_t t = t0 + 250000; t <= t0 + 15000000; t += 250000) {
@@ -702,11 +698,7 @@ static int64_t resume_run(const struct relay_stream_path *saved, double link_bps
 	geosat(m, 0.01);
 	m->d[0].rate_bps = link_bps;
 	sim_open(m, &c);
-	for (int64_t t = 500000; t <= t0; t += 500000) {
-		m->to_write[0] += 120;
-		m->to_write[1] += 120;
-		sim_run(m, t, NULL);
-	}
+	sim_idle(m, t0);
 	m->to_write[0] = UINT64_MAX / 2;
 	last = first = m->d[0].offered_bytes;
 	for (int64_t t = t0 + 250000; t <= t0 + 20000000; t += 250000) {

@@ -425,6 +425,17 @@ static inline void sim_open(struct sim *m, const struct relay_stream_config *cfg
 	SIM_CHECK(m->s[1] != NULL);
 }
 
+/* A session idling on keepalives until until_us: both sides write 120 bytes every 500 ms from
+ * 500 ms on (the first RTT samples, no bulk). */
+static inline void sim_idle(struct sim *m, int64_t until_us)
+{
+	for (int64_t t = 500000; t <= until_us; t += 500000) {
+		m->to_write[0] += 120;
+		m->to_write[1] += 120;
+		sim_run(m, t, NULL);
+	}
+}
+
 static inline bool both_done(struct sim *m)
 {
 	return m->read_bytes[1] == m->written[0] && !m->to_write[0] &&
