@@ -69,6 +69,7 @@ struct cc_stats {
 	int64_t queue_us;        /* one-way delay above its windowed minimum */
 	uint32_t overuses;       /* decreases so far */
 	uint32_t queue_cuts;     /* of the decreases, those the queue made (no gradient) */
+	uint32_t stand_cuts;     /* ... of them, a queue that stood and did not shrink (cc.c) */
 	uint32_t probes;         /* probe clusters started / succeeded */
 	uint32_t probes_ok;
 	uint32_t probes_recovery; /* of the probes, those back towards the rate before a drop */
@@ -78,6 +79,9 @@ struct cc_stats {
 	uint32_t probe_est_bps;
 	bool probe_whole;
 	bool probe_periodic;
+	/* periodic probes that read more than the capacity known twice in a row, and of them
+	 * those where the first reading was the lower one, taken instead of the second */
+	uint32_t probe_rechecks, probe_rechecks_first;
 	uint32_t jitter_holds; /* feedback reports whose gradient overuse had no queue behind */
 	/* the latest decrease (overuses): the delay target before it, the short-window delivery
 	 * rate it scaled, the queue that set its depth and whether that was the predicted one

@@ -916,15 +916,16 @@ static void ladder_update(struct relay_media *m, int64_t t)
 		log_debug(
 		        "%s: cc target %u delay %u acked %u link %u loss %.3f rtt %lld queue %lld "
 		        "usage %d probes %u/%u (recovery %u) rung %s (vp8 %u) pad %u drain holds "
-		        "%u pushbacks %u cuts %u (queue %u) restores %u (unclean %u) loss caps %u "
+		        "%u pushbacks %u cuts %u (queue %u, standing %u) restores %u (unclean %u) "
+		        "loss caps %u "
 		        "(last at %.3f; not, unfilled: %u) jitter holds %u pacer video %zu bytes "
 		        "oldest %lld ms",
 		        m->name, cs.target_bps, cs.delay_bps, cs.acked_bps, cs.link_bps, cs.loss,
 		        (long long)cs.rtt_us / 1000, (long long)cs.queue_us / 1000, (int)cs.usage,
 		        cs.probes_ok, cs.probes, cs.probes_recovery, m->set.rung.name,
 		        m->set.rung.video_bps, m->padding_bps, m->drain_holds, m->pushbacks,
-		        cs.overuses, cs.queue_cuts, cs.restores, cs.restores_unclean, cs.loss_caps,
-		        cs.loss_cap_f, cs.loss_caps_unfilled, cs.jitter_holds,
+		        cs.overuses, cs.queue_cuts, cs.stand_cuts, cs.restores, cs.restores_unclean,
+		        cs.loss_caps, cs.loss_cap_f, cs.loss_caps_unfilled, cs.jitter_holds,
 		        ps.queued_bytes[PACER_VIDEO],
 		        ps.oldest_us >= 0 ? (long long)(t - ps.oldest_us) / 1000 : -1LL);
 	}
