@@ -30,9 +30,9 @@
 # (loss windows that capped the controller's rate, and windows of very heavy loss with no queue
 # that did not because the sender was well under its target: sent.cc_loss_caps, _unfilled).
 # The other direction (hub -> clinic, geo-sat's 2 Mbit/s downlink), from the clinic's report:
-# dn_fps, dn_undecodable and dn_pli (the pictures it showed a second, those it could not decode,
-# the keyframes it asked for), and from the hub's: dn_stale (video packets its pacer dropped
-# stale: sent.pacer_dropped_stale_packets).
+# dn_fps, dn_undecodable, dn_pli and dn_psnr (the pictures it showed a second, those it could not
+# decode, the keyframes it asked for, PSNR as viewed), and from the hub's: dn_stale (video packets
+# its pacer dropped stale: sent.pacer_dropped_stale_packets).
 # Exit status: 0, 1 when a session failed (its line says so), 2 usage.
 set -u
 [ $# -ge 3 ] || { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -100,7 +100,8 @@ for r in $(seq 1 "$rounds"); do
 					" unfilled=\(.sent.cc_loss_caps_unfilled // 0)" +
 					" dn_fps=\(.received.video.fps // 0)" +
 					" dn_undecodable=\(.received.video.undecodable // 0)" +
-					" dn_pli=\(.received.video.pli_sent // 0)"' "$cli")$(
+					" dn_pli=\(.received.video.pli_sent // 0)" +
+					" dn_psnr=\(.received.video.psnr_y_db // 0)"' "$cli")$(
 				jq -r '" dn_stale=\(.sent.pacer_dropped_stale_packets // 0)"' "$hub")"
 		done
 	done
