@@ -178,8 +178,8 @@ struct cc {
 
 	int64_t rtt, base_rtt;
 	int64_t queue_pred_us, prev_queue_us;
-	/* since when the measured queue has stood over QUEUE_HOLD_US (0: it does not), and how
-	 * long it was then */
+	/* since when the measured queue has stood over the standing threshold (rate_update: twice
+	 * the gradient's queue, at most QUEUE_HOLD_US; 0: it does not), and how long it was then */
 	int64_t stand_from, stand_q;
 	uint32_t stand_cuts;
 	int64_t last_feedback, last_timeout_cut;
@@ -643,7 +643,7 @@ static void probe_evaluate(struct cc *cc, struct probe *p, int64_t now)
 		 * queue has drained, on much the same stretch of the curve: test_cc's geo-sat
 		 * linksim jitter at seed 31 read 553 then 582 kbit/s on 512 (both whole, sent at
 		 * 613); 0.9x the second set the target to 1.05x the link, growth took it on to
-		 * 1.11x and a 233 ms queue stood before the cut. A link that grew shows it in
+		 * 1.12x and a 233 ms queue stood before the cut. A link that grew shows it in
 		 * both, and the follow-up probe at 2x goes at once. */
 		cc->rechecks++;
 		if (cc->recheck_est < est) {

@@ -222,8 +222,7 @@ uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t bas
  * camera's, at its frame rate, no faster than the camera's). A rung larger than the camera
  * encodes the camera's pictures at the rung's rate: the lab's 320x192 12 fps clip at 720p-30
  * went out at 1.2-1.5 Mbit/s on geo-sat's downlink, 13-packet pictures that 1 % bursty loss
- * hit several times a second (see relay/media.c). 0 when r is not live video or the camera is
- * unknown. */
+ * hit several times a second (README). 0 when r is not live video or the camera is unknown. */
 uint32_t relay_media_pixel_cap_bps(const struct codec_ladder_rung *r, unsigned src_w,
                                    unsigned src_h, double camera_fps);
 
