@@ -344,6 +344,7 @@ struct relay_media {
 	uint32_t restores_seen; /* the controller's restores so far (cc_feedback: restore_us) */
 	uint32_t loss_caps_logged; /* its loss caps logged so far (cc_feedback) */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
+	unsigned pixel_capped;   /* ... that sized it at what its pictures can use (pixel cap) */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
 
@@ -881,12 +882,33 @@ uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t bas
 	return (int64_t)v > fit ? (uint32_t)fit : v;
 }
 
+uint32_t relay_media_pixel_cap_bps(const struct codec_ladder_rung *r, unsigned src_w,
+                                   unsigned src_h, double camera_fps)
+{
+	double w, h, fps, cap;
+
+	if (!r || r->mode != CODEC_LADDER_LIVE || !src_w || !src_h || !r->fps_num || !r->fps_den)
+		return 0;
+	w = r->width;
+	h = r->height;
+	if (r->width > src_w || r->height > src_h) { /* as video_configure: the camera's size */
+		w = src_w;
+		h = src_h;
+	}
+	fps = (double)r->fps_num / r->fps_den;
+	if (camera_fps > 0 && camera_fps < fps)
+		fps = camera_fps;
+	cap = w * h * fps * RELAY_MEDIA_PIXEL_BITS_MAX;
+	return cap >= UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+}
+
 /* Sets the VP8 bitrate (relay_media_encoder_bps) for the ladder's budget `link` and the
- * budget `now` at the controller's target. */
+ * budget `now` at the controller's target, at most what the pictures can use
+ * (relay_media_pixel_cap_bps). */
 static void video_fill(struct relay_media *m, uint32_t link, uint32_t now, size_t backlog)
 {
 	const struct codec_ladder_rung *r = codec_ladder_rung_get(m->set.index);
-	uint32_t v, base;
+	uint32_t v, base, cap;
 
 	if (m->set.rung.mode != CODEC_LADDER_LIVE || !r)
 		return;
@@ -894,6 +916,11 @@ static void video_fill(struct relay_media *m, uint32_t link, uint32_t now, size_
 	v = relay_media_encoder_bps(&m->set.rung, base, link, now, backlog);
 	if (v < relay_media_encoder_bps(&m->set.rung, base, link, UINT32_MAX / 2, 0))
 		m->pushbacks++;
+	cap = relay_media_pixel_cap_bps(r, m->src.width, m->src.height, camera_fps(m));
+	if (cap && v > cap) {
+		v = cap;
+		m->pixel_capped++;
+	}
 	/* the encoder is reconfigured on every change: only for a change over 10 % */
 	if (v > m->set.rung.video_bps / 10 * 11 || v < m->set.rung.video_bps / 10 * 9 ||
 	    (m->set.rung.video_bps < base && v != m->set.rung.video_bps))
@@ -3108,6 +3135,7 @@ int relay_media_report(struct relay_media *m, uint32_t link_bps, const char *pee
 	json_object_set_new(tx, "pictures_paused_for_squeeze",
 	                    json_integer((json_int_t)st.video_paused));
 	json_object_set_new(tx, "encoder_pushbacks", json_integer((json_int_t)m->pushbacks));
+	json_object_set_new(tx, "encoder_pixel_capped", json_integer((json_int_t)m->pixel_capped));
 	cc_get_stats(m->cc, &cs);
 	json_object_set_new(tx, "cc_restores", json_integer((json_int_t)cs.restores));
 	json_object_set_new(tx, "cc_restores_unclean",
@@ -3300,6 +3328,7 @@ void relay_media_report_print(const json_t *a, const json_t *b, void *file)
 	row(f, a, b, "audio squeezed into a drain (s)", "sent.audio_squeezed_s");
 	row(f, a, b, "pictures paused for the squeeze", "sent.pictures_paused_for_squeeze");
 	row(f, a, b, "encoder pushbacks (ladder updates)", "sent.encoder_pushbacks");
+	row(f, a, b, "encoder at pixel cap (ladder updates)", "sent.encoder_pixel_capped");
 	row(f, a, b, "cc: restored after a drain", "sent.cc_restores");
 	row(f, a, b, "cc: ... from lost-report readings", "sent.cc_restores_unclean");
 	row(f, a, b, "cc: loss windows that capped it", "sent.cc_loss_caps");

@@ -213,6 +213,19 @@ uint32_t relay_media_restore_input(uint32_t link_bps, uint32_t keep_bps, int64_t
 uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t base_bps,
                                  uint32_t budget_bps, uint32_t now_bps, size_t backlog);
 
+/* The densest live rung of the ladder at the fill's 1.6x (90p-7.5: 38.4 kbit/s for 108,000 pixels
+ * a second): no rung gets more bits per pixel it encodes (relay_media_pixel_cap_bps). */
+#define RELAY_MEDIA_PIXEL_BITS_MAX 0.36
+
+/* The most VP8 rate rung r can use from a camera of src_w x src_h at camera_fps (0: the rung's
+ * rate): RELAY_MEDIA_PIXEL_BITS_MAX bits per pixel it encodes (its size, no larger than the
+ * camera's, at its frame rate, no faster than the camera's). A rung larger than the camera
+ * encodes the camera's pictures at the rung's rate: the lab's 320x192 12 fps clip at 720p-30
+ * went out at 1.2-1.5 Mbit/s on geo-sat's downlink, 13-packet pictures that 1 % bursty loss
+ * hit several times a second (README). 0 when r is not live video or the camera is unknown. */
+uint32_t relay_media_pixel_cap_bps(const struct codec_ladder_rung *r, unsigned src_w,
+                                   unsigned src_h, double camera_fps);
+
 /* Stops (if needed) and frees; NULL is fine. */
 void relay_media_free(struct relay_media *m);
 
