@@ -3270,6 +3270,10 @@ out:
 	return rc;
 }
 
+/* The report's label column: the longest label (39 characters) and a space. A longer label
+ * pushes its values right of the others' (test_media's report_columns_line_up). */
+#define REPORT_LABEL_W 40
+
 static void row(FILE *f, const json_t *a, const json_t *b, const char *label, const char *path)
 {
 	char k[3][64];
@@ -3301,9 +3305,9 @@ static void row(FILE *f, const json_t *a, const json_t *b, const char *label, co
 	else if (json_is_string(vb))
 		snprintf(sb, sizeof sb, "%s", json_string_value(vb));
 	if (b)
-		fprintf(f, "  %-34s %14s %14s\n", label, sa, sb);
+		fprintf(f, "  %-*s %14s %14s\n", REPORT_LABEL_W, label, sa, sb);
 	else
-		fprintf(f, "  %-34s %14s\n", label, sa);
+		fprintf(f, "  %-*s %14s\n", REPORT_LABEL_W, label, sa);
 }
 
 void relay_media_report_print(const json_t *a, const json_t *b, void *file)

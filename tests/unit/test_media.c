@@ -1529,6 +1529,36 @@ static void pixel_cap_counts_the_pixels_encoded(void **state)
 	assert_int_equal(relay_media_pixel_cap_bps(top, 0, 0, 0), 0);
 }
 
+/* The printed report's values line up: every label fits the label column, so every row, side by
+ * side or alone, is as long as the others (the values of two rows whose labels were 35 and 37
+ * characters stood 1 and 3 columns right of the rest). */
+static void report_columns_line_up(void **state)
+{
+	json_t *a = json_object(), *b = json_object();
+
+	(void)state;
+	for (int two = 0; two <= 1; two++) {
+		char *buf = NULL, *line, *save = NULL;
+		size_t len = 0, want = 0, rows = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		assert_non_null(f);
+		relay_media_report_print(a, two ? b : NULL, f);
+		assert_int_equal(fclose(f), 0);
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			if (!rows++)
+				want = strlen(line);
+			if (strlen(line) != want)
+				fail_msg("row \"%s\" is %zu characters, the first %zu", line,
+				         strlen(line), want);
+		}
+		assert_true(rows >= 40);
+		free(buf);
+	}
+	json_decref(a);
+	json_decref(b);
+}
+
 /* An 8 s two-way session at 1 Mbit/s (2 Mbit/s with fixed_bps), 100 ms, no random loss, where
  * the clinic's link loses the pictures `drops` says (its drop_* fields) whole, retransmissions
  * included; returns the hub's report, how many pictures were lost and how many the clinic
@@ -1846,6 +1876,7 @@ int main(void)
 	        cmocka_unit_test(restore_holds_the_floor_briefly),
 	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(pixel_cap_counts_the_pixels_encoded),
+	        cmocka_unit_test(report_columns_line_up),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
 	        cmocka_unit_test(lost_tl1_costs_no_keyframe),
