@@ -27,7 +27,10 @@
 #   4g-edge           the profile's trace and handover gaps as they come
 #   4g-policed        a 5 Mbit/s uplink behind a 512 kbit/s policer (an operator's rate limit:
 #                     what exceeds it is dropped, with no queue); its capacity is the policer's
-#                     rate, and it adds a row with the share of uplink packets the policer dropped
+#                     rate, and it adds a row with the share of uplink packets the policer dropped.
+#                     Both sides send the clip at 640x384 (consult_large_clip), unless
+#                     CONSULT_VIDEO is set: the 320x192 clip's ladder stops at 360p-15, under
+#                     the policer's rate
 #   outage            one outage from D/4 for D/4
 # (the lab's fade/outage times count from `linksim up`; the session starts a few seconds later,
 # so the fade/outage is placed LAB_LEAD s, default 4, later than the session time above.)
@@ -47,6 +50,7 @@
 # prints its path at the end; by default it is removed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
+CONSULT_VIDEO_SET=${CONSULT_VIDEO:+1}
 . tests/integration/lib.bash
 . tests/integration/consult_lib.bash
 DURATION=${DURATION:-60}
@@ -105,6 +109,12 @@ run_mode() {
 	for kv in ${LINK_SETS:-}; do
 		sets+=(--set "$kv")
 	done
+	# behind the policer, a camera that wants more than it passes: the 320x192 clip's ladder
+	# stops at 360p-15, under 400 kbit/s (relay_media_camera_top)
+	if [ "$prof" = 4g-policed ] && [ -z "${CONSULT_VIDEO_SET:-}" ]; then
+		[ -s "$CW/large.y4m" ] || consult_large_clip "$CW/large.y4m" || return 1
+		local CONSULT_VIDEO=$CW/large.y4m
+	fi
 	"$LINKSIM" down >/dev/null 2>&1
 	"$LINKSIM" up --profile "$lprof" "${sets[@]}" >/dev/null || return 1
 	sampler "$OUT/$name.samples" &

@@ -31,8 +31,10 @@
 # that did not because the sender was well under its target: sent.cc_loss_caps, _unfilled).
 # The other direction (hub -> clinic, geo-sat's 2 Mbit/s downlink), from the clinic's report:
 # dn_fps, dn_undecodable, dn_pli and dn_psnr (the pictures it showed a second, those it could not
-# decode, the keyframes it asked for, PSNR as viewed), and from the hub's: dn_stale (video packets
-# its pacer dropped stale: sent.pacer_dropped_stale_packets).
+# decode, the keyframes it asked for, PSNR as viewed), dn_queue_p95 and dn_m2e_p95 (queueing delay
+# and mouth-to-ear p95, ms), and from the hub's: dn_stale (video packets its pacer dropped stale:
+# sent.pacer_dropped_stale_packets), dn_wire (its wire rate, kbit/s, padding included) and
+# dn_upgrades (its ladder's climbs).
 # Exit status: 0, 1 when a session failed (its line says so), 2 usage.
 set -u
 [ $# -ge 3 ] || { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -101,8 +103,12 @@ for r in $(seq 1 "$rounds"); do
 					" dn_fps=\(.received.video.fps // 0)" +
 					" dn_undecodable=\(.received.video.undecodable // 0)" +
 					" dn_pli=\(.received.video.pli_sent // 0)" +
-					" dn_psnr=\(.received.video.psnr_y_db // 0)"' "$cli")$(
-				jq -r '" dn_stale=\(.sent.pacer_dropped_stale_packets // 0)"' "$hub")"
+					" dn_psnr=\(.received.video.psnr_y_db // 0)" +
+					" dn_queue_p95=\(.received.queue_delay_p95_ms // 0)" +
+					" dn_m2e_p95=\(.received.audio.mouth_to_ear_p95_ms // 0)"' "$cli")$(
+				jq -r '" dn_stale=\(.sent.pacer_dropped_stale_packets // 0)" +
+					" dn_wire=\(.sent.wire_kbps // 0)" +
+					" dn_upgrades=\(.ladder.upgrades // 0)"' "$hub")"
 		done
 	done
 done

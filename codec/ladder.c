@@ -94,9 +94,14 @@ static bool fits(const struct codec_ladder_state *s, unsigned i, uint32_t link_b
 
 /* The highest rung that fits link_bps (0 if none). With slack: the floor is taken rather than
  * stills wherever it could be kept (a downgrade from 90p-15 to the floor at its slack's rate). */
+static unsigned top_of(const struct codec_ladder_state *s)
+{
+	return s->top && s->top < NRUNGS ? s->top : NRUNGS - 1;
+}
+
 static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps, bool slack)
 {
-	unsigned i = NRUNGS;
+	unsigned i = top_of(s) + 1;
 
 	while (i-- > 1)
 		if (slack ? fits(s, i, link_bps) : codec_ladder_cost(s, i) <= link_bps)
@@ -147,6 +152,11 @@ void codec_ladder_state_init(struct codec_ladder_state *s)
 	memset(s, 0, sizeof *s);
 }
 
+void codec_ladder_set_top(struct codec_ladder_state *s, unsigned top)
+{
+	s->top = top;
+}
+
 uint64_t codec_ladder_climb_bps(unsigned i, uint32_t cost_bps)
 {
 	uint64_t c = cost_bps, slack = codec_ladder_slack_bps(i);
@@ -180,12 +190,12 @@ int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t 
 		idx = pick(s, link_bps, true);
 		s->started = true;
 		s->holding = false;
-	} else if (idx > 0 && !fits(s, idx, link_bps)) {
+	} else if (idx > top_of(s) || (idx > 0 && !fits(s, idx, link_bps))) {
 		/* Downgrade at once, as far as needed: a satellite modem's queue grows fast. */
 		idx = pick(s, link_bps, true);
 		s->holding = false;
 		s->downgrades++;
-	} else if (idx + 1 < NRUNGS && link_bps >= upgrade_threshold(s, idx + 1)) {
+	} else if (idx < top_of(s) && link_bps >= upgrade_threshold(s, idx + 1)) {
 		if (!s->holding) {
 			s->holding = true;
 			s->hold_since_ms = now_ms;
@@ -196,7 +206,7 @@ int codec_ladder_update(struct codec_ladder_state *s, uint64_t now_ms, uint32_t 
 			if (now_ms - s->hold_since_ms >= hold) {
 				/* As high as the estimate held all through the hold: a link that
 				 * came back climbs in one step, not one hold per rung. */
-				while (idx + 1 < NRUNGS &&
+				while (idx < top_of(s) &&
 				       s->hold_min_bps >= upgrade_threshold(s, idx + 1))
 					idx++;
 				s->upgrades++;

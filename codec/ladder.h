@@ -141,6 +141,7 @@ struct codec_ladder_state {
 	uint32_t hold_min_bps;         /* ... and its lowest value since then */
 	uint64_t last_ms;              /* time of the last update */
 	unsigned upgrades, downgrades; /* rung changes so far (for stats and tests) */
+	unsigned top;                  /* highest rung it climbs to (0: the table's) */
 };
 
 /* Index of the floor: the lowest live rung (the rung below it is stills). The table has one. */
@@ -186,6 +187,11 @@ void codec_ladder_state_init(struct codec_ladder_state *s);
 
 /* Sets (fn non-NULL) or clears the protection added to every rung's cost from now on. */
 void codec_ladder_set_extra(struct codec_ladder_state *s, codec_ladder_extra_fn fn, void *arg);
+
+/* Sets the highest rung the ladder climbs to (a rung above it buys the sender nothing: a camera
+ * smaller or slower than the rungs above, say); 0 or an index past the table: no limit. A ladder
+ * above it steps down to it at the next update. */
+void codec_ladder_set_top(struct codec_ladder_state *s, unsigned top);
 
 /* Rung i's cost as the ladder judges it: codec_ladder_rung_link_bps plus the protection set
  * with codec_ladder_set_extra (saturating), or UINT32_MAX when i is out of range. */

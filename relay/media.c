@@ -345,6 +345,7 @@ struct relay_media {
 	uint32_t loss_caps_logged; /* its loss caps logged so far (cc_feedback) */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
 	unsigned pixel_capped;   /* ... that sized it at what its pictures can use (pixel cap) */
+	unsigned lad_top;        /* the highest rung worth it for the camera (0: no limit) */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
 
@@ -648,7 +649,8 @@ static void pad_pause(struct relay_media *m, int64_t t)
 static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stats *cs,
                           const struct codec_ladder_settings *s, unsigned prev)
 {
-	const struct codec_ladder_rung *next = codec_ladder_rung_get(s->index + 1);
+	const struct codec_ladder_rung *next =
+	        !m->lad_top || s->index < m->lad_top ? codec_ladder_rung_get(s->index + 1) : NULL;
 	uint32_t want = 0, have, pad = 0;
 	int64_t hold = cs->rtt_us * 4 > CODEC_LADDER_UPGRADE_HOLD_MS * 1000
 	                       ? cs->rtt_us * 4
@@ -900,6 +902,21 @@ uint32_t relay_media_pixel_cap_bps(const struct codec_ladder_rung *r, unsigned s
 		fps = camera_fps;
 	cap = w * h * fps * RELAY_MEDIA_PIXEL_BITS_MAX;
 	return cap >= UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+}
+
+unsigned relay_media_camera_top(unsigned src_w, unsigned src_h, double camera_fps)
+{
+	if (!src_w || !src_h)
+		return 0;
+	for (unsigned i = codec_ladder_floor(); i < codec_ladder_rung_count(); i++) {
+		const struct codec_ladder_rung *r = codec_ladder_rung_get(i);
+
+		if (r->mode == CODEC_LADDER_LIVE && r->width >= src_w && r->height >= src_h &&
+		    (camera_fps <= 0 || (double)r->fps_num / r->fps_den >= camera_fps) &&
+		    r->video_bps >= relay_media_pixel_cap_bps(r, src_w, src_h, camera_fps))
+			return i;
+	}
+	return 0;
 }
 
 /* Sets the VP8 bitrate (relay_media_encoder_bps) for the ladder's budget `link` and the
@@ -2765,6 +2782,12 @@ int relay_media_start(struct relay_media *m)
 	m->wall_off_us = wall_us() - m->start_us;
 	codec_ladder_state_init(&m->ladder);
 	codec_ladder_set_extra(&m->ladder, rung_extra_bps, m);
+	m->lad_top = relay_media_camera_top(m->src.width, m->src.height, camera_fps(m));
+	codec_ladder_set_top(&m->ladder, m->lad_top);
+	if (m->lad_top && m->lad_top + 1 < codec_ladder_rung_count())
+		log_info("%s: camera %ux%u at %.1f fps: the ladder climbs no higher than %s",
+		         m->name, m->src.width, m->src.height, camera_fps(m),
+		         codec_ladder_rung_get(m->lad_top)->name);
 	if (m->cfg.fixed_bps) {
 		rc = codec_ladder_settings_for(codec_ladder_pick(m->cfg.fixed_bps), 0, 0, &m->set);
 	} else {

@@ -226,6 +226,14 @@ uint32_t relay_media_encoder_bps(const struct codec_ladder_rung *r, uint32_t bas
 uint32_t relay_media_pixel_cap_bps(const struct codec_ladder_rung *r, unsigned src_w,
                                    unsigned src_h, double camera_fps);
 
+/* The highest rung worth climbing to for a camera of src_w x src_h at camera_fps (0: unknown):
+ * the lowest live rung at least as large and as fast as the camera whose own VP8 rate reaches
+ * its pixel cap (relay_media_pixel_cap_bps). Every rung above it encodes the same pictures at
+ * the same capped rate: climbing there bought nothing but the padding of the ladder's trials
+ * (the lab's 320x192 12 fps clip: 360p-15; 360p-30 and 720p-30 above it). 0 when no rung is
+ * (a camera as large as the top rung): no limit. */
+unsigned relay_media_camera_top(unsigned src_w, unsigned src_h, double camera_fps);
+
 /* Stops (if needed) and frees; NULL is fine. */
 void relay_media_free(struct relay_media *m);
 

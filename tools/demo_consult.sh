@@ -54,6 +54,9 @@ step_consult_policer() {
 	run "$LINKSIM" down
 	run "$LINKSIM" up --profile 4g-policed || return 1
 	consult_sites_init || return 1
+	# a camera that wants more than the policer passes (the 320x192 clip stops at 360p-15)
+	consult_large_clip "$CW/large.y4m" || return 1
+	CONSULT_VIDEO=$CW/large.y4m
 	say "The policer drops what exceeds 512 kbit/s at once: no queue, so no delay to see; the"
 	say "clinic must find it from how the loss answers its sending rate (${dur} s, adaptive) ..."
 	consult_run policed "$dur" - - - - || ok=1

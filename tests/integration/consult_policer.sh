@@ -18,6 +18,11 @@ consult_need_lab
 lab_lock
 "$LINKSIM" down
 consult_sites_init || { fail sites_init; finish; }
+# both sides send the clip at 640x384: the lab's 320x192 clip wants less than the policer passes
+# (the ladder stops at 360p-15 for it: relay_media_camera_top), and a policer the sender never
+# reaches is not found (a 75 s session: not found, 1.98 % dropped in its last 15 s)
+consult_large_clip "$CW/large.y4m" || { fail large_clip; finish; }
+CONSULT_VIDEO=$CW/large.y4m
 spid=
 trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; "$LINKSIM" down >/dev/null; rm -rf "$CW"' EXIT
 "$LINKSIM" up --profile 4g-policed >/dev/null || { fail linksim_up; finish; }

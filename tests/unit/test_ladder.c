@@ -556,6 +556,41 @@ static void test_no_upgrade_inside_the_margin(void **state)
 	}
 }
 
+/* A top set (codec_ladder_set_top): the ladder takes no rung above it, however much room, climbs
+ * to it and no further, steps down to it from above at the next update, and 0 lifts the limit. */
+static void test_top_is_never_exceeded(void **state)
+{
+	const unsigned n = codec_ladder_rung_count(), top = n - 3;
+	struct codec_ladder_state st;
+	struct codec_ladder_settings s;
+	uint64_t t = 0;
+
+	(void)state;
+	codec_ladder_state_init(&st);
+	codec_ladder_set_top(&st, top);
+	assert_int_equal(codec_ladder_update(&st, t, 100000000, 0, 600, &s), 0);
+	assert_int_equal(s.index, top);
+	/* from below, with room for the table's top, held: up to the top only */
+	codec_ladder_state_init(&st);
+	codec_ladder_set_top(&st, top);
+	assert_int_equal(codec_ladder_update(&st, t, cost(top - 2), 0, 600, &s), 0);
+	assert_int_equal(s.index, top - 2);
+	for (t = 100; t < 60000; t += 100) {
+		assert_int_equal(codec_ladder_update(&st, t, 100000000, 0, 600, &s), 0);
+		assert_true(s.index <= top);
+	}
+	assert_int_equal(s.index, top);
+	/* a limit lowered under the rung in use: down to it at once */
+	codec_ladder_set_top(&st, top - 1);
+	assert_int_equal(codec_ladder_update(&st, t, 100000000, 0, 600, &s), 0);
+	assert_int_equal(s.index, top - 1);
+	/* lifted: the hold, then the table's top */
+	codec_ladder_set_top(&st, 0);
+	for (t += 100; t < 120000; t += 100)
+		assert_int_equal(codec_ladder_update(&st, t, 100000000, 0, 600, &s), 0);
+	assert_int_equal(s.index, n - 1);
+}
+
 /* The lowest live rung is kept a little below its cost (its VP8 pushed back): the rung below is
  * one still every few seconds. A rain fade's target hovering at the floor's cost used to send
  * stills at every dip (bench/consult.sh geo-sat-rainfade: at targets of 91.8 and 80 kbit/s, for
@@ -778,6 +813,7 @@ int main(void)
 	        cmocka_unit_test(test_hysteresis_holds_under_a_noisy_estimate),
 	        cmocka_unit_test(test_upgrades_are_slower_than_downgrades),
 	        cmocka_unit_test(test_no_upgrade_inside_the_margin),
+	        cmocka_unit_test(test_top_is_never_exceeded),
 	        cmocka_unit_test(test_the_floor_is_kept_with_its_slack),
 	        cmocka_unit_test(test_long_rtt_lengthens_the_upgrade_hold),
 	        cmocka_unit_test(test_protection_counts_in_every_rule),

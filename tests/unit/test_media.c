@@ -543,6 +543,12 @@ static void two_way_consult_adapts_to_capacity_drop_and_records(void **state)
 	printf("  hub: encoder at its pixel cap in %.0f ladder updates, %.1f kbit/s on the wire\n",
 	       jnum(rb, "sent", "encoder_pixel_capped", NULL), jnum(rb, "sent", "wire_kbps", NULL));
 	assert_true(jnum(rb, "sent", "encoder_pixel_capped", NULL) >= 1);
+	/* ... but no higher than the rung that covers the clip (relay_media_camera_top: 180p-7.5,
+	 * 100.6 kbit/s): the rungs above encode the same pictures at the same capped rate */
+	ev = json_object_get(json_object_get(rb, "ladder"), "events");
+	for (size_t i = 0; i < json_array_size(ev); i++)
+		assert_true(json_integer_value(json_object_get(json_array_get(ev, i), "index")) <=
+		            (json_int_t)relay_media_camera_top(160, 96, 6.0));
 	/* the clinic's ladder stepped down after the drop and back up after the return */
 	relay_media_stats(s.a, &sa);
 	ev = json_object_get(json_object_get(ra, "ladder"), "events");
@@ -1529,6 +1535,33 @@ static void pixel_cap_counts_the_pixels_encoded(void **state)
 	assert_int_equal(relay_media_pixel_cap_bps(top, 0, 0, 0), 0);
 }
 
+/* The ladder's top for a camera (relay_media_camera_top): the lab's 320x192 12 fps clip tops at
+ * 360p-15 (the first rung as large and as fast whose 320 kbit/s reaches the clip's 265 kbit/s
+ * pixel cap), and every rung above it encodes the same pictures at the same capped rate; the
+ * 160x96 6 fps clip at 180p-7.5 (90p is 90 lines: smaller). A camera larger than any rung's
+ * cap, or none known: no limit. */
+static void camera_top_is_the_first_rung_that_buys_everything(void **state)
+{
+	unsigned top = relay_media_camera_top(320, 192, 12.0), idx;
+
+	(void)state;
+	rung_named("360p-15", &idx);
+	assert_int_equal(top, idx);
+	for (unsigned i = top; i < codec_ladder_rung_count(); i++) {
+		const struct codec_ladder_rung *r = codec_ladder_rung_get(i);
+
+		assert_int_equal(
+		        relay_media_pixel_cap_bps(r, 320, 192, 12.0),
+		        relay_media_pixel_cap_bps(codec_ladder_rung_get(top), 320, 192, 12.0));
+		assert_true(r->video_bps >= relay_media_pixel_cap_bps(r, 320, 192, 12.0));
+	}
+	rung_named("180p-7.5", &idx);
+	assert_int_equal(relay_media_camera_top(160, 96, 6.0), idx);
+	assert_int_equal(relay_media_camera_top(1280, 720, 30.0), 0);
+	assert_int_equal(relay_media_camera_top(640, 360, 30.0), 0);
+	assert_int_equal(relay_media_camera_top(0, 0, 0), 0);
+}
+
 /* The printed report's values line up: every label fits the label column, so every row, side by
  * side or alone, is as long as the others (the values of two rows whose labels were 35 and 37
  * characters stood 1 and 3 columns right of the rest). */
@@ -1877,6 +1910,7 @@ int main(void)
 	        cmocka_unit_test(encoder_pushback_follows_the_pacer_rate),
 	        cmocka_unit_test(pixel_cap_counts_the_pixels_encoded),
 	        cmocka_unit_test(report_columns_line_up),
+	        cmocka_unit_test(camera_top_is_the_first_rung_that_buys_everything),
 	        cmocka_unit_test(audio_frame_length_change_while_delay_grows_is_not_loss),
 	        cmocka_unit_test(upper_layer_losses_are_not_waited_for),
 	        cmocka_unit_test(lost_tl1_costs_no_keyframe),
