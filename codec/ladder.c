@@ -92,13 +92,15 @@ static bool fits(const struct codec_ladder_state *s, unsigned i, uint32_t link_b
 	return (uint64_t)codec_ladder_cost(s, i) <= (uint64_t)link_bps + codec_ladder_slack_bps(i);
 }
 
-/* The highest rung that fits link_bps (0 if none). With slack: the floor is taken rather than
- * stills wherever it could be kept (a downgrade from 90p-15 to the floor at its slack's rate). */
+/* The highest rung the ladder may take (codec_ladder_set_top; 0: the table's). */
 static unsigned top_of(const struct codec_ladder_state *s)
 {
 	return s->top && s->top < NRUNGS ? s->top : NRUNGS - 1;
 }
 
+/* The highest rung up to the top that fits link_bps (0 if none). With slack: the floor is taken
+ * rather than stills wherever it could be kept (a downgrade from 90p-15 to the floor at its
+ * slack's rate). */
 static unsigned pick(const struct codec_ladder_state *s, uint32_t link_bps, bool slack)
 {
 	unsigned i = top_of(s) + 1;

@@ -19,10 +19,10 @@ CONSULT_VIDEO=${CONSULT_VIDEO:-$VECTORS/media/CiscoVT2people_320x192_12fps.y4m}
 CONSULT_AUDIO=${CONSULT_AUDIO:-$VECTORS/media/jfk_16k_mono.wav}
 
 # consult_large_clip OUT — writes OUT: the reference clip at 640x384 (encoded at that size at
-#   3 Mbit/s with `pirogue media encode --size`, decoded back). A camera that small leaves the
+#   3 Mbit/s with `pirogue media encode --size`, decoded back). The 320x192 clip leaves the
 #   ladder nothing worth climbing to above 360p-15 (relay_media_camera_top), under 400 kbit/s;
 #   a session that must fill a link faster than that (a 512 kbit/s policer to find) needs a
-#   larger one.
+#   larger camera.
 consult_large_clip() {
 	local ivf=$1.ivf
 	"$PIROGUE" media encode --in "$VECTORS/media/CiscoVT2people_320x192_12fps.y4m" \
