@@ -159,6 +159,11 @@ void codec_ladder_set_top(struct codec_ladder_state *s, unsigned top)
 	s->top = top;
 }
 
+unsigned codec_ladder_top(const struct codec_ladder_state *s)
+{
+	return top_of(s);
+}
+
 uint64_t codec_ladder_climb_bps(unsigned i, uint32_t cost_bps)
 {
 	uint64_t c = cost_bps, slack = codec_ladder_slack_bps(i);

@@ -193,6 +193,9 @@ void codec_ladder_set_extra(struct codec_ladder_state *s, codec_ladder_extra_fn 
  * above it steps down to it at the next update. */
 void codec_ladder_set_top(struct codec_ladder_state *s, unsigned top);
 
+/* The highest rung the ladder may take: the top set, or the table's last rung. */
+unsigned codec_ladder_top(const struct codec_ladder_state *s);
+
 /* Rung i's cost as the ladder judges it: codec_ladder_rung_link_bps plus the protection set
  * with codec_ladder_set_extra (saturating), or UINT32_MAX when i is out of range. */
 uint32_t codec_ladder_cost(const struct codec_ladder_state *s, unsigned i);

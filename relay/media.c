@@ -345,7 +345,6 @@ struct relay_media {
 	uint32_t loss_caps_logged; /* its loss caps logged so far (cc_feedback) */
 	unsigned pushbacks;      /* ladder updates that sized the encoder below its rung's budget */
 	unsigned pixel_capped;   /* ... that sized it at what its pictures can use (pixel cap) */
-	unsigned lad_top;        /* the highest rung worth it for the camera (0: no limit) */
 	uint32_t probes_ok_seen; /* controller probes that found room, seen by the trials */
 	uint64_t keyframes_forced; /* keyframes made because the pacer dropped stale pictures */
 
@@ -649,8 +648,9 @@ static void pad_pause(struct relay_media *m, int64_t t)
 static void upgrade_probe(struct relay_media *m, int64_t t, const struct cc_stats *cs,
                           const struct codec_ladder_settings *s, unsigned prev)
 {
-	const struct codec_ladder_rung *next =
-	        !m->lad_top || s->index < m->lad_top ? codec_ladder_rung_get(s->index + 1) : NULL;
+	const struct codec_ladder_rung *next = s->index < codec_ladder_top(&m->ladder)
+	                                               ? codec_ladder_rung_get(s->index + 1)
+	                                               : NULL;
 	uint32_t want = 0, have, pad = 0;
 	int64_t hold = cs->rtt_us * 4 > CODEC_LADDER_UPGRADE_HOLD_MS * 1000
 	                       ? cs->rtt_us * 4
@@ -2782,12 +2782,12 @@ int relay_media_start(struct relay_media *m)
 	m->wall_off_us = wall_us() - m->start_us;
 	codec_ladder_state_init(&m->ladder);
 	codec_ladder_set_extra(&m->ladder, rung_extra_bps, m);
-	m->lad_top = relay_media_camera_top(m->src.width, m->src.height, camera_fps(m));
-	codec_ladder_set_top(&m->ladder, m->lad_top);
-	if (m->lad_top && m->lad_top + 1 < codec_ladder_rung_count())
+	codec_ladder_set_top(&m->ladder,
+	                     relay_media_camera_top(m->src.width, m->src.height, camera_fps(m)));
+	if (codec_ladder_top(&m->ladder) + 1 < codec_ladder_rung_count())
 		log_info("%s: camera %ux%u at %.1f fps: the ladder climbs no higher than %s",
 		         m->name, m->src.width, m->src.height, camera_fps(m),
-		         codec_ladder_rung_get(m->lad_top)->name);
+		         codec_ladder_rung_get(codec_ladder_top(&m->ladder))->name);
 	if (m->cfg.fixed_bps) {
 		rc = codec_ladder_settings_for(codec_ladder_pick(m->cfg.fixed_bps), 0, 0, &m->set);
 	} else {

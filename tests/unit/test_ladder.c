@@ -567,7 +567,9 @@ static void test_top_is_never_exceeded(void **state)
 
 	(void)state;
 	codec_ladder_state_init(&st);
+	assert_int_equal(codec_ladder_top(&st), n - 1);
 	codec_ladder_set_top(&st, top);
+	assert_int_equal(codec_ladder_top(&st), top);
 	assert_int_equal(codec_ladder_update(&st, t, 100000000, 0, 600, &s), 0);
 	assert_int_equal(s.index, top);
 	/* from below, with room for the table's top, held: up to the top only */
