@@ -152,9 +152,17 @@ int fec_encoder_add(struct fec_encoder *e, const uint8_t *pkt, size_t len, uint1
 		e->max_len = len;
 	if (ret > 0)
 		return ret;
-	if (e->n >= e->k)
+	if (e->n >= e->k && !e->hold)
 		return emit(e, out, cap);
 	return 0;
+}
+
+int fec_encoder_hold(struct fec_encoder *e, bool hold, uint8_t *out, size_t cap)
+{
+	e->hold = hold;
+	if (hold || e->k == 0 || !e->open || e->n < e->k)
+		return 0;
+	return emit(e, out, cap);
 }
 
 int fec_encoder_flush(struct fec_encoder *e, uint8_t *out, size_t cap)

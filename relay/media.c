@@ -111,6 +111,8 @@
  * 60 s, audio included): 150 ms after the picture was queued is up to ~13 packets after it,
  * fewer while the picture itself still waits in the pacer. */
 #define RP_SPREAD_US 150000
+/* a recovery point of at most this many packets stays in one FEC group (video_send_frame) */
+#define RP_GROUP_MAX 8
 #define RP_HOLD_MAX  8
 /* a video file is played ping-pong from memory up to this size, else restarted (codec/y4m) */
 #define CLIP_MEMORY_MAX (64u << 20)
@@ -1315,6 +1317,21 @@ static void hold_repair(struct relay_media *m, const uint8_t *rep, size_t rl /* 
 	h->fm = *fm;
 }
 
+/* A group's repair (rl > 0) made while sending a picture: held back with an anchor's
+ * (RP_SPREAD_US), queued at once otherwise, after those held. */
+static void repair_made(struct relay_media *m, const uint8_t *rep, int rl, bool anchor, uint32_t ts,
+                        const struct pacer_media *fm, int64_t t)
+{
+	if (rl <= 0)
+		return;
+	if (anchor) {
+		hold_repair(m, rep, (size_t)rl, ts, fm, false);
+	} else {
+		release_held_repairs(m, t, true);
+		queue_repair(m, rep, (size_t)rl, ts, fm);
+	}
+}
+
 static void video_send_frame(struct relay_media *m, const struct codec_vp8_packet *vp,
                              uint32_t index, int64_t cap, int64_t t)
 {
@@ -1338,6 +1355,9 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 
 	if (vp->temporal_id == 0)
 		m->tl0_pts = ts;
+	if (m->fec.hold) /* the last recovery point was cut short (a full queue): its group */
+		repair_made(m, rep, fec_encoder_hold(&m->fec, false, rep, sizeof rep), false, ts,
+		            &fm, t);
 
 	m->picture_id = (m->picture_id + 1) & 0x7fff;
 	d.non_reference = vp->droppable;
@@ -1385,10 +1405,25 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 			 * queued) */
 			release_held_repairs(m, t, true);
 			fec_encoder_init(&m->fec_even, FEC_MAX_GROUP);
+			/* and all of a recovery point of up to RP_GROUP_MAX packets goes into that
+			 * group, past k if need be (fec_encoder_hold): with the even-numbered
+			 * packets' repair, that restores any two of its packets in a row. A group
+			 * reaching k at the first packet of a 4-packet one split it in a
+			 * geo-sat-steady session: that packet and two of the picture before were
+			 * lost, the even repair (2nd and 4th) and the next group's (2nd to 4th)
+			 * had nothing to restore, and the next recovery point cost a keyframe
+			 * request. A keyframe still spans several groups. */
+			if (vp->recovery &&
+			    vp->len <= (size_t)RP_GROUP_MAX * CODEC_LADDER_VIDEO_PAYLOAD)
+				IGNORE(fec_encoder_hold(&m->fec, true, NULL, 0));
 		}
 		if (!m->fec.open)
 			m->fec_group_us = t;
 		rl = fec_encoder_add(&m->fec, pkt, len, seq, rep, sizeof rep);
+		if (last && m->fec.hold) {
+			repair_made(m, rep, rl, anchor, ts, &fm, t);
+			rl = fec_encoder_hold(&m->fec, false, rep, sizeof rep);
+		}
 		if (rl == 0 && last && m->fec.open &&
 		    (vp->keyframe || t - m->fec_group_us >= FEC_SPAN_US))
 			rl = fec_encoder_flush(&m->fec, rep, sizeof rep);
@@ -1410,14 +1445,7 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		 * to two interleaved groups (a 2-packet picture lost whole comes back) doubles the
 		 * repairs while groups close by time: on 256 kbit/s the ladder stepped down to
 		 * 180p-7.5 (8.0 and 8.5 fps in 2 runs). */
-		if (rl > 0) {
-			if (anchor)
-				hold_repair(m, rep, (size_t)rl, ts, &fm, false);
-			else {
-				release_held_repairs(m, t, true);
-				queue_repair(m, rep, (size_t)rl, ts, &fm);
-			}
-		}
+		repair_made(m, rep, rl, anchor, ts, &fm, t);
 		if (anchor && n_base++ % 2 == 1) {
 			/* the even-numbered packets' XOR: with the group's repair, it restores any
 			 * two packets in a row of the picture (one odd, one even). A repair comes

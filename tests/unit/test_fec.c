@@ -358,6 +358,70 @@ static void test_fec_even_repair_restores_two_in_a_row(void **state)
 	}
 }
 
+/* A held group stays open past k (a recovery point's packets all in one group), closes when
+ * released if it has reached k, and its one repair restores any single loss of it; released
+ * short of k it stays open for the next packets; a packet past the 64-bit mask still closes it. */
+static void test_fec_held_group_stays_whole(void **state)
+{
+	uint8_t repair[1400], out[1500];
+	struct fec_encoder e;
+	struct fec_repair r;
+	size_t out_len;
+	uint16_t out_seq;
+	int rl;
+
+	(void)state;
+	make_group(7, 1);
+	fec_encoder_init(&e, 3);
+	for (int i = 0; i < 2; i++) /* two packets of the picture before */
+		assert_int_equal(
+		        fec_encoder_add(&e, pkts[i], lens[i], seqs[i], repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	for (int i = 2; i < 6; i++) /* the recovery point: 4 packets, past k = 3 */
+		assert_int_equal(
+		        fec_encoder_add(&e, pkts[i], lens[i], seqs[i], repair, sizeof repair), 0);
+	rl = fec_encoder_hold(&e, false, repair, sizeof repair);
+	assert_true(rl > 0);
+	assert_int_equal(fec_repair_parse(&r, repair, (size_t)rl), 0);
+	assert_int_equal(r.base, seqs[0]);
+	assert_int_equal(r.mask, 0x3f);
+	for (int lost = 0; lost < 6; lost++) {
+		struct fec_pkt have[6];
+		size_t n = 0;
+
+		for (int i = 0; i < 6; i++)
+			if (i != lost)
+				have[n++] = (struct fec_pkt){seqs[i], pkts[i], lens[i]};
+		assert_int_equal(fec_recover(&r, have, n, out, sizeof out, &out_len, &out_seq), 0);
+		assert_int_equal(out_seq, seqs[lost]);
+		assert_memory_equal(out, pkts[lost], lens[lost]);
+	}
+	/* after the release, groups close at k again */
+	assert_int_equal(fec_encoder_add(&e, pkts[6], lens[6], seqs[6], repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	/* released short of k: nothing yet, the group goes on */
+	assert_int_equal(fec_encoder_hold(&e, false, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_add(&e, pkts[7], lens[7], seqs[7], repair, sizeof repair), 0);
+	make_group(15, 1);
+	rl = fec_encoder_add(&e, pkts[0], lens[0], seqs[0], repair, sizeof repair);
+	assert_true(rl > 0); /* the third packet: k */
+	assert_int_equal(fec_repair_parse(&r, repair, (size_t)rl), 0);
+	assert_int_equal(r.mask, 0x7);
+	/* held, a packet past the mask closes the group all the same */
+	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_add(&e, pkts[1], lens[1], 100, repair, sizeof repair), 0);
+	rl = fec_encoder_add(&e, pkts[2], lens[2], 100 + FEC_MAX_GROUP, repair, sizeof repair);
+	assert_true(rl > 0);
+	assert_int_equal(fec_repair_parse(&r, repair, (size_t)rl), 0);
+	assert_int_equal(r.base, 100);
+	assert_int_equal(r.mask, 1);
+	/* k = 0: no protection, held or not */
+	fec_encoder_init(&e, 0);
+	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_add(&e, pkts[3], lens[3], 5, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_hold(&e, false, repair, sizeof repair), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +431,7 @@ int main(void)
 	        cmocka_unit_test(test_fec_group_size_follows_measured_loss),
 	        cmocka_unit_test(test_fec_repair_rate_matches_the_encoder),
 	        cmocka_unit_test(test_fec_even_repair_restores_two_in_a_row),
+	        cmocka_unit_test(test_fec_held_group_stays_whole),
 	        cmocka_unit_test(test_fec_decoder_store_recovers_and_encoder_closes_on_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
