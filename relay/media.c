@@ -1444,7 +1444,16 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 		 * geo-sat-steady) and mouth-to-ear p95 571 against 546 ms. Dealing the packets
 		 * to two interleaved groups (a 2-packet picture lost whole comes back) doubles the
 		 * repairs while groups close by time: on 256 kbit/s the ladder stepped down to
-		 * 180p-7.5 (8.0 and 8.5 fps in 2 runs). */
+		 * 180p-7.5 (8.0 and 8.5 fps in 2 runs).
+		 * Tried a third time: the pacer serving video and repairs in the order queued
+		 * (audio still first). A geo-sat-256k clinic's repairs had waited 126-172 ms at
+		 * the median, up to 560-579 ms (video, one run: 35, at most 135); then 67-76, at
+		 * most 246-296. bench/consult_ab.sh's 4 runs against this code (with the
+		 * recovery point kept in one group in both) on geo-sat-256k: no keyframe
+		 * request (1.0), 2.25 undecodable (11.25), 11.85 fps (11.69), 33.7 dB (32.4),
+		 * but queueing p95 161 ms (124) and mouth-to-ear p95 505 (487): video came later
+		 * behind its repairs and lip sync delayed the audio (p95 59 ms added, 7.5);
+		 * on geo-sat-steady 10.25 undecodable (2.5), queueing p95 90 (69). */
 		repair_made(m, rep, rl, anchor, ts, &fm, t);
 		if (anchor && n_base++ % 2 == 1) {
 			/* the even-numbered packets' XOR: with the group's repair, it restores any
