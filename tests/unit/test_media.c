@@ -1619,8 +1619,8 @@ static void camera_top_is_the_first_rung_that_buys_everything(void **state)
 }
 
 /* The printed report's values line up: every label fits the label column, so every row, side by
- * side or alone, is as long as the others (the values of two rows whose labels were 35 and 37
- * characters stood 1 and 3 columns right of the rest). */
+ * side or alone, is as long as the others (with a 34-wide column, the values of the 10 rows
+ * whose labels are 35-39 characters stood 1-5 columns right of the rest). */
 static void report_columns_line_up(void **state)
 {
 	json_t *a = json_object(), *b = json_object();
