@@ -12,8 +12,9 @@
 #   capacity (clinic) and the downlink's rate (hub). Returns non-zero if either side failed.
 #   DROP_AT, RESTORE_AT, LOW_RATE and HIGH_RATE all "-": no scripted drop, the uplink keeps the
 #   profile's own rate (or trace, fades, outages); utilisation is then against $CONSULT_UP_KBPS
-#   if set, else the uplink's configured rate. $CW/NAME-timeline gets the wall-clock time the
-#   sessions started ("session started") and of each scripted rate change.
+#   if set, else the uplink's configured rate. $CW/NAME-timeline gets the wall-clock time (UTC,
+#   date and time: YYYY-MM-DDTHH:MM:SS.mmm) the sessions started ("session started") and of each
+#   scripted rate change.
 
 CONSULT_VIDEO=${CONSULT_VIDEO:-$VECTORS/media/CiscoVT2people_320x192_12fps.y4m}
 CONSULT_AUDIO=${CONSULT_AUDIO:-$VECTORS/media/jfk_16k_mono.wav}
@@ -113,7 +114,7 @@ consult_run() {
 		wait "$hub_pid" "$clinic_pid"
 		return 1
 	fi
-	echo "$(date -u +%T.%N | cut -c1-12) session started" >>"$CW/$name-timeline"
+	echo "$(date -u +%FT%T.%N | cut -c1-23) session started" >>"$CW/$name-timeline"
 	if [ "$drop" = - ]; then
 		wait "$clinic_pid" || rc=1
 		wait "$hub_pid" || rc=1
@@ -122,10 +123,10 @@ consult_run() {
 	# the scripted capacity drop: a timeline, not a wait for a condition
 	sleep "$drop"
 	"$LINKSIM" set "up.rate=$low" >/dev/null || rc=1
-	echo "$(date -u +%T.%N | cut -c1-12) uplink -> $low" >>"$CW/$name-timeline"
+	echo "$(date -u +%FT%T.%N | cut -c1-23) uplink -> $low" >>"$CW/$name-timeline"
 	sleep "$(awk "BEGIN { print $restore - $drop }")"
 	"$LINKSIM" set "up.rate=$high" >/dev/null || rc=1
-	echo "$(date -u +%T.%N | cut -c1-12) uplink -> $high" >>"$CW/$name-timeline"
+	echo "$(date -u +%FT%T.%N | cut -c1-23) uplink -> $high" >>"$CW/$name-timeline"
 	wait "$clinic_pid" || rc=1
 	wait "$hub_pid" || rc=1
 	return $rc

@@ -60,7 +60,7 @@ check clinic_found_the_policer_near_its_rate awk "BEGIN { exit !(\"$found\" ~ /^
 # 15 s of the hold under the policer: those before its test (which sends 1.15x its rate on
 # purpose for a few seconds), or the session's last 15 s when no test came; from the time
 # consult_run logged its start
-start=$(date -u -d "$(date -u +%F) $(awk '/session started/ { print $1 }' "$CW/pol-timeline")" +%s%3N)
+start=$(date -u -d "$(awk '/session started/ { print $1 }' "$CW/pol-timeline")" +%s%3N)
 end=$((start + DUR * 1000))
 tested=$(awk '/clinic: testing whether the rate limit/ { print $1; exit }' "$CW/pol-clinic.log")
 found_at=$(awk '/clinic: the loss grows with the send rate/ { print $1; exit }' "$CW/pol-clinic.log")
