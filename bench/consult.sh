@@ -91,10 +91,6 @@ sampler() {
 	done >"$1"
 }
 
-stamp_ms() { # a timeline's YYYY-MM-DDTHH:MM:SS.mmm (UTC) -> epoch ms
-	date -u -d "$1" +%s%3N
-}
-
 # run_mode PROFILE MODE [consult options] — one session; leaves $CW/PROFILE-MODE-* and
 # $OUT/PROFILE-MODE.samples
 run_mode() {
@@ -133,7 +129,7 @@ run_mode() {
 # metric PROFILE MODE — prints "key value" lines for one session
 metrics() {
 	local name=$1-$2 start end drop restore
-	start=$(stamp_ms "$(awk '/session started/ { print $1 }' "$CW/$name-timeline")")
+	start=$(consult_stamp_ms "$(awk '/session started/ { print $1 }' "$CW/$name-timeline")")
 	end=$((start + DURATION * 1000))
 	jq -r '"wire_kbps \(.sent.wire_kbps)"' "$CW/$name-clinic.json"
 	awk -v s="$start" -v e="$end" '$1 >= s && $1 <= e { c += $3; n++
@@ -150,8 +146,8 @@ metrics() {
 		"psnr \(.video.psnr_y_db // "nan")",
 		"ge32_pct \(.video.frames_ge_32db_pct // "nan")"' "$CW/$name-hub.json"
 	if grep -q "uplink -> 128kbit" "$CW/$name-timeline"; then
-		drop=$(stamp_ms "$(awk '/uplink -> 128kbit/ { print $1 }' "$CW/$name-timeline")")
-		restore=$(stamp_ms "$(awk '/uplink -> 512kbit/ { print $1 }' "$CW/$name-timeline")")
+		drop=$(consult_stamp_ms "$(awk '/uplink -> 128kbit/ { print $1 }' "$CW/$name-timeline")")
+		restore=$(consult_stamp_ms "$(awk '/uplink -> 512kbit/ { print $1 }' "$CW/$name-timeline")")
 		# sending rate over 500 ms windows ending at each sample after the drop
 		awk -v d="$drop" -v r="$restore" '{ t[NR] = $1; b[NR] = $2 }
 			END {

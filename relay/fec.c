@@ -157,10 +157,15 @@ int fec_encoder_add(struct fec_encoder *e, const uint8_t *pkt, size_t len, uint1
 	return 0;
 }
 
-int fec_encoder_hold(struct fec_encoder *e, bool hold, uint8_t *out, size_t cap)
+void fec_encoder_hold(struct fec_encoder *e)
 {
-	e->hold = hold;
-	if (hold || e->k == 0 || !e->open || e->n < e->k)
+	e->hold = true;
+}
+
+int fec_encoder_release(struct fec_encoder *e, uint8_t *out, size_t cap)
+{
+	e->hold = false;
+	if (e->k == 0 || !e->open || e->n < e->k)
 		return 0;
 	return emit(e, out, cap);
 }

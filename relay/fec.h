@@ -84,11 +84,13 @@ void fec_encoder_set_k(struct fec_encoder *e, unsigned k);
  * FEC_ENOSPACE (the group is then dropped). A repair can also be forced with fec_encoder_flush. */
 int fec_encoder_add(struct fec_encoder *e, const uint8_t *pkt, size_t len, uint16_t seq,
                     uint8_t *out, size_t cap) __attribute__((warn_unused_result));
-/* hold = true: the open group (or the next one) stays open past k packets, until released or
- * a packet does not fit its mask; the packets of one picture stay in one group. hold = false:
- * releases it, and a group that has reached k closes now: its repair is written to out as by
- * fec_encoder_add (returns its length, 0 when none is due, FEC_ENOSPACE). */
-int fec_encoder_hold(struct fec_encoder *e, bool hold, uint8_t *out, size_t cap)
+/* From now, the open group (or the next one) stays open past k packets until
+ * fec_encoder_release, or until a packet does not fit its mask: the packets of one picture stay
+ * in one group. */
+void fec_encoder_hold(struct fec_encoder *e);
+/* Ends fec_encoder_hold; a group that has reached k closes now: its repair is written to out as
+ * by fec_encoder_add (returns its length, 0 when none is due, FEC_ENOSPACE). */
+int fec_encoder_release(struct fec_encoder *e, uint8_t *out, size_t cap)
         __attribute__((warn_unused_result));
 /* Emits the repair for a partial group (>= 1 packet) e.g. at the end of a frame; returns the
  * repair length, 0 if the group is empty, or FEC_ENOSPACE. */

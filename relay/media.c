@@ -1356,8 +1356,8 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 	if (vp->temporal_id == 0)
 		m->tl0_pts = ts;
 	if (m->fec.hold) /* the last recovery point was cut short (a full queue): its group */
-		repair_made(m, rep, fec_encoder_hold(&m->fec, false, rep, sizeof rep), false, ts,
-		            &fm, t);
+		repair_made(m, rep, fec_encoder_release(&m->fec, rep, sizeof rep), false, ts, &fm,
+		            t);
 
 	m->picture_id = (m->picture_id + 1) & 0x7fff;
 	d.non_reference = vp->droppable;
@@ -1415,14 +1415,14 @@ static void video_send_frame(struct relay_media *m, const struct codec_vp8_packe
 			 * request. A keyframe still spans several groups. */
 			if (vp->recovery &&
 			    vp->len <= (size_t)RP_GROUP_MAX * CODEC_LADDER_VIDEO_PAYLOAD)
-				IGNORE(fec_encoder_hold(&m->fec, true, NULL, 0));
+				fec_encoder_hold(&m->fec);
 		}
 		if (!m->fec.open)
 			m->fec_group_us = t;
 		rl = fec_encoder_add(&m->fec, pkt, len, seq, rep, sizeof rep);
 		if (last && m->fec.hold) {
 			repair_made(m, rep, rl, anchor, ts, &fm, t);
-			rl = fec_encoder_hold(&m->fec, false, rep, sizeof rep);
+			rl = fec_encoder_release(&m->fec, rep, sizeof rep);
 		}
 		if (rl == 0 && last && m->fec.open &&
 		    (vp->keyframe || t - m->fec_group_us >= FEC_SPAN_US))

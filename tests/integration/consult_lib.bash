@@ -73,6 +73,10 @@ consult_sites_init() {
 	$PIROGUE enroll "$clinic_pub" --name clinic --config "$CW/hub.conf" >/dev/null
 }
 
+# consult_stamp_ms STAMP — a timeline's YYYY-MM-DDTHH:MM:SS.mmm or a log line's ISO 8601 time
+# (UTC) -> epoch ms
+consult_stamp_ms() { date -u -d "$1" +%s%3N; }
+
 _consult_started() { grep -q "media session started" "$1"; }
 
 _kbps() { # 512kbit / 2Mbit / 128000 -> kbit/s

@@ -57,16 +57,23 @@ found=$(sed -n 's/.*a rate limit (policer) at about \([0-9]*\) kbit\/s.*/\1/p' "
 check clinic_found_the_policer_near_its_rate awk "BEGIN { exit !(\"$found\" ~ /^[0-9]+\$/ &&
 	$found + 0 >= 0.85 * $POLICE_KBPS && $found + 0 <= 1.1 * $POLICE_KBPS) }"
 
+# the timeline's stamps carry the date: a session across midnight UTC reads right (one that
+# began at 23:5x and was read after 00:00 was once a day off: its 15 s window came out empty)
+check timeline_stamps_cross_midnight test \
+	$(($(consult_stamp_ms 2026-12-08T00:00:14.500) - $(consult_stamp_ms 2026-12-07T23:59:59.500))) \
+	-eq 15000
+check timeline_stamps_carry_the_date grep -qE \
+	'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} session started' "$CW/pol-timeline"
 # 15 s of the hold under the policer: those before its test (which sends 1.15x its rate on
 # purpose for a few seconds), or the session's last 15 s when no test came; from the time
 # consult_run logged its start
-start=$(date -u -d "$(awk '/session started/ { print $1 }' "$CW/pol-timeline")" +%s%3N)
+start=$(consult_stamp_ms "$(awk '/session started/ { print $1 }' "$CW/pol-timeline")")
 end=$((start + DUR * 1000))
 tested=$(awk '/clinic: testing whether the rate limit/ { print $1; exit }' "$CW/pol-clinic.log")
 found_at=$(awk '/clinic: the loss grows with the send rate/ { print $1; exit }' "$CW/pol-clinic.log")
-[ -n "$found_at" ] && echo "policer found $((($(date -u -d "$found_at" +%s%3N) - start) / 1000)) s into" \
-	"the session${tested:+, its test began at $((($(date -u -d "$tested" +%s%3N) - start) / 1000)) s}"
-if [ -n "$tested" ] && t=$(date -u -d "$tested" +%s%3N) && [ "$t" -ge $((start + 15000)) ] &&
+[ -n "$found_at" ] && echo "policer found $((($(consult_stamp_ms "$found_at") - start) / 1000)) s into" \
+	"the session${tested:+, its test began at $((($(consult_stamp_ms "$tested") - start) / 1000)) s}"
+if [ -n "$tested" ] && t=$(consult_stamp_ms "$tested") && [ "$t" -ge $((start + 15000)) ] &&
 	[ "$t" -lt "$end" ]; then
 	end=$t
 fi

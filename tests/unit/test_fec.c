@@ -376,11 +376,11 @@ static void test_fec_held_group_stays_whole(void **state)
 	for (int i = 0; i < 2; i++) /* two packets of the picture before */
 		assert_int_equal(
 		        fec_encoder_add(&e, pkts[i], lens[i], seqs[i], repair, sizeof repair), 0);
-	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	fec_encoder_hold(&e);
 	for (int i = 2; i < 6; i++) /* the recovery point: 4 packets, past k = 3 */
 		assert_int_equal(
 		        fec_encoder_add(&e, pkts[i], lens[i], seqs[i], repair, sizeof repair), 0);
-	rl = fec_encoder_hold(&e, false, repair, sizeof repair);
+	rl = fec_encoder_release(&e, repair, sizeof repair);
 	assert_true(rl > 0);
 	assert_int_equal(fec_repair_parse(&r, repair, (size_t)rl), 0);
 	assert_int_equal(r.base, seqs[0]);
@@ -398,9 +398,9 @@ static void test_fec_held_group_stays_whole(void **state)
 	}
 	/* after the release, groups close at k again */
 	assert_int_equal(fec_encoder_add(&e, pkts[6], lens[6], seqs[6], repair, sizeof repair), 0);
-	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	fec_encoder_hold(&e);
 	/* released short of k: nothing yet, the group goes on */
-	assert_int_equal(fec_encoder_hold(&e, false, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_release(&e, repair, sizeof repair), 0);
 	assert_int_equal(fec_encoder_add(&e, pkts[7], lens[7], seqs[7], repair, sizeof repair), 0);
 	make_group(15, 1);
 	rl = fec_encoder_add(&e, pkts[0], lens[0], seqs[0], repair, sizeof repair);
@@ -408,7 +408,7 @@ static void test_fec_held_group_stays_whole(void **state)
 	assert_int_equal(fec_repair_parse(&r, repair, (size_t)rl), 0);
 	assert_int_equal(r.mask, 0x7);
 	/* held, a packet past the mask closes the group all the same */
-	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	fec_encoder_hold(&e);
 	assert_int_equal(fec_encoder_add(&e, pkts[1], lens[1], 100, repair, sizeof repair), 0);
 	rl = fec_encoder_add(&e, pkts[2], lens[2], 100 + FEC_MAX_GROUP, repair, sizeof repair);
 	assert_true(rl > 0);
@@ -417,9 +417,9 @@ static void test_fec_held_group_stays_whole(void **state)
 	assert_int_equal(r.mask, 1);
 	/* k = 0: no protection, held or not */
 	fec_encoder_init(&e, 0);
-	assert_int_equal(fec_encoder_hold(&e, true, repair, sizeof repair), 0);
+	fec_encoder_hold(&e);
 	assert_int_equal(fec_encoder_add(&e, pkts[3], lens[3], 5, repair, sizeof repair), 0);
-	assert_int_equal(fec_encoder_hold(&e, false, repair, sizeof repair), 0);
+	assert_int_equal(fec_encoder_release(&e, repair, sizeof repair), 0);
 }
 
 int main(void)
